@@ -1,0 +1,106 @@
+/* conn.h: one client connection and its state machine.
+ *
+ * Ownership: a connection belongs to exactly one thread at a time.  The
+ * listener owns it while its event is registered (reading a head, idle
+ * in keep-alive, completing a write, lingering before close); a handler
+ * thread owns it from workq_pop until it hands it back with event_add /
+ * event_active (MPM event) or closes it (MPM worker: the handler keeps
+ * it for its whole life).  Whoever owns it may touch every field; the
+ * hand-over (the work-queue mutex, or libevent's base lock) orders the
+ * memory accesses.
+ *
+ * An idle keep-alive connection holds this struct only: no read buffer,
+ * no thread. */
+#ifndef MPMD_CONN_H
+#define MPMD_CONN_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "mpmd/http.h"
+#include "mpmd/response.h"
+#include "mpmd/workq.h"
+
+struct child;
+struct worker;
+
+enum conn_state {
+    CONN_READING,    /* listener: waiting for (more of) a request head */
+    CONN_KEEPALIVE,  /* listener: idle between requests, no buffer held */
+    CONN_HANDLING,   /* handler thread: queued or running the handler */
+    CONN_WRITING,    /* listener: completing a write a handler started */
+    CONN_LINGERING,  /* listener: write side shut, draining input before close */
+};
+
+/* Output still to send: the head (copied), a static body, a file range. */
+struct conn_out {
+    struct response_head head;
+    size_t head_sent;
+    const char *body;        /* static storage (error pages), not freed */
+    size_t body_len, body_sent;
+    int file_fd;             /* -1 if none; owned: closed when done */
+    off_t file_pos, file_end;
+};
+
+struct conn {
+    struct workq_item qi;    /* must stay first: work-queue link */
+    struct child *child;
+    int fd;
+    uint8_t state;           /* enum conn_state */
+    uint8_t keep_alive;      /* decided per response */
+    uint8_t is_head;         /* current request is HEAD */
+    uint32_t served;         /* responses sent on this connection */
+    struct event ev;         /* one event, re-assigned per state */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
+    struct request req;
+    struct conn_out *out;    /* pending output handed to the listener, or NULL */
+    int status;              /* status of the response in progress (access log) */
+    long long body_sent;     /* body bytes sent for it (access log) */
+};
+
+/* What a handler produces; conn.c sends it.  OUT.file_fd is -1 or an
+ * open file that conn.c closes when the body is sent. */
+struct reply {
+    int status;
+    int must_close;          /* close the connection after this reply */
+    struct conn_out out;
+};
+
+/* Start a reply: status line, Date (from DATE), Server.  Any owner. */
+void reply_start(struct reply *rp, struct date_cache *date, int status);
+
+/* Finish the head: the Connection header the connection needs, CRLF. */
+void reply_finish(struct reply *rp, struct conn *c);
+
+/* A complete error reply with the canned HTML body (405 gets Allow;
+ * 400-class parse errors and 5xx close the connection). */
+void reply_error(struct reply *rp, struct date_cache *date, struct conn *c, int status);
+
+/* Accept a new connection on FD from PEER (listener thread).  Returns the
+ * connection, or NULL (FD closed, logged). */
+struct conn *conn_new(struct child *c, int fd, const struct sockaddr *peer, int peerlen);
+
+/* Listener: start reading the first request of a fresh connection. */
+void conn_start(struct conn *conn);
+
+/* Handler thread: serve the request that is complete in CONN (MPM
+ * event), or the whole connection (MPM worker). */
+void conn_run(struct worker *w, struct conn *conn);
+
+/* Close and free CONN now (owner only). */
+void conn_close(struct conn *conn);
+
+/* Listener thread, while stopping: close the connections registered in
+ * BASE that wait for nothing but the client: idle keep-alive ones, or
+ * every one when ALL is set.  Returns how many were closed. */
+int conn_close_registered(struct event_base *base, int all);
+
+#endif

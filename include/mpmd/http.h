@@ -1,0 +1,98 @@
+/* http.h: one HTTP/1.x request being read, parsed by http-parser.
+ *
+ * A struct request owns the bytes read from the connection (one growing
+ * buffer) and an http_parser.  Header names, values and the target are
+ * kept as offsets into that buffer, so the buffer may grow (realloc)
+ * while a head arrives.  Once a message is complete the parser pauses;
+ * bytes after it (a pipelined request) stay in the buffer and are parsed
+ * by the next call to http_request_next + http_request_parse.
+ *
+ * A request is used by one thread at a time: whichever thread owns the
+ * connection (the listener, or a handler thread in MPM worker). */
+#ifndef MPMD_HTTP_H
+#define MPMD_HTTP_H
+
+#include <http_parser.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits from the config (Apache's LimitRequest* directives). */
+struct http_limits {
+    uint32_t line;         /* LimitRequestLine: request-line bytes (target incl.) */
+    uint32_t field_size;   /* LimitRequestFieldSize: one header line */
+    uint32_t fields;       /* LimitRequestFields: header count */
+};
+
+struct http_header {
+    uint32_t name_off, name_len;
+    uint32_t value_off, value_len;
+};
+
+enum http_parse_result {
+    HTTP_PARSE_MORE = 0,   /* need more bytes */
+    HTTP_PARSE_DONE = 1,   /* a whole message is in (head and body) */
+    HTTP_PARSE_ERROR = 2,  /* malformed: answer req->error_status and close */
+};
+
+struct request {
+    http_parser parser;
+    char *buf;             /* owned; NULL until the first read */
+    uint32_t len;          /* bytes in buf */
+    uint32_t cap;          /* allocated size of buf */
+    uint32_t parsed;       /* bytes of buf handed to the parser */
+    uint32_t head_end;     /* after headers complete: end of the head in buf */
+
+    uint32_t line_off;     /* request line: start (method) */
+    uint32_t url_off, url_len;
+    struct http_header *hdr;  /* owned; grows by doubling */
+    uint32_t nhdr, hdr_cap;
+
+    uint64_t body_bytes;   /* body bytes seen (discarded) */
+    int error_status;      /* status to answer with when parsing failed */
+    const char *error_reason; /* for the error log */
+    unsigned headers_done : 1;
+    unsigned complete : 1;
+    unsigned in_value : 1; /* last data callback was a header value */
+    unsigned keep_alive : 1; /* the client allows a persistent connection */
+};
+
+/* Prepare R (zeroed storage) for a new connection.  No allocation. */
+void http_request_init(struct request *r);
+
+/* Free what R owns and zero it. */
+void http_request_free(struct request *r);
+
+/* Make room for at least WANT more bytes at buf + len, growing up to
+ * MAX total bytes.  Returns the free space (>= 1), or 0 when the buffer
+ * is already at MAX (the head is too large) or memory ran out. */
+size_t http_request_reserve(struct request *r, size_t want, size_t max);
+
+/* Parse the bytes between parsed and len.  Returns HTTP_PARSE_DONE once a
+ * complete message has been seen (the parser is then paused),
+ * HTTP_PARSE_ERROR with error_status set (400, 414, 431, 501, 505) on
+ * bad input, HTTP_PARSE_MORE otherwise.  Body bytes are discarded as
+ * they are parsed, so a large body never grows the buffer. */
+enum http_parse_result http_request_parse(struct request *r, const struct http_limits *lim);
+
+/* After a response: forget the finished message, move any pipelined
+ * bytes to the front and reset the parser.  Returns the number of
+ * pipelined bytes kept (0: the buffer may be released). */
+uint32_t http_request_next(struct request *r);
+
+/* Release the buffer (and header array) while keeping parser state; used
+ * when a connection goes idle with no pipelined bytes. */
+void http_request_release_buffer(struct request *r);
+
+/* The value of header NAME (case-insensitive), or NULL; *LEN gets its
+ * length.  The first match wins. */
+const char *http_request_header(const struct request *r, const char *name, size_t *len);
+
+/* The request line (without CRLF) as received; *LEN gets its length. */
+const char *http_request_line(const struct request *r, size_t *len);
+
+static inline int http_request_method(const struct request *r)
+{
+    return r->parser.method;
+}
+
+#endif

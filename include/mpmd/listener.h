@@ -1,0 +1,49 @@
+/* listener.h: a child's listener thread: one libevent event_base that
+ * accepts connections, reads and parses request heads, waits on idle
+ * keep-alive connections, completes writes handed back by handlers, and
+ * listens to the supervisor's control pipe. */
+#ifndef MPMD_LISTENER_H
+#define MPMD_LISTENER_H
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "mpmd/config.h"
+#include "mpmd/response.h"
+
+struct child;
+
+struct listener {
+    struct event_base *base;
+    struct evconnlistener *evl[CONFIG_MAX_LISTEN];
+    int n_evl;
+    int accepting;                  /* listener thread only */
+    struct event *control_ev;       /* supervisor pipe */
+    struct event *resume_ev;        /* a handler became idle: accept again */
+    struct event *drained_ev;       /* stopping and the last connection closed */
+    struct event *sigterm_ev;
+    /* Common timeouts (libevent keeps one queue per distinct value). */
+    const struct timeval *tv_read;       /* Timeout: request head, stalled read */
+    const struct timeval *tv_write;      /* Timeout: stalled write */
+    const struct timeval *tv_keepalive;  /* KeepAliveTimeout */
+    const struct timeval *tv_linger;     /* lingering close */
+    struct date_cache date;         /* for answers the listener sends itself (408) */
+};
+
+/* Create the event base and events for C.  Returns 0 or -1 (logged). */
+int listener_init(struct child *c);
+
+/* Run the loop until the child has stopped.  Listener thread. */
+int listener_run(struct child *c);
+
+/* Free what listener_init made.  After listener_run returned. */
+void listener_free(struct child *c);
+
+/* Stop / start accepting.  Listener thread only. */
+void listener_pause_accept(struct child *c);
+void listener_resume_accept(struct child *c);
+
+/* Ask the listener to resume accepting (any thread). */
+void listener_wake_accept(struct child *c);
+
+#endif

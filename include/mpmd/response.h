@@ -1,0 +1,55 @@
+/* response.h: building a response head, and the canned error pages.
+ *
+ * Pure formatting: no I/O.  Called by handler threads; each thread keeps
+ * its own struct date_cache so the Date header is formatted once a
+ * second, not once a request. */
+#ifndef MPMD_RESPONSE_H
+#define MPMD_RESPONSE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* IMF-fixdate of the current second, per thread. */
+struct date_cache {
+    time_t sec;
+    char text[32];   /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+};
+
+/* Format T as an IMF-fixdate into OUT (>= 30 bytes).  Returns length 29. */
+size_t http_date_format(time_t t, char *out);
+
+/* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime form).  Returns
+ * the time, or -1 if it is not a valid date. */
+time_t http_date_parse(const char *s, size_t len);
+
+/* The Date text for now (refreshes the cache when the second changed). */
+const char *date_cache_now(struct date_cache *dc);
+
+/* A response head under construction: a fixed buffer, so building it
+ * never allocates.  Overflowing it sets overflow and keeps the head
+ * valid but truncated (callers check response_head_ok). */
+struct response_head {
+    char buf[2048];
+    size_t len;
+    int overflow;
+};
+
+/* The reason phrase for STATUS ("Not Found"), or "Unknown". */
+const char *http_reason(int status);
+
+/* Start a head: status line, Date and Server. */
+void response_head_start(struct response_head *h, int status, const char *date);
+
+/* Append "Name: value\r\n". */
+void response_head_add(struct response_head *h, const char *name, const char *value, size_t vlen);
+void response_head_add_num(struct response_head *h, const char *name, long long value);
+
+/* Append the final CRLF.  Returns 0, or -1 if the head overflowed. */
+int response_head_finish(struct response_head *h);
+
+/* The small HTML body for an error STATUS; *LEN gets its length.  The
+ * string is static. */
+const char *response_error_body(int status, size_t *len);
+
+#endif

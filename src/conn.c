@@ -1,0 +1,644 @@
+/* conn.c: a connection's life: read → parse → handle → write → keep-alive
+ * or close (see conn.h for who owns a connection when).
+ *
+ * The same functions run in the listener thread (reading heads, finishing
+ * writes, idle keep-alive) and in handler threads (running handlers,
+ * writing responses; in MPM worker also reading).  The design essay:
+ *
+ *   MPM event: the listener reads and parses until a whole request is in,
+ *   then pushes the connection to the work queue.  A handler runs it,
+ *   writes the response straight to the non-blocking socket and, if the
+ *   socket would block, copies what is left into a conn_out and hands the
+ *   connection back to the listener (write completion).  A finished
+ *   keep-alive connection goes back to the listener with its buffer freed,
+ *   unless pipelined bytes already hold the next request, which the same
+ *   handler then serves without a hand-over.
+ *
+ *   MPM worker: the listener only accepts; the handler thread that pops a
+ *   connection reads, serves and waits on it (poll with timeouts) until it
+ *   closes. */
+#include "config.h"
+
+#include "mpmd/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mpmd/child.h"
+#include "mpmd/static.h"
+
+#define LINGER_MAX_BYTES (1 << 20) /* drain at most this much before close */
+
+/* ---- replies ------------------------------------------------------ */
+
+void reply_start(struct reply *rp, struct date_cache *date, int status)
+{
+    rp->status = status;
+    rp->must_close = 0;
+    rp->out.head_sent = 0;
+    rp->out.body = NULL;
+    rp->out.body_len = rp->out.body_sent = 0;
+    rp->out.file_fd = -1;
+    rp->out.file_pos = rp->out.file_end = 0;
+    response_head_start(&rp->out.head, status, date_cache_now(date));
+}
+
+void reply_finish(struct reply *rp, struct conn *c)
+{
+    if (rp->must_close)
+        c->keep_alive = 0;
+    if (!c->keep_alive)
+        response_head_add(&rp->out.head, "Connection", "close", 5);
+    else if (c->req.parser.http_minor == 0)
+        response_head_add(&rp->out.head, "Connection", "keep-alive", 10);
+    response_head_finish(&rp->out.head);
+}
+
+static int status_closes_connection(int status)
+{
+    return status == 400 || status == 408 || status == 413 || status == 414 ||
+           status == 431 || status == 501 || status == 505 || status >= 500;
+}
+
+void reply_error(struct reply *rp, struct date_cache *date, struct conn *c, int status)
+{
+    size_t len;
+    const char *body = response_error_body(status, &len);
+    reply_start(rp, date, status);
+    if (status == 405)
+        response_head_add(&rp->out.head, "Allow", "GET, HEAD, OPTIONS", 18);
+    response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)len);
+    rp->must_close = status_closes_connection(status);
+    reply_finish(rp, c);
+    rp->out.body = body;
+    rp->out.body_len = len;
+}
+
+/* ---- sending ------------------------------------------------------ */
+
+/* Send what is left of O on FD.  Returns 1 when everything is sent, 0
+ * when the socket would block, -1 on error (peer gone).  Adds body bytes
+ * sent to *BODY_SENT.  Any owner. */
+static int out_send(int fd, struct conn_out *o, long long *body_sent)
+{
+    while (o->head_sent < o->head.len || o->body_sent < o->body_len) {
+        struct iovec iov[2] = {
+            { o->head.buf + o->head_sent, o->head.len - o->head_sent },
+            { (char *)o->body + o->body_sent, o->body_len - o->body_sent },
+        };
+        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+        int more = o->file_pos < o->file_end ? MSG_MORE : 0;
+        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | more);
+        if (n == -1)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        size_t h = o->head.len - o->head_sent;
+        if ((size_t)n <= h) {
+            o->head_sent += (size_t)n;
+        } else {
+            o->head_sent = o->head.len;
+            o->body_sent += (size_t)n - h;
+            *body_sent += (long long)((size_t)n - h);
+        }
+    }
+    while (o->file_pos < o->file_end) {
+        off_t before = o->file_pos;
+        off_t left = o->file_end - o->file_pos;
+        size_t chunk = left > 0x7ffff000 ? 0x7ffff000 : (size_t)left;
+        ssize_t n = sendfile(fd, o->file_fd, &o->file_pos, chunk);
+        if (n == -1)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (n == 0)
+            return -1; /* the file shrank under us: the length we sent is a lie */
+        *body_sent += (long long)(o->file_pos - before);
+    }
+    return 1;
+}
+
+static void out_release(struct conn_out *o)
+{
+    if (o->file_fd != -1) {
+        close(o->file_fd);
+        o->file_fd = -1;
+    }
+}
+
+/* Wait until FD is writable or the timeout passes (MPM worker).
+ * Returns 1 writable, 0 timeout/error. */
+static int wait_writable(int fd, int timeout_s)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int r;
+    do {
+        r = poll(&p, 1, timeout_s * 1000);
+    } while (r == -1 && errno == EINTR);
+    return r == 1 && !(p.revents & (POLLERR | POLLNVAL));
+}
+
+/* ---- connection life -------------------------------------------- */
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
+
+static void conn_arm(struct conn *c, short what, const struct timeval *tv)
+{
+    event_assign(&c->ev, c->child->lst.base, c->fd, what, conn_event_cb, c);
+    event_add(&c->ev, tv);
+}
+
+struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int peerlen)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        log_msg(ch->log, LOGL_ERROR, "out of memory accepting a connection; closing it");
+        close(fd);
+        return NULL;
+    }
+    c->child = ch;
+    c->fd = fd;
+    if (peerlen > 0 && (size_t)peerlen <= sizeof c->peer)
+        memcpy(&c->peer, peer, (size_t)peerlen);
+    http_request_init(&c->req);
+    atomic_fetch_add_explicit(&ch->conns, 1, memory_order_relaxed);
+    return c;
+}
+
+void conn_close(struct conn *c)
+{
+    struct child *ch = c->child;
+    if (c->out) {
+        out_release(c->out);
+        free(c->out);
+    }
+    http_request_free(&c->req);
+    close(c->fd);
+    free(c);
+    child_conn_closed(ch);
+}
+
+/* Shut our side and drain the client's bytes before closing, so a reset
+ * does not destroy the response we just sent (RFC 9112 9.6).  Owner:
+ * hands the connection to the listener. */
+static void conn_linger(struct conn *c)
+{
+    if (shutdown(c->fd, SHUT_WR) == -1) {
+        conn_close(c);
+        return;
+    }
+    http_request_release_buffer(&c->req);
+    c->req.len = 0; /* counts drained bytes from here on */
+    c->state = CONN_LINGERING;
+    conn_arm(c, EV_READ, c->child->lst.tv_linger);
+}
+
+static void linger_drain(struct conn *c)
+{
+    char buf[4096];
+    ssize_t n = read(c->fd, buf, sizeof buf);
+    if (n > 0 && c->req.len + (size_t)n < LINGER_MAX_BYTES) {
+        c->req.len += (uint32_t)n;
+        conn_arm(c, EV_READ, c->child->lst.tv_linger);
+        return;
+    }
+    if (n == -1 && errno == EAGAIN) {
+        conn_arm(c, EV_READ, c->child->lst.tv_linger);
+        return;
+    }
+    conn_close(c);
+}
+
+/* Read once into the request buffer.  Returns bytes read (> 0), 0 at
+ * EOF, -1 when nothing is available, -2 on error, -3 when the head
+ * outgrew every limit. */
+static ssize_t conn_fill(struct conn *c)
+{
+    const struct http_limits *lim = &c->child->limits;
+    size_t max = (size_t)lim->line + (size_t)lim->fields * lim->field_size + 4096;
+    size_t room = http_request_reserve(&c->req, 2048, max);
+    if (room == 0)
+        return -3;
+    ssize_t n = read(c->fd, c->req.buf + c->req.len, room);
+    if (n > 0) {
+        c->req.len += (uint32_t)n;
+        return n;
+    }
+    if (n == 0)
+        return 0;
+    return errno == EAGAIN || errno == EINTR ? -1 : -2;
+}
+
+enum read_result { READ_READY, READ_WAIT, READ_GONE };
+
+/* Parse what is buffered, reading once more if needed.  READ_READY: a
+ * request (or a parse error to answer) is complete. */
+static enum read_result conn_read_request(struct conn *c)
+{
+    for (;;) {
+        if (c->req.parsed < c->req.len) {
+            enum http_parse_result r = http_request_parse(&c->req, &c->child->limits);
+            if (r != HTTP_PARSE_MORE)
+                return READ_READY;
+        }
+        ssize_t n = conn_fill(c);
+        if (n == -1)
+            return READ_WAIT;
+        if (n == -3) {
+            c->req.error_status = c->req.headers_done || c->req.url_len ? 431 : 414;
+            c->req.error_reason = "request head larger than the configured limits";
+            return READ_READY;
+        }
+        if (n <= 0)
+            return READ_GONE;
+    }
+}
+
+/* Whether the response to the current request may keep the connection. */
+static int decide_keep_alive(const struct conn *c)
+{
+    const struct config *cfg = c->child->cfg;
+    if (!cfg->keepalive || !c->req.keep_alive || c->req.error_status)
+        return 0;
+    if (atomic_load_explicit(&c->child->stopping, memory_order_relaxed) != CHILD_RUNNING)
+        return 0;
+    if (cfg->max_keepalive_requests > 0 && c->served + 1 >= (uint32_t)cfg->max_keepalive_requests)
+        return 0;
+    return 1;
+}
+
+static void conn_log_access(struct conn *c)
+{
+    const struct logger *lg = c->child->log;
+    if (lg->access_fd == -1)
+        return;
+    struct access_record rec = { .peer = &c->peer.sa, .status = c->status,
+                                 .bytes = c->body_sent, .when = time(NULL) };
+    rec.request_line = http_request_line(&c->req, &rec.request_line_len);
+    rec.referer = http_request_header(&c->req, "Referer", &rec.referer_len);
+    rec.user_agent = http_request_header(&c->req, "User-Agent", &rec.user_agent_len);
+    log_access(lg, &rec);
+}
+
+/* Build the reply for the complete (or failed) request in C. */
+static void conn_build_reply(struct worker *w, struct conn *c, struct reply *rp)
+{
+    c->keep_alive = (uint8_t)decide_keep_alive(c);
+    c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
+    if (c->req.error_status) {
+        log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
+                c->req.error_reason ? c->req.error_reason : "malformed");
+        reply_error(rp, &w->date, c, c->req.error_status);
+    } else {
+        static_handle(w, c, rp);
+    }
+    if (c->is_head) {
+        out_release(&rp->out);
+        rp->out.body = NULL;
+        rp->out.body_len = 0;
+        rp->out.file_end = rp->out.file_pos;
+    }
+    c->status = rp->status;
+    c->body_sent = 0;
+}
+
+enum next_step { NEXT_SERVE, NEXT_READ, NEXT_IDLE, NEXT_CLOSE, NEXT_LINGER };
+
+/* A response is fully sent: log it and decide what the connection does
+ * next.  Any owner. */
+static enum next_step conn_response_done(struct conn *c)
+{
+    conn_log_access(c);
+    c->served++;
+    if (!c->keep_alive)
+        return c->req.error_status || c->req.len > c->req.parsed ? NEXT_LINGER : NEXT_CLOSE;
+    if (http_request_next(&c->req) == 0) {
+        http_request_release_buffer(&c->req);
+        return NEXT_IDLE;
+    }
+    if (http_request_parse(&c->req, &c->child->limits) != HTTP_PARSE_MORE)
+        return NEXT_SERVE;
+    return NEXT_READ;
+}
+
+/* Listener thread: a request is complete in C; give it to a handler. */
+static void conn_dispatch(struct conn *c)
+{
+    struct child *ch = c->child;
+    c->state = CONN_HANDLING;
+    if (workq_push(&ch->q, &c->qi) <= 0)
+        listener_pause_accept(ch);
+}
+
+/* Hand C back to the listener, or close it, according to NEXT.  Called
+ * by its owner; after this returns the caller must not touch C. */
+static void conn_continue(struct conn *c, enum next_step next)
+{
+    struct listener *l = &c->child->lst;
+    switch (next) {
+    case NEXT_IDLE:
+        c->state = CONN_KEEPALIVE;
+        conn_arm(c, EV_READ, l->tv_keepalive);
+        break;
+    case NEXT_READ:
+        c->state = CONN_READING;
+        conn_arm(c, EV_READ, l->tv_read);
+        break;
+    case NEXT_SERVE:
+        /* Only the listener gets here (handlers loop instead). */
+        conn_dispatch(c);
+        break;
+    case NEXT_LINGER:
+        conn_linger(c);
+        break;
+    case NEXT_CLOSE:
+        conn_close(c);
+        break;
+    }
+}
+
+/* ---- listener side ---------------------------------------------- */
+
+static void conn_send_timeout_reply(struct conn *c)
+{
+    struct reply rp;
+    long long ignored = 0;
+    c->req.error_status = 408;
+    reply_error(&rp, &c->child->lst.date, c, 408);
+    c->status = 408;
+    out_send(c->fd, &rp.out, &ignored);
+    conn_log_access(c);
+}
+
+static void on_readable(struct conn *c)
+{
+    switch (conn_read_request(c)) {
+    case READ_READY:
+        conn_dispatch(c);
+        break;
+    case READ_WAIT:
+        if (c->req.len == 0)
+            http_request_release_buffer(&c->req); /* hold no buffer while idle */
+        c->state = CONN_READING;
+        conn_arm(c, EV_READ, c->child->lst.tv_read);
+        break;
+    case READ_GONE:
+        conn_close(c);
+        break;
+    }
+}
+
+static void on_read_timeout(struct conn *c)
+{
+    if (c->state == CONN_READING && c->req.len > 0) {
+        conn_send_timeout_reply(c);
+        conn_linger(c);
+        return;
+    }
+    conn_close(c);
+}
+
+static void on_writable(struct conn *c)
+{
+    int r = out_send(c->fd, c->out, &c->body_sent);
+    if (r == 0) {
+        conn_arm(c, EV_WRITE, c->child->lst.tv_write);
+        return;
+    }
+    out_release(c->out);
+    free(c->out);
+    c->out = NULL;
+    if (r == -1) {
+        conn_close(c);
+        return;
+    }
+    conn_continue(c, conn_response_done(c));
+}
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    switch (c->state) {
+    case CONN_READING:
+    case CONN_KEEPALIVE:
+        if (what & EV_TIMEOUT)
+            on_read_timeout(c);
+        else
+            on_readable(c);
+        break;
+    case CONN_WRITING:
+        if (what & EV_TIMEOUT)
+            conn_close(c);
+        else
+            on_writable(c);
+        break;
+    case CONN_LINGERING:
+        if (what & EV_TIMEOUT)
+            conn_close(c);
+        else
+            linger_drain(c);
+        break;
+    default:
+        break;
+    }
+}
+
+void conn_start(struct conn *c)
+{
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c->child->cfg->mpm == MPM_WORKER) {
+        c->state = CONN_HANDLING;
+        if (workq_push(&c->child->q, &c->qi) <= 0)
+            listener_pause_accept(c->child);
+        return;
+    }
+    c->state = CONN_READING;
+    on_readable(c);
+}
+
+/* ---- handler side: MPM event ---------------------------------------- */
+
+/* Send RP; on a full socket hand the rest to the listener.  Returns 1
+ * when the response is complete (caller continues), 0 when handed over
+ * or closed (caller must let go of C). */
+static int handler_send(struct conn *c, struct reply *rp)
+{
+    int r = out_send(c->fd, &rp->out, &c->body_sent);
+    if (r == 1) {
+        out_release(&rp->out);
+        return 1;
+    }
+    if (r == -1) {
+        out_release(&rp->out);
+        conn_close(c);
+        return 0;
+    }
+    c->out = malloc(sizeof *c->out);
+    if (!c->out) {
+        out_release(&rp->out);
+        conn_close(c);
+        return 0;
+    }
+    *c->out = rp->out;
+    c->state = CONN_WRITING;
+    conn_arm(c, EV_WRITE, c->child->lst.tv_write);
+    return 0;
+}
+
+static void run_event(struct worker *w, struct conn *c)
+{
+    for (;;) {
+        struct reply rp;
+        conn_build_reply(w, c, &rp);
+        if (!handler_send(c, &rp))
+            return;
+        atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+        enum next_step next = conn_response_done(c);
+        if (next != NEXT_SERVE) {
+            conn_continue(c, next);
+            return;
+        }
+    }
+}
+
+/* ---- handler side: MPM worker --------------------------------------- */
+
+/* Wait for input on C (or the child's stop pipe).  Returns 1 readable, 0
+ * timeout, -1 stop requested while idle. */
+static int wait_readable(struct conn *c, int timeout_s, int idle)
+{
+    struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+                           { .fd = c->child->stop_pipe[0], .events = POLLIN } };
+    int r;
+    do {
+        r = poll(p, idle ? 2 : 1, timeout_s * 1000);
+    } while (r == -1 && errno == EINTR);
+    if (r > 0 && idle && (p[1].revents & POLLIN) && !(p[0].revents & POLLIN))
+        return -1;
+    return r > 0;
+}
+
+/* Read a whole request with blocking waits.  Returns READ_READY or
+ * READ_GONE (timeout answered with 408, EOF, error, stop). */
+static enum read_result worker_read_request(struct worker *w, struct conn *c)
+{
+    const struct config *cfg = c->child->cfg;
+    for (;;) {
+        enum read_result r = conn_read_request(c);
+        if (r != READ_WAIT)
+            return r;
+        int idle = c->req.len == 0 && c->served > 0;
+        scoreboard_set_thread_state(w->sb, idle ? SB_THREAD_KEEPALIVE : SB_THREAD_READING);
+        int ready = wait_readable(c, idle ? cfg->keepalive_timeout : cfg->timeout, idle);
+        if (ready == 1)
+            continue;
+        if (ready == 0 && c->req.len > 0)
+            conn_send_timeout_reply(c);
+        return READ_GONE;
+    }
+}
+
+/* Send RP completely, waiting for the socket (MPM worker).  Returns 1
+ * when sent, 0 when the client is gone or too slow. */
+static int worker_send(struct conn *c, struct reply *rp)
+{
+    int r;
+    while ((r = out_send(c->fd, &rp->out, &c->body_sent)) == 0)
+        if (!wait_writable(c->fd, c->child->cfg->timeout))
+            break;
+    out_release(&rp->out);
+    return r == 1;
+}
+
+/* Lingering close in the handler thread: shut our side, drain input
+ * until EOF, a quiet period, or LINGER_MAX_BYTES. */
+static void worker_linger(struct conn *c)
+{
+    char buf[4096];
+    size_t drained = 0;
+    if (shutdown(c->fd, SHUT_WR) == -1)
+        return;
+    while (drained < LINGER_MAX_BYTES && wait_readable(c, 2, 0) == 1) {
+        ssize_t n = read(c->fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        drained += (size_t)n;
+    }
+}
+
+static void run_worker(struct worker *w, struct conn *c)
+{
+    for (;;) {
+        if (worker_read_request(w, c) != READ_READY)
+            break;
+        scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
+        struct reply rp;
+        conn_build_reply(w, c, &rp);
+        if (!worker_send(c, &rp))
+            break;
+        atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+        enum next_step next = conn_response_done(c);
+        if (next == NEXT_LINGER) {
+            worker_linger(c);
+            break;
+        }
+        if (next == NEXT_CLOSE)
+            break;
+    }
+    conn_close(c);
+}
+
+void conn_run(struct worker *w, struct conn *c)
+{
+    if (c->child->cfg->mpm == MPM_WORKER)
+        run_worker(w, c);
+    else
+        run_event(w, c);
+}
+
+/* ---- stopping --------------------------------------------------- */
+
+struct close_scan {
+    int all;
+    int n, cap;
+    struct conn **found;
+};
+
+static int collect_conn(const struct event_base *base, const struct event *ev, void *arg)
+{
+    struct close_scan *s = arg;
+    (void)base;
+    if (event_get_callback(ev) != conn_event_cb)
+        return 0;
+    struct conn *c = event_get_callback_arg(ev);
+    if (!s->all && c->state != CONN_KEEPALIVE)
+        return 0;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 64;
+        struct conn **f = realloc(s->found, (size_t)cap * sizeof *f);
+        if (!f)
+            return -1;
+        s->found = f;
+        s->cap = cap;
+    }
+    s->found[s->n++] = c;
+    return 0;
+}
+
+int conn_close_registered(struct event_base *base, int all)
+{
+    struct close_scan s = { .all = all };
+    event_base_foreach_event(base, collect_conn, &s);
+    for (int i = 0; i < s.n; i++) {
+        event_del(&s.found[i]->ev);
+        conn_close(s.found[i]);
+    }
+    free(s.found);
+    return s.n;
+}

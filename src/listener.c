@@ -1,0 +1,188 @@
+/* listener.c: a child's listener thread (see listener.h).
+ *
+ * The child's main thread runs this event loop.  It owns the event_base;
+ * handler threads only add events to it (libevent_pthreads locks the base
+ * and wakes the loop) and activate resume_ev / drained_ev. */
+#include "config.h"
+
+#include "mpmd/listener.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpmd/child.h"
+#include "mpmd/conn.h"
+
+#define LINGER_SECONDS 2
+
+/* evconnlistener callback: a new connection on one of our sockets. */
+static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct child *c = arg;
+    (void)evl;
+    struct sb_child *slot = scoreboard_child(c->sb, c->slot);
+    uint64_t n = atomic_fetch_add_explicit(&c->accepted, 1, memory_order_relaxed) + 1;
+    atomic_store_explicit(&slot->connections, n, memory_order_relaxed);
+    struct conn *conn = conn_new(c, fd, sa, salen);
+    if (conn)
+        conn_start(conn);
+    long max = c->cfg->max_connections_per_child;
+    if (max > 0 && n >= (uint64_t)max) {
+        log_msg(c->log, LOGL_INFO, "served MaxConnectionsPerChild (%ld) connections; recycling", max);
+        child_begin_stop(c, CHILD_GRACEFUL);
+    }
+}
+
+static void on_accept_error(struct evconnlistener *evl, void *arg)
+{
+    struct child *c = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    (void)evl;
+    log_msg(c->log, LOGL_ERROR, "accept failed: %s%s", strerror(err),
+            err == EMFILE || err == ENFILE ? " (raise the open-files limit, LimitNOFILE)" : "");
+}
+
+/* The supervisor wrote to (or closed) the control pipe. */
+static void on_control(evutil_socket_t fd, short what, void *arg)
+{
+    struct child *c = arg;
+    char msg;
+    (void)what;
+    ssize_t n = read(fd, &msg, 1);
+    if (n == -1 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n == 1 && msg == CONTROL_STOP)
+        child_begin_stop(c, CHILD_IMMEDIATE);
+    else
+        child_begin_stop(c, CHILD_GRACEFUL); /* 'G', or the supervisor is gone */
+    if (n != 1)
+        event_del(c->lst.control_ev);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    listener_resume_accept(arg);
+}
+
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+    struct child *c = arg;
+    (void)fd;
+    (void)what;
+    if (atomic_load(&c->conns) == 0)
+        event_base_loopbreak(c->lst.base);
+}
+
+static void on_sigterm(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    child_begin_stop(arg, CHILD_IMMEDIATE);
+}
+
+static const struct timeval *common_timeout(struct event_base *base, int seconds)
+{
+    struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+    return event_base_init_common_timeout(base, &tv);
+}
+
+static int listener_add_sockets(struct child *c)
+{
+    struct listener *l = &c->lst;
+    for (int i = 0; i < c->n_listen; i++) {
+        /* backlog 0: the supervisor already called listen(); flags 0: the
+         * socket is the supervisor's, never closed here. */
+        l->evl[i] = evconnlistener_new(l->base, on_accept, c, 0, 0, c->listen_fds[i]);
+        if (!l->evl[i]) {
+            log_msg(c->log, LOGL_ERROR, "cannot watch listening socket %d", c->listen_fds[i]);
+            return -1;
+        }
+        evconnlistener_set_error_cb(l->evl[i], on_accept_error);
+        l->n_evl++;
+    }
+    l->accepting = 1;
+    return 0;
+}
+
+int listener_init(struct child *c)
+{
+    struct listener *l = &c->lst;
+    const struct config *cfg = c->cfg;
+    memset(l, 0, sizeof *l);
+    l->base = event_base_new();
+    if (!l->base) {
+        log_msg(c->log, LOGL_ERROR, "cannot create the event base");
+        return -1;
+    }
+    l->tv_read = common_timeout(l->base, cfg->timeout);
+    l->tv_write = common_timeout(l->base, cfg->timeout);
+    l->tv_keepalive = common_timeout(l->base, cfg->keepalive_timeout);
+    l->tv_linger = common_timeout(l->base, LINGER_SECONDS);
+    l->control_ev = event_new(l->base, c->control_fd, EV_READ | EV_PERSIST, on_control, c);
+    l->resume_ev = event_new(l->base, -1, 0, on_resume, c);
+    l->drained_ev = event_new(l->base, -1, 0, on_drained, c);
+    l->sigterm_ev = evsignal_new(l->base, SIGTERM, on_sigterm, c);
+    if (!l->tv_read || !l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
+        !l->resume_ev || !l->drained_ev || !l->sigterm_ev) {
+        log_msg(c->log, LOGL_ERROR, "cannot set up the listener's events");
+        return -1;
+    }
+    if (c->control_fd != -1)
+        event_add(l->control_ev, NULL);
+    event_add(l->sigterm_ev, NULL);
+    return listener_add_sockets(c);
+}
+
+int listener_run(struct child *c)
+{
+    return event_base_dispatch(c->lst.base) == -1 ? -1 : 0;
+}
+
+void listener_free(struct child *c)
+{
+    struct listener *l = &c->lst;
+    for (int i = 0; i < l->n_evl; i++)
+        evconnlistener_free(l->evl[i]);
+    l->n_evl = 0;
+    if (l->control_ev)
+        event_free(l->control_ev);
+    if (l->resume_ev)
+        event_free(l->resume_ev);
+    if (l->drained_ev)
+        event_free(l->drained_ev);
+    if (l->sigterm_ev)
+        event_free(l->sigterm_ev);
+    if (l->base)
+        event_base_free(l->base);
+    memset(l, 0, sizeof *l);
+}
+
+void listener_pause_accept(struct child *c)
+{
+    struct listener *l = &c->lst;
+    if (!l->accepting)
+        return;
+    for (int i = 0; i < l->n_evl; i++)
+        evconnlistener_disable(l->evl[i]);
+    l->accepting = 0;
+}
+
+void listener_resume_accept(struct child *c)
+{
+    struct listener *l = &c->lst;
+    if (l->accepting || atomic_load(&c->stopping) != CHILD_RUNNING)
+        return;
+    for (int i = 0; i < l->n_evl; i++)
+        evconnlistener_enable(l->evl[i]);
+    l->accepting = 1;
+}
+
+void listener_wake_accept(struct child *c)
+{
+    event_active(c->lst.resume_ev, EV_READ, 1);
+}

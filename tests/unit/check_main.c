@@ -1,0 +1,21 @@
+/* check_main.c: the single Check runner for every unit suite; prints TAP
+ * on stdout so automake's tap-driver counts each test case. */
+#include <stdlib.h>
+
+#include "check_suites.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_add_suite(sr, path_suite());
+    srunner_add_suite(sr, mime_suite());
+    srunner_add_suite(sr, log_suite());
+    srunner_add_suite(sr, http_suite());
+    srunner_add_suite(sr, workq_suite());
+    srunner_add_suite(sr, response_suite());
+    srunner_set_tap(sr, "-");
+    srunner_run_all(sr, CK_SILENT);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -574,8 +574,10 @@ static void worker_linger(struct conn *c)
 
 static void run_worker(struct worker *w, struct conn *c)
 {
+    enum next_step next = NEXT_READ;
     for (;;) {
-        if (worker_read_request(w, c) != READ_READY)
+        /* NEXT_SERVE: the pipelined request is already parsed. */
+        if (next != NEXT_SERVE && worker_read_request(w, c) != READ_READY)
             break;
         scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
         struct reply rp;
@@ -583,12 +585,10 @@ static void run_worker(struct worker *w, struct conn *c)
         if (!worker_send(c, &rp))
             break;
         atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
-        enum next_step next = conn_response_done(c);
-        if (next == NEXT_LINGER) {
+        next = conn_response_done(c);
+        if (next == NEXT_LINGER)
             worker_linger(c);
-            break;
-        }
-        if (next == NEXT_CLOSE)
+        if (next == NEXT_LINGER || next == NEXT_CLOSE)
             break;
     }
     conn_close(c);

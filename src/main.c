@@ -26,6 +26,7 @@ static void usage(FILE *out)
             "  -V             print version and compiled-in settings\n"
             "  -k SIGNAL      signal the running server named by PidFile\n"
             "  -D FOREGROUND  accepted for Apache compatibility (mpmd never detaches)\n"
+            "  -M             print the directive reference in Markdown (docs/directives.md)\n"
             "  -h             this help\n",
             DEFAULT_CONFIG);
 }
@@ -106,7 +107,7 @@ int main(int argc, char **argv)
 {
     const char *file = DEFAULT_CONFIG, *root = NULL, *ksig = NULL;
     int test = 0, opt;
-    while ((opt = getopt(argc, argv, "f:d:tVk:D:h")) != -1) {
+    while ((opt = getopt(argc, argv, "f:d:tVk:D:Mh")) != -1) {
         switch (opt) {
         case 'f': file = optarg; break;
         case 'd': root = optarg; break;
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
         case 'V': print_version(); return 0;
         case 'k': ksig = optarg; break;
         case 'D': break;
+        case 'M': config_print_reference_md(stdout); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+# test_config.py: mpmd's command line and config checking (TAP on stdout).
+#
+# -t on good and bad files (exit status, "FILE:LINE: Directive: message"),
+# starting with a bad config (exit 1, nothing bound), -V, -d (ServerRoot),
+# and -t on the repository's etc/server.conf.
+# Run by hand:  MPMD=src/mpmd python3 tests/integration/test_config.py
+
+import os
+import re
+import shutil
+import tempfile
+
+import mpmdtest
+from mpmdtest import A_TXT, Server, config_lines, free_port, run_mpmd, run_tests
+
+
+def write_conf(tmp, name, lines):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def base_lines(tmp, port, **kw):
+    docroot = os.path.join(tmp, "htdocs")
+    os.makedirs(docroot, exist_ok=True)
+    return config_lines(port, tmp, docroot, **kw)
+
+
+def replace_line(lines, prefix, new):
+    """Replace the line starting with PREFIX by NEW; returns (lines, 1-based line number)."""
+    out = list(lines)
+    for i, line in enumerate(out):
+        if line.split(" ", 1)[0] == prefix:
+            out[i] = new
+            return out, i + 1
+    raise KeyError(prefix)
+
+
+def insert_after(lines, prefix, new):
+    out = list(lines)
+    for i, line in enumerate(out):
+        if line.split(" ", 1)[0] == prefix:
+            out.insert(i + 1, new)
+            return out, i + 2
+    raise KeyError(prefix)
+
+
+def check_good(t, tmp):
+    path = write_conf(tmp, "good.conf", base_lines(tmp, free_port()))
+    rc, out, err = run_mpmd(["-t", "-f", path])
+    t.eq(rc, 0, "-t good.conf: exit 0")
+    t.contains("Syntax OK", out + err, "-t good.conf: Syntax OK")
+    path = write_conf(tmp, "worker.conf", base_lines(tmp, free_port(), mpm="worker"))
+    rc, out, err = run_mpmd(["-t", "-f", path])
+    t.eq(rc, 0, "-t with MPM worker: exit 0")
+    t.contains("Syntax OK", out + err, "-t with MPM worker: Syntax OK")
+    path = write_conf(tmp, "comments.conf", ["", "# comment", "   # indented comment", ""]
+                      + base_lines(tmp, free_port()) + ["", "  "])
+    rc, out, err = run_mpmd(["-t", "-f", path])
+    t.eq((rc, "Syntax OK" in out + err), (0, True), "-t with comments and blank lines: OK")
+
+
+def bad_cases(tmp, port):
+    base = base_lines(tmp, port)
+    small = base_lines(tmp, port, server_limit=2, threads=4)
+    cases = []
+    lines, n = insert_after(base, "DocumentRoot", "FrobnicateWidgets On")
+    cases.append(("unknown", lines, n, "FrobnicateWidgets", "unknown directive"))
+    lines, n = replace_line(base, "Timeout", "Timeout 12x")
+    cases.append(("badnum", lines, n, "Timeout", "bad number"))
+    lines, n = replace_line(base, "StartServers", "StartServers -3")
+    cases.append(("negative", lines, n, "StartServers", "negative number"))
+    lines, n = replace_line(base, "ThreadsPerChild", "ThreadsPerChild abc")
+    cases.append(("threadsabc", lines, n, "ThreadsPerChild", "ThreadsPerChild abc"))
+    lines, n = replace_line(small, "MaxRequestWorkers", "MaxRequestWorkers 100")
+    cases.append(("toomany", lines, n, "MaxRequestWorkers",
+                  "MaxRequestWorkers > ServerLimit*ThreadsPerChild"))
+    lines, n = replace_line(base, "MPM", "MPM prefork")
+    cases.append(("badmpm", lines, n, "MPM", "unknown MPM"))
+    lines, n = replace_line(base, "KeepAlive", "KeepAlive Maybe")
+    cases.append(("badbool", lines, n, "KeepAlive", "bad On/Off"))
+    lines, n = replace_line(base, "Listen", "Listen 127.0.0.1:99999")
+    cases.append(("badport", lines, n, "Listen", "port out of range"))
+    lines, n = replace_line(base, "LogLevel", "LogLevel chatty")
+    cases.append(("badlevel", lines, n, "LogLevel", "unknown LogLevel"))
+    lines, n = replace_line(base, "ThreadsPerChild", "ThreadsPerChild")
+    cases.append(("noarg", lines, n, "ThreadsPerChild", "missing argument"))
+    return cases
+
+
+def check_bad(t, tmp):
+    for name, lines, line_no, directive, what in bad_cases(tmp, free_port()):
+        fname = "bad_%s.conf" % name
+        path = write_conf(tmp, fname, lines)
+        rc, out, err = run_mpmd(["-t", "-f", path])
+        t.eq(rc, 1, "-t %s (%s): exit 1" % (fname, what))
+        t.match(r"%s:%d: %s:" % (re.escape(fname), line_no, re.escape(directive)), err,
+                "-t %s: stderr has '%s:%d: %s:'" % (fname, fname, line_no, directive))
+        t.ok("Syntax OK" not in out + err, "-t %s: no Syntax OK" % fname)
+    # No Listen at all: no line to blame; the file name and the directive must appear.
+    lines = [ln for ln in base_lines(tmp, free_port()) if not ln.startswith("Listen")]
+    path = write_conf(tmp, "nolisten.conf", lines)
+    rc, out, err = run_mpmd(["-t", "-f", path])
+    t.eq(rc, 1, "-t nolisten.conf (missing Listen): exit 1")
+    t.match(r"nolisten\.conf(:\d+)?: .*Listen", err,
+            "-t nolisten.conf: stderr names the file and Listen")
+    missing = os.path.join(tmp, "does-not-exist.conf")
+    rc, out, err = run_mpmd(["-t", "-f", missing])
+    t.eq(rc, 1, "-t on a missing file: exit 1")
+    t.contains("does-not-exist.conf", err, "-t on a missing file: names it on stderr")
+
+
+def check_bad_start(t, tmp):
+    """Starting (no -t) with a bad config: exit 1, FILE:LINE on stderr, port left free."""
+    for name, mutate, directive in [
+            ("start_unknown", lambda b: insert_after(b, "PidFile", "NoSuchDirective x"),
+             "NoSuchDirective"),
+            ("start_toomany", lambda b: replace_line(b, "MaxRequestWorkers",
+                                                     "MaxRequestWorkers 100000"),
+             "MaxRequestWorkers")]:
+        port = free_port()
+        lines, line_no = mutate(base_lines(tmp, port))
+        fname = name + ".conf"
+        path = write_conf(tmp, fname, lines)
+        rc, out, err = run_mpmd(["-f", path], timeout=10)
+        t.eq(rc, 1, "start with %s: exit 1" % fname)
+        t.match(r"%s:%d: %s:" % (re.escape(fname), line_no, directive), err,
+                "start with %s: stderr has FILE:LINE: Directive:" % fname)
+        t.ok(mpmdtest.port_is_free(port), "start with %s: port %d not bound" % (fname, port))
+        t.ok(not os.path.exists(os.path.join(tmp, "mpmd.pid")),
+             "start with %s: no PidFile left" % fname)
+
+
+def check_version(t):
+    rc, out, err = run_mpmd(["-V"])
+    t.eq(rc, 0, "-V: exit 0")
+    t.match(r"mpmd/\d+\.\d+\S*", out + err, "-V: prints mpmd/<version>")
+
+
+def check_repo_conf(t):
+    conf = os.path.join(mpmdtest.SRCDIR, "etc", "server.conf")
+    if not t.ok(os.path.isfile(conf), "repository has etc/server.conf", diag=conf):
+        return
+    rc, out, err = run_mpmd(["-d", mpmdtest.SRCDIR, "-t", "-f", conf])
+    t.eq(rc, 0, "-t -d SRCDIR etc/server.conf: exit 0")
+    t.contains("Syntax OK", out + err, "-t etc/server.conf: Syntax OK")
+
+
+def check_dash_d(t):
+    """-d DIR: a relative DocumentRoot resolves against DIR (the server runs with cwd /)."""
+    with Server(tap=t, docroot_conf="htdocs", chdir="/", args=["-d", "{dir}"]) as s:
+        r = s.get("/a.txt")
+        t.eq((r.status, r.body), (200, A_TXT), "-d DIR: relative DocumentRoot htdocs served")
+
+
+def main(t):
+    tmp = tempfile.mkdtemp(prefix="mpmdtest-conf-")
+    try:
+        for name, fn in [("good", check_good), ("bad", check_bad),
+                         ("bad start", check_bad_start)]:
+            with t.guard(name):
+                fn(t, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with t.guard("-V"):
+        check_version(t)
+    with t.guard("etc/server.conf"):
+        check_repo_conf(t)
+    with t.guard("-d"):
+        check_dash_d(t)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_tests(main))

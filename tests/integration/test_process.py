@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+# test_process.py: mpmd's process model (TAP on stdout).
+#
+# Process tree (1 supervisor + StartServers children, 1 + ThreadsPerChild
+# threads each) in both MPM modes, clean stop on SIGTERM and SIGINT (exit 0,
+# no process left, PidFile written then removed, port released), and
+# replacement of a child killed with SIGKILL.
+# Run by hand:  MPMD=src/mpmd python3 tests/integration/test_process.py
+
+import os
+import signal
+
+import mpmdtest
+from mpmdtest import INDEX_HTML, Server, proc_stat, proc_threads, run_tests, wait_until
+
+START_SERVERS = 3
+THREADS = 5
+SETTLE = 5.0    # bound for the tree to reach its configured shape
+
+
+def tree_shape(s):
+    """(number of children, sorted thread counts) of the running server."""
+    kids = s.children()
+    return len(kids), sorted(proc_threads(k) for k in kids)
+
+
+def wait_tree(s):
+    want = (START_SERVERS, [THREADS + 1] * START_SERVERS)
+    wait_until(lambda: tree_shape(s) == want, SETTLE)
+    return s.children()
+
+
+def read_pidfile(s):
+    try:
+        with open(s.pidfile) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def check_tree(t, s, tag):
+    kids = wait_tree(s)
+    t.ok(s.is_running(), "%s: supervisor (the started pid) runs in the foreground" % tag)
+    t.eq(len(kids), START_SERVERS, "%s: supervisor has StartServers=%d children"
+         % (tag, START_SERVERS))
+    for k in kids:
+        t.eq(proc_threads(k), THREADS + 1, "%s: child %d has 1 + ThreadsPerChild=%d threads"
+             % (tag, k, THREADS))
+        st = proc_stat(k)
+        t.eq(st[1] if st else None, s.pid, "%s: child %d's parent is the supervisor" % (tag, k))
+    for k in kids:   # grandchildren would be an error in the process model
+        t.eq(mpmdtest.proc_children(k), [], "%s: child %d has no children of its own" % (tag, k))
+    content = wait_until(lambda: read_pidfile(s), SETTLE)
+    t.eq((content or "").strip(), str(s.pid), "%s: PidFile holds the supervisor pid" % tag)
+    r = s.get("/")
+    t.eq((r.status, r.body), (200, INDEX_HTML), "%s: serves /" % tag)
+
+
+def check_stop(t, s, sig, tag):
+    signame = signal.Signals(sig).name
+    s.children()
+    pids = dict(s.known)
+    rc = s.stop(sig)
+    t.eq(rc, 0, "%s: %s -> supervisor exits with status 0 within %d s"
+         % (tag, signame, mpmdtest.STOP_TIMEOUT))
+    left = wait_until(lambda: not s.leftovers(), mpmdtest.STOP_TIMEOUT) or s.leftovers()
+    t.ok(left is True, "%s: %s -> no process left (%d recorded pids)" % (tag, signame, len(pids)),
+         diag="still alive: %r" % (left,))
+    t.ok(not os.path.exists(s.pidfile), "%s: %s -> PidFile removed" % (tag, signame))
+    t.ok(mpmdtest.port_is_free(s.port), "%s: %s -> port released" % (tag, signame))
+
+
+def check_respawn(t, s, tag):
+    old = wait_tree(s)
+    if not t.eq(len(old), START_SERVERS, "%s: %d children before the kill" % (tag, START_SERVERS)):
+        return
+    victim = old[0]
+    os.kill(victim, signal.SIGKILL)
+
+    def replaced():
+        kids = s.children()
+        return (len(kids) == START_SERVERS and victim not in kids
+                and any(k not in old for k in kids))
+    t.ok(wait_until(replaced, SETTLE), "%s: SIGKILLed child %d reaped and replaced within %d s"
+         % (tag, victim, SETTLE), diag="children now: %r (before: %r)" % (s.children(), old))
+    new = [k for k in s.children() if k not in old]
+    for k in new:
+        wait_until(lambda: proc_threads(k) == THREADS + 1, SETTLE)
+        t.eq(proc_threads(k), THREADS + 1, "%s: new child %d has %d threads"
+             % (tag, k, THREADS + 1))
+    statuses = [s.get("/").status for _ in range(12)]
+    t.eq(statuses, [200] * 12, "%s: still answering after the kill (12 connections)" % tag)
+    t.ok(s.is_running(), "%s: supervisor survived the child's death" % tag)
+
+
+def main(t):
+    for mpm in ("event", "worker"):
+        tag = "%s tree" % mpm
+        with t.guard(tag), Server(mpm=mpm, threads=THREADS, start_servers=START_SERVERS,
+                                  tap=t) as s:
+            check_tree(t, s, tag)
+            check_stop(t, s, signal.SIGTERM, tag)
+        tag = "%s SIGINT" % mpm
+        with t.guard(tag), Server(mpm=mpm, threads=THREADS, start_servers=START_SERVERS,
+                                  tap=t) as s:
+            wait_tree(s)
+            check_stop(t, s, signal.SIGINT, tag)
+        tag = "%s respawn" % mpm
+        with t.guard(tag), Server(mpm=mpm, threads=THREADS, start_servers=START_SERVERS,
+                                  tap=t) as s:
+            check_respawn(t, s, tag)
+            check_stop(t, s, signal.SIGTERM, tag)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_tests(main))

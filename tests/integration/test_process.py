@@ -93,7 +93,33 @@ def check_respawn(t, s, tag):
     t.ok(s.is_running(), "%s: supervisor survived the child's death" % tag)
 
 
+def check_busy_child_stops_accepting(t, s, tag):
+    """MPM worker, 1 thread per child: a connection that holds a child's only
+    handler (a head that never completes) must not strand later connections
+    in that child's queue; the sibling takes them (Apache's behaviour)."""
+    import socket
+    wait_until(lambda: len(s.children()) == 2, SETTLE)
+    holder = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    try:
+        holder.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        statuses = []
+        for _ in range(10):
+            try:
+                with mpmdtest.Conn(s.port, timeout=3) as c:
+                    c.request("GET", "/")
+                    statuses.append(c.read_response().status)
+            except Exception as e:  # a stranded connection times out here
+                statuses.append(repr(e))
+        t.eq(statuses, [200] * 10, "%s: 10 new connections answered while a child's only "
+             "handler is held (Timeout is 10 s, client waits 3 s)" % tag)
+    finally:
+        holder.close()
+
+
 def main(t):
+    tag = "worker busy"
+    with t.guard(tag), Server(mpm="worker", threads=1, start_servers=2, tap=t) as s:
+        check_busy_child_stops_accepting(t, s, tag)
     for mpm in ("event", "worker"):
         tag = "%s tree" % mpm
         with t.guard(tag), Server(mpm=mpm, threads=THREADS, start_servers=START_SERVERS,

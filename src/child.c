@@ -19,11 +19,6 @@
 
 #include "mpmd/conn.h"
 
-/* Apache's defaults for LimitRequestLine / FieldSize / Fields. */
-#define DEFAULT_LIMIT_LINE 8190
-#define DEFAULT_LIMIT_FIELD_SIZE 8190
-#define DEFAULT_LIMIT_FIELDS 100
-
 /* Children leave restart/stop signals to the supervisor (which talks to
  * them over the control pipe); SIGTERM alone means "stop now". */
 static void child_reset_signals(void)
@@ -74,9 +69,10 @@ static void child_idle_handler(void *arg)
 
 static int child_setup(struct child *c)
 {
-    c->limits.line = DEFAULT_LIMIT_LINE;
-    c->limits.field_size = DEFAULT_LIMIT_FIELD_SIZE;
-    c->limits.fields = DEFAULT_LIMIT_FIELDS;
+    c->limits.line = (uint32_t)c->cfg->limit_request_line;
+    c->limits.field_size = (uint32_t)c->cfg->limit_request_field_size;
+    c->limits.fields = (uint32_t)c->cfg->limit_request_fields;
+    c->limits.body = (uint64_t)c->cfg->limit_request_body;
     atomic_store(&c->stopping, CHILD_RUNNING);
     atomic_store(&c->conns, 0);
     atomic_store(&c->accepted, 0);

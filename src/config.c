@@ -65,6 +65,7 @@ enum dtype {
     T_ACCESSLOG,  /* char * at offset (NULL = off), int format (names[] index) at offset2 */
     T_USER,       /* char *, an existing user name */
     T_GROUP,      /* char *, an existing group name */
+    T_READTIMEOUT,/* struct read_timeout header at offset, body at offset2 */
 };
 
 struct directive {
@@ -164,6 +165,19 @@ static const struct directive directives[] = {
      "Seconds to wait for the next request on a persistent connection"},
     {"MaxKeepAliveRequests", T_INT, F(max_keepalive_requests), 0, 0, 1000000, "100", NULL,
      "NUMBER", NULL, "Requests allowed on one persistent connection; 0 means unlimited"},
+    {"LimitRequestLine", T_INT, F(limit_request_line), 0, 64, 1048576, "8190", NULL, "BYTES",
+     NULL, "Longest request line (method, target, version) accepted; longer: 414"},
+    {"LimitRequestFieldSize", T_INT, F(limit_request_field_size), 0, 64, 1048576, "8190", NULL,
+     "BYTES", NULL, "Longest request header field (name and value) accepted; longer: 431"},
+    {"LimitRequestFields", T_INT, F(limit_request_fields), 0, 1, 32767, "100", NULL, "NUMBER",
+     NULL, "Most header fields in one request; more: 431"},
+    {"LimitRequestBody", T_LONG, F(limit_request_body), 0, 0, LONG_MAX, "1073741824", NULL,
+     "BYTES", NULL, "Largest request body accepted; larger: 413. 0 means unlimited"},
+    {"RequestReadTimeout", T_READTIMEOUT, F(header_timeout), F(body_timeout), 0, 0,
+     "header=20-40,MinRate=500 body=20,MinRate=500", NULL,
+     "[header=SECS[-MAX][,MinRate=BYTES]] [body=SECS[-MAX][,MinRate=BYTES]]", NULL,
+     "Time allowed to receive a request head and body, extended by one second per MinRate "
+     "bytes up to MAX; then 408"},
 };
 
 #undef F
@@ -247,6 +261,9 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
         break;
     case T_LIST:
         snprintf(buf, len, "1 to %lld file names (not '.', '..', nor containing '/')", d->max);
+        break;
+    case T_READTIMEOUT:
+        snprintf(buf, len, "header=SECS[-MAX][,MinRate=BYTES] and/or body=...");
         break;
     case T_LISTEN:
         snprintf(buf, len, "PORT, IPV4:PORT or [IPV6]:PORT (numeric), then an optional NAME");
@@ -597,6 +614,50 @@ static int set_account(const struct parse *p, const struct directive *d, int arg
     return store_string(p, d, argv[0]);
 }
 
+/* "20", "20-40", "20,MinRate=500", "20-40,MinRate=500" -> *T.  Returns 0 or -1. */
+static int parse_read_timeout(const char *s, struct read_timeout *t)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0 || v > 86400)
+        return -1;
+    t->initial = (int)v;
+    t->max = 0;
+    t->rate = 0;
+    if (*end == '-') {
+        const char *m = end + 1;
+        v = strtol(m, &end, 10);
+        if (end == m || v < t->initial || v > 86400)
+            return -1;
+        t->max = (int)v;
+    }
+    if (strncasecmp(end, ",MinRate=", 9) == 0) {
+        const char *r = end + 9;
+        v = strtol(r, &end, 10);
+        if (end == r || v < 1 || v > 1000000000)
+            return -1;
+        t->rate = (int)v;
+    }
+    return *end == '\0' ? 0 : -1;
+}
+
+static int set_read_timeout(const struct parse *p, const struct directive *d, int argc,
+                            char **argv)
+{
+    struct read_timeout *header = field(p->cfg, d->offset), *body = field(p->cfg, d->offset2);
+    for (int i = 0; i < argc; i++) {
+        int is_header = strncasecmp(argv[i], "header=", 7) == 0;
+        int is_body = strncasecmp(argv[i], "body=", 5) == 0;
+        struct read_timeout t;
+        if ((!is_header && !is_body) ||
+            parse_read_timeout(argv[i] + (is_header ? 7 : 5), &t) == -1)
+            return fail(p, d->name, "expected header=SECS[-MAX][,MinRate=BYTES] or "
+                        "body=SECS[-MAX][,MinRate=BYTES], got '%s'", argv[i]);
+        *(is_header ? header : body) = t;
+    }
+    return 0;
+}
+
 static const struct dtype_ops dtypes[] = {
     [T_INT] = {set_int, 1, 1, 0, NULL},
     [T_LONG] = {set_int, 1, 1, 0, NULL},
@@ -628,6 +689,9 @@ static const struct dtype_ops dtypes[] = {
                      "Log Format; `combined` adds Referer and User-Agent."},
     [T_USER] = {set_account, 1, 1, 0, "The user must exist when the file is loaded."},
     [T_GROUP] = {set_account, 1, 1, 0, "The group must exist when the file is loaded."},
+    [T_READTIMEOUT] = {set_read_timeout, 1, 2, 0,
+                       "Apache's mod_reqtimeout syntax. `header=0` or `body=0` turns that "
+                       "stage's limit off (Timeout still applies)."},
 };
 
 /* ---- the parser --------------------------------------------------------- */

@@ -64,7 +64,7 @@ void reply_finish(struct reply *rp, struct conn *c)
 static int status_closes_connection(int status)
 {
     return status == 400 || status == 408 || status == 413 || status == 414 ||
-           status == 431 || status == 501 || status == 505 || status >= 500;
+           status == 417 || status == 431 || status >= 500;
 }
 
 void reply_error(struct reply *rp, struct date_cache *date, struct conn *c, int status)
@@ -235,6 +235,48 @@ static ssize_t conn_fill(struct conn *c)
 
 enum read_result { READ_READY, READ_WAIT, READ_GONE };
 
+static time_t monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return ts.tv_sec;
+}
+
+/* A new read stage (a request head, or its body) starts now. */
+static void conn_begin_stage(struct conn *c, int body)
+{
+    c->body_stage = (uint8_t)body;
+    c->stage_start = monotonic_seconds();
+}
+
+/* Seconds the current read stage may still wait (RequestReadTimeout,
+ * mod_reqtimeout semantics), never more than Timeout.  0: time is up. */
+static int read_time_left(const struct conn *c)
+{
+    const struct config *cfg = c->child->cfg;
+    const struct read_timeout *t = c->body_stage ? &cfg->body_timeout : &cfg->header_timeout;
+    if (t->initial == 0)
+        return cfg->timeout;
+    uint64_t bytes = c->body_stage ? c->req.body_bytes : c->req.len;
+    long allowed = t->initial + (t->rate ? (long)(bytes / (uint64_t)t->rate) : 0);
+    if (t->max && allowed > t->max)
+        allowed = t->max;
+    long left = (long)(c->stage_start + allowed - monotonic_seconds());
+    if (left > cfg->timeout)
+        left = cfg->timeout;
+    return left > 0 ? (int)left : 0;
+}
+
+/* The client sent "Expect: 100-continue": invite the body.  The interim
+ * response is 25 bytes on a socket with nothing else queued, so one
+ * non-blocking send does it. */
+static void conn_send_continue(struct conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) == -1)
+        log_msg(c->child->log, LOGL_DEBUG, "100 Continue not sent: %s", strerror(errno));
+}
+
 /* Parse what is buffered, reading once more if needed.  READ_READY: a
  * request (or a parse error to answer) is complete. */
 static enum read_result conn_read_request(struct conn *c)
@@ -242,9 +284,13 @@ static enum read_result conn_read_request(struct conn *c)
     for (;;) {
         if (c->req.parsed < c->req.len) {
             enum http_parse_result r = http_request_parse(&c->req, &c->child->limits);
-            if (r != HTTP_PARSE_MORE)
+            if (r == HTTP_PARSE_CONTINUE)
+                conn_send_continue(c);
+            else if (r != HTTP_PARSE_MORE)
                 return READ_READY;
         }
+        if (c->req.headers_done && !c->body_stage)
+            conn_begin_stage(c, 1);
         ssize_t n = conn_fill(c);
         if (n == -1)
             return READ_WAIT;
@@ -316,6 +362,7 @@ static enum next_step conn_response_done(struct conn *c)
     c->served++;
     if (!c->keep_alive)
         return c->req.error_status || c->req.len > c->req.parsed ? NEXT_LINGER : NEXT_CLOSE;
+    conn_begin_stage(c, 0);
     if (http_request_next(&c->req) == 0) {
         http_request_release_buffer(&c->req);
         return NEXT_IDLE;
@@ -324,6 +371,8 @@ static enum next_step conn_response_done(struct conn *c)
         return NEXT_SERVE;
     return NEXT_READ;
 }
+
+static void conn_wait_read(struct conn *c);
 
 /* Listener thread: a request is complete in C; give it to a handler. */
 static void conn_dispatch(struct conn *c)
@@ -345,8 +394,7 @@ static void conn_continue(struct conn *c, enum next_step next)
         conn_arm(c, EV_READ, l->tv_keepalive);
         break;
     case NEXT_READ:
-        c->state = CONN_READING;
-        conn_arm(c, EV_READ, l->tv_read);
+        conn_wait_read(c);
         break;
     case NEXT_SERVE:
         /* Only the listener gets here (handlers loop instead). */
@@ -374,17 +422,34 @@ static void conn_send_timeout_reply(struct conn *c)
     conn_log_access(c);
 }
 
+static void on_read_timeout(struct conn *c);
+
+/* Owner: wait for more of the request, as long as RequestReadTimeout
+ * allows. */
+static void conn_wait_read(struct conn *c)
+{
+    int left = read_time_left(c);
+    if (left == 0) {
+        on_read_timeout(c);
+        return;
+    }
+    if (c->req.len == 0)
+        http_request_release_buffer(&c->req); /* hold no buffer while nothing came */
+    struct timeval tv = { .tv_sec = left, .tv_usec = 0 };
+    c->state = CONN_READING;
+    conn_arm(c, EV_READ, &tv);
+}
+
 static void on_readable(struct conn *c)
 {
+    if (c->state == CONN_KEEPALIVE)
+        conn_begin_stage(c, 0);               /* a new request starts arriving */
     switch (conn_read_request(c)) {
     case READ_READY:
         conn_dispatch(c);
         break;
     case READ_WAIT:
-        if (c->req.len == 0)
-            http_request_release_buffer(&c->req); /* hold no buffer while idle */
-        c->state = CONN_READING;
-        conn_arm(c, EV_READ, c->child->lst.tv_read);
+        conn_wait_read(c);
         break;
     case READ_GONE:
         conn_close(c);
@@ -451,6 +516,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 void conn_start(struct conn *c)
 {
     int one = 1;
+    conn_begin_stage(c, 0);
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (c->child->cfg->mpm == MPM_WORKER) {
         c->state = CONN_HANDLING;
@@ -534,10 +600,14 @@ static enum read_result worker_read_request(struct worker *w, struct conn *c)
         if (r != READ_WAIT)
             return r;
         int idle = c->req.len == 0 && c->served > 0;
+        int left = idle ? cfg->keepalive_timeout : read_time_left(c);
         scoreboard_set_thread_state(w->sb, idle ? SB_THREAD_KEEPALIVE : SB_THREAD_READING);
-        int ready = wait_readable(c, idle ? cfg->keepalive_timeout : cfg->timeout, idle);
-        if (ready == 1)
+        int ready = left > 0 ? wait_readable(c, left, idle) : 0;
+        if (ready == 1) {
+            if (idle)
+                conn_begin_stage(c, 0);
             continue;
+        }
         if (ready == 0 && c->req.len > 0)
             conn_send_timeout_reply(c);
         return READ_GONE;

@@ -1,12 +1,20 @@
 /* http.c: http-parser glue: bytes in, one parsed request out (http.h).
  *
- * Runs in whichever thread owns the connection.  The parser callbacks
- * only record offsets into the request's buffer and enforce Apache's
- * LimitRequest* limits; policy (what to answer) lives in the handlers. */
+ * Runs in whichever thread owns the connection.  Two layers:
+ *   - a line scanner (scan_head) that validates each complete line of the
+ *     request head before http-parser sees it, because http-parser is
+ *     lenient where request smuggling lives (bare LF, obs-fold, spaces
+ *     before the colon, sloppy request lines) and enforces the
+ *     LimitRequest* sizes;
+ *   - http-parser's callbacks, which only record offsets into the
+ *     request's buffer and apply the message-level rules (Host, version,
+ *     Transfer-Encoding, body limit, Expect).
+ * Policy (what to answer) lives in the handlers. */
 #include "config.h"
 
 #include "mpmd/http.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,11 +38,15 @@ static const struct http_limits *frame_lim(http_parser *p)
     return ((struct parse_frame *)p->data)->lim;
 }
 
+/* Record the answer and make http-parser stop.  Returns -1: for
+ * on_headers_complete 1 would mean "no body", so any error is -1. */
 static int fail(struct request *r, int status, const char *why)
 {
-    r->error_status = status;
-    r->error_reason = why;
-    return 1;
+    if (!r->error_status) {
+        r->error_status = status;
+        r->error_reason = why;
+    }
+    return -1;
 }
 
 static int on_message_begin(http_parser *p)
@@ -55,14 +67,14 @@ static int on_url(http_parser *p, const char *at, size_t len)
     if (r->url_len == 0)
         r->url_off = (uint32_t)(at - r->buf);
     r->url_len += (uint32_t)len;
-    if (r->url_len > frame_lim(p)->line)
-        return fail(r, 414, "request target longer than LimitRequestLine");
     return 0;
 }
 
 static int add_header(struct request *r, uint32_t off)
 {
     if (r->nhdr == r->hdr_cap) {
+        if (r->hdr_cap >= (1u << 20))
+            return fail(r, 431, "too many header fields");
         uint32_t cap = r->hdr_cap ? r->hdr_cap * 2 : 16;
         struct http_header *h = realloc(r->hdr, cap * sizeof *h);
         if (!h)
@@ -86,7 +98,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
         if (r->nhdr >= lim->fields)
             return fail(r, 431, "more header fields than LimitRequestFields");
         if (add_header(r, (uint32_t)(at - r->buf)) != 0)
-            return 1;
+            return -1;
         r->in_value = 0;
     }
     struct http_header *h = &r->hdr[r->nhdr - 1];
@@ -120,23 +132,74 @@ static int host_count(const struct request *r)
     return n;
 }
 
+/* RFC 9112 6.1: we decode exactly one coding, chunked, and it must be
+ * the final (here: only) one.  Returns 0, or the status to answer. */
+static int check_transfer_encoding(const struct request *r)
+{
+    int chunked = 0, others = 0;
+    for (uint32_t i = 0; i < r->nhdr; i++) {
+        const struct http_header *h = &r->hdr[i];
+        if (h->name_len != 17 || strncasecmp(r->buf + h->name_off, "transfer-encoding", 17) != 0)
+            continue;
+        const char *v = r->buf + h->value_off, *end = v + h->value_len;
+        while (v < end) {
+            while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+                v++;
+            const char *w = v;
+            while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+                v++;
+            if (v == w)
+                continue;
+            if (chunked)
+                return 400;          /* something after chunked, or chunked twice */
+            if (v - w == 7 && strncasecmp(w, "chunked", 7) == 0)
+                chunked = 1;
+            else
+                others = 1;
+        }
+    }
+    if (others)
+        return chunked ? 501 : 400;  /* a coding we do not implement / chunked not last */
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct request *r = frame_req(p);
+    const struct http_limits *lim = frame_lim(p);
     if (p->http_major != 1)
-        return fail(r, 505, "HTTP major version is not 1");
+        return fail(r, p->http_major == 0 ? 400 : 505, "HTTP major version is not 1");
     int hosts = host_count(r);
     if (hosts > 1 || (p->http_minor >= 1 && hosts == 0))
         return fail(r, 400, hosts ? "more than one Host field" : "HTTP/1.1 request without Host");
+    int te = check_transfer_encoding(r);
+    if (te)
+        return fail(r, te, "unsupported Transfer-Encoding");
+    int has_body = (p->flags & F_CHUNKED) ||
+                   (p->content_length > 0 && p->content_length != ULLONG_MAX);
+    if (lim->body && !(p->flags & F_CHUNKED) && has_body && p->content_length > lim->body)
+        return fail(r, 413, "Content-Length larger than LimitRequestBody");
+    size_t elen;
+    const char *expect = http_request_header(r, "Expect", &elen);
+    if (expect && !(elen == 12 && strncasecmp(expect, "100-continue", 12) == 0))
+        return fail(r, 417, "Expect other than 100-continue");
     r->headers_done = 1;
     r->keep_alive = http_should_keep_alive(p) ? 1 : 0;
+    if (expect && has_body && p->http_minor >= 1) {
+        r->expect_continue = 1;
+        http_parser_pause(p, 1);  /* resumes at the same byte (s_headers_done) */
+    }
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
+    struct request *r = frame_req(p);
+    uint64_t limit = frame_lim(p)->body;
     (void)at;
-    frame_req(p)->body_bytes += len;
+    r->body_bytes += len;
+    if (limit && r->body_bytes > limit)
+        return fail(r, 413, "request body larger than LimitRequestBody");
     return 0;
 }
 
@@ -204,52 +267,154 @@ static uint32_t referenced_end(const struct request *r)
     return end;
 }
 
-/* Map an http-parser error to the status we answer with.  An unknown
- * method on an otherwise well-formed request line is 501 (RFC 9110
- * 9.1); anything else unparseable is 400. */
-static int status_for_parser_error(const struct request *r, enum http_errno e)
+/* ---- the head scanner ------------------------------------------------ */
+
+/* tchar (RFC 9110 5.6.2). */
+static int is_token_char(unsigned char c)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr(extra, c) != NULL);
+}
+
+/* method SP request-target SP HTTP/DIGIT.DIGIT (RFC 9112 3). */
+static int valid_request_line(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_token_char((unsigned char)s[i]))
+        i++;
+    if (i == 0 || i >= n || s[i] != ' ')
+        return 0;
+    size_t t = ++i;
+    while (i < n && (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f)
+        i++;
+    if (i == t || i >= n || s[i] != ' ')
+        return 0;
+    i++;
+    return n - i == 8 && memcmp(s + i, "HTTP/", 5) == 0 && s[i + 5] >= '0' && s[i + 5] <= '9' &&
+           s[i + 6] == '.' && s[i + 7] >= '0' && s[i + 7] <= '9';
+}
+
+/* field-name ":" OWS field-value OWS; no obs-fold, no CTL but HT (RFC 9112 5). */
+static int valid_field_line(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_token_char((unsigned char)s[i]))
+        i++;
+    if (i == 0 || i >= n || s[i] != ':')
+        return 0;
+    for (i++; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* Check one complete line (N bytes, CRLF excluded) at S.  Returns 0 or
+ * the status to answer. */
+static int scan_line(struct request *r, const struct http_limits *lim, const char *s, size_t n)
+{
+    if (!r->request_line_seen) {
+        if (!valid_request_line(s, n))
+            return 400;
+        r->request_line_seen = 1;
+        return 0;
+    }
+    if (!valid_field_line(s, n))
+        return 400;
+    if (++r->fields_seen > lim->fields)
+        return 431;
+    return 0;
+}
+
+/* Validate the complete head lines from r->scan on.  Returns 0 (all
+ * complete lines good; head_scanned once the empty line was seen), or
+ * the status to answer. */
+static int scan_head(struct request *r, const struct http_limits *lim)
+{
+    while (!r->head_scanned) {
+        const char *start = r->buf + r->scan, *end = r->buf + r->len;
+        const char *lf = memchr(start, '\n', (size_t)(end - start));
+        size_t len = (size_t)((lf ? lf : end) - start);
+        size_t limit = r->request_line_seen ? lim->field_size : lim->line;
+        if (len > limit + 1)
+            return r->request_line_seen ? 431 : 414;
+        if (!lf)
+            return 0;
+        if (lf == start || lf[-1] != '\r')
+            return 400;                           /* bare LF */
+        size_t n = len - 1;
+        r->scan = (uint32_t)(lf + 1 - r->buf);
+        if (n == 0) {
+            if (r->request_line_seen)
+                r->head_scanned = 1;
+            else if (r->scan > 4)
+                return 400;                       /* more than a couple of empty lines */
+            continue;
+        }
+        int status = scan_line(r, lim, start, n);
+        if (status)
+            return status;
+    }
+    return 0;
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+/* Map an http-parser error to the status we answer with.  The scanner has
+ * already validated the request line, so an unknown method is a
+ * well-formed request for a method we lack: 501 (RFC 9110 9.1). */
+static int status_for_parser_error(enum http_errno e)
 {
     if (e == HPE_HEADER_OVERFLOW)
         return 431;
-    if (e == HPE_INVALID_METHOD) {
-        const char *b = r->buf, *end = r->buf + r->len;
-        const char *eol = memchr(b, '\n', r->len);
-        const char *sp1 = memchr(b, ' ', r->len);
-        if (eol && sp1 && sp1 > b && sp1 < eol) {
-            const char *ver = eol - (eol > b && eol[-1] == '\r' ? 1 : 0) - 8;
-            if (ver > sp1 && ver < end && memcmp(ver - 1, " HTTP/1.", 8) == 0)
-                return 501;
-        }
-    }
+    if (e == HPE_INVALID_METHOD)
+        return 501;
     return 400;
+}
+
+static enum http_parse_result parse_error(struct request *r, int status, const char *why)
+{
+    if (!r->error_status) {
+        r->error_status = status;
+        r->error_reason = why;
+    }
+    return HTTP_PARSE_ERROR;
 }
 
 enum http_parse_result http_request_parse(struct request *r, const struct http_limits *lim)
 {
+    int bad = scan_head(r, lim);
+    if (bad)
+        return parse_error(r, bad, "malformed or oversized request head");
+    /* Until the head is validated, the parser sees validated lines only. */
+    uint32_t upto = r->head_scanned ? r->len : r->scan;
+    if (upto <= r->parsed)
+        return HTTP_PARSE_MORE;
+    if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED && !r->complete)
+        http_parser_pause(&r->parser, 0);         /* after 100 Continue */
     struct parse_frame frame = { r, lim };
     r->parser.data = &frame;
     size_t n = http_parser_execute(&r->parser, &parser_settings, r->buf + r->parsed,
-                                   r->len - r->parsed);
+                                   upto - r->parsed);
     r->parser.data = NULL;
     r->parsed += (uint32_t)n;
     enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
     if (r->complete)
         return HTTP_PARSE_DONE;
-    if (e != HPE_OK) {
-        if (!r->error_status) {
-            r->error_status = status_for_parser_error(r, e);
-            r->error_reason = http_errno_description(e);
-        }
+    if (r->error_status)
         return HTTP_PARSE_ERROR;
+    if (e == HPE_PAUSED && r->expect_continue) {
+        r->expect_continue = 0;
+        return HTTP_PARSE_CONTINUE;
     }
-    if (r->parser.upgrade) {
-        /* Upgrade with a body we do not speak: refuse rather than guess. */
-        r->error_status = 400;
-        r->error_reason = "protocol upgrade with a request body";
-        return HTTP_PARSE_ERROR;
-    }
+    if (e != HPE_OK)
+        return parse_error(r, status_for_parser_error(e), http_errno_description(e));
+    if (r->parser.upgrade)
+        return parse_error(r, 400, "protocol upgrade with a request body");
     if (r->headers_done && r->parsed == r->len)
-        r->len = r->parsed = referenced_end(r);
+        r->len = r->parsed = r->scan = referenced_end(r);
     return HTTP_PARSE_MORE;
 }
 
@@ -260,6 +425,9 @@ uint32_t http_request_next(struct request *r)
         memmove(r->buf, r->buf + r->parsed, rest);
     r->len = rest;
     r->parsed = 0;
+    r->scan = 0;
+    r->fields_seen = 0;
+    r->head_scanned = r->request_line_seen = r->expect_continue = 0;
     r->nhdr = 0;
     r->url_off = r->url_len = 0;
     r->headers_done = r->complete = r->in_value = 0;
@@ -277,7 +445,7 @@ void http_request_release_buffer(struct request *r)
     free(r->hdr);
     r->buf = NULL;
     r->hdr = NULL;
-    r->cap = r->len = r->parsed = 0;
+    r->cap = r->len = r->parsed = r->scan = 0;
     r->hdr_cap = r->nhdr = 0;
 }
 

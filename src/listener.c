@@ -119,7 +119,6 @@ int listener_init(struct child *c)
         log_msg(c->log, LOGL_ERROR, "cannot create the event base");
         return -1;
     }
-    l->tv_read = common_timeout(l->base, cfg->timeout);
     l->tv_write = common_timeout(l->base, cfg->timeout);
     l->tv_keepalive = common_timeout(l->base, cfg->keepalive_timeout);
     l->tv_linger = common_timeout(l->base, LINGER_SECONDS);
@@ -127,7 +126,7 @@ int listener_init(struct child *c)
     l->resume_ev = event_new(l->base, -1, 0, on_resume, c);
     l->drained_ev = event_new(l->base, -1, 0, on_drained, c);
     l->sigterm_ev = evsignal_new(l->base, SIGTERM, on_sigterm, c);
-    if (!l->tv_read || !l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
+    if (!l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
         !l->resume_ev || !l->drained_ev || !l->sigterm_ev) {
         log_msg(c->log, LOGL_ERROR, "cannot set up the listener's events");
         return -1;

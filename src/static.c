@@ -19,6 +19,7 @@
 #include "mpmd/child.h"
 #include "mpmd/conn.h"
 #include "mpmd/path.h"
+#include "mpmd/precond.h"
 
 /* The path and query of the request target; origin-form or absolute-form
  * (RFC 9112 3.2).  Returns 0, or -1 when the target has no usable path. */
@@ -92,21 +93,92 @@ static void reply_add_slash(struct reply *rp, struct worker *w, struct conn *c,
     rp->out.body_len = blen;
 }
 
-/* A 200 reply for the open regular file FD (NAME picks the type). */
+/* 304: the validators and no body (RFC 9110 15.4.5). */
+static void reply_not_modified(struct reply *rp, struct worker *w, struct conn *c,
+                               const char *lm, const char *etag)
+{
+    reply_start(rp, &w->date, 304);
+    response_head_add(&rp->out.head, "Last-Modified", lm, 29);
+    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+    reply_finish(rp, c);
+}
+
+/* 416 with the representation's length (RFC 9110 15.5.17). */
+static void reply_unsatisfiable(struct reply *rp, struct worker *w, struct conn *c, off_t size)
+{
+    char cr[40];
+    size_t blen;
+    const char *body = response_error_body(416, &blen);
+    int n = snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
+    reply_start(rp, &w->date, 416);
+    response_head_add(&rp->out.head, "Content-Range", cr, (size_t)n);
+    response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)blen);
+    reply_finish(rp, c);
+    rp->out.body = body;
+    rp->out.body_len = blen;
+}
+
+/* The byte range a GET asks for, honouring If-Range.  Returns what
+ * range_parse says (RANGE_NONE when there is no Range or If-Range no
+ * longer matches). */
+static enum range_result requested_range(const struct conn *c, const char *etag, time_t mtime,
+                                         off_t size, off_t *first, off_t *last)
+{
+    size_t len, iflen;
+    if (c->req.parser.method != HTTP_GET)
+        return RANGE_NONE;            /* RFC 9110 14.2: only GET has ranges */
+    const char *range = http_request_header(&c->req, "Range", &len);
+    if (!range)
+        return RANGE_NONE;
+    const char *ifr = http_request_header(&c->req, "If-Range", &iflen);
+    if (ifr && !range_if_matches(ifr, iflen, etag, mtime))
+        return RANGE_NONE;
+    return range_parse(range, len, size, first, last);
+}
+
+/* The reply for the open regular file FD (NAME picks the type): 200, 206,
+ * 304, 412 or 416.  Takes ownership of FD. */
 static void reply_file(struct reply *rp, struct worker *w, struct conn *c, int fd,
                        const struct stat *st, const char *name)
 {
-    char lm[32];
+    char lm[32], etag[40], cr[64];
+    off_t first = 0, last = st->st_size - 1;
+    int m = c->req.parser.method;
     http_date_format(st->st_mtime, lm);
+    precond_etag(etag, st->st_mtime, st->st_size);
+    int pre = precond_evaluate(&c->req, m == HTTP_GET || m == HTTP_HEAD, etag, st->st_mtime);
+    enum range_result range = pre ? RANGE_NONE
+                                  : requested_range(c, etag, st->st_mtime, st->st_size, &first, &last);
+    if (pre || range == RANGE_UNSATISFIABLE) {
+        close(fd);
+        if (pre == 304)
+            reply_not_modified(rp, w, c, lm, etag);
+        else if (pre == 412)
+            reply_error(rp, &w->date, c, 412);
+        else
+            reply_unsatisfiable(rp, w, c, st->st_size);
+        return;
+    }
     const char *type = mime_lookup(c->child->mime, name, strlen(name));
-    reply_start(rp, &w->date, 200);
+    reply_start(rp, &w->date, range == RANGE_PARTIAL ? 206 : 200);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
+    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+    response_head_add(&rp->out.head, "Accept-Ranges", "bytes", 5);
     response_head_add(&rp->out.head, "Content-Type", type, strlen(type));
-    response_head_add_num(&rp->out.head, "Content-Length", (long long)st->st_size);
+    if (range == RANGE_PARTIAL) {
+        int n = snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)first,
+                         (long long)last, (long long)st->st_size);
+        response_head_add(&rp->out.head, "Content-Range", cr, (size_t)n);
+    } else {
+        first = 0;
+        last = st->st_size - 1;
+    }
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)(last - first + 1));
     reply_finish(rp, c);
     rp->out.file_fd = fd;
-    rp->out.file_pos = 0;
-    rp->out.file_end = st->st_size;
+    rp->out.file_pos = first;
+    rp->out.file_end = last + 1;
 }
 
 /* Serve DirectoryIndex from the open directory DIRFD, or 403. */

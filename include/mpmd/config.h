@@ -29,6 +29,16 @@ struct listen_spec {
     int line;                     /* line of the directive, for errors */
 };
 
+/* RequestReadTimeout (mod_reqtimeout): one stage, header or body.  The
+ * stage may take INITIAL seconds, plus one more per RATE bytes received
+ * (RATE 0: no extension), but never more than MAX seconds (0: no cap).
+ * INITIAL 0 disables the stage's timeout (Timeout still applies). */
+struct read_timeout {
+    int initial;
+    int max;
+    int rate;
+};
+
 #define CONFIG_MAX_INDEX 8        /* DirectoryIndex names */
 #define CONFIG_MAX_LISTEN 32      /* Listen directives */
 #define CONFIG_MAX_DIRECTIVES 32  /* >= the directives src/config.c knows */
@@ -56,6 +66,13 @@ struct config {
     int keepalive;                /* boolean */
     int keepalive_timeout;        /* seconds */
     int max_keepalive_requests;   /* 0 = unlimited */
+
+    int limit_request_line;       /* bytes of the request line (414) */
+    int limit_request_field_size; /* bytes of one header field line (431) */
+    int limit_request_fields;     /* header fields (431) */
+    long limit_request_body;      /* body bytes, 0 = unlimited (413) */
+    struct read_timeout header_timeout; /* RequestReadTimeout header=... */
+    struct read_timeout body_timeout;   /* RequestReadTimeout body=... */
 
     char *error_log;              /* absolute path, or "stderr" */
     int log_level;                /* enum log_level */

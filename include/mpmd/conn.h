@@ -53,7 +53,9 @@ struct conn {
     uint8_t state;           /* enum conn_state */
     uint8_t keep_alive;      /* decided per response */
     uint8_t is_head;         /* current request is HEAD */
+    uint8_t body_stage;      /* RequestReadTimeout: reading the body, not the head */
     uint32_t served;         /* responses sent on this connection */
+    time_t stage_start;      /* monotonic second the current read stage began */
     struct event ev;         /* one event, re-assigned per state */
     union {
         struct sockaddr sa;

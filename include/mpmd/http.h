@@ -21,6 +21,7 @@ struct http_limits {
     uint32_t line;         /* LimitRequestLine: request-line bytes (target incl.) */
     uint32_t field_size;   /* LimitRequestFieldSize: one header line */
     uint32_t fields;       /* LimitRequestFields: header count */
+    uint64_t body;         /* LimitRequestBody: body bytes, 0 = unlimited */
 };
 
 struct http_header {
@@ -32,6 +33,8 @@ enum http_parse_result {
     HTTP_PARSE_MORE = 0,   /* need more bytes */
     HTTP_PARSE_DONE = 1,   /* a whole message is in (head and body) */
     HTTP_PARSE_ERROR = 2,  /* malformed: answer req->error_status and close */
+    HTTP_PARSE_CONTINUE = 3, /* head complete, client awaits "100 Continue" before
+                              * the body: send it, then parse again */
 };
 
 struct request {
@@ -40,7 +43,8 @@ struct request {
     uint32_t len;          /* bytes in buf */
     uint32_t cap;          /* allocated size of buf */
     uint32_t parsed;       /* bytes of buf handed to the parser */
-    uint32_t head_end;     /* after headers complete: end of the head in buf */
+    uint32_t scan;         /* head lines before this offset are validated */
+    uint32_t fields_seen;  /* header lines validated so far */
 
     uint32_t line_off;     /* request line: start (method) */
     uint32_t url_off, url_len;
@@ -54,6 +58,9 @@ struct request {
     unsigned complete : 1;
     unsigned in_value : 1; /* last data callback was a header value */
     unsigned keep_alive : 1; /* the client allows a persistent connection */
+    unsigned head_scanned : 1; /* the empty line ending the head was validated */
+    unsigned request_line_seen : 1;
+    unsigned expect_continue : 1; /* "Expect: 100-continue" with a body to come */
 };
 
 /* Prepare R (zeroed storage) for a new connection.  No allocation. */
@@ -69,9 +76,17 @@ size_t http_request_reserve(struct request *r, size_t want, size_t max);
 
 /* Parse the bytes between parsed and len.  Returns HTTP_PARSE_DONE once a
  * complete message has been seen (the parser is then paused),
- * HTTP_PARSE_ERROR with error_status set (400, 414, 431, 501, 505) on
- * bad input, HTTP_PARSE_MORE otherwise.  Body bytes are discarded as
- * they are parsed, so a large body never grows the buffer. */
+ * HTTP_PARSE_CONTINUE once (the head is in, the client waits for 100
+ * Continue), HTTP_PARSE_ERROR with error_status set (400, 413, 414, 417,
+ * 431, 501, 505) on bad input, HTTP_PARSE_MORE otherwise.  Body bytes
+ * are discarded as they are parsed, so a large body never grows the
+ * buffer.
+ *
+ * The head is held to RFC 9112 more strictly than http-parser holds it:
+ * every line must end in CRLF (no bare LF), no obs-fold, the request line
+ * is exactly "token SP target SP HTTP/d.d", field names are tokens with
+ * no space before the colon, values have no control characters; only
+ * "Transfer-Encoding: chunked" (once) is accepted. */
 enum http_parse_result http_request_parse(struct request *r, const struct http_limits *lim);
 
 /* After a response: forget the finished message, move any pipelined

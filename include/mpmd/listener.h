@@ -23,7 +23,6 @@ struct listener {
     struct event *drained_ev;       /* stopping and the last connection closed */
     struct event *sigterm_ev;
     /* Common timeouts (libevent keeps one queue per distinct value). */
-    const struct timeval *tv_read;       /* Timeout: request head, stalled read */
     const struct timeval *tv_write;      /* Timeout: stalled write */
     const struct timeval *tv_keepalive;  /* KeepAliveTimeout */
     const struct timeval *tv_linger;     /* lingering close */

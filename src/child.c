@@ -18,6 +18,7 @@
 #include <event2/thread.h>
 
 #include "mpmd/conn.h"
+#include "mpmd/filecache.h"
 
 /* Children leave restart/stop signals to the supervisor (which talks to
  * them over the control pipe); SIGTERM alone means "stop now". */
@@ -76,6 +77,14 @@ static int child_setup(struct child *c)
     atomic_store(&c->stopping, CHILD_RUNNING);
     atomic_store(&c->conns, 0);
     atomic_store(&c->accepted, 0);
+    if (c->cfg->file_cache_size > 0) {
+        c->cache = filecache_new((size_t)c->cfg->file_cache_size,
+                                 (size_t)c->cfg->file_cache_max_file, c->cfg->file_cache_valid);
+        if (!c->cache) {
+            log_msg(c->log, LOGL_ERROR, "child: out of memory for the file cache");
+            return -1;
+        }
+    }
     if (pipe2(c->stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
         log_msg(c->log, LOGL_ERROR, "child: pipe: %s", strerror(errno));
         return -1;
@@ -112,6 +121,8 @@ out:
     atomic_store(&slot->state, SB_CHILD_FREE);
     listener_free(c);
     workq_destroy(&c->q);
+    if (c->cache)
+        filecache_free(c->cache);
     for (int i = 0; i < 2; i++)
         if (c->stop_pipe[i] > 2)
             close(c->stop_pipe[i]);

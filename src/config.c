@@ -173,6 +173,13 @@ static const struct directive directives[] = {
      NULL, "Most header fields in one request; more: 431"},
     {"LimitRequestBody", T_LONG, F(limit_request_body), 0, 0, LONG_MAX, "1073741824", NULL,
      "BYTES", NULL, "Largest request body accepted; larger: 413. 0 means unlimited"},
+    {"FileCacheSize", T_LONG, F(file_cache_size), 0, 0, LONG_MAX, "16777216", NULL, "BYTES",
+     NULL, "Memory each child may use to keep small files (content and validators); 0 turns "
+     "the cache off"},
+    {"FileCacheMaxFileSize", T_LONG, F(file_cache_max_file), 0, 0, LONG_MAX, "65536", NULL,
+     "BYTES", NULL, "Largest file kept in the file cache; bigger files are sent with sendfile"},
+    {"FileCacheValid", T_INT, F(file_cache_valid), 0, 0, 86400, "1", NULL, "SECONDS", NULL,
+     "How often a cached file is checked (stat) for changes; 0 checks on every request"},
     {"RequestReadTimeout", T_READTIMEOUT, F(header_timeout), F(body_timeout), 0, 0,
      "header=20-40,MinRate=500 body=20,MinRate=500", NULL,
      "[header=SECS[-MAX][,MinRate=BYTES]] [body=SECS[-MAX][,MinRate=BYTES]]", NULL,

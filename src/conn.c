@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "mpmd/child.h"
+#include "mpmd/filecache.h"
 #include "mpmd/static.h"
 
 #define LINGER_MAX_BYTES (1 << 20) /* drain at most this much before close */
@@ -47,6 +48,8 @@ void reply_start(struct reply *rp, struct date_cache *date, int status)
     rp->out.body_len = rp->out.body_sent = 0;
     rp->out.file_fd = -1;
     rp->out.file_pos = rp->out.file_end = 0;
+    rp->out.cache = NULL;
+    rp->out.entry = NULL;
     response_head_start(&rp->out.head, status, date_cache_now(date));
 }
 
@@ -127,6 +130,10 @@ static void out_release(struct conn_out *o)
     if (o->file_fd != -1) {
         close(o->file_fd);
         o->file_fd = -1;
+    }
+    if (o->entry) {
+        filecache_release(o->cache, o->entry);
+        o->entry = NULL;
     }
 }
 
@@ -330,17 +337,23 @@ static void conn_log_access(struct conn *c)
     log_access(lg, &rec);
 }
 
-/* Build the reply for the complete (or failed) request in C. */
-static void conn_build_reply(struct worker *w, struct conn *c, struct reply *rp)
+/* Build the reply for the complete (or failed) request in C.  With
+ * CACHED_ONLY (the listener), build it only if the file cache can answer;
+ * returns 0 when it cannot (the request needs a handler thread). */
+static int conn_build_reply(struct date_cache *date, struct conn *c, struct reply *rp,
+                            int cached_only)
 {
     c->keep_alive = (uint8_t)decide_keep_alive(c);
     c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
     if (c->req.error_status) {
         log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
                 c->req.error_reason ? c->req.error_reason : "malformed");
-        reply_error(rp, &w->date, c, c->req.error_status);
+        reply_error(rp, date, c, c->req.error_status);
+    } else if (cached_only) {
+        if (!static_serve_cached(date, c, rp))
+            return 0;
     } else {
-        static_handle(w, c, rp);
+        static_handle(date, c, rp);
     }
     if (c->is_head) {
         out_release(&rp->out);
@@ -350,6 +363,7 @@ static void conn_build_reply(struct worker *w, struct conn *c, struct reply *rp)
     }
     c->status = rp->status;
     c->body_sent = 0;
+    return 1;
 }
 
 enum next_step { NEXT_SERVE, NEXT_READ, NEXT_IDLE, NEXT_CLOSE, NEXT_LINGER };
@@ -373,11 +387,56 @@ static enum next_step conn_response_done(struct conn *c)
 }
 
 static void conn_wait_read(struct conn *c);
+static void conn_continue(struct conn *c, enum next_step next);
 
-/* Listener thread: a request is complete in C; give it to a handler. */
+/* Send RP; on a full socket hand the rest to the listener's write
+ * completion.  Returns 1 when the response is complete (caller
+ * continues), 0 when handed over or closed (caller must let go of C).
+ * Owner (listener or handler thread). */
+static int conn_send_reply(struct conn *c, struct reply *rp)
+{
+    int r = out_send(c->fd, &rp->out, &c->body_sent);
+    if (r == 1) {
+        out_release(&rp->out);
+        return 1;
+    }
+    if (r == -1) {
+        out_release(&rp->out);
+        conn_close(c);
+        return 0;
+    }
+    c->out = malloc(sizeof *c->out);
+    if (!c->out) {
+        out_release(&rp->out);
+        conn_close(c);
+        return 0;
+    }
+    *c->out = rp->out;
+    c->state = CONN_WRITING;
+    conn_arm(c, EV_WRITE, c->child->lst.tv_write);
+    return 0;
+}
+
+/* Listener thread: a request is complete in C.  Answer it here when that
+ * cannot block (an error, or a file in the cache), else give it to a
+ * handler thread. */
 static void conn_dispatch(struct conn *c)
 {
     struct child *ch = c->child;
+    for (;;) {
+        struct reply rp;
+        if (!conn_build_reply(&ch->lst.date, c, &rp, 1))
+            break;
+        if (!conn_send_reply(c, &rp))
+            return;
+        atomic_fetch_add_explicit(&scoreboard_child(ch->sb, ch->slot)->requests, 1,
+                                  memory_order_relaxed);
+        enum next_step next = conn_response_done(c);
+        if (next != NEXT_SERVE) {
+            conn_continue(c, next);
+            return;
+        }
+    }
     c->state = CONN_HANDLING;
     if (workq_push(&ch->q, &c->qi) <= 0)
         listener_pause_accept(ch);
@@ -530,39 +589,12 @@ void conn_start(struct conn *c)
 
 /* ---- handler side: MPM event ---------------------------------------- */
 
-/* Send RP; on a full socket hand the rest to the listener.  Returns 1
- * when the response is complete (caller continues), 0 when handed over
- * or closed (caller must let go of C). */
-static int handler_send(struct conn *c, struct reply *rp)
-{
-    int r = out_send(c->fd, &rp->out, &c->body_sent);
-    if (r == 1) {
-        out_release(&rp->out);
-        return 1;
-    }
-    if (r == -1) {
-        out_release(&rp->out);
-        conn_close(c);
-        return 0;
-    }
-    c->out = malloc(sizeof *c->out);
-    if (!c->out) {
-        out_release(&rp->out);
-        conn_close(c);
-        return 0;
-    }
-    *c->out = rp->out;
-    c->state = CONN_WRITING;
-    conn_arm(c, EV_WRITE, c->child->lst.tv_write);
-    return 0;
-}
-
 static void run_event(struct worker *w, struct conn *c)
 {
     for (;;) {
         struct reply rp;
-        conn_build_reply(w, c, &rp);
-        if (!handler_send(c, &rp))
+        conn_build_reply(&w->date, c, &rp, 0);
+        if (!conn_send_reply(c, &rp))
             return;
         atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
         enum next_step next = conn_response_done(c);
@@ -651,7 +683,7 @@ static void run_worker(struct worker *w, struct conn *c)
             break;
         scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
         struct reply rp;
-        conn_build_reply(w, c, &rp);
+        conn_build_reply(&w->date, c, &rp, 0);
         if (!worker_send(c, &rp))
             break;
         atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);

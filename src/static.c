@@ -3,7 +3,12 @@
  * Runs in handler threads.  The request target is decoded and normalised
  * by path_normalize before it is joined to DocumentRoot, so no request
  * can name a file outside it; symbolic links inside it are followed, as
- * with Apache's default FollowSymLinks. */
+ * with Apache's default FollowSymLinks.
+ *
+ * Small files are kept in the child's file cache (filecache.h): a hit is
+ * answered from memory, by the listener thread itself when it finds the
+ * hit (static_serve_cached), or by a handler; a miss is served from disk
+ * with sendfile by a handler, which then caches the file. */
 #include "config.h"
 
 #include "mpmd/static.h"
@@ -18,8 +23,19 @@
 
 #include "mpmd/child.h"
 #include "mpmd/conn.h"
+#include "mpmd/filecache.h"
 #include "mpmd/path.h"
 #include "mpmd/precond.h"
+
+/* What a reply needs to know about a file, from disk or from the cache. */
+struct static_file {
+    off_t size;
+    time_t mtime;
+    const char *type;
+    int fd;                               /* owned, or -1 when DATA is used */
+    const char *data;                     /* cached content, or NULL */
+    struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
+};
 
 /* The path and query of the request target; origin-form or absolute-form
  * (RFC 9112 3.2).  Returns 0, or -1 when the target has no usable path. */
@@ -61,9 +77,9 @@ static int status_for_errno(int err)
     }
 }
 
-static void reply_options(struct reply *rp, struct worker *w, struct conn *c)
+static void reply_options(struct reply *rp, struct date_cache *date, struct conn *c)
 {
-    reply_start(rp, &w->date, 200);
+    reply_start(rp, date, 200);
     response_head_add(&rp->out.head, "Allow", "GET, HEAD, OPTIONS", 18);
     response_head_add(&rp->out.head, "Content-Length", "0", 1);
     reply_finish(rp, c);
@@ -71,7 +87,7 @@ static void reply_options(struct reply *rp, struct worker *w, struct conn *c)
 
 /* 301 to the slash form of a directory: the raw path (still encoded),
  * a '/', and the query if any. */
-static void reply_add_slash(struct reply *rp, struct worker *w, struct conn *c,
+static void reply_add_slash(struct reply *rp, struct date_cache *date, struct conn *c,
                             const char *path, size_t plen, const char *query)
 {
     char loc[PATH_MAX + 2];
@@ -79,12 +95,12 @@ static void reply_add_slash(struct reply *rp, struct worker *w, struct conn *c,
     size_t qlen = query ? (size_t)(end - query) : 0;
     int n = snprintf(loc, sizeof loc, "%.*s/%.*s", (int)plen, path, (int)qlen, query ? query : "");
     if (n < 0 || (size_t)n >= sizeof loc) {
-        reply_error(rp, &w->date, c, 414);
+        reply_error(rp, date, c, 414);
         return;
     }
     size_t blen;
     const char *body = response_error_body(301, &blen);
-    reply_start(rp, &w->date, 301);
+    reply_start(rp, date, 301);
     response_head_add(&rp->out.head, "Location", loc, (size_t)n);
     response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
     response_head_add_num(&rp->out.head, "Content-Length", (long long)blen);
@@ -94,23 +110,24 @@ static void reply_add_slash(struct reply *rp, struct worker *w, struct conn *c,
 }
 
 /* 304: the validators and no body (RFC 9110 15.4.5). */
-static void reply_not_modified(struct reply *rp, struct worker *w, struct conn *c,
+static void reply_not_modified(struct reply *rp, struct date_cache *date, struct conn *c,
                                const char *lm, const char *etag)
 {
-    reply_start(rp, &w->date, 304);
+    reply_start(rp, date, 304);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
     response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
     reply_finish(rp, c);
 }
 
 /* 416 with the representation's length (RFC 9110 15.5.17). */
-static void reply_unsatisfiable(struct reply *rp, struct worker *w, struct conn *c, off_t size)
+static void reply_unsatisfiable(struct reply *rp, struct date_cache *date, struct conn *c,
+                                off_t size)
 {
     char cr[40];
     size_t blen;
     const char *body = response_error_body(416, &blen);
     int n = snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
-    reply_start(rp, &w->date, 416);
+    reply_start(rp, date, 416);
     response_head_add(&rp->out.head, "Content-Range", cr, (size_t)n);
     response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
     response_head_add_num(&rp->out.head, "Content-Length", (long long)blen);
@@ -137,54 +154,99 @@ static enum range_result requested_range(const struct conn *c, const char *etag,
     return range_parse(range, len, size, first, last);
 }
 
-/* The reply for the open regular file FD (NAME picks the type): 200, 206,
- * 304, 412 or 416.  Takes ownership of FD. */
-static void reply_file(struct reply *rp, struct worker *w, struct conn *c, int fd,
-                       const struct stat *st, const char *name)
+/* Hand the body (bytes FIRST..LAST of F) to the reply; F's fd or cache
+ * reference moves into RP. */
+static void reply_attach_body(struct reply *rp, struct conn *c, struct static_file *f,
+                              off_t first, off_t last)
+{
+    if (f->data) {
+        rp->out.body = f->data + first;
+        rp->out.body_len = (size_t)(last - first + 1);
+        rp->out.cache = c->child->cache;
+        rp->out.entry = f->entry;
+    } else {
+        rp->out.file_fd = f->fd;
+        rp->out.file_pos = first;
+        rp->out.file_end = last + 1;
+    }
+    f->fd = -1;
+    f->entry = NULL;
+}
+
+/* Give back what F holds (the reply did not take it). */
+static void static_file_release(struct conn *c, struct static_file *f)
+{
+    if (f->fd != -1)
+        close(f->fd);
+    if (f->entry)
+        filecache_release(c->child->cache, f->entry);
+    f->fd = -1;
+    f->entry = NULL;
+}
+
+/* The reply for file F: 200, 206, 304, 412 or 416. */
+static void reply_file(struct reply *rp, struct date_cache *date, struct conn *c,
+                       struct static_file *f)
 {
     char lm[32], etag[40], cr[64];
-    off_t first = 0, last = st->st_size - 1;
+    off_t first = 0, last = f->size - 1;
     int m = c->req.parser.method;
-    http_date_format(st->st_mtime, lm);
-    precond_etag(etag, st->st_mtime, st->st_size);
-    int pre = precond_evaluate(&c->req, m == HTTP_GET || m == HTTP_HEAD, etag, st->st_mtime);
-    enum range_result range = pre ? RANGE_NONE
-                                  : requested_range(c, etag, st->st_mtime, st->st_size, &first, &last);
+    http_date_format(f->mtime, lm);
+    precond_etag(etag, f->mtime, f->size);
+    int pre = precond_evaluate(&c->req, m == HTTP_GET || m == HTTP_HEAD, etag, f->mtime);
+    enum range_result range =
+        pre ? RANGE_NONE : requested_range(c, etag, f->mtime, f->size, &first, &last);
+    if (pre == 304)
+        reply_not_modified(rp, date, c, lm, etag);
+    else if (pre == 412)
+        reply_error(rp, date, c, 412);
+    else if (range == RANGE_UNSATISFIABLE)
+        reply_unsatisfiable(rp, date, c, f->size);
     if (pre || range == RANGE_UNSATISFIABLE) {
-        close(fd);
-        if (pre == 304)
-            reply_not_modified(rp, w, c, lm, etag);
-        else if (pre == 412)
-            reply_error(rp, &w->date, c, 412);
-        else
-            reply_unsatisfiable(rp, w, c, st->st_size);
+        static_file_release(c, f);
         return;
     }
-    const char *type = mime_lookup(c->child->mime, name, strlen(name));
-    reply_start(rp, &w->date, range == RANGE_PARTIAL ? 206 : 200);
+    reply_start(rp, date, range == RANGE_PARTIAL ? 206 : 200);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
     response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
     response_head_add(&rp->out.head, "Accept-Ranges", "bytes", 5);
-    response_head_add(&rp->out.head, "Content-Type", type, strlen(type));
+    response_head_add(&rp->out.head, "Content-Type", f->type, strlen(f->type));
     if (range == RANGE_PARTIAL) {
         int n = snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)first,
-                         (long long)last, (long long)st->st_size);
+                         (long long)last, (long long)f->size);
         response_head_add(&rp->out.head, "Content-Range", cr, (size_t)n);
-    } else {
-        first = 0;
-        last = st->st_size - 1;
     }
     response_head_add_num(&rp->out.head, "Content-Length", (long long)(last - first + 1));
     reply_finish(rp, c);
-    rp->out.file_fd = fd;
-    rp->out.file_pos = first;
-    rp->out.file_end = last + 1;
+    reply_attach_body(rp, c, f, first, last);
 }
 
-/* Serve DirectoryIndex from the open directory DIRFD, or 403. */
-static void reply_index(struct reply *rp, struct worker *w, struct conn *c, int dirfd)
+static long monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (long)ts.tv_sec;
+}
+
+/* Serve the regular file open on FD (FULL its path, NAME picks the type)
+ * and cache it under the request path KEY. */
+static void reply_disk_file(struct reply *rp, struct date_cache *date, struct conn *c, int fd,
+                            const struct stat *st, const char *full, const char *name,
+                            const char *key, size_t keylen)
+{
+    const char *type = mime_lookup(c->child->mime, name, strlen(name));
+    if (c->child->cache)
+        filecache_put(c->child->cache, key, keylen, full, fd, st, type, monotonic_now());
+    struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd };
+    reply_file(rp, date, c, &f);
+}
+
+/* Serve DirectoryIndex from the open directory DIRFD (path DIR), or 403. */
+static void reply_index(struct reply *rp, struct date_cache *date, struct conn *c, int dirfd,
+                        const char *dir, const char *key, size_t keylen)
 {
     const struct config *cfg = c->child->cfg;
+    char full[PATH_MAX * 2];
     for (int i = 0; i < cfg->n_directory_index; i++) {
         const char *name = cfg->directory_index[i];
         int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -192,23 +254,36 @@ static void reply_index(struct reply *rp, struct worker *w, struct conn *c, int 
             continue;
         struct stat st;
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-            reply_file(rp, w, c, fd, &st, name);
+            snprintf(full, sizeof full, "%s%s", dir, name);
+            reply_disk_file(rp, date, c, fd, &st, full, name, key, keylen);
             return;
         }
         close(fd);
     }
-    reply_error(rp, &w->date, c, 403);
+    reply_error(rp, date, c, 403);
 }
 
-static void serve_path(struct reply *rp, struct worker *w, struct conn *c, const char *path,
-                       size_t plen, const char *query)
+/* Serve KEY (a normalised path) from the cache.  Returns 1 when served. */
+static int reply_from_cache(struct reply *rp, struct date_cache *date, struct conn *c,
+                            const char *key, size_t keylen)
 {
-    char norm[PATH_MAX], full[PATH_MAX * 2];
-    long n = path_normalize(path, plen, norm, sizeof norm);
-    if (n < 0) {
-        reply_error(rp, &w->date, c, 400);
+    if (!c->child->cache)
+        return 0;
+    struct filecache_entry *e = filecache_get(c->child->cache, key, keylen, monotonic_now());
+    if (!e)
+        return 0;
+    struct static_file f = { .size = e->size, .mtime = e->mtime, .type = e->type, .fd = -1,
+                             .data = e->data, .entry = e };
+    reply_file(rp, date, c, &f);
+    return 1;
+}
+
+static void serve_path(struct reply *rp, struct date_cache *date, struct conn *c, const char *norm,
+                       long n, const char *path, size_t plen, const char *query)
+{
+    char full[PATH_MAX * 2];
+    if (reply_from_cache(rp, date, c, norm, (size_t)n))
         return;
-    }
     snprintf(full, sizeof full, "%s%s", c->child->cfg->document_root, norm);
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
@@ -218,39 +293,65 @@ static void serve_path(struct reply *rp, struct worker *w, struct conn *c, const
             close(fd);
         if (status_for_errno(err) == 500)
             log_msg(c->child->log, LOGL_ERROR, "cannot open %s: %s", full, strerror(err));
-        reply_error(rp, &w->date, c, status_for_errno(err));
+        reply_error(rp, date, c, status_for_errno(err));
         return;
     }
     if (S_ISREG(st.st_mode)) {
-        reply_file(rp, w, c, fd, &st, norm);
+        reply_disk_file(rp, date, c, fd, &st, full, norm, norm, (size_t)n);
         return;
     }
     if (S_ISDIR(st.st_mode) && norm[n - 1] != '/')
-        reply_add_slash(rp, w, c, path, plen, query);
+        reply_add_slash(rp, date, c, path, plen, query);
     else if (S_ISDIR(st.st_mode))
-        reply_index(rp, w, c, fd);
+        reply_index(rp, date, c, fd, full, norm, (size_t)n);
     else
-        reply_error(rp, &w->date, c, 403);
+        reply_error(rp, date, c, 403);
     close(fd);
 }
 
-void static_handle(struct worker *w, struct conn *c, struct reply *rp)
+/* Method and target checks shared by both entry points.  Returns 1 and
+ * fills NORM/N/PATH/PLEN/QUERY when the request names a path to serve;
+ * 0 after building the reply (OPTIONS, 405, 400). */
+static int static_route(struct reply *rp, struct date_cache *date, struct conn *c, char *norm,
+                        size_t normcap, long *n, const char **path, size_t *plen,
+                        const char **query)
 {
-    const struct request *r = &c->req;
-    int m = r->parser.method;
+    int m = c->req.parser.method;
     if (m == HTTP_OPTIONS) {
-        reply_options(rp, w, c);
-        return;
+        reply_options(rp, date, c);
+        return 0;
     }
     if (m != HTTP_GET && m != HTTP_HEAD) {
-        reply_error(rp, &w->date, c, 405);
-        return;
+        reply_error(rp, date, c, 405);
+        return 0;
     }
+    if (target_path(&c->req, path, plen, query) != 0 ||
+        (*n = path_normalize(*path, *plen, norm, normcap)) < 0) {
+        reply_error(rp, date, c, 400);
+        return 0;
+    }
+    return 1;
+}
+
+void static_handle(struct date_cache *date, struct conn *c, struct reply *rp)
+{
+    char norm[PATH_MAX];
     const char *path, *query;
     size_t plen;
-    if (target_path(r, &path, &plen, &query) != 0) {
-        reply_error(rp, &w->date, c, 400);
-        return;
-    }
-    serve_path(rp, w, c, path, plen, query);
+    long n;
+    if (static_route(rp, date, c, norm, sizeof norm, &n, &path, &plen, &query))
+        serve_path(rp, date, c, norm, n, path, plen, query);
+}
+
+int static_serve_cached(struct date_cache *date, struct conn *c, struct reply *rp)
+{
+    char norm[PATH_MAX];
+    const char *path, *query;
+    size_t plen;
+    int m = c->req.parser.method;
+    if (!c->child->cache || (m != HTTP_GET && m != HTTP_HEAD) ||
+        target_path(&c->req, &path, &plen, &query) != 0)
+        return 0;
+    long n = path_normalize(path, plen, norm, sizeof norm);
+    return n > 0 && reply_from_cache(rp, date, c, norm, (size_t)n);
 }

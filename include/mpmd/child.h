@@ -39,6 +39,7 @@ struct child {
 
     /* Set up by child_main. */
     struct http_limits limits;
+    struct filecache *cache;      /* small files; NULL when FileCacheSize is 0 */
     struct listener lst;          /* listener thread state */
     struct workq q;               /* listener → handlers */
     struct pool pool;             /* handler threads */

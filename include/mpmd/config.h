@@ -71,6 +71,9 @@ struct config {
     int limit_request_field_size; /* bytes of one header field line (431) */
     int limit_request_fields;     /* header fields (431) */
     long limit_request_body;      /* body bytes, 0 = unlimited (413) */
+    long file_cache_size;         /* FileCacheSize: bytes of small files per child, 0 = off */
+    long file_cache_max_file;     /* FileCacheMaxFileSize: largest file cached */
+    int file_cache_valid;         /* FileCacheValid: seconds between re-checks */
     struct read_timeout header_timeout; /* RequestReadTimeout header=... */
     struct read_timeout body_timeout;   /* RequestReadTimeout body=... */
 

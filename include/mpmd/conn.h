@@ -26,6 +26,8 @@
 #include "mpmd/workq.h"
 
 struct child;
+struct filecache;
+struct filecache_entry;
 struct worker;
 
 enum conn_state {
@@ -44,6 +46,8 @@ struct conn_out {
     size_t body_len, body_sent;
     int file_fd;             /* -1 if none; owned: closed when done */
     off_t file_pos, file_end;
+    struct filecache *cache;        /* with ENTRY: the body lives in a cache entry */
+    struct filecache_entry *entry;  /* reference released when done, or NULL */
 };
 
 struct conn {

@@ -129,22 +129,23 @@ out:
     return status;
 }
 
-void child_begin_stop(struct child *c, enum child_stop how)
+void child_begin_stop(struct child *c, enum child_stop how, int drain)
 {
     if ((int)how <= atomic_load(&c->stopping))
         return;
     atomic_store(&c->stopping, how);
     atomic_store(&scoreboard_child(c->sb, c->slot)->state, SB_CHILD_STOPPING);
-    for (int i = 0; i < c->lst.n_evl; i++)
-        evconnlistener_disable(c->lst.evl[i]);
-    c->lst.accepting = 0;
+    if (drain && how == CHILD_GRACEFUL)
+        listener_drain_then_stop(c);
+    else
+        listener_stop_accepting(c);
     if (write(c->stop_pipe[1], "x", 1) == -1 && errno != EAGAIN)
         log_msg(c->log, LOGL_WARN, "child: cannot signal the stop pipe: %s", strerror(errno));
     conn_close_registered(c->lst.base, how == CHILD_IMMEDIATE);
     if (how == CHILD_IMMEDIATE) {
         workq_close(&c->q);
         event_base_loopbreak(c->lst.base);
-    } else if (atomic_load(&c->conns) == 0) {
+    } else if (atomic_load(&c->conns) == 0 && !c->lst.draining) {
         event_base_loopbreak(c->lst.base);
     }
 }

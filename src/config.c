@@ -157,6 +157,9 @@ static const struct directive directives[] = {
      "NUMBER", NULL, "Most requests served at once (handler threads of all children)"},
     {"MaxConnectionsPerChild", T_LONG, F(max_connections_per_child), 0, 0, INT_MAX, "0", NULL,
      "NUMBER", NULL, "Connections a child handles before it is replaced; 0 means never"},
+    {"GracefulShutdownTimeout", T_INT, F(graceful_shutdown_timeout), 0, 0, 86400, "0", NULL,
+     "SECONDS", NULL, "Seconds children get to finish in-flight requests on graceful stop or "
+     "restart before they are killed; 0 waits for them (stop and restart allow 5 s)"},
     {"Timeout", T_INT, F(timeout), 0, 1, 86400, "60", NULL, "SECONDS", NULL,
      "Seconds a read or write may stall before the connection is closed"},
     {"KeepAlive", T_BOOL, F(keepalive), 0, 0, 1, "On", NULL, "On|Off", NULL,

@@ -94,6 +94,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct request *r = frame_req(p);
     const struct http_limits *lim = frame_lim(p);
+    if (r->headers_done)
+        return 0;                 /* trailer fields are discarded (RFC 9110 6.5.1) */
     if (r->nhdr == 0 || r->in_value) {
         if (r->nhdr >= lim->fields)
             return fail(r, 431, "more header fields than LimitRequestFields");
@@ -111,6 +113,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct request *r = frame_req(p);
+    if (r->headers_done)
+        return 0;
     struct http_header *h = &r->hdr[r->nhdr - 1];
     if (!r->in_value) {
         h->value_off = (uint32_t)(at - r->buf);
@@ -163,10 +167,23 @@ static int check_transfer_encoding(const struct request *r)
     return 0;
 }
 
+/* Field values exclude trailing whitespace (RFC 9110 5.5); http-parser
+ * strips only the leading OWS. */
+static void trim_values(struct request *r)
+{
+    for (uint32_t i = 0; i < r->nhdr; i++) {
+        struct http_header *h = &r->hdr[i];
+        while (h->value_len && (r->buf[h->value_off + h->value_len - 1] == ' ' ||
+                                r->buf[h->value_off + h->value_len - 1] == '\t'))
+            h->value_len--;
+    }
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct request *r = frame_req(p);
     const struct http_limits *lim = frame_lim(p);
+    trim_values(r);
     if (p->http_major != 1)
         return fail(r, p->http_major == 0 ? 400 : 505, "HTTP major version is not 1");
     int hosts = host_count(r);
@@ -184,7 +201,8 @@ static int on_headers_complete(http_parser *p)
     if (expect && !(elen == 12 && strncasecmp(expect, "100-continue", 12) == 0))
         return fail(r, 417, "Expect other than 100-continue");
     r->headers_done = 1;
-    r->keep_alive = http_should_keep_alive(p) ? 1 : 0;
+    /* RFC 9112 6.1: a 1.0 message with Transfer-Encoding has faulty framing. */
+    r->keep_alive = http_should_keep_alive(p) && !(p->http_minor == 0 && (p->flags & F_CHUNKED));
     if (expect && has_body && p->http_minor >= 1) {
         r->expect_continue = 1;
         http_parser_pause(p, 1);  /* resumes at the same byte (s_headers_done) */

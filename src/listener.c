@@ -16,6 +16,7 @@
 #include "mpmd/conn.h"
 
 #define LINGER_SECONDS 2
+#define DRAIN_MS 300              /* graceful stop: accept what is queued this long */
 
 /* evconnlistener callback: a new connection on one of our sockets. */
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
@@ -32,7 +33,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     long max = c->cfg->max_connections_per_child;
     if (max > 0 && n >= (uint64_t)max) {
         log_msg(c->log, LOGL_INFO, "served MaxConnectionsPerChild (%ld) connections; recycling", max);
-        child_begin_stop(c, CHILD_GRACEFUL);
+        child_begin_stop(c, CHILD_GRACEFUL, 0);
     }
 }
 
@@ -55,9 +56,10 @@ static void on_control(evutil_socket_t fd, short what, void *arg)
     if (n == -1 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n == 1 && msg == CONTROL_STOP)
-        child_begin_stop(c, CHILD_IMMEDIATE);
+        child_begin_stop(c, CHILD_IMMEDIATE, 0);
     else
-        child_begin_stop(c, CHILD_GRACEFUL); /* 'G', or the supervisor is gone */
+        child_begin_stop(c, CHILD_GRACEFUL, n == 1 && msg == CONTROL_DRAIN);
+        /* 'G', 'W', or the supervisor is gone */
     if (n != 1)
         event_del(c->lst.control_ev);
 }
@@ -74,7 +76,7 @@ static void on_drained(evutil_socket_t fd, short what, void *arg)
     struct child *c = arg;
     (void)fd;
     (void)what;
-    if (atomic_load(&c->conns) == 0)
+    if (atomic_load(&c->conns) == 0 && !c->lst.draining)
         event_base_loopbreak(c->lst.base);
 }
 
@@ -82,7 +84,18 @@ static void on_sigterm(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    child_begin_stop(arg, CHILD_IMMEDIATE);
+    child_begin_stop(arg, CHILD_IMMEDIATE, 0);
+}
+
+static void on_drain_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct child *c = arg;
+    (void)fd;
+    (void)what;
+    c->lst.draining = 0;
+    listener_stop_accepting(c);
+    if (atomic_load(&c->conns) == 0)
+        event_base_loopbreak(c->lst.base);
 }
 
 static const struct timeval *common_timeout(struct event_base *base, int seconds)
@@ -134,8 +147,9 @@ int listener_init(struct child *c)
     l->resume_ev = event_new(l->base, -1, 0, on_resume, c);
     l->drained_ev = event_new(l->base, -1, 0, on_drained, c);
     l->sigterm_ev = evsignal_new(l->base, SIGTERM, on_sigterm, c);
+    l->drain_ev = evtimer_new(l->base, on_drain_end, c);
     if (!l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
-        !l->resume_ev || !l->drained_ev || !l->sigterm_ev) {
+        !l->resume_ev || !l->drained_ev || !l->sigterm_ev || !l->drain_ev) {
         log_msg(c->log, LOGL_ERROR, "cannot set up the listener's events");
         return -1;
     }
@@ -164,9 +178,30 @@ void listener_free(struct child *c)
         event_free(l->drained_ev);
     if (l->sigterm_ev)
         event_free(l->sigterm_ev);
+    if (l->drain_ev)
+        event_free(l->drain_ev);
     if (l->base)
         event_base_free(l->base);
     memset(l, 0, sizeof *l);
+}
+
+void listener_stop_accepting(struct child *c)
+{
+    struct listener *l = &c->lst;
+    for (int i = 0; i < l->n_evl; i++)
+        evconnlistener_disable(l->evl[i]);
+    l->accepting = 0;
+}
+
+void listener_drain_then_stop(struct child *c)
+{
+    struct listener *l = &c->lst;
+    struct timeval tv = { .tv_sec = 0, .tv_usec = DRAIN_MS * 1000 };
+    for (int i = 0; i < l->n_evl; i++)
+        evconnlistener_enable(l->evl[i]);  /* even if paused while busy */
+    l->accepting = 1;
+    l->draining = 1;
+    evtimer_add(l->drain_ev, &tv);
 }
 
 void listener_pause_accept(struct child *c)
@@ -182,7 +217,7 @@ void listener_pause_accept(struct child *c)
 void listener_resume_accept(struct child *c)
 {
     struct listener *l = &c->lst;
-    if (l->accepting || atomic_load(&c->stopping) != CHILD_RUNNING)
+    if (l->accepting || (atomic_load(&c->stopping) != CHILD_RUNNING && !l->draining))
         return;
     for (int i = 0; i < l->n_evl; i++)
         evconnlistener_enable(l->evl[i]);

@@ -84,13 +84,21 @@ time_t http_date_parse(const char *s, size_t len)
         if (sscanf(comma, ", %2d-%3s-%2d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss, &n) != 6)
             return -1;
         n += (int)(comma - buf);
-        y += y < 70 ? 2000 : 1900;
+        y += 2000;                           /* RFC 9110 5.6.7: 50-year window */
+        struct tm now;
+        time_t t = time(NULL);
+        gmtime_r(&t, &now);
+        if (y > now.tm_year + 1900 + 50)
+            y -= 100;
     } else {                                 /* asctime: Sun Nov  6 08:49:37 1994 */
         if (sscanf(buf, "%*3s %3s %2d %2d:%2d:%2d %4d%n", mon, &d, &hh, &mm, &ss, &y, &n) != 6)
             return -1;
     }
+    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     int m = month_index(mon);
-    if (n != (int)len || m < 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1970)
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (n != (int)len || m < 0 || d < 1 || d > mdays[m] || (m == 1 && d == 29 && !leap) ||
+        hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 || y < 1970)
         return -1;
     return (time_t)(days_from_civil(y, m + 1, d) * 86400 + hh * 3600 + mm * 60 + ss);
 }

@@ -3,28 +3,33 @@
  * One thread.  Signals are blocked and taken synchronously with
  * sigtimedwait() in the main loop, so there are no asynchronous handlers
  * and no flags to race on: the loop wakes at once for a signal, or every
- * second for maintenance (reap, respawn).
+ * second for maintenance (reap, respawn, spare-thread scaling).
  *
- * Each child gets a scoreboard slot (its index in kids[]) and the write
- * end of a control pipe; closing or writing that pipe is how the
- * supervisor asks a child to stop (Apache's "pipe of death"). */
+ * Generations: each (re)start loads a config and makes a scoreboard; the
+ * children forked from it belong to that generation.  A restart makes a
+ * new generation at once on the same listening sockets and tells the old
+ * children to stop (gracefully for USR1, now for HUP); old children keep
+ * writing their own copy of the old scoreboard, so they never take slots
+ * from the new generation (Apache's "scoreboard is full" cannot happen).
+ * A config that fails to load leaves the running generation alone.
+ *
+ * Each child gets a control pipe; a byte on it (child.h CONTROL_*) or
+ * its closing is how the supervisor asks a child to stop. */
 #include "config.h"
 
 #include "mpmd/supervisor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "mpmd/bind.h"
 #include "mpmd/child.h"
 #include "mpmd/config.h"
 #include "mpmd/log.h"
@@ -32,126 +37,123 @@
 #include "mpmd/scoreboard.h"
 #include "mpmd/sd.h"
 
-#define LISTEN_BACKLOG 511        /* Apache's ListenBacklog default */
-#define STOP_GRACE_SECONDS 5      /* SIGTERM: then SIGKILL what is left */
 #define QUICK_DEATH_SECONDS 2     /* a child dying this soon counts as failing */
 #define MAX_RESPAWN_DELAY 60
+#define MAX_SPAWN_RATE 32         /* Apache's MAX_SPAWN_RATE */
+#define DEFAULT_STOP_GRACE 5      /* TERM/HUP when GracefulShutdownTimeout is 0 */
 
 struct kid {
-    pid_t pid;                    /* 0: slot free */
-    int ctl;                      /* write end of the control pipe */
+    pid_t pid;                    /* 0: entry free */
+    int ctl;                      /* write end of the control pipe, or -1 */
+    int slot;                     /* scoreboard slot in its generation */
+    int generation;
     time_t started;
+    time_t kill_at;               /* when told to stop with a deadline: SIGKILL then */
+    int told;                     /* the control byte sent, or 0 */
 };
 
 struct supervisor {
     const char *conf_path;
     const char *server_root;
-    struct config *cfg;
+    struct config *cfg;           /* the current generation's */
     struct logger log;
     struct mime_table *mime;
-    int listen_fds[CONFIG_MAX_LISTEN];
-    int n_listen;
-    struct scoreboard sb;
-    struct kid *kids;             /* cfg->server_limit entries */
+    struct socket_set socks;
+    struct scoreboard sb;         /* the current generation's */
+    struct kid *kids;             /* every generation's children */
+    int n_kids;                   /* entries in use or free */
     int generation;
     int stopping;                 /* 0, or the signal that stops us */
+    int spawn_rate;               /* children forked per second while short of idle threads */
     int quick_deaths;             /* consecutive children that died at once */
     time_t next_spawn;            /* back-off: no fork before this time */
+    int warned_max_workers;
 };
 
-/* ---- listening sockets ------------------------------------------- */
-
-static int bind_one(const char *file, const struct listen_spec *ls, char *err, size_t errlen)
+static time_t now_s(void)
 {
-    int fam = ls->addr.ss_family, one = 1;
-    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd == -1)
-        goto fail;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
-        goto fail;
-    if (fam == AF_INET6) {
-        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ls->addr;
-        int v6only = !IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) == -1)
-            goto fail;
-    }
-    if (bind(fd, (const struct sockaddr *)&ls->addr, ls->addrlen) == -1 ||
-        listen(fd, LISTEN_BACKLOG) == -1)
-        goto fail;
-    return fd;
-fail:
-    snprintf(err, errlen, "%s:%d: Listen: cannot listen on %s: %s", file, ls->line, ls->text,
-             strerror(errno));
-    if (fd != -1)
-        close(fd);
-    return -1;
-}
-
-static int bind_all(struct supervisor *s)
-{
-    char err[512];
-    for (int i = 0; i < s->cfg->n_listen; i++) {
-        const struct listen_spec *ls = &s->cfg->listen[i];
-        int fd = bind_one(s->cfg->file, ls, err, sizeof err);
-        if (fd == -1) {
-            fprintf(stderr, "%s\n", err);
-            return -1;
-        }
-        s->listen_fds[s->n_listen++] = fd;
-    }
-    return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
 }
 
 /* ---- pid file ------------------------------------------------------- */
 
-static int pidfile_write(struct supervisor *s)
+static int pidfile_write(const struct config *cfg)
 {
-    if (!s->cfg->pid_file)
+    if (!cfg->pid_file)
         return 0;
-    FILE *f = fopen(s->cfg->pid_file, "we");
+    FILE *f = fopen(cfg->pid_file, "we");
     if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) == EOF) {
-        fprintf(stderr, "%s: PidFile %s: cannot write: %s\n", s->cfg->file, s->cfg->pid_file,
+        fprintf(stderr, "%s: PidFile %s: cannot write: %s\n", cfg->file, cfg->pid_file,
                 strerror(errno));
         return -1;
     }
     return 0;
 }
 
-static void pidfile_remove(struct supervisor *s)
+static void pidfile_remove(const struct config *cfg)
 {
-    if (s->cfg && s->cfg->pid_file)
-        unlink(s->cfg->pid_file);
+    if (cfg && cfg->pid_file)
+        unlink(cfg->pid_file);
 }
 
 /* ---- children ------------------------------------------------------ */
 
-static int count_kids(const struct supervisor *s)
+static struct kid *kid_entry(struct supervisor *s)
 {
-    int n = 0;
-    for (int i = 0; i < s->cfg->server_limit; i++)
-        n += s->kids[i].pid != 0;
-    return n;
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].pid == 0)
+            return &s->kids[i];
+    struct kid *k = realloc(s->kids, (size_t)(s->n_kids + 8) * sizeof *k);
+    if (!k)
+        return NULL;
+    s->kids = k;
+    for (int i = s->n_kids; i < s->n_kids + 8; i++)
+        s->kids[i] = (struct kid){ .pid = 0, .ctl = -1 };
+    s->n_kids += 8;
+    return &s->kids[s->n_kids - 8];
+}
+
+static int is_current(const struct supervisor *s, const struct kid *k)
+{
+    return k->pid && k->generation == s->generation;
+}
+
+/* A current-generation child that is not on its way out. */
+static int is_active(const struct supervisor *s, const struct kid *k)
+{
+    if (!is_current(s, k) || k->told)
+        return 0;
+    int st = atomic_load(&scoreboard_child(&s->sb, k->slot)->state);
+    return st != SB_CHILD_STOPPING;
 }
 
 static int free_slot(const struct supervisor *s)
 {
-    for (int i = 0; i < s->cfg->server_limit; i++)
-        if (s->kids[i].pid == 0)
-            return i;
+    for (int slot = 0; slot < s->cfg->server_limit; slot++) {
+        int used = 0;
+        for (int i = 0; i < s->n_kids && !used; i++)
+            used = is_current(s, &s->kids[i]) && s->kids[i].slot == slot;
+        if (!used)
+            return slot;
+    }
     return -1;
 }
 
 /* In the new child: close what belongs to the supervisor and run. */
 static void run_child(struct supervisor *s, int slot, int ctl_read)
 {
-    for (int i = 0; i < s->cfg->server_limit; i++)
+    int fds[CONFIG_MAX_LISTEN];
+    for (int i = 0; i < s->n_kids; i++)
         if (s->kids[i].pid && s->kids[i].ctl != -1)
             close(s->kids[i].ctl);
     struct child c = {
         .cfg = s->cfg, .log = &s->log, .mime = s->mime, .sb = &s->sb, .slot = slot,
         .generation = s->generation, .control_fd = ctl_read,
-        .listen_fds = s->listen_fds, .n_listen = s->n_listen,
+        .listen_fds = fds, .n_listen = socket_set_fds(&s->socks, fds),
     };
+    atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_STARTING);
     int status = child_main(&c);
     close(ctl_read);
     _exit(status);
@@ -160,15 +162,19 @@ static void run_child(struct supervisor *s, int slot, int ctl_read)
 static int spawn_child(struct supervisor *s)
 {
     int slot = free_slot(s), p[2];
-    if (slot < 0)
+    struct kid *k = slot < 0 ? NULL : kid_entry(s);
+    if (!k)
         return -1;
     if (pipe2(p, O_CLOEXEC) == -1) {
         log_msg(&s->log, LOGL_ERROR, "cannot create a control pipe: %s", strerror(errno));
         return -1;
     }
+    /* Mark the slot before fork so maintenance counts the child at once. */
+    atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_STARTING);
     pid_t pid = fork();
     if (pid == -1) {
         log_msg(&s->log, LOGL_ERROR, "fork failed: %s", strerror(errno));
+        atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_FREE);
         close(p[0]);
         close(p[1]);
         return -1;
@@ -179,40 +185,67 @@ static int spawn_child(struct supervisor *s)
     }
     close(p[0]);
     fcntl(p[1], F_SETFL, O_NONBLOCK);
-    s->kids[slot] = (struct kid){ .pid = pid, .ctl = p[1], .started = time(NULL) };
+    *k = (struct kid){ .pid = pid, .ctl = p[1], .slot = slot, .generation = s->generation,
+                       .started = now_s() };
     return 0;
 }
 
-static void tell_kids(struct supervisor *s, char msg)
+/* Ask K to stop with control byte MSG; GRACE > 0 sets a SIGKILL deadline. */
+static void tell_kid(struct supervisor *s, struct kid *k, char msg, int grace)
 {
-    for (int i = 0; i < s->cfg->server_limit; i++)
-        if (s->kids[i].pid && s->kids[i].ctl != -1 && write(s->kids[i].ctl, &msg, 1) == -1)
-            log_msg(&s->log, LOGL_WARN, "cannot reach child %ld: %s", (long)s->kids[i].pid,
-                    strerror(errno));
+    if (k->told == CONTROL_STOP || (k->told && msg != CONTROL_STOP))
+        return;
+    if (k->ctl != -1 && write(k->ctl, &msg, 1) == -1 && errno != EAGAIN)
+        log_msg(&s->log, LOGL_WARN, "cannot reach child %ld: %s", (long)k->pid, strerror(errno));
+    k->told = msg;
+    k->kill_at = grace > 0 ? now_s() + grace : 0;
+}
+
+/* Tell every child (of generation GEN, or all when GEN is 0). */
+static void tell_kids(struct supervisor *s, int gen, char msg, int grace)
+{
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].pid && (gen == 0 || s->kids[i].generation == gen))
+            tell_kid(s, &s->kids[i], msg, grace);
+}
+
+static void kill_overdue(struct supervisor *s)
+{
+    time_t now = now_s();
+    for (int i = 0; i < s->n_kids; i++) {
+        struct kid *k = &s->kids[i];
+        if (k->pid && k->kill_at && now >= k->kill_at) {
+            log_msg(&s->log, LOGL_WARN, "child %ld did not finish in time; killing it",
+                    (long)k->pid);
+            kill(k->pid, SIGKILL);
+            k->kill_at = 0;
+        }
+    }
 }
 
 static void note_child_exit(struct supervisor *s, struct kid *k, int status)
 {
-    time_t lived = time(NULL) - k->started;
+    time_t lived = now_s() - k->started;
+    int expected = s->stopping || k->told || k->generation != s->generation;
     if (WIFSIGNALED(status))
-        log_msg(&s->log, s->stopping ? LOGL_INFO : LOGL_ERROR, "child %ld exited: signal %d (%s)",
+        log_msg(&s->log, expected ? LOGL_INFO : LOGL_ERROR, "child %ld exited: signal %d (%s)",
                 (long)k->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
     else if (WEXITSTATUS(status) != 0)
         log_msg(&s->log, LOGL_ERROR, "child %ld exited with status %d", (long)k->pid,
                 WEXITSTATUS(status));
-    if (s->stopping)
+    if (expected)
         return;
-    if (lived < QUICK_DEATH_SECONDS && (WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL
-                                                           : WEXITSTATUS(status) != 0)) {
+    int failed = WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL : WEXITSTATUS(status) != 0;
+    if (lived < QUICK_DEATH_SECONDS && failed) {
         int delay = 1 << (s->quick_deaths < 6 ? s->quick_deaths : 6);
         if (delay > MAX_RESPAWN_DELAY)
             delay = MAX_RESPAWN_DELAY;
         s->quick_deaths++;
-        s->next_spawn = time(NULL) + delay;
+        s->next_spawn = now_s() + delay;
         log_msg(&s->log, LOGL_ERROR,
                 "child %ld died %lds after start (%d in a row); next start in %ds -- see the "
                 "lines above for the cause", (long)k->pid, (long)lived, s->quick_deaths, delay);
-    } else {
+    } else if (lived >= QUICK_DEATH_SECONDS) {
         s->quick_deaths = 0;
     }
 }
@@ -222,60 +255,188 @@ static void reap_children(struct supervisor *s)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i < s->cfg->server_limit; i++) {
+        for (int i = 0; i < s->n_kids; i++) {
             struct kid *k = &s->kids[i];
             if (k->pid != pid)
                 continue;
             note_child_exit(s, k, status);
-            close(k->ctl);
+            if (k->ctl != -1)
+                close(k->ctl);
+            if (is_current(s, k))
+                atomic_store(&scoreboard_child(&s->sb, k->slot)->state, SB_CHILD_FREE);
             *k = (struct kid){ .pid = 0, .ctl = -1 };
-            atomic_store(&scoreboard_child(&s->sb, i)->state, SB_CHILD_FREE);
             break;
         }
     }
 }
 
-/* Keep StartServers children running (spare-thread scaling comes with
- * the scoreboard maintenance in a later step). */
+static int count_kids(const struct supervisor *s, int (*pred)(const struct supervisor *,
+                                                              const struct kid *))
+{
+    int n = 0;
+    for (int i = 0; i < s->n_kids; i++)
+        n += pred(s, &s->kids[i]);
+    return n;
+}
+
+static int any_kid(const struct supervisor *s, const struct kid *k)
+{
+    (void)s;
+    return k->pid != 0;
+}
+
+/* Idle handler threads of the active children; a child still starting
+ * counts as all idle (it will be). */
+static int idle_threads(const struct supervisor *s)
+{
+    int idle = 0;
+    for (int i = 0; i < s->n_kids; i++) {
+        const struct kid *k = &s->kids[i];
+        if (!is_active(s, k))
+            continue;
+        int st = atomic_load(&scoreboard_child(&s->sb, k->slot)->state);
+        idle += st == SB_CHILD_STARTING
+                    ? s->cfg->threads_per_child
+                    : scoreboard_count_threads(&s->sb, k->slot, SB_THREAD_READY);
+    }
+    return idle;
+}
+
+/* The most recently started active child (the one to retire first). */
+static struct kid *newest_active(struct supervisor *s)
+{
+    struct kid *best = NULL;
+    for (int i = 0; i < s->n_kids; i++)
+        if (is_active(s, &s->kids[i]) && (!best || s->kids[i].started >= best->started))
+            best = &s->kids[i];
+    return best;
+}
+
+/* Once a second (Apache's perform_idle_server_maintenance): keep at
+ * least StartServers children; fork more, 1, 2, 4 ... 32 a second, while
+ * fewer than MinSpareThreads handler threads are idle; retire one child
+ * a second while more than MaxSpareThreads are idle. */
 static void maintain_children(struct supervisor *s)
 {
-    if (s->stopping || time(NULL) < s->next_spawn)
+    const struct config *cfg = s->cfg;
+    if (s->stopping || now_s() < s->next_spawn)
         return;
-    while (count_kids(s) < s->cfg->start_servers)
+    int active = count_kids(s, is_active);
+    int max_children = cfg->max_request_workers / cfg->threads_per_child;
+    if (max_children > cfg->server_limit)
+        max_children = cfg->server_limit;
+    int idle = idle_threads(s);
+    int want = 0;
+    if (active < cfg->start_servers)
+        want = cfg->start_servers - active;
+    else if (idle < cfg->min_spare_threads)
+        want = s->spawn_rate;
+    if (active + want > max_children) {
+        if (idle < cfg->min_spare_threads && !s->warned_max_workers) {
+            log_msg(&s->log, LOGL_WARN, "server reached MaxRequestWorkers (%d); consider "
+                    "raising it (and ServerLimit)", cfg->max_request_workers);
+            s->warned_max_workers = 1;
+        }
+        want = max_children - active;
+    }
+    for (int i = 0; i < want; i++)
         if (spawn_child(s) == -1)
             break;
-}
-
-/* ---- stopping ------------------------------------------------------- */
-
-static void wait_for_kids(struct supervisor *s, int grace_seconds)
-{
-    time_t deadline = time(NULL) + grace_seconds;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    while (count_kids(s) > 0) {
-        if (grace_seconds > 0 && time(NULL) >= deadline) {
-            for (int i = 0; i < s->cfg->server_limit; i++)
-                if (s->kids[i].pid) {
-                    log_msg(&s->log, LOGL_WARN, "child %ld still running after %ds; killing it",
-                            (long)s->kids[i].pid, grace_seconds);
-                    kill(s->kids[i].pid, SIGKILL);
-                }
-            grace_seconds = 0;
-        }
-        struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
-        sigtimedwait(&set, NULL, &ts);
-        reap_children(s);
+    if (want > 0 && idle < cfg->min_spare_threads && s->spawn_rate < MAX_SPAWN_RATE)
+        s->spawn_rate *= 2;
+    else if (want == 0)
+        s->spawn_rate = 1;
+    if (want == 0 && idle > cfg->max_spare_threads && active > cfg->start_servers) {
+        struct kid *k = newest_active(s);
+        if (k)
+            tell_kid(s, k, CONTROL_GRACEFUL, cfg->graceful_shutdown_timeout);
     }
 }
+
+/* ---- generations ---------------------------------------------------- */
+
+/* Load the config file into a new generation.  On any error, log it
+ * (FILE:LINE ...), leave the running generation untouched, return -1. */
+static int new_generation(struct supervisor *s, char *err, size_t errlen)
+{
+    struct config *cfg = config_load(s->conf_path, s->server_root, err, errlen);
+    struct logger lg;
+    struct scoreboard sb;
+    struct socket_set dropped;
+    if (!cfg)
+        return -1;
+    if (log_open(&lg, cfg, err, errlen) == -1)
+        goto fail_cfg;
+    if (scoreboard_create(&sb, cfg->server_limit, cfg->threads_per_child) == -1) {
+        snprintf(err, errlen, "%s: cannot create the scoreboard: %s", cfg->file, strerror(errno));
+        goto fail_log;
+    }
+    if (socket_set_update(&s->socks, cfg, &dropped, err, errlen) == -1)
+        goto fail_sb;
+    socket_set_close(&dropped);  /* old children hold their own copies */
+    if (s->cfg && s->cfg->pid_file && (!cfg->pid_file || strcmp(cfg->pid_file, s->cfg->pid_file)))
+        pidfile_remove(s->cfg);
+    log_close(&s->log);
+    s->log = lg;
+    scoreboard_destroy(&s->sb);
+    s->sb = sb;
+    config_free(s->cfg);
+    s->cfg = cfg;
+    s->generation++;
+    s->warned_max_workers = 0;
+    pidfile_write(cfg);
+    return 0;
+fail_sb:
+    scoreboard_destroy(&sb);
+fail_log:
+    log_close(&lg);
+fail_cfg:
+    config_free(cfg);
+    return -1;
+}
+
+static int stop_grace(const struct supervisor *s)
+{
+    return s->cfg->graceful_shutdown_timeout > 0 ? s->cfg->graceful_shutdown_timeout
+                                                 : DEFAULT_STOP_GRACE;
+}
+
+/* SIGUSR1 (graceful) or SIGHUP (restart): new generation first, on the
+ * same sockets, then the old one is told to stop. */
+static void restart(struct supervisor *s, int graceful)
+{
+    char err[1024];
+    char msg[80];
+    int old = s->generation;
+    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)now_s() * 1000000ULL);
+    sd_notify_state(msg);
+    if (new_generation(s, err, sizeof err) == -1) {
+        log_msg(&s->log, LOGL_ERROR, "%s failed, still serving the old configuration: %s",
+                graceful ? "graceful restart" : "restart", err);
+        sd_notify_state("READY=1\nSTATUS=reload failed; still serving the old configuration");
+        return;
+    }
+    log_msg(&s->log, LOGL_NOTICE, "%s: generation %d", graceful ? "graceful restart" : "restart",
+            s->generation);
+    s->spawn_rate = 1;
+    s->next_spawn = 0;
+    maintain_children(s);
+    if (graceful)
+        tell_kids(s, old, CONTROL_GRACEFUL, s->cfg->graceful_shutdown_timeout);
+    else
+        tell_kids(s, old, CONTROL_STOP, stop_grace(s));
+    sd_notify_state("READY=1");
+}
+
+/* ---- signals and the loop ---------------------------------------------- */
 
 static void handle_signal(struct supervisor *s, int sig)
 {
     switch (sig) {
     case SIGTERM:
     case SIGINT:
-        log_msg(&s->log, LOGL_NOTICE, "caught %s, shutting down", strsignal(sig));
+        log_msg(&s->log, LOGL_NOTICE, "caught %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         s->stopping = sig;
         break;
     case SIGWINCH:
@@ -283,9 +444,10 @@ static void handle_signal(struct supervisor *s, int sig)
         s->stopping = sig;
         break;
     case SIGHUP:
+        restart(s, 0);
+        break;
     case SIGUSR1:
-        log_msg(&s->log, LOGL_WARN, "caught %s: restart is not implemented yet; ignored",
-                sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
+        restart(s, 1);
         break;
     default:
         break;
@@ -310,7 +472,33 @@ static void main_loop(struct supervisor *s, const sigset_t *set)
         if (sig > 0)
             handle_signal(s, sig);
         reap_children(s);
+        kill_overdue(s);
         maintain_children(s);
+    }
+}
+
+/* Stop every child and wait for them.  Graceful stop (WINCH) first keeps
+ * new connections out and lets the children drain the backlog, so no
+ * connection the kernel accepted is reset; TERM/INT stop now. */
+static void shut_down(struct supervisor *s, const sigset_t *set)
+{
+    int graceful = s->stopping == SIGWINCH;
+    sd_notify_state("STOPPING=1");
+    if (graceful) {
+        socket_set_refuse_new(&s->socks);
+        tell_kids(s, 0, CONTROL_DRAIN, s->cfg->graceful_shutdown_timeout);
+    } else {
+        tell_kids(s, 0, CONTROL_STOP, stop_grace(s));
+    }
+    while (count_kids(s, any_kid) > 0) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+        int sig = sigtimedwait(set, NULL, &ts);
+        if ((sig == SIGTERM || sig == SIGINT) && graceful) {
+            graceful = 0;       /* a stop during a graceful stop hurries it */
+            tell_kids(s, 0, CONTROL_STOP, stop_grace(s));
+        }
+        reap_children(s);
+        kill_overdue(s);
     }
 }
 
@@ -319,35 +507,26 @@ static void main_loop(struct supervisor *s, const sigset_t *set)
 static int supervisor_start(struct supervisor *s)
 {
     char err[1024];
-    s->cfg = config_load(s->conf_path, s->server_root, err, sizeof err);
-    if (!s->cfg) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    if (log_open(&s->log, s->cfg, err, sizeof err) == -1) {
-        fprintf(stderr, "%s: %s\n", s->cfg->file, err);
-        return -1;
-    }
-    if (s->log.error_fd == 2 && sd_stderr_is_journal())
-        s->log.journal_prefix = 1;
     s->mime = mime_load(NULL);
-    s->kids = calloc((size_t)s->cfg->server_limit, sizeof *s->kids);
-    if (!s->mime || !s->kids ||
-        scoreboard_create(&s->sb, s->cfg->server_limit, s->cfg->threads_per_child) == -1) {
+    if (!s->mime) {
         fprintf(stderr, "mpmd: out of memory at start-up\n");
         return -1;
     }
-    if (bind_all(s) == -1 || pidfile_write(s) == -1)
+    if (new_generation(s, err, sizeof err) == -1) {
+        fprintf(stderr, "%s\n", err);
         return -1;
+    }
     return 0;
 }
 
 static void supervisor_free(struct supervisor *s)
 {
-    for (int i = 0; i < s->n_listen; i++)
-        close(s->listen_fds[i]);
-    pidfile_remove(s);
+    socket_set_close(&s->socks);
+    pidfile_remove(s->cfg);
     scoreboard_destroy(&s->sb);
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].ctl != -1)
+            close(s->kids[i].ctl);
     free(s->kids);
     mime_free(s->mime);
     log_close(&s->log);
@@ -356,7 +535,8 @@ static void supervisor_free(struct supervisor *s)
 
 int supervisor_run(const char *conf_path, const char *server_root)
 {
-    struct supervisor s = { .conf_path = conf_path, .server_root = server_root, .generation = 1 };
+    struct supervisor s = { .conf_path = conf_path, .server_root = server_root,
+                            .spawn_rate = 1 };
     sigset_t set;
     log_init_stderr(&s.log, LOGL_WARN);
     block_signals(&set);
@@ -365,17 +545,13 @@ int supervisor_run(const char *conf_path, const char *server_root)
         supervisor_free(&s);
         return 1;
     }
-    for (int i = 0; i < s.cfg->server_limit; i++)
-        s.kids[i].ctl = -1;
     log_msg(&s.log, LOGL_NOTICE, "mpmd started: %d listening socket(s), MPM %s, %d children x %d threads",
-            s.n_listen, s.cfg->mpm == MPM_WORKER ? "worker" : "event", s.cfg->start_servers,
+            s.socks.n, s.cfg->mpm == MPM_WORKER ? "worker" : "event", s.cfg->start_servers,
             s.cfg->threads_per_child);
     maintain_children(&s);
     sd_notify_state("READY=1");
     main_loop(&s, &set);
-    sd_notify_state("STOPPING=1");
-    tell_kids(&s, s.stopping == SIGWINCH ? CONTROL_GRACEFUL : CONTROL_STOP);
-    wait_for_kids(&s, s.stopping == SIGWINCH ? 0 : STOP_GRACE_SECONDS);
+    shut_down(&s, &set);
     log_msg(&s.log, LOGL_NOTICE, "mpmd stopped");
     supervisor_free(&s);
     return 0;

@@ -20,7 +20,8 @@
 #include "mpmd/workq.h"
 
 /* Messages on the supervisor → child control pipe (one byte each). */
-#define CONTROL_GRACEFUL 'G'   /* finish in-flight requests, then exit */
+#define CONTROL_GRACEFUL 'G'   /* stop accepting, finish in-flight requests, exit */
+#define CONTROL_DRAIN 'W'      /* graceful stop: first accept what the kernel queued */
 #define CONTROL_STOP 'S'       /* close connections now and exit */
 
 enum child_stop { CHILD_RUNNING = 0, CHILD_GRACEFUL = 1, CHILD_IMMEDIATE = 2 };
@@ -55,8 +56,11 @@ struct child {
 int child_main(struct child *c);
 
 /* Begin stopping (listener thread only): stop accepting, and either let
- * in-flight requests finish (graceful) or close everything now. */
-void child_begin_stop(struct child *c, enum child_stop how);
+ * in-flight requests finish (graceful) or close everything now.  With
+ * DRAIN (graceful stop of the whole server, new connections already kept
+ * out by the supervisor) the child first accepts, for a short while,
+ * every connection the kernel has queued, so none is reset. */
+void child_begin_stop(struct child *c, enum child_stop how, int drain);
 
 /* Called (any thread) whenever a connection closes: wakes the listener
  * when a stopping child has no connection left. */

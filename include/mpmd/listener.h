@@ -22,6 +22,8 @@ struct listener {
     struct event *resume_ev;        /* a handler became idle: accept again */
     struct event *drained_ev;       /* stopping and the last connection closed */
     struct event *sigterm_ev;
+    struct event *drain_ev;         /* end of the accept drain on graceful stop */
+    int draining;                   /* listener thread only: still accepting to drain */
     /* Common timeouts (libevent keeps one queue per distinct value). */
     const struct timeval *tv_write;      /* Timeout: stalled write */
     const struct timeval *tv_keepalive;  /* KeepAliveTimeout */
@@ -38,7 +40,14 @@ int listener_run(struct child *c);
 /* Free what listener_init made.  After listener_run returned. */
 void listener_free(struct child *c);
 
-/* Stop / start accepting.  Listener thread only. */
+/* Stop accepting for good (the child is stopping).  Listener thread. */
+void listener_stop_accepting(struct child *c);
+
+/* Keep accepting for a short while to empty the kernel's queue, then stop
+ * accepting (and end the loop if no connection is left).  Listener thread. */
+void listener_drain_then_stop(struct child *c);
+
+/* Stop / start accepting while busy.  Listener thread only. */
 void listener_pause_accept(struct child *c);
 void listener_resume_accept(struct child *c);
 

@@ -197,8 +197,12 @@ static const char *const printed_defaults[][2] = {
     {"AccessLog", "off"}, {"PidFile", "none"}, {"MPM", "event"}, {"StartServers", "3"},
     {"ServerLimit", "16"}, {"ThreadsPerChild", "25"}, {"MinSpareThreads", "75"},
     {"MaxSpareThreads", "250"}, {"MaxRequestWorkers", "400"},
-    {"MaxConnectionsPerChild", "0"}, {"Timeout", "60"}, {"KeepAlive", "On"},
-    {"KeepAliveTimeout", "5"}, {"MaxKeepAliveRequests", "100"},
+    {"MaxConnectionsPerChild", "0"}, {"GracefulShutdownTimeout", "0"}, {"Timeout", "60"},
+    {"KeepAlive", "On"}, {"KeepAliveTimeout", "5"}, {"MaxKeepAliveRequests", "100"},
+    {"LimitRequestLine", "8190"}, {"LimitRequestFieldSize", "8190"},
+    {"LimitRequestFields", "100"}, {"LimitRequestBody", "1073741824"},
+    {"FileCacheSize", "16777216"}, {"FileCacheMaxFileSize", "65536"}, {"FileCacheValid", "1"},
+    {"RequestReadTimeout", "header=20-40,MinRate=500 body=20,MinRate=500"},
 };
 #define N_PRINTED ((int)(sizeof printed_defaults / sizeof printed_defaults[0]))
 

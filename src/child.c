@@ -116,7 +116,7 @@ int child_main(struct child *c)
     status = listener_run(c) == 0 ? 0 : 1;
     workq_close(&c->q);
     pool_join(&c->pool);
-    conn_close_registered(c->lst.base, 1); /* handed back after the loop ended */
+    conn_close_registered(c->lst.base); /* handed back after the loop ended */
 out:
     atomic_store(&slot->state, SB_CHILD_FREE);
     listener_free(c);
@@ -139,15 +139,20 @@ void child_begin_stop(struct child *c, enum child_stop how, int drain)
         listener_drain_then_stop(c);
     else
         listener_stop_accepting(c);
-    if (write(c->stop_pipe[1], "x", 1) == -1 && errno != EAGAIN)
-        log_msg(c->log, LOGL_WARN, "child: cannot signal the stop pipe: %s", strerror(errno));
-    conn_close_registered(c->lst.base, how == CHILD_IMMEDIATE);
     if (how == CHILD_IMMEDIATE) {
+        /* Wake handler threads waiting on their connections (MPM worker). */
+        if (write(c->stop_pipe[1], "x", 1) == -1 && errno != EAGAIN)
+            log_msg(c->log, LOGL_WARN, "child: cannot signal the stop pipe: %s", strerror(errno));
+        conn_close_registered(c->lst.base);
         workq_close(&c->q);
         event_base_loopbreak(c->lst.base);
     } else if (atomic_load(&c->conns) == 0 && !c->lst.draining) {
         event_base_loopbreak(c->lst.base);
     }
+    /* Graceful: idle keep-alive connections stay open.  Closing one races
+     * with a request the client may be sending on it right now (the client
+     * would see a reset); instead its next response carries
+     * "Connection: close", or KeepAliveTimeout ends it. */
 }
 
 void child_conn_closed(struct child *c)

@@ -707,7 +707,6 @@ void conn_run(struct worker *w, struct conn *c)
 /* ---- stopping --------------------------------------------------- */
 
 struct close_scan {
-    int all;
     int n, cap;
     struct conn **found;
 };
@@ -719,8 +718,6 @@ static int collect_conn(const struct event_base *base, const struct event *ev, v
     if (event_get_callback(ev) != conn_event_cb)
         return 0;
     struct conn *c = event_get_callback_arg(ev);
-    if (!s->all && c->state != CONN_KEEPALIVE)
-        return 0;
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 64;
         struct conn **f = realloc(s->found, (size_t)cap * sizeof *f);
@@ -733,9 +730,9 @@ static int collect_conn(const struct event_base *base, const struct event *ev, v
     return 0;
 }
 
-int conn_close_registered(struct event_base *base, int all)
+int conn_close_registered(struct event_base *base)
 {
-    struct close_scan s = { .all = all };
+    struct close_scan s = { .n = 0 };
     event_base_foreach_event(base, collect_conn, &s);
     for (int i = 0; i < s.n; i++) {
         event_del(&s.found[i]->ev);

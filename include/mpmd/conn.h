@@ -104,9 +104,8 @@ void conn_run(struct worker *w, struct conn *conn);
 /* Close and free CONN now (owner only). */
 void conn_close(struct conn *conn);
 
-/* Listener thread, while stopping: close the connections registered in
- * BASE that wait for nothing but the client: idle keep-alive ones, or
- * every one when ALL is set.  Returns how many were closed. */
-int conn_close_registered(struct event_base *base, int all);
+/* Listener thread, when stopping now: close every connection registered
+ * in BASE (reading, idle, writing, lingering).  Returns how many. */
+int conn_close_registered(struct event_base *base);
 
 #endif

@@ -153,10 +153,33 @@ static int wait_writable(int fd, int timeout_s)
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Register C's event for WHAT (EV_READ or EV_WRITE) with timeout TV,
+ * giving the connection to the listener.  Read events are persistent:
+ * re-arming one that is already registered only moves its timeout, which
+ * costs no epoll_ctl (the common case: a request answered in the listener
+ * and the connection back to keep-alive).  ARMED is set before event_add
+ * because after it the listener may run the callback at once. */
 static void conn_arm(struct conn *c, short what, const struct timeval *tv)
 {
-    event_assign(&c->ev, c->child->lst.base, c->fd, what, conn_event_cb, c);
+    short flags = what == EV_READ ? EV_READ | EV_PERSIST : what;
+    if (c->armed && event_get_events(&c->ev) == flags) {
+        event_add(&c->ev, tv);
+        return;
+    }
+    if (c->armed)
+        event_del(&c->ev);
+    event_assign(&c->ev, c->child->lst.base, c->fd, flags, conn_event_cb, c);
+    c->armed = 1;
     event_add(&c->ev, tv);
+}
+
+/* Take C's event out of the loop (listener thread, before a hand-over). */
+static void conn_disarm(struct conn *c)
+{
+    if (c->armed) {
+        event_del(&c->ev);
+        c->armed = 0;
+    }
 }
 
 struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int peerlen)
@@ -179,6 +202,7 @@ struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int
 void conn_close(struct conn *c)
 {
     struct child *ch = c->child;
+    conn_disarm(c);
     if (c->out) {
         out_release(c->out);
         free(c->out);
@@ -437,6 +461,7 @@ static void conn_dispatch(struct conn *c)
             return;
         }
     }
+    conn_disarm(c);
     c->state = CONN_HANDLING;
     if (workq_push(&ch->q, &c->qi) <= 0)
         listener_pause_accept(ch);
@@ -547,6 +572,8 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)fd;
+    if (!(event_get_events(&c->ev) & EV_PERSIST))
+        c->armed = 0;             /* libevent removed the one-shot event */
     switch (c->state) {
     case CONN_READING:
     case CONN_KEEPALIVE:
@@ -734,10 +761,8 @@ int conn_close_registered(struct event_base *base)
 {
     struct close_scan s = { .n = 0 };
     event_base_foreach_event(base, collect_conn, &s);
-    for (int i = 0; i < s.n; i++) {
-        event_del(&s.found[i]->ev);
+    for (int i = 0; i < s.n; i++)
         conn_close(s.found[i]);
-    }
     free(s.found);
     return s.n;
 }

@@ -58,6 +58,7 @@ struct conn {
     uint8_t keep_alive;      /* decided per response */
     uint8_t is_head;         /* current request is HEAD */
     uint8_t body_stage;      /* RequestReadTimeout: reading the body, not the head */
+    uint8_t armed;           /* EV is registered with the listener's base */
     uint32_t served;         /* responses sent on this connection */
     time_t stage_start;      /* monotonic second the current read stage began */
     struct event ev;         /* one event, re-assigned per state */

@@ -746,8 +746,8 @@ class Server:
                 self.tap.diag("\n".join(text))
 
     # -- client shortcuts
-    def conn(self):
-        return Conn(self.port)
+    def conn(self, timeout=IO_TIMEOUT):
+        return Conn(self.port, timeout=timeout)
 
     def get(self, path, method="GET", version="HTTP/1.1", headers=None, body=b""):
         return request(self.port, method, path, version, headers, body)

@@ -71,8 +71,9 @@ void filecache_release(struct filecache *fc, struct filecache_entry *e);
  * absolute path) under KEY with Content-Type TYPE, reading its content
  * with pread.  Does nothing (returns 0) when the file is larger than
  * MAX_FILE, the key is present already, or the content cannot be read
- * completely; evicts the oldest unreferenced entries to stay within
- * MAX_BYTES.  Returns 1 when inserted, 0 when not, -1 when out of memory.
+ * completely; evicts the oldest entries (by insertion) to stay within
+ * MAX_BYTES -- an evicted entry still referenced stays readable until its
+ * last filecache_release.  Returns 1 when inserted, 0 when not, -1 when out of memory.
  * NOW as for filecache_get.  Any thread. */
 int filecache_put(struct filecache *fc, const char *key, size_t keylen, const char *file, int fd,
                   const struct stat *st, const char *type, long now);

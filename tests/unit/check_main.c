@@ -13,6 +13,8 @@ int main(void)
     srunner_add_suite(sr, http_suite());
     srunner_add_suite(sr, workq_suite());
     srunner_add_suite(sr, response_suite());
+    srunner_add_suite(sr, filecache_suite());
+    srunner_add_suite(sr, precond_suite());
     srunner_set_tap(sr, "-");
     srunner_run_all(sr, CK_SILENT);
     int failed = srunner_ntests_failed(sr);

@@ -12,5 +12,7 @@ Suite *log_suite(void);
 Suite *http_suite(void);
 Suite *workq_suite(void);
 Suite *response_suite(void);
+Suite *filecache_suite(void);
+Suite *precond_suite(void);
 
 #endif

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench.sh: mpmd against nginx (and h2o when installed), side by side, in
+# interleaved rounds, with the shared peer kit (../shared/bench).  Run by
+# `make bench`; not part of `make check` (timing never decides a test).
+#
+#   MPMD=src/mpmd BENCH_DIR=../shared/bench [ROUNDS=3] [DUR=6] [IDLE=1] tests/bench/bench.sh
+#
+# Prints the peers kit's summary (median [min-max] per server and case), a
+# table of mpmd/peer ratios, and the idle-connections run (10,000 idle
+# keep-alive connections: RSS growth and fresh-request latency).
+set -u
+: "${MPMD:?set MPMD to the mpmd binary}"
+BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$0")/../../../shared/bench" 2>/dev/null && pwd)}
+ROUNDS=${ROUNDS:-3}
+DUR=${DUR:-6}
+IDLE=${IDLE:-1}
+PORT=${PORT:-8086}
+PEERS=$BENCH_DIR/peers
+[ -x "$PEERS/peers.sh" ] || { echo "bench.sh: no peer kit at $PEERS (set BENCH_DIR)" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "bench.sh: wrk missing (apt-get install wrk)" >&2; exit 2; }
+command -v nginx >/dev/null || { echo "bench.sh: nginx missing (run $PEERS/setup.sh)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/mpmd-bench.XXXXXX)
+peers="nginx"
+command -v h2o >/dev/null && peers="$peers h2o"
+mpmd_pid=""
+cleanup() {
+    [ -n "$mpmd_pid" ] && kill -TERM "$mpmd_pid" 2>/dev/null && wait "$mpmd_pid" 2>/dev/null
+    for p in $peers; do "$PEERS/peers.sh" stop "$p" >/dev/null 2>&1; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$PEERS/mkwww.sh" >/dev/null
+cat > "$work/mpmd.conf" <<CONF
+# Comparable to the peers: 2 children (nginx: worker_processes 2), sendfile,
+# access log off, long keep-alive.
+Listen 127.0.0.1:$PORT
+DocumentRoot $PEERS/run/www
+MPM event
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 8
+MaxRequestWorkers 16
+MinSpareThreads 1
+MaxSpareThreads 16
+KeepAliveTimeout 120
+MaxKeepAliveRequests 0
+AccessLog off
+ErrorLog $work/error.log
+LogLevel warn
+CONF
+ulimit -n "$(ulimit -Hn)"
+"$MPMD" -f "$work/mpmd.conf" &
+mpmd_pid=$!
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/index.html" && break; sleep 0.1; done
+for p in $peers; do "$PEERS/peers.sh" start "$p" >/dev/null || exit 1; done
+
+servers="nginx:8081"
+case " $peers " in *" h2o "*) servers="$servers h2o:8085";; esac
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores; ROUNDS=$ROUNDS DUR=$DUR; mpmd $("$MPMD" -V | head -1)"
+ROUNDS=$ROUNDS DUR=$DUR SERVERS="$servers" EXTRA="mpmd:$PORT" "$PEERS/run-rounds.sh" > "$work/raw.txt"
+"$PEERS/summarize.py" "$work/raw.txt"
+python3 - "$work/raw.txt" <<'PY'
+import collections, statistics, sys
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    if kv.get("status") == "ok":
+        rows[(kv["label"], kv["case"])].append(kv)
+cases = ["small-keepalive", "small-close", "10k-keepalive", "1m-keepalive", "small-c1000"]
+metric = {"1m-keepalive": "mib_s"}
+peers = sorted({l for l, _ in rows if l != "mpmd"})
+def med(l, c, m):
+    v = [float(k[m]) for k in rows.get((l, c), [])]
+    return statistics.median(v) if v else None
+print("\n## mpmd / peer (median rps; MiB/s for 1m-keepalive; p99 ms in brackets)")
+print("| case | mpmd | " + " | ".join(f"{p} | mpmd/{p}" for p in peers) + " |")
+print("|---|---|" + "---|---|" * len(peers))
+for c in cases:
+    m = metric.get(c, "rps")
+    ours = med("mpmd", c, m)
+    cells = [f"{ours:.0f} [{med('mpmd', c, 'p99_ms'):.1f}]" if ours else "-"]
+    for p in peers:
+        theirs = med(p, c, m)
+        cells.append(f"{theirs:.0f} [{med(p, c, 'p99_ms'):.1f}]" if theirs else "-")
+        cells.append(f"{ours / theirs:.2f}" if ours and theirs else "-")
+    print(f"| {c} | " + " | ".join(cells) + " |")
+PY
+if [ "$IDLE" = 1 ]; then
+    echo
+    echo "## 10,000 idle keep-alive connections"
+    N=10000 SERVERS="nginx:8081" EXTRA="mpmd:$PORT:$mpmd_pid" "$PEERS/run-idle.sh" 2>/dev/null
+fi

@@ -495,28 +495,25 @@ static void conn_continue(struct conn *c, enum next_step next)
 
 /* ---- listener side ---------------------------------------------- */
 
-static void conn_send_timeout_reply(struct conn *c)
+/* 408 for a request that did not arrive in time.  DATE: the calling
+ * thread's date cache. */
+static void conn_send_timeout_reply(struct conn *c, struct date_cache *date)
 {
     struct reply rp;
     long long ignored = 0;
     c->req.error_status = 408;
-    reply_error(&rp, &c->child->lst.date, c, 408);
+    reply_error(&rp, date, c, 408);
     c->status = 408;
     out_send(c->fd, &rp.out, &ignored);
     conn_log_access(c);
 }
 
-static void on_read_timeout(struct conn *c);
-
-/* Owner: wait for more of the request, as long as RequestReadTimeout
- * allows. */
+/* Owner: wait for more of the request in the listener, as long as
+ * RequestReadTimeout allows (time already up: the listener answers 408 at
+ * once, from its own thread). */
 static void conn_wait_read(struct conn *c)
 {
     int left = read_time_left(c);
-    if (left == 0) {
-        on_read_timeout(c);
-        return;
-    }
     if (c->req.len == 0)
         http_request_release_buffer(&c->req); /* hold no buffer while nothing came */
     struct timeval tv = { .tv_sec = left, .tv_usec = 0 };
@@ -544,7 +541,7 @@ static void on_readable(struct conn *c)
 static void on_read_timeout(struct conn *c)
 {
     if (c->state == CONN_READING && c->req.len > 0) {
-        conn_send_timeout_reply(c);
+        conn_send_timeout_reply(c, &c->child->lst.date);
         conn_linger(c);
         return;
     }
@@ -668,7 +665,7 @@ static enum read_result worker_read_request(struct worker *w, struct conn *c)
             continue;
         }
         if (ready == 0 && c->req.len > 0)
-            conn_send_timeout_reply(c);
+            conn_send_timeout_reply(c, &w->date);
         return READ_GONE;
     }
 }

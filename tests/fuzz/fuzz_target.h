@@ -1,0 +1,17 @@
+/* fuzz_target.h: the libFuzzer entry point shared by the fuzz binary
+ * (libFuzzer's own main) and the corpus replayer (replay_main.c).
+ *
+ * Runs in the calling thread; one input at a time. */
+#ifndef MPMD_FUZZ_TARGET_H
+#define MPMD_FUZZ_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Run one input (DATA, SIZE bytes) through the request path; see
+ * fuzz_request.c for the input format.  Returns 0.  Aborts (so the fuzzer
+ * or the replayer reports it) when an invariant of the code under test is
+ * broken; memory errors are left to the sanitizers. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#endif

@@ -315,9 +315,11 @@ static enum read_result conn_read_request(struct conn *c)
     for (;;) {
         if (c->req.parsed < c->req.len) {
             enum http_parse_result r = http_request_parse(&c->req, &c->child->limits);
-            if (r == HTTP_PARSE_CONTINUE)
+            if (r == HTTP_PARSE_CONTINUE) {
                 conn_send_continue(c);
-            else if (r != HTTP_PARSE_MORE)
+                continue;         /* the body may be buffered already */
+            }
+            if (r != HTTP_PARSE_MORE)
                 return READ_READY;
         }
         if (c->req.headers_done && !c->body_stage)
@@ -405,9 +407,15 @@ static enum next_step conn_response_done(struct conn *c)
         http_request_release_buffer(&c->req);
         return NEXT_IDLE;
     }
-    if (http_request_parse(&c->req, &c->child->limits) != HTTP_PARSE_MORE)
+    switch (http_request_parse(&c->req, &c->child->limits)) {
+    case HTTP_PARSE_MORE:
+        return NEXT_READ;
+    case HTTP_PARSE_CONTINUE:
+        conn_send_continue(c);  /* a pipelined head that awaits 100 Continue */
+        return NEXT_READ;
+    default:
         return NEXT_SERVE;
-    return NEXT_READ;
+    }
 }
 
 static void conn_wait_read(struct conn *c);
@@ -602,9 +610,10 @@ void conn_start(struct conn *c)
     conn_begin_stage(c, 0);
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (c->child->cfg->mpm == MPM_WORKER) {
+        struct child *ch = c->child;  /* once pushed, C may be gone */
         c->state = CONN_HANDLING;
-        if (workq_push(&c->child->q, &c->qi) <= 0)
-            listener_pause_accept(c->child);
+        if (workq_push(&ch->q, &c->qi) <= 0)
+            listener_pause_accept(ch);
         return;
     }
     c->state = CONN_READING;

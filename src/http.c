@@ -185,7 +185,7 @@ static int on_headers_complete(http_parser *p)
     const struct http_limits *lim = frame_lim(p);
     trim_values(r);
     if (p->http_major != 1)
-        return fail(r, p->http_major == 0 ? 400 : 505, "HTTP major version is not 1");
+        return fail(r, 505, "HTTP major version is not 1");
     int hosts = host_count(r);
     if (hosts > 1 || (p->http_minor >= 1 && hosts == 0))
         return fail(r, 400, hosts ? "more than one Host field" : "HTTP/1.1 request without Host");

@@ -127,15 +127,7 @@ int listener_init(struct child *c)
     struct listener *l = &c->lst;
     const struct config *cfg = c->cfg;
     memset(l, 0, sizeof *l);
-    /* The changelist folds a read event's delete-and-re-add within one
-     * loop pass (request answered in the listener, connection back to
-     * keep-alive) into no epoll_ctl at all. */
-    struct event_config *ecfg = event_config_new();
-    if (ecfg)
-        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-    l->base = ecfg ? event_base_new_with_config(ecfg) : NULL;
-    if (ecfg)
-        event_config_free(ecfg);
+    l->base = event_base_new();
     if (!l->base) {
         log_msg(c->log, LOGL_ERROR, "cannot create the event base");
         return -1;

@@ -20,7 +20,6 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct child *ch = w->child;
     struct workq_item *it;
-    scoreboard_set_thread_state(w->sb, SB_THREAD_READY);
     while ((it = workq_pop(&ch->q)) != NULL) {
         scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
         conn_run(w, (struct conn *)it);
@@ -48,8 +47,14 @@ int pool_start(struct pool *p, struct child *c, int n)
         w->child = c;
         w->index = i;
         w->sb = scoreboard_thread(c->sb, c->slot, i);
-        if (pthread_create(&w->thread, &attr, worker_main, w) != 0)
+        /* READY before the thread runs: the supervisor counts idle threads
+         * as soon as the child says it is ready, and a thread not yet
+         * scheduled is as idle as one waiting for work. */
+        scoreboard_set_thread_state(w->sb, SB_THREAD_READY);
+        if (pthread_create(&w->thread, &attr, worker_main, w) != 0) {
+            scoreboard_set_thread_state(w->sb, SB_THREAD_DEAD);
             break;
+        }
         p->started++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -17,6 +17,7 @@
 
 #define LINGER_SECONDS 2
 #define DRAIN_MS 300              /* graceful stop: accept what is queued this long */
+#define ACCEPT_RETRY_MS 100       /* pause after accept ran out of descriptors */
 
 /* evconnlistener callback: a new connection on one of our sockets. */
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
@@ -37,13 +38,34 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     }
 }
 
+/* accept(2) failed.  Out of descriptors (or memory), the socket stays
+ * readable and accept would fail in a tight loop: stop accepting for a
+ * moment (siblings may have room) and say so once per pause. */
 static void on_accept_error(struct evconnlistener *evl, void *arg)
 {
     struct child *c = arg;
     int err = EVUTIL_SOCKET_ERROR();
     (void)evl;
+    if (err == ECONNABORTED || err == EINTR)
+        return;
+    int exhausted = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
     log_msg(c->log, LOGL_ERROR, "accept failed: %s%s", strerror(err),
-            err == EMFILE || err == ENFILE ? " (raise the open-files limit, LimitNOFILE)" : "");
+            exhausted ? "; not accepting for 100 ms (raise LimitNOFILE / ulimit -n)" : "");
+    if (!exhausted || c->lst.retry_pending)
+        return;
+    struct timeval tv = { .tv_sec = 0, .tv_usec = ACCEPT_RETRY_MS * 1000 };
+    listener_pause_accept(c);
+    c->lst.retry_pending = 1;
+    evtimer_add(c->lst.retry_ev, &tv);
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct child *c = arg;
+    (void)fd;
+    (void)what;
+    c->lst.retry_pending = 0;
+    listener_resume_accept(c);
 }
 
 /* The supervisor wrote to (or closed) the control pipe. */
@@ -140,8 +162,9 @@ int listener_init(struct child *c)
     l->drained_ev = event_new(l->base, -1, 0, on_drained, c);
     l->sigterm_ev = evsignal_new(l->base, SIGTERM, on_sigterm, c);
     l->drain_ev = evtimer_new(l->base, on_drain_end, c);
+    l->retry_ev = evtimer_new(l->base, on_accept_retry, c);
     if (!l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
-        !l->resume_ev || !l->drained_ev || !l->sigterm_ev || !l->drain_ev) {
+        !l->resume_ev || !l->drained_ev || !l->sigterm_ev || !l->drain_ev || !l->retry_ev) {
         log_msg(c->log, LOGL_ERROR, "cannot set up the listener's events");
         return -1;
     }
@@ -172,6 +195,8 @@ void listener_free(struct child *c)
         event_free(l->sigterm_ev);
     if (l->drain_ev)
         event_free(l->drain_ev);
+    if (l->retry_ev)
+        event_free(l->retry_ev);
     if (l->base)
         event_base_free(l->base);
     memset(l, 0, sizeof *l);
@@ -209,7 +234,8 @@ void listener_pause_accept(struct child *c)
 void listener_resume_accept(struct child *c)
 {
     struct listener *l = &c->lst;
-    if (l->accepting || (atomic_load(&c->stopping) != CHILD_RUNNING && !l->draining))
+    if (l->accepting || l->retry_pending ||
+        (atomic_load(&c->stopping) != CHILD_RUNNING && !l->draining))
         return;
     for (int i = 0; i < l->n_evl; i++)
         evconnlistener_enable(l->evl[i]);

@@ -24,6 +24,8 @@ struct listener {
     struct event *sigterm_ev;
     struct event *drain_ev;         /* end of the accept drain on graceful stop */
     int draining;                   /* listener thread only: still accepting to drain */
+    struct event *retry_ev;         /* accept again after running out of descriptors */
+    int retry_pending;              /* listener thread only */
     /* Common timeouts (libevent keeps one queue per distinct value). */
     const struct timeval *tv_write;      /* Timeout: stalled write */
     const struct timeval *tv_keepalive;  /* KeepAliveTimeout */

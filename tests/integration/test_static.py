@@ -7,7 +7,8 @@
 # precedence rules), the 304 header set, Range / If-Range, directory 301,
 # HEAD == GET minus the body, and a 2.5 GiB sparse file (HEAD, a Range at
 # its end, a full streamed GET while another client is served).
-# Runs under MPM event.
+# Runs under MPM event (file cache on and off) and MPM worker; the 2.5 GiB
+# set under MPM event only.
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_static.py
 
 import os
@@ -463,14 +464,53 @@ def huge_get(t, s):
 # ------------------------------------------------------------ main
 
 
+class Tagged:
+    """A Tap whose descriptions all start with TAG (one static set per server flavour)."""
+
+    def __init__(self, tap, tag):
+        self.tap = tap
+        self.tag = tag
+
+    def _d(self, desc):
+        return "%s %s" % (self.tag, desc)
+
+    def ok(self, cond, desc, diag=None):
+        return self.tap.ok(cond, self._d(desc), diag)
+
+    def eq(self, got, want, desc):
+        return self.tap.eq(got, want, self._d(desc))
+
+    def match(self, pattern, text, desc, flags=0):
+        return self.tap.match(pattern, text, self._d(desc), flags)
+
+    def guard(self, desc):
+        return self.tap.guard(self._d(desc))
+
+    def diag(self, text):
+        self.tap.diag(text)
+
+
+# (tag, Server keyword arguments, run the 2.5 GiB set).  The file cache
+# (FileCacheSize) answers small files from the listener: the same set runs
+# with it on (default), off, and under MPM worker.
+FLAVOURS = [("event", {"mpm": "event"}, True),
+            ("event-nocache", {"mpm": "event", "conf_extra": "FileCacheSize 0"}, False),
+            ("worker", {"mpm": "worker"}, False)]
+
+
 def main(t):
-    with t.guard("server"), Server(mpm="event", threads=4, start_servers=2, tap=t) as s:
-        for name, fn in [("headers/ETag", headers_and_etag), ("conditionals", conditionals),
-                         ("ranges", ranges), ("directories", directories),
-                         ("HEAD == GET", head_equals_get), ("2.5 GiB file", huge_file)]:
-            with t.guard(name):
-                fn(t, s)
-        t.ok(s.is_running(), "server still running")
+    for tag, kwargs, huge in FLAVOURS:
+        tt = Tagged(t, tag)
+        with tt.guard("server"), Server(threads=4, start_servers=2, tap=t, **kwargs) as s:
+            sets = [("headers/ETag", headers_and_etag), ("conditionals", conditionals),
+                    ("ranges", ranges), ("directories", directories),
+                    ("HEAD == GET", head_equals_get)]
+            if huge:
+                sets.append(("2.5 GiB file", huge_file))
+            for name, fn in sets:
+                with tt.guard(name):
+                    fn(tt, s)
+            tt.ok(s.is_running(), "server still running")
 
 
 if __name__ == "__main__":

@@ -481,6 +481,28 @@ const char *http_request_header(const struct request *r, const char *name, size_
     return NULL;
 }
 
+int http_request_path(const struct request *r, const char **path, size_t *plen,
+                       const char **query)
+{
+    const char *url = r->buf + r->url_off;
+    size_t len = r->url_len;
+    if (len > 0 && url[0] != '/') {
+        struct http_parser_url u;
+        http_parser_url_init(&u);
+        if (http_parser_parse_url(url, len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH)))
+            return -1;
+        url += u.field_data[UF_PATH].off;
+        len -= u.field_data[UF_PATH].off;
+    }
+    const char *end = url;
+    while (end < url + len && *end != '?' && *end != '#')
+        end++;
+    *path = url;
+    *plen = (size_t)(end - url);
+    *query = end < url + len && *end == '?' ? end : NULL;
+    return *plen > 0 ? 0 : -1;
+}
+
 const char *http_request_line(const struct request *r, size_t *len)
 {
     const char *m = http_method_str(r->parser.method);

@@ -37,30 +37,6 @@ struct static_file {
     struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
 };
 
-/* The path and query of the request target; origin-form or absolute-form
- * (RFC 9112 3.2).  Returns 0, or -1 when the target has no usable path. */
-static int target_path(const struct request *r, const char **path, size_t *plen,
-                       const char **query)
-{
-    const char *url = r->buf + r->url_off;
-    size_t len = r->url_len;
-    if (len > 0 && url[0] != '/') {
-        struct http_parser_url u;
-        http_parser_url_init(&u);
-        if (http_parser_parse_url(url, len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH)))
-            return -1;
-        url += u.field_data[UF_PATH].off;
-        len -= u.field_data[UF_PATH].off;
-    }
-    const char *end = url;
-    while (end < url + len && *end != '?' && *end != '#')
-        end++;
-    *path = url;
-    *plen = (size_t)(end - url);
-    *query = end < url + len && *end == '?' ? end : NULL;
-    return *plen > 0 ? 0 : -1;
-}
-
 static int status_for_errno(int err)
 {
     switch (err) {
@@ -325,7 +301,7 @@ static int static_route(struct reply *rp, struct date_cache *date, struct conn *
         reply_error(rp, date, c, 405);
         return 0;
     }
-    if (target_path(&c->req, path, plen, query) != 0 ||
+    if (http_request_path(&c->req, path, plen, query) != 0 ||
         (*n = path_normalize(*path, *plen, norm, normcap)) < 0) {
         reply_error(rp, date, c, 400);
         return 0;
@@ -350,7 +326,7 @@ int static_serve_cached(struct date_cache *date, struct conn *c, struct reply *r
     size_t plen;
     int m = c->req.parser.method;
     if (!c->child->cache || (m != HTTP_GET && m != HTTP_HEAD) ||
-        target_path(&c->req, &path, &plen, &query) != 0)
+        http_request_path(&c->req, &path, &plen, &query) != 0)
         return 0;
     long n = path_normalize(path, plen, norm, sizeof norm);
     return n > 0 && reply_from_cache(rp, date, c, norm, (size_t)n);

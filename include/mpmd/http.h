@@ -102,6 +102,12 @@ void http_request_release_buffer(struct request *r);
  * length.  The first match wins. */
 const char *http_request_header(const struct request *r, const char *name, size_t *len);
 
+/* The path of the request target, origin-form or absolute-form (RFC 9112
+ * 3.2): *PATH, *PLEN (still percent-encoded, no query), *QUERY at the '?'
+ * or NULL.  Returns 0, or -1 when the target has no usable path. */
+int http_request_path(const struct request *r, const char **path, size_t *plen,
+                      const char **query);
+
 /* The request line (without CRLF) as received; *LEN gets its length. */
 const char *http_request_line(const struct request *r, size_t *len);
 

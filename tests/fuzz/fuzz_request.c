@@ -287,28 +287,6 @@ static void check_normalize(const char *path, size_t plen, size_t outcap)
     free(out);
 }
 
-/* static.c's target_path: the path of an origin- or absolute-form target.
- * Keep in step with src/static.c. */
-static int target_path(const struct request *r, const char **path, size_t *plen)
-{
-    const char *url = r->buf + r->url_off;
-    size_t len = r->url_len;
-    if (len > 0 && url[0] != '/') {
-        struct http_parser_url u;
-        http_parser_url_init(&u);
-        if (http_parser_parse_url(url, len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH)))
-            return -1;
-        url += u.field_data[UF_PATH].off;
-        len -= u.field_data[UF_PATH].off;
-    }
-    const char *end = url;
-    while (end < url + len && *end != '?' && *end != '#')
-        end++;
-    *path = url;
-    *plen = (size_t)(end - url);
-    return *plen > 0 ? 0 : -1;
-}
-
 /* A date header: parse it; a valid date must survive format + parse. */
 static void check_date_header(const struct request *r, const char *name)
 {
@@ -382,7 +360,8 @@ static void sim_handle(const struct sim *s)
 
     const char *path;
     size_t plen;
-    if (target_path(r, &path, &plen) == 0) {
+    const char *query;
+    if (http_request_path(r, &path, &plen, &query) == 0) {
         check_normalize(path, plen, PATH_MAX);
         check_normalize(path, plen, s->path_cap_small);
     }

@@ -53,7 +53,13 @@ CONF
 ulimit -n "$(ulimit -Hn)"
 "$MPMD" -f "$work/mpmd.conf" &
 mpmd_pid=$!
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/index.html" && break; sleep 0.1; done
+up=0
+for _ in $(seq 50); do
+    kill -0 "$mpmd_pid" 2>/dev/null || break
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/index.html" && { up=1; break; }
+    sleep 0.1
+done
+[ "$up" = 1 ] || { echo "bench.sh: mpmd did not start on port $PORT (PORT= to pick another)" >&2; exit 1; }
 for p in $peers; do "$PEERS/peers.sh" start "$p" >/dev/null || exit 1; done
 
 servers="nginx:8081"

@@ -1,26 +1,61 @@
-/* bind.c: the supervisor's listening sockets (see bind.h). */
+/* bind.c: the supervisor's listening sockets, bound by mpmd or passed by
+ * systemd (see bind.h).  Supervisor process only. */
 #include "config.h"
 
 #include "mpmd/bind.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 511        /* Apache's ListenBacklog default */
 
-static int same_address(const struct listen_spec *a, const struct listen_spec *b)
+/* The sockets one socket_set_update call assembles. */
+struct update {
+    struct bound_socket s[CONFIG_MAX_LISTEN];
+    int n;
+    int claimed[CONFIG_MAX_LISTEN]; /* per passed socket: 1 + index of its Listen, or 0 */
+};
+
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-    return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    return 0;
+}
+
+/* "127.0.0.1:8080" / "[::]:80" into BUF. */
+static void format_address(const struct sockaddr_storage *ss, socklen_t len, char *buf,
+                           size_t size)
+{
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE], port[8];
+    if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        snprintf(buf, size, "(address family %d)", ss->ss_family);
+    else if (ss->ss_family == AF_INET6)
+        snprintf(buf, size, "[%s]:%s", host, port);
+    else
+        snprintf(buf, size, "%s:%s", host, port);
 }
 
 static int bind_one(const char *file, const struct listen_spec *ls, char *err, size_t errlen)
 {
-    int fam = ls->addr.ss_family, one = 1;
+    int fam = ls->addr.ss_family, one = 1, saved;
     int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd == -1)
         goto fail;
@@ -37,47 +72,155 @@ static int bind_one(const char *file, const struct listen_spec *ls, char *err, s
         goto fail;
     return fd;
 fail:
+    saved = errno;
     snprintf(err, errlen, "%s:%d: Listen: cannot listen on %s: %s", file, ls->line, ls->text,
-             strerror(errno));
+             strerror(saved));
     if (fd != -1)
         close(fd);
+    errno = saved;
     return -1;
 }
 
-/* Index of SPEC's address in SET, or -1. */
-static int find_socket(const struct socket_set *set, const struct listen_spec *spec)
+int socket_set_adopt(struct socket_set *set, char *err, size_t errlen)
+{
+    struct sd_socket got[CONFIG_MAX_LISTEN];
+    int n = sd_take_listen_sockets(got, CONFIG_MAX_LISTEN, err, errlen);
+    for (int i = 0; i < n; i++) {
+        struct passed_socket *p = &set->passed[i];
+        int fl = fcntl(got[i].fd, F_GETFL);
+        p->fd = got[i].fd;
+        snprintf(p->name, sizeof p->name, "%s", got[i].name);
+        p->addrlen = sizeof p->addr;
+        /* Children must never block in accept(): make it non-blocking. */
+        if (getsockname(p->fd, (struct sockaddr *)&p->addr, &p->addrlen) == -1 || fl == -1 ||
+            fcntl(p->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+            snprintf(err, errlen, "systemd's socket fd %d (name \"%s\"): %s", p->fd, p->name,
+                     strerror(errno));
+            return -1;
+        }
+        format_address(&p->addr, p->addrlen, p->text, sizeof p->text);
+    }
+    set->n_passed = n > 0 ? n : 0;
+    return n;
+}
+
+static int add_socket(struct update *u, int fd, int origin, const struct listen_spec *ls,
+                      const char *file, char *err, size_t errlen)
+{
+    if (u->n == CONFIG_MAX_LISTEN) {
+        snprintf(err, errlen, "%s:%d: Listen %s: more than %d listening sockets", file, ls->line,
+                 ls->text, CONFIG_MAX_LISTEN);
+        errno = EINVAL;
+        return -1;
+    }
+    u->s[u->n++] = (struct bound_socket){ .fd = fd, .origin = origin, .spec = *ls };
+    return 0;
+}
+
+/* Give Listen number LI the passed sockets it asks for (by name when it
+ * names one, else by address).  Returns how many, or -1 (ERR set). */
+static int claim_passed(const struct socket_set *set, struct update *u, const struct config *cfg,
+                        int li, char *err, size_t errlen)
+{
+    const struct listen_spec *ls = &cfg->listen[li];
+    int got = 0;
+    for (int i = 0; i < set->n_passed; i++) {
+        const struct passed_socket *p = &set->passed[i];
+        if (ls->name[0] ? strcmp(p->name, ls->name) != 0 : !same_address(&p->addr, &ls->addr))
+            continue;
+        if (u->claimed[i]) {
+            snprintf(err, errlen, "%s:%d: Listen %s: systemd's socket fd %d (name \"%s\", %s) "
+                     "is already taken by the Listen on line %d", cfg->file, ls->line, ls->text,
+                     p->fd, p->name, p->text, cfg->listen[u->claimed[i] - 1].line);
+            errno = EINVAL;
+            return -1;
+        }
+        if (add_socket(u, p->fd, SOCKET_INHERITED, ls, cfg->file, err, errlen) == -1)
+            return -1;
+        u->claimed[i] = li + 1;
+        got++;
+    }
+    return got;
+}
+
+/* A socket mpmd bound earlier for LS's address, or -1. */
+static int find_own_socket(const struct socket_set *set, const struct listen_spec *ls)
 {
     for (int i = 0; i < set->n; i++)
-        if (same_address(&set->s[i].spec, spec))
-            return i;
+        if (set->s[i].origin != SOCKET_INHERITED && same_address(&set->s[i].spec.addr, &ls->addr))
+            return set->s[i].fd;
     return -1;
+}
+
+static int unclaimed_error(const struct socket_set *set, const struct update *u,
+                           const struct config *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < set->n_passed; i++) {
+        const struct passed_socket *p = &set->passed[i];
+        if (u->claimed[i])
+            continue;
+        snprintf(err, errlen, "%s: systemd passed socket fd %d (name \"%s\", address %s) but no "
+                 "Listen directive asks for it: add \"Listen %s\" (or \"Listen ADDRESS %s\"), "
+                 "or remove it from the socket unit", cfg->file, p->fd, p->name, p->text,
+                 p->text, p->name[0] ? p->name : "NAME");
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Give Listen number LI its socket: passed ones, else the one mpmd bound
+ * for its address earlier, else a new one.  Returns 0 or -1 (ERR set). */
+static int take_socket(const struct socket_set *set, struct update *u, const struct config *cfg,
+                       int li, char *err, size_t errlen)
+{
+    const struct listen_spec *ls = &cfg->listen[li];
+    int got = claim_passed(set, u, cfg, li, err, errlen);
+    if (got != 0)
+        return got == -1 ? -1 : 0;
+    int fd = find_own_socket(set, ls), origin = SOCKET_KEPT;
+    if (fd == -1) {
+        fd = bind_one(cfg->file, ls, err, errlen);
+        origin = SOCKET_BOUND;
+    }
+    if (fd == -1)
+        return -1;
+    if (add_socket(u, fd, origin, ls, cfg->file, err, errlen) == -1) {
+        if (origin == SOCKET_BOUND)
+            close(fd);
+        return -1;
+    }
+    return 0;
 }
 
 int socket_set_update(struct socket_set *set, const struct config *cfg, struct socket_set *dropped,
                       char *err, size_t errlen)
 {
-    struct socket_set next = { .n = 0 };
-    int fresh[CONFIG_MAX_LISTEN] = { 0 };
-    for (int i = 0; i < cfg->n_listen; i++) {
-        const struct listen_spec *ls = &cfg->listen[i];
-        int have = find_socket(set, ls);
-        int fd = have >= 0 ? set->s[have].fd : bind_one(cfg->file, ls, err, errlen);
-        if (fd == -1) {
-            for (int j = 0; j < next.n; j++)
-                if (fresh[j])
-                    close(next.s[j].fd);
-            return -1;
-        }
-        fresh[next.n] = have < 0;
-        next.s[next.n].fd = fd;
-        next.s[next.n].spec = *ls;
-        next.n++;
+    struct update u = { .n = 0 };
+    int status = 0;
+    for (int li = 0; li < cfg->n_listen && status == 0; li++)
+        status = take_socket(set, &u, cfg, li, err, errlen);
+    if (status == 0)
+        status = unclaimed_error(set, &u, cfg, err, errlen);
+    if (status == -1) {
+        int saved = errno;
+        for (int i = 0; i < u.n; i++)
+            if (u.s[i].origin == SOCKET_BOUND)
+                close(u.s[i].fd);
+        errno = saved;
+        return -1;
     }
     dropped->n = 0;
-    for (int i = 0; i < set->n; i++)
-        if (find_socket(&next, &set->s[i].spec) < 0)
+    dropped->n_passed = 0;
+    for (int i = 0; i < set->n; i++) {
+        int kept = set->s[i].origin == SOCKET_INHERITED;
+        for (int j = 0; j < u.n && !kept; j++)
+            kept = u.s[j].fd == set->s[i].fd;
+        if (!kept)
             dropped->s[dropped->n++] = set->s[i];
-    *set = next;
+    }
+    memcpy(set->s, u.s, sizeof u.s[0] * (size_t)u.n);
+    set->n = u.n;
     return 0;
 }
 
@@ -95,7 +238,8 @@ void socket_set_refuse_new(struct socket_set *set)
     };
     struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
     for (int i = 0; i < set->n; i++)
-        setsockopt(set->s[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+        if (set->s[i].origin != SOCKET_INHERITED)
+            setsockopt(set->s[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
 }
 
 int socket_set_fds(const struct socket_set *set, int *fds)
@@ -108,6 +252,7 @@ int socket_set_fds(const struct socket_set *set, int *fds)
 void socket_set_close(struct socket_set *set)
 {
     for (int i = 0; i < set->n; i++)
-        close(set->s[i].fd);
+        if (set->s[i].origin != SOCKET_INHERITED)
+            close(set->s[i].fd);
     set->n = 0;
 }

@@ -4,10 +4,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpmd/config.h"
@@ -15,20 +17,24 @@
 #include "version.h"
 
 #define DEFAULT_CONFIG MPMD_SYSCONFDIR "/mpmd/server.conf"
+#define GRACEFUL_WAIT_SECONDS 30  /* -k graceful-wait gives up after this */
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: mpmd [-f FILE] [-d SERVERROOT] [-t] [-V] [-k graceful|restart|stop|graceful-stop]\n"
+            "Usage: mpmd [-f FILE] [-d SERVERROOT] [-t] [-V]\n"
+            "            [-k graceful|graceful-wait|restart|stop|graceful-stop]\n"
             "  -f FILE        configuration file (default %s)\n"
             "  -d DIR         ServerRoot: relative paths in FILE resolve against DIR\n"
             "  -t             check the configuration and exit (Syntax OK / FILE:LINE: error)\n"
             "  -V             print version and compiled-in settings\n"
-            "  -k SIGNAL      signal the running server named by PidFile\n"
+            "  -k SIGNAL      signal the running server named by PidFile; graceful-wait:\n"
+            "                 graceful, then wait until the new generation accepts (exit 0)\n"
+            "                 or the restart failed (exit 1), at most %d s\n"
             "  -D FOREGROUND  accepted for Apache compatibility (mpmd never detaches)\n"
             "  -M             print the directive reference in Markdown (docs/directives.md)\n"
             "  -h             this help\n",
-            DEFAULT_CONFIG);
+            DEFAULT_CONFIG, GRACEFUL_WAIT_SECONDS);
 }
 
 static void print_version(void)
@@ -61,7 +67,7 @@ static int check_config(const char *file, const char *root)
 static int signal_from_name(const char *name)
 {
     static const struct { const char *name; int sig; } map[] = {
-        { "graceful", SIGUSR1 }, { "restart", SIGHUP },
+        { "graceful", SIGUSR1 }, { "graceful-wait", SIGUSR1 }, { "restart", SIGHUP },
         { "stop", SIGTERM },     { "graceful-stop", SIGWINCH },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -70,20 +76,61 @@ static int signal_from_name(const char *name)
     return 0;
 }
 
-/* mpmd -k: read PidFile from the configuration and signal that pid. */
-static int signal_server(const char *file, const char *root, const char *what)
+/* What the supervisor wrote to PidFile.state ("generation N WHAT reload R..."). */
+struct server_state {
+    int generation;
+    int reload;
+    char what[16];
+    char line[512];
+};
+
+static int read_state(const char *pid_file, struct server_state *st)
 {
-    char err[1024];
-    int sig = signal_from_name(what);
-    if (!sig) {
-        fprintf(stderr, "mpmd: -k %s: expected graceful, restart, stop or graceful-stop\n", what);
-        return 1;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s.state", pid_file) >= (int)sizeof path)
+        return -1;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int ok = fgets(st->line, sizeof st->line, f) != NULL &&
+             sscanf(st->line, "generation %d %15s reload %d", &st->generation, st->what,
+                    &st->reload) == 3;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+/* -k graceful-wait, after the signal: poll the state file until the
+ * restart numbered above BEFORE is reported ready (0) or failed (1). */
+static int wait_for_reload(const char *pid_file, long pid, int before)
+{
+    struct server_state st;
+    struct timespec tick = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+    for (int i = 0; i < GRACEFUL_WAIT_SECONDS * 50; i++) {
+        if (read_state(pid_file, &st) == 0 && st.reload > before) {
+            if (strcmp(st.what, "ready") == 0)
+                return 0;
+            if (strcmp(st.what, "failed") == 0 || strcmp(st.what, "stopping") == 0) {
+                const char *detail = strstr(st.line, ": ");
+                fprintf(stderr, "mpmd: -k graceful-wait: %s%s", strcmp(st.what, "failed") == 0
+                        ? "the graceful restart failed" : "the server is stopping",
+                        detail ? detail : "\n");
+                return 1;
+            }
+        }
+        if ((kill((pid_t)pid, 0) == -1 && errno == ESRCH) || access(pid_file, F_OK) == -1) {
+            fprintf(stderr, "mpmd: -k graceful-wait: the server (pid %ld) exited\n", pid);
+            return 1;
+        }
+        nanosleep(&tick, NULL);
     }
-    struct config *cfg = config_load(file, root, err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
+    fprintf(stderr, "mpmd: -k graceful-wait: pid %ld did not report the new generation ready "
+            "within %d s (see its error log)\n", pid, GRACEFUL_WAIT_SECONDS);
+    return 1;
+}
+
+/* The pid in CFG's PidFile, or -1 (reported). */
+static long read_server_pid(const struct config *cfg, const char *what)
+{
     long pid = 0;
     FILE *f = cfg->pid_file ? fopen(cfg->pid_file, "re") : NULL;
     int ok = f && fscanf(f, "%ld", &pid) == 1 && pid > 1;
@@ -92,15 +139,37 @@ static int signal_server(const char *file, const char *root, const char *what)
     if (!ok) {
         fprintf(stderr, "mpmd: -k %s: no running server (PidFile %s: %s)\n", what,
                 cfg->pid_file ? cfg->pid_file : "not set", f ? "no pid in it" : strerror(errno));
-        config_free(cfg);
+        return -1;
+    }
+    return pid;
+}
+
+/* mpmd -k: read PidFile from the configuration and signal that pid. */
+static int signal_server(const char *file, const char *root, const char *what)
+{
+    char err[1024];
+    struct server_state before = { .reload = -1 };
+    int sig = signal_from_name(what), status = 1;
+    if (!sig) {
+        fprintf(stderr, "mpmd: -k %s: expected graceful, graceful-wait, restart, stop or "
+                "graceful-stop\n", what);
         return 1;
     }
-    config_free(cfg);
-    if (kill((pid_t)pid, sig) == -1) {
+    struct config *cfg = config_load(file, root, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    long pid = read_server_pid(cfg, what);
+    int wait = strcmp(what, "graceful-wait") == 0;
+    if (pid > 0 && wait && read_state(cfg->pid_file, &before) == -1)
+        before.reload = -1;
+    if (pid > 0 && kill((pid_t)pid, sig) == -1)
         fprintf(stderr, "mpmd: -k %s: cannot signal pid %ld: %s\n", what, pid, strerror(errno));
-        return 1;
-    }
-    return 0;
+    else if (pid > 0)
+        status = wait ? wait_for_reload(cfg->pid_file, pid, before.reload) : 0;
+    config_free(cfg);
+    return status;
 }
 
 int main(int argc, char **argv)

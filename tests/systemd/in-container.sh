@@ -1,0 +1,174 @@
+#!/bin/sh
+# in-container.sh: the mpmd checks that need a real systemd (PID 1).
+#
+# Run by check-systemd.sh inside a throw-away systemd-nspawn container, as
+# mpmd-test.service; the units under test (systemd/mpmd.service.in with the
+# build tree's binary, systemd/mpmd.socket, a drop-in shortening
+# WatchdogSec=) are already in /etc/systemd/system.  Writes TAP-like lines
+# to RESULTS/log and the exit status (0: all passed) to RESULTS/status;
+# RESULTS/journal.txt keeps mpmd's journal for diagnosis.
+#
+#   start:    systemctl start mpmd.socket; the first request starts mpmd
+#   status:   systemctl status shows mpmd's STATUS= text
+#   reload:   20 x (new config; systemctl reload mpmd && curl) sees the new one
+#   watchdog: SIGSTOP to the supervisor trips WatchdogSec=; Restart= brings
+#             it back on the socket systemd kept
+#   stop:     systemctl stop leaves no process behind, the port closed
+set -u
+RESULTS=${1:?usage: in-container.sh RESULTS_DIR}
+LOG=$RESULTS/log
+MPMD=$(systemctl show -p ExecStart --value mpmd.service | sed -n 's/.*path=\([^ ;]*\).*/\1/p')
+URL=http://127.0.0.1/
+n=0
+failed=0
+
+say() { printf '%s\n' "$*" >>"$LOG"; }
+ok() { n=$((n + 1)); say "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); say "not ok $n - $1"; }
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else not_ok "$desc"; fi; }
+quote() { sed 's/^/#   /' >>"$LOG"; }
+prop() { systemctl show -p "$1" --value mpmd.service; }
+fetch() { curl -sS --max-time 10 "$URL" 2>&1; }
+
+# Wait up to $1 tenths of a second for the command in $2... to succeed.
+wait_for() {
+    tries=$1; shift
+    while [ "$tries" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+write_config() {
+    mkdir -p "/srv/www$1"
+    printf 'config %s\n' "$1" >"/srv/www$1/index.html"
+    cat >/etc/mpmd/server.conf <<EOF
+# written by tests/systemd/in-container.sh (config $1)
+Listen 80
+DocumentRoot /srv/www$1
+User nobody
+Group nogroup
+StartServers 2
+ServerLimit 16
+ThreadsPerChild 4
+MaxRequestWorkers 64
+MinSpareThreads 1
+MaxSpareThreads 64
+LogLevel notice
+AccessLog /var/log/mpmd/access.log combined
+PidFile /run/mpmd/mpmd.pid
+EOF
+}
+
+# Every process running the mpmd binary (by /proc/PID/exe).
+mpmd_pids() {
+    for d in /proc/[0-9]*; do
+        [ "$(readlink "$d/exe" 2>/dev/null)" = "$MPMD" ] && echo "${d#/proc/}"
+    done
+}
+
+test_start() {
+    check "systemctl start mpmd.socket" systemctl start mpmd.socket
+    check "mpmd.service is not running before the first connection" \
+        test "$(prop ActiveState)" = inactive
+    body=$(fetch)
+    check "the first request (it starts mpmd.service) is answered: $body" \
+        test "$body" = "config 0"
+    running() { test "$(prop SubState)" = running; }
+    check "mpmd.service turns active (running) at READY=1" wait_for 50 running
+}
+
+test_status() {
+    has_status() { systemctl status --no-pager mpmd.service 2>&1 | grep -q 'Status: ".*Total requests'; }
+    check "systemctl status shows mpmd's STATUS= text" wait_for 60 has_status
+    systemctl status --no-pager mpmd.service 2>&1 | grep -e '^ *Active:' -e '^ *Status:' | quote
+    journalctl -q -u mpmd.service -o json --no-pager >"$RESULTS/journal.json" 2>&1
+    journal_notice() { grep '"MESSAGE":"mpmd started' "$RESULTS/journal.json" | grep -q '"PRIORITY":"5"'; }
+    check "journal: mpmd's \"<5>mpmd started\" line arrives as PRIORITY=5, prefix stripped" \
+        journal_notice
+}
+
+test_reloads() {
+    good=0
+    seen=""
+    i=1
+    while [ "$i" -le 20 ]; do
+        write_config "$i"
+        if systemctl reload mpmd.service; then
+            body=$(fetch)
+        else
+            body="(reload failed)"
+        fi
+        [ "$body" = "config $i" ] && good=$((good + 1))
+        seen="$seen $i:${body#config }"
+        i=$((i + 1))
+    done
+    say "# reload && curl, config:answer ->$seen"
+    check "systemctl reload mpmd && curl sees the new config: $good of 20" test "$good" = 20
+    check "mpmd.service still the first process after 20 reloads (NRestarts=0)" \
+        test "$(prop NRestarts)" = 0
+}
+
+test_watchdog() {
+    old=$(prop MainPID)
+    if [ "${old:-0}" = 0 ]; then   # kill -STOP 0 would stop this script
+        not_ok "watchdog: mpmd.service has no main process to stop"
+        return
+    fi
+    client_loop &
+    loop=$!
+    kill -STOP "$old"
+    changed() { new=$(prop MainPID); [ "$new" != "$old" ] && [ "$new" != 0 ] &&
+                [ "$(prop SubState)" = running ]; }
+    check "SIGSTOP to the supervisor: systemd restarts mpmd (new MainPID)" wait_for 300 changed
+    journalctl -q -u mpmd.service --no-pager | grep -i -e watchdog -e 'Scheduled restart' | quote
+    check "the journal says the watchdog fired" \
+        sh -c 'journalctl -q -u mpmd.service --no-pager | grep -q "Watchdog timeout"'
+    check "NRestarts=1" test "$(prop NRestarts)" = 1
+    check "mpmd.socket stayed active" test "$(systemctl show -p SubState --value mpmd.socket)" = running
+    body=$(fetch)
+    check "the restarted mpmd answers on the kept socket: $body" test "$body" = "config 20"
+    check "the stopped supervisor ($old) is gone" test ! -d "/proc/$old"
+    touch /tmp/client-stop
+    wait "$loop"
+    refused=$(grep -c '^7$' /tmp/client-codes)
+    answered=$(grep -c '^0$' /tmp/client-codes)
+    say "# curl loop across the watchdog restart: $answered answered, $refused refused," \
+        "$(grep -vc -e '^0$' -e '^7$' /tmp/client-codes) other errors (exit codes:" \
+        "$(sort /tmp/client-codes | uniq -c | tr -s ' \n' ' '))"
+    check "no connection refused across the watchdog restart ($answered answered)" \
+        test "$refused" = 0 -a "$answered" -gt 0
+}
+
+# curl in a loop until /tmp/client-stop exists; exit codes to /tmp/client-codes
+# (7: connection refused).
+client_loop() {
+    rm -f /tmp/client-stop /tmp/client-codes
+    while [ ! -e /tmp/client-stop ]; do
+        curl -s --max-time 10 -o /dev/null "$URL"
+        echo $? >>/tmp/client-codes
+        sleep 0.05
+    done
+}
+
+test_stop() {
+    check "systemctl stop mpmd.service mpmd.socket" systemctl stop mpmd.service mpmd.socket
+    left=$(mpmd_pids)
+    check "no mpmd process left: '${left}'" test -z "$left"
+    check "port 80 closed" sh -c "! curl -s --max-time 5 $URL >/dev/null 2>&1"
+}
+
+: >"$LOG"
+say "# mpmd binary: $MPMD"
+mkdir -p /etc/mpmd
+write_config 0
+test_start
+test_status
+test_reloads
+test_watchdog
+test_stop
+say "1..$n"
+echo "$failed" >"$RESULTS/status"
+[ "$failed" = 0 ]

@@ -10,11 +10,13 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 511        /* Apache's ListenBacklog default */
+#define DEFER_ACCEPT_SECONDS 1    /* connections that send nothing wait at most ~1 s more */
 
 /* The sockets one socket_set_update call assembles. */
 struct update {
@@ -53,6 +55,18 @@ static void format_address(const struct sockaddr_storage *ss, socklen_t len, cha
         snprintf(buf, size, "%s:%s", host, port);
 }
 
+/* Options every listening socket gets, bound or passed: accepted sockets
+ * inherit TCP_NODELAY (no setsockopt per connection), and TCP_DEFER_ACCEPT
+ * (Apache's "AcceptFilter http data") wakes a child only once the request
+ * has arrived, so its first read finds it.  Best effort: a socket that
+ * refuses them still works. */
+static void tune_listener(int fd)
+{
+    int one = 1, defer = DEFER_ACCEPT_SECONDS;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
+}
+
 static int bind_one(const char *file, const struct listen_spec *ls, char *err, size_t errlen)
 {
     int fam = ls->addr.ss_family, one = 1, saved;
@@ -67,6 +81,7 @@ static int bind_one(const char *file, const struct listen_spec *ls, char *err, s
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) == -1)
             goto fail;
     }
+    tune_listener(fd);
     if (bind(fd, (const struct sockaddr *)&ls->addr, ls->addrlen) == -1 ||
         listen(fd, LISTEN_BACKLOG) == -1)
         goto fail;
@@ -99,6 +114,7 @@ int socket_set_adopt(struct socket_set *set, char *err, size_t errlen)
             return -1;
         }
         format_address(&p->addr, p->addrlen, p->text, sizeof p->text);
+        tune_listener(p->fd);
     }
     set->n_passed = n > 0 ? n : 0;
     return n;

@@ -606,9 +606,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 
 void conn_start(struct conn *c)
 {
-    int one = 1;
-    conn_begin_stage(c, 0);
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn_begin_stage(c, 0);   /* TCP_NODELAY comes from the listening socket */
     if (c->child->cfg->mpm == MPM_WORKER) {
         struct child *ch = c->child;  /* once pushed, C may be gone */
         c->state = CONN_HANDLING;

@@ -426,7 +426,10 @@ static void maintain_children(struct supervisor *s)
     for (int i = 0; i < want; i++)
         if (spawn_child(s) == -1)
             break;
-    if (want > 0 && idle < cfg->min_spare_threads && s->spawn_rate < MAX_SPAWN_RATE)
+    /* Double the rate only for a shortage of idle threads, not for the
+     * StartServers top-up (after a restart or a crash). */
+    if (want > 0 && active >= cfg->start_servers && idle < cfg->min_spare_threads &&
+        s->spawn_rate < MAX_SPAWN_RATE)
         s->spawn_rate *= 2;
     else if (want == 0)
         s->spawn_rate = 1;

@@ -96,5 +96,10 @@ PY
 if [ "$IDLE" = 1 ]; then
     echo
     echo "## 10,000 idle keep-alive connections"
-    N=10000 SERVERS="nginx:8081" EXTRA="mpmd:$PORT:$mpmd_pid" "$PEERS/run-idle.sh" 2>/dev/null
+    python3 "$BENCH_DIR/idle-conns.py" 127.0.0.1:8081 -n 10000 \
+        --pid "$(cat "$PEERS/run/nginx/nginx.pid")" --label nginx 2>"$work/idle-nginx.err" ||
+        tail -3 "$work/idle-nginx.err"
+    sleep 3
+    python3 "$BENCH_DIR/idle-conns.py" "127.0.0.1:$PORT" -n 10000 --pid "$mpmd_pid" \
+        --label mpmd 2>"$work/idle-mpmd.err" || tail -3 "$work/idle-mpmd.err"
 fi

@@ -15,10 +15,7 @@ from mpmdtest import INDEX_HTML, Server, proc_stat, proc_threads, run_tests, wai
 
 START_SERVERS = 3
 THREADS = 5
-# ThreadSanitizer runs a background thread of its own in every process, so
-# under check-tsan a child has one more thread than mpmd starts.
-EXTRA_THREADS = 1 if os.environ.get("MPMD_SANITIZER") == "tsan" else 0
-CHILD_THREADS = THREADS + 1 + EXTRA_THREADS
+CHILD_THREADS = mpmdtest.child_threads(THREADS)
 SETTLE = 5.0    # bound for the tree to reach its configured shape
 
 

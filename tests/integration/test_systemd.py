@@ -245,7 +245,7 @@ def check_first_ready(t, inst, n, p):
     status, body, secs = timed_get(inst.port)
     f = fields(msg[1])
     t.eq(f.get("READY"), "1", "notify: the first state message is READY=1")
-    t.eq(shape, (START_SERVERS, [THREADS + 1] * START_SERVERS),
+    t.eq(shape, (START_SERVERS, [mpmdtest.child_threads(THREADS)] * START_SERVERS),
          "notify: at READY=1 StartServers=%d children run with their threads" % START_SERVERS)
     t.ok(status == 200 and body == INDEX_HTML and secs < 1.0,
          "notify: a request made when READY=1 arrives is answered at once",

@@ -6,6 +6,7 @@
 #                            serving www/ (Ctrl-C stops it)
 #   ./quickstart.sh check    same preparation, then run the whole test suite
 #                            (make check) and print "N passed, N failed"
+#   ./quickstart.sh summary  print that line again for the last run
 #
 # Nothing is installed outside the build tree except the Debian packages;
 # sudo is used for apt-get only when not run as root.
@@ -55,6 +56,10 @@ run_checks() {
     return "$status"
 }
 
+if [ "${1:-run}" = summary ]; then
+    summarize
+    exit 0
+fi
 install_deps
 build
 case "${1:-run}" in

@@ -262,7 +262,8 @@ static void tell_kid(struct supervisor *s, struct kid *k, char msg, int grace)
 {
     if (k->told == CONTROL_STOP || (k->told && msg != CONTROL_STOP))
         return;
-    if (k->ctl != -1 && write(k->ctl, &msg, 1) == -1 && errno != EAGAIN)
+    /* EPIPE: the child is already on its way out (e.g. its own SIGTERM). */
+    if (k->ctl != -1 && write(k->ctl, &msg, 1) == -1 && errno != EAGAIN && errno != EPIPE)
         log_msg(&s->log, LOGL_WARN, "cannot reach child %ld: %s", (long)k->pid, strerror(errno));
     k->told = msg;
     k->kill_at = grace > 0 ? now_s() + grace : 0;

@@ -19,6 +19,10 @@
 set -u
 : "${abs_top_srcdir:?run through make check-systemd}" "${abs_top_builddir:?}"
 MPMD=$abs_top_builddir/src/mpmd
+# Where the trees appear inside the container: fixed paths outside /tmp,
+# which the container's own tmp.mount would cover (CI may build in /tmp).
+IN_BUILD=/opt/mpmd-build
+IN_SRC=/opt/mpmd-src
 SECONDS_MAX=240           # the whole container run
 WORK=
 CGROUPS=
@@ -42,7 +46,7 @@ preflight() {
 make_units() {
     units=$WORK/units
     mkdir -p "$units/mpmd.service.d" "$WORK/results"
-    sed -e "s|@sbindir@|$abs_top_builddir/src|g" -e 's|@sysconfdir@|/etc|g' \
+    sed -e "s|@sbindir@|$IN_BUILD/src|g" -e 's|@sysconfdir@|/etc|g' \
         "$abs_top_srcdir/systemd/mpmd.service.in" >"$units/mpmd.service"
     cp "$abs_top_srcdir/systemd/mpmd.socket" "$units/"
     cat >"$units/mpmd.service.d/test.conf" <<EOF
@@ -59,7 +63,7 @@ After=basic.target
 [Service]
 Type=oneshot
 TimeoutStartSec=${MPMD_CONTAINER_TIMEOUT:-200}
-ExecStart=/bin/sh $abs_top_srcdir/tests/systemd/in-container.sh /results
+ExecStart=/bin/sh $IN_SRC/tests/systemd/in-container.sh /results
 ExecStopPost=/bin/sh -c 'journalctl -q -u mpmd.service -u mpmd.socket --no-pager >/results/journal.txt 2>&1; systemctl exit \$\$(cat /results/status 2>/dev/null || echo 1)'
 EOF
     # A getty on the console could chown the host's /dev/null (see
@@ -124,8 +128,7 @@ cleanup() {
 boot() {
     procs=""
     for cg in $CGROUPS; do procs="$procs $cg/cgroup.procs"; done
-    binds="--bind-ro=$abs_top_builddir"
-    [ "$abs_top_srcdir" = "$abs_top_builddir" ] || binds="$binds --bind-ro=$abs_top_srcdir"
+    binds="--bind-ro=$abs_top_builddir:$IN_BUILD --bind-ro=$abs_top_srcdir:$IN_SRC"
     # shellcheck disable=SC2086 # $procs and $binds are lists
     sh -c 'for f in $0; do echo $$ >"$f" || exit 1; done; exec "$@"' "$procs" \
         timeout "$SECONDS_MAX" systemd-nspawn -q -D / --volatile=yes --register=no \

@@ -12,11 +12,30 @@
 #include "mpmd/http.h"
 #include "mpmd/response.h"
 
+/* Lower-case hex of V at OUT; returns the end. */
+static char *put_hex(char *out, unsigned long long v)
+{
+    char tmp[16];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n)
+        *out++ = tmp[--n];
+    return out;
+}
+
 size_t precond_etag(char *out, time_t mtime, off_t size)
 {
-    int n = snprintf(out, 40, "\"%llx-%llx\"", (unsigned long long)mtime,
-                     (unsigned long long)size);
-    return n > 0 ? (size_t)n : 0;
+    char *p = out;
+    *p++ = '"';
+    p = put_hex(p, (unsigned long long)mtime);
+    *p++ = '-';
+    p = put_hex(p, (unsigned long long)size);
+    *p++ = '"';
+    *p = '\0';
+    return (size_t)(p - out);
 }
 
 static const char *skip_ows_commas(const char *p, const char *end)

@@ -172,13 +172,30 @@ static void append_str(struct response_head *h, const char *s)
     append(h, s, strlen(s));
 }
 
+/* Decimal digits of V into the end of BUF (BUFLEN bytes); returns the
+ * first digit.  Hand-rolled: printf is a measurable share of the cached
+ * keep-alive path. */
+static char *format_unsigned(char *buf, size_t buflen, unsigned long long v)
+{
+    char *p = buf + buflen;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && p > buf);
+    return p;
+}
+
 void response_head_start(struct response_head *h, int status, const char *date)
 {
-    char line[64];
+    char num[24];
     h->len = 0;
     h->overflow = 0;
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
-    append(h, line, (size_t)n);
+    char *d = format_unsigned(num, sizeof num, (unsigned)status);
+    append(h, "HTTP/1.1 ", 9);
+    append(h, d, (size_t)(num + sizeof num - d));
+    append(h, " ", 1);
+    append_str(h, http_reason(status));
+    append(h, "\r\n", 2);
     append(h, "Date: ", 6);
     append_str(h, date);
     append(h, "\r\nServer: " MPMD_SERVER_TOKEN "\r\n", sizeof("\r\nServer: " MPMD_SERVER_TOKEN "\r\n") - 1);
@@ -195,8 +212,11 @@ void response_head_add(struct response_head *h, const char *name, const char *va
 void response_head_add_num(struct response_head *h, const char *name, long long value)
 {
     char num[24];
-    int n = snprintf(num, sizeof num, "%lld", value);
-    response_head_add(h, name, num, (size_t)n);
+    char *d = format_unsigned(num + 1, sizeof num - 1,
+                              value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value);
+    if (value < 0)
+        *--d = '-';
+    response_head_add(h, name, d, (size_t)(num + sizeof num - d));
 }
 
 int response_head_finish(struct response_head *h)

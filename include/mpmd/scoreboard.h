@@ -30,10 +30,11 @@ enum sb_thread_state {
 };
 
 struct sb_thread {
-    _Atomic int state;
     _Atomic uint64_t requests;
-    char pad[64 - sizeof(int) - sizeof(uint64_t)]; /* one cache line each */
+    _Atomic int state;
+    char pad[64 - sizeof(uint64_t) - sizeof(int)]; /* one cache line each */
 };
+_Static_assert(sizeof(struct sb_thread) == 64, "a thread slot is one cache line");
 
 struct sb_child {
     _Atomic pid_t pid;

@@ -240,7 +240,7 @@ int socket_set_update(struct socket_set *set, const struct config *cfg, struct s
     return 0;
 }
 
-void socket_set_refuse_new(struct socket_set *set)
+int socket_set_refuse_new(struct socket_set *set)
 {
     /* Classic BPF over the TCP header: drop segments with SYN set and ACK
      * clear (new connection attempts); let everything else through, so
@@ -253,9 +253,12 @@ void socket_set_refuse_new(struct socket_set *set)
         BPF_STMT(BPF_RET | BPF_K, 0xffffffff),                 /* keep */
     };
     struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
+    int failed = 0;
     for (int i = 0; i < set->n; i++)
-        if (set->s[i].origin != SOCKET_INHERITED)
-            setsockopt(set->s[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+        if (set->s[i].origin != SOCKET_INHERITED &&
+            setsockopt(set->s[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == -1)
+            failed++;
+    return failed;
 }
 
 int socket_set_fds(const struct socket_set *set, int *fds)

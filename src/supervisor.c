@@ -737,7 +737,9 @@ static void shut_down(struct supervisor *s, const sigset_t *set)
     sd_notify_state("STOPPING=1");
     state_write(s, "stopping", NULL);
     if (graceful) {
-        socket_set_refuse_new(&s->socks);
+        if (socket_set_refuse_new(&s->socks) > 0)
+            log_msg(&s->log, LOGL_WARN, "graceful stop: cannot filter new connections (%s); "
+                    "connections arriving while children drain may be reset", strerror(errno));
         tell_kids(s, 0, CONTROL_DRAIN, s->cfg->graceful_shutdown_timeout);
     } else {
         tell_kids(s, 0, CONTROL_STOP, stop_grace(s));

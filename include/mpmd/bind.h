@@ -63,17 +63,18 @@ int socket_set_adopt(struct socket_set *set, char *err, size_t errlen);
  * why", or a passed socket no Listen asks for (naming its fd, name and
  * address), or two Listens claiming one passed socket; the sockets bound
  * so far for this call are closed again.  Sockets mpmd bound that are no
- * longer wanted are moved to *DROPPED (caller closes them with
- * socket_set_close once the old children are told to stop); passed
- * sockets never are. */
+ * longer wanted are moved to *DROPPED for the caller to close with
+ * socket_set_close (at once is fine: old children hold their own copies
+ * until they exit); passed sockets never are. */
 int socket_set_update(struct socket_set *set, const struct config *cfg, struct socket_set *dropped,
                       char *err, size_t errlen);
 
 /* Stop new connections reaching SET's own sockets (a socket filter that
  * drops SYNs), so the backlog can be drained and the sockets closed
  * without a reset: a client that connects later is refused once the
- * socket is closed.  Sockets systemd passed are left alone. */
-void socket_set_refuse_new(struct socket_set *set);
+ * socket is closed.  Sockets systemd passed are left alone.  Returns how
+ * many sockets refused the filter (errno from the last failure). */
+int socket_set_refuse_new(struct socket_set *set);
 
 /* The descriptors, for the children (FDS has room for CONFIG_MAX_LISTEN). */
 int socket_set_fds(const struct socket_set *set, int *fds);

@@ -12,7 +12,7 @@
 /* One listening socket systemd passed us. */
 struct sd_socket {
     int fd;
-    char name[SD_NAME_MAX];       /* FileDescriptorName= ("" when systemd sent none) */
+    char name[SD_NAME_MAX];       /* FileDescriptorName= ("unknown" when systemd sent none, as libsystemd says) */
 };
 
 /* sd_notify(0, STATE) when NOTIFY_SOCKET is set; returns what sd_notify

@@ -14,5 +14,7 @@ Suite *workq_suite(void);
 Suite *response_suite(void);
 Suite *filecache_suite(void);
 Suite *precond_suite(void);
+Suite *scoreboard_suite(void);
+Suite *bind_suite(void);
 
 #endif

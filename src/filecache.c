@@ -167,15 +167,46 @@ static void remove_entry(struct filecache *fc, struct filecache_entry *e)
         filecache_release(fc, e);
 }
 
+/* The modification time of the directory holding FILE into *MT.
+ * Returns 0, or -1 when it cannot be read. */
+static int dir_mtime(const char *file, struct timespec *mt)
+{
+    char dir[4096];
+    const char *slash = strrchr(file, '/');
+    size_t len = slash ? (size_t)(slash - file) : 0;
+    if (len == 0 || len >= sizeof dir)
+        return -1;
+    memcpy(dir, file, len);
+    dir[len] = '\0';
+    struct stat st;
+    if (stat(dir, &st) == -1)
+        return -1;
+    *mt = st.st_mtim;
+    return 0;
+}
+
+static int is_index_key(const struct filecache_entry *e)
+{
+    return e->keylen > 0 && e->key[e->keylen - 1] == '/';
+}
+
 /* Whether the file behind E is still the one cached: same device, inode,
- * size and modification time. */
+ * size and modification time (and, for a DirectoryIndex answer, the same
+ * directory modification time). */
 static int still_fresh(const struct filecache_entry *e)
 {
     struct stat st;
+    struct timespec dmt;
     if (stat(e->file, &st) == -1)
         return 0;
-    return S_ISREG(st.st_mode) && st.st_dev == e->dev && st.st_ino == e->ino
-           && st.st_size == e->size && st.st_mtime == e->mtime;
+    if (!(S_ISREG(st.st_mode) && st.st_dev == e->dev && st.st_ino == e->ino &&
+          st.st_size == e->size && st.st_mtim.tv_sec == e->mtime &&
+          st.st_mtim.tv_nsec == e->mtime_nsec))
+        return 0;
+    if (!is_index_key(e))
+        return 1;
+    return dir_mtime(e->file, &dmt) == 0 && dmt.tv_sec == e->dir_mtime.tv_sec &&
+           dmt.tv_nsec == e->dir_mtime.tv_nsec;
 }
 
 struct filecache_entry *filecache_get(struct filecache *fc, const char *key, size_t keylen,
@@ -258,6 +289,12 @@ static struct filecache_entry *make_entry(const char *key, size_t keylen, uint32
     e->hash = hash;
     e->size = st->st_size;
     e->mtime = st->st_mtime;
+    e->mtime_nsec = st->st_mtim.tv_nsec;
+    e->dir_mtime = (struct timespec){ 0, 0 };
+    if (is_index_key(e) && dir_mtime(file, &e->dir_mtime) == -1) {
+        free(e);
+        return NULL;
+    }
     e->dev = st->st_dev;
     e->ino = st->st_ino;
     e->type = type;

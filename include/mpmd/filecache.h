@@ -9,7 +9,10 @@
  *
  * Freshness: an entry is re-checked with stat(2) at most once every
  * VALID_SECONDS (like nginx's open_file_cache_valid); a changed file
- * (mtime, size, inode or device) is dropped and the lookup misses.
+ * (mtime to the nanosecond, size, inode or device) is dropped and the
+ * lookup misses.  A key ending in '/' names a DirectoryIndex answer: its
+ * directory's mtime is checked too, so a file added to the directory (a
+ * higher-priority index, say) makes the entry miss.
  *
  * Concurrency: one rwlock; lookups take it shared, inserts and removals
  * exclusive.  Entries are immutable after insertion except the atomic
@@ -33,6 +36,8 @@ struct filecache_entry {
     char *file;                  /* absolute path of the file served (re-stat target) */
     off_t size;
     time_t mtime;
+    long mtime_nsec;
+    struct timespec dir_mtime;   /* for DirectoryIndex keys ('/' last); else zero */
     dev_t dev;
     ino_t ino;
     const char *type;            /* Content-Type (lives as long as the mime table) */

@@ -552,6 +552,42 @@ START_TEST(test_deleted_file_dropped)
 }
 END_TEST
 
+/* A DirectoryIndex answer (key ending in '/') misses once its directory
+ * changes: a higher-priority index file added next to it must be seen. */
+START_TEST(test_index_entry_dropped_when_directory_changes)
+{
+    struct filecache *fc = filecache_new(1 << 20, 4096, 1);
+    ck_assert_ptr_nonnull(fc);
+    char dir[512], path[512];
+    ck_assert_int_eq(mkdir(sandbox_path(dir, sizeof dir, "d"), 0755), 0);
+    write_str("d/index.htm", "old index", 5000);
+    ck_assert_int_eq(put_file(fc, "/d/", "d/index.htm", text_html, 10), 1);
+    /* A file name that is not the key: not an index entry, no directory check. */
+    ck_assert_int_eq(put_file(fc, "/d/index.htm", "d/index.htm", text_html, 10), 1);
+    assert_cached(fc, "/d/", "old index", 11);
+    write_str("d/index.html", "new index", 5000);   /* the directory's mtime moves */
+    assert_not_cached(fc, "/d/", 12);
+    assert_cached(fc, "/d/index.htm", "old index", 12);
+    ck_assert_int_eq(unlink(sandbox_path(path, sizeof path, "d/index.html")), 0);
+    filecache_free(fc);
+}
+END_TEST
+
+/* Rewritten within the same second, same size: the nanosecond mtime differs. */
+START_TEST(test_same_second_rewrite_detected)
+{
+    struct filecache *fc = filecache_new(1 << 20, 4096, 1);
+    ck_assert_ptr_nonnull(fc);
+    char path[512];
+    write_str("ns", "aaaa", 5000);
+    ck_assert_int_eq(put_file(fc, "/ns", "ns", text_plain, 10), 1);
+    struct timespec ts[2] = { { 5000, 500000000 }, { 5000, 500000000 } };
+    ck_assert_int_eq(utimensat(AT_FDCWD, sandbox_path(path, sizeof path, "ns"), ts, 0), 0);
+    assert_not_cached(fc, "/ns", 11);
+    filecache_free(fc);
+}
+END_TEST
+
 START_TEST(test_valid_zero_rechecks_every_lookup)
 {
     struct filecache *fc = filecache_new(1 << 20, 4096, 0);
@@ -914,6 +950,8 @@ Suite *filecache_suite(void)
     tcase_add_test(tc, test_evicted_entry_readable_while_referenced);
 
     tc = sandboxed_tcase(s, "freshness");
+    tcase_add_test(tc, test_index_entry_dropped_when_directory_changes);
+    tcase_add_test(tc, test_same_second_rewrite_detected);
     tcase_add_test(tc, test_modified_file_dropped_after_interval);
     tcase_add_test(tc, test_recheck_updates_checked);
     tcase_add_test(tc, test_deleted_file_dropped);

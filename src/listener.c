@@ -18,6 +18,9 @@
 #define LINGER_SECONDS 2
 #define DRAIN_MS 300              /* graceful stop: accept what is queued this long */
 #define ACCEPT_RETRY_MS 100       /* pause after accept ran out of descriptors */
+#define ACCEPT_BURST 16           /* connections taken per wake-up before yielding */
+
+static void listener_note_accept(struct child *c);
 
 /* evconnlistener callback: a new connection on one of our sockets. */
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
@@ -31,6 +34,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     struct conn *conn = conn_new(c, fd, sa, salen);
     if (conn)
         conn_start(conn);
+    listener_note_accept(c);
     long max = c->cfg->max_connections_per_child;
     if (max > 0 && n >= (uint64_t)max) {
         log_msg(c->log, LOGL_INFO, "served MaxConnectionsPerChild (%ld) connections; recycling", max);
@@ -84,6 +88,36 @@ static void on_control(evutil_socket_t fd, short what, void *arg)
         /* 'G', 'W', or the supervisor is gone */
     if (n != 1)
         event_del(c->lst.control_ev);
+}
+
+/* Every child is woken for a new connection on the shared socket and
+ * libevent's evconnlistener accepts until the queue is empty, so a burst
+ * of connections (wrk -c1000) could all land in one child while its
+ * siblings find nothing.  After ACCEPT_BURST accepts the child yields:
+ * it stops accepting until this loop pass is over, and the siblings woken
+ * by the same readiness take the rest. */
+static void listener_note_accept(struct child *c)
+{
+    struct listener *l = &c->lst;
+    if (++l->burst < ACCEPT_BURST || l->burst_paused)
+        return;
+    for (int i = 0; i < l->n_evl; i++)
+        evconnlistener_disable(l->evl[i]);
+    l->burst_paused = 1;
+    event_active(l->burst_ev, EV_READ, 1);
+}
+
+static void on_burst_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct child *c = arg;
+    struct listener *l = &c->lst;
+    (void)fd;
+    (void)what;
+    l->burst = 0;
+    l->burst_paused = 0;
+    if (l->accepting)
+        for (int i = 0; i < l->n_evl; i++)
+            evconnlistener_enable(l->evl[i]);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -163,8 +197,10 @@ int listener_init(struct child *c)
     l->sigterm_ev = evsignal_new(l->base, SIGTERM, on_sigterm, c);
     l->drain_ev = evtimer_new(l->base, on_drain_end, c);
     l->retry_ev = evtimer_new(l->base, on_accept_retry, c);
+    l->burst_ev = event_new(l->base, -1, 0, on_burst_end, c);
     if (!l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
-        !l->resume_ev || !l->drained_ev || !l->sigterm_ev || !l->drain_ev || !l->retry_ev) {
+        !l->resume_ev || !l->drained_ev || !l->sigterm_ev || !l->drain_ev || !l->retry_ev ||
+        !l->burst_ev) {
         log_msg(c->log, LOGL_ERROR, "cannot set up the listener's events");
         return -1;
     }
@@ -197,6 +233,8 @@ void listener_free(struct child *c)
         event_free(l->drain_ev);
     if (l->retry_ev)
         event_free(l->retry_ev);
+    if (l->burst_ev)
+        event_free(l->burst_ev);
     if (l->base)
         event_base_free(l->base);
     memset(l, 0, sizeof *l);
@@ -237,9 +275,11 @@ void listener_resume_accept(struct child *c)
     if (l->accepting || l->retry_pending ||
         (atomic_load(&c->stopping) != CHILD_RUNNING && !l->draining))
         return;
+    l->accepting = 1;
+    if (l->burst_paused)
+        return;                   /* on_burst_end enables them */
     for (int i = 0; i < l->n_evl; i++)
         evconnlistener_enable(l->evl[i]);
-    l->accepting = 1;
 }
 
 void listener_wake_accept(struct child *c)

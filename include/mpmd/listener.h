@@ -26,6 +26,9 @@ struct listener {
     int draining;                   /* listener thread only: still accepting to drain */
     struct event *retry_ev;         /* accept again after running out of descriptors */
     int retry_pending;              /* listener thread only */
+    struct event *burst_ev;         /* end of an accept burst: accept again */
+    int burst;                      /* listener thread only: accepts this burst */
+    int burst_paused;               /* listener thread only: yielding to siblings */
     /* Common timeouts (libevent keeps one queue per distinct value). */
     const struct timeval *tv_write;      /* Timeout: stalled write */
     const struct timeval *tv_keepalive;  /* KeepAliveTimeout */

@@ -266,13 +266,6 @@ static ssize_t conn_fill(struct conn *c)
 
 enum read_result { READ_READY, READ_WAIT, READ_GONE };
 
-static time_t monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return ts.tv_sec;
-}
-
 /* A new read stage (a request head, or its body) starts now. */
 static void conn_begin_stage(struct conn *c, int body)
 {

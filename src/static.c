@@ -197,13 +197,6 @@ static void reply_file(struct reply *rp, struct date_cache *date, struct conn *c
     reply_attach_body(rp, c, f, first, last);
 }
 
-static long monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (long)ts.tv_sec;
-}
-
 /* Serve the regular file open on FD (FULL its path, NAME picks the type)
  * and cache it under the request path KEY. */
 static void reply_disk_file(struct reply *rp, struct date_cache *date, struct conn *c, int fd,
@@ -212,7 +205,7 @@ static void reply_disk_file(struct reply *rp, struct date_cache *date, struct co
 {
     const char *type = mime_lookup(c->child->mime, name, strlen(name));
     if (c->child->cache)
-        filecache_put(c->child->cache, key, keylen, full, fd, st, type, monotonic_now());
+        filecache_put(c->child->cache, key, keylen, full, fd, st, type, monotonic_seconds());
     struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd };
     reply_file(rp, date, c, &f);
 }
@@ -245,7 +238,7 @@ static int reply_from_cache(struct reply *rp, struct date_cache *date, struct co
 {
     if (!c->child->cache)
         return 0;
-    struct filecache_entry *e = filecache_get(c->child->cache, key, keylen, monotonic_now());
+    struct filecache_entry *e = filecache_get(c->child->cache, key, keylen, monotonic_seconds());
     if (!e)
         return 0;
     struct static_file f = { .size = e->size, .mtime = e->mtime, .type = e->type, .fd = -1,

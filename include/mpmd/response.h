@@ -10,6 +10,15 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* The coarse monotonic clock in whole seconds: request timeouts and file
+ * cache re-checks (cheap, never goes backwards).  Any thread. */
+static inline long monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (long)ts.tv_sec;
+}
+
 /* IMF-fixdate of the current second, per thread. */
 struct date_cache {
     time_t sec;

@@ -104,6 +104,8 @@ int child_main(struct child *c)
     child_reset_signals();
     atomic_store(&slot->pid, getpid());
     atomic_store(&slot->generation, c->generation);
+    atomic_store(&slot->conns_open, 0);
+    atomic_store(&slot->connections, 0);
     atomic_store(&slot->state, SB_CHILD_STARTING);
     if (child_drop_privileges(c) == -1 || child_setup(c) == -1)
         goto out;
@@ -155,8 +157,17 @@ void child_begin_stop(struct child *c, enum child_stop how, int drain)
      * "Connection: close", or KeepAliveTimeout ends it. */
 }
 
+void child_conn_opened(struct child *c)
+{
+    atomic_fetch_add_explicit(&c->conns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&scoreboard_child(c->sb, c->slot)->conns_open, 1,
+                              memory_order_relaxed);
+}
+
 void child_conn_closed(struct child *c)
 {
+    atomic_fetch_sub_explicit(&scoreboard_child(c->sb, c->slot)->conns_open, 1,
+                              memory_order_relaxed);
     int left = atomic_fetch_sub(&c->conns, 1) - 1;
     if (left == 0 && atomic_load(&c->stopping) != CHILD_RUNNING)
         event_active(c->lst.drained_ev, EV_READ, 1);

@@ -8,6 +8,7 @@
 #include "mpmd/listener.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #define ACCEPT_BURST 16           /* connections taken per wake-up before yielding */
 
 static void listener_note_accept(struct child *c);
+static void listener_sync(struct child *c);
 
 /* evconnlistener callback: a new connection on one of our sockets. */
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
@@ -90,34 +92,111 @@ static void on_control(evutil_socket_t fd, short what, void *arg)
         event_del(c->lst.control_ev);
 }
 
-/* Every child is woken for a new connection on the shared socket and
- * libevent's evconnlistener accepts until the queue is empty, so a burst
- * of connections (wrk -c1000) could all land in one child while its
- * siblings find nothing.  After ACCEPT_BURST accepts the child yields:
- * it stops accepting until this loop pass is over, and the siblings woken
- * by the same readiness take the rest. */
+/* Every child is woken for a new connection on the shared socket, the
+ * kernel wakes the most recently registered waiter first, and libevent's
+ * evconnlistener accepts until the queue is empty: left alone, one child
+ * takes most of a burst (wrk -c1000) or even of a trickle.  Two brakes:
+ *  - after ACCEPT_BURST accepts the child yields until this loop pass is
+ *    over (burst_paused), leaving the rest to the siblings woken with it;
+ *  - a child holding more than its share of connections (balance.h) stops
+ *    accepting (deferring) and only watches its sockets, edge-triggered:
+ *    on each new connection it checks again whether it is still over its
+ *    share, and if a connection is still queued BALANCE_WAIT_MS later (no
+ *    sibling took it: all busy, or many arriving) it takes it itself.  So
+ *    deferring costs nothing while no connection comes, and never strands
+ *    one for longer than BALANCE_WAIT_MS. */
 static void listener_note_accept(struct child *c)
 {
     struct listener *l = &c->lst;
-    if (++l->burst < ACCEPT_BURST || l->burst_paused)
+    if (l->burst_paused || l->draining)
         return;
-    for (int i = 0; i < l->n_evl; i++)
-        evconnlistener_disable(l->evl[i]);
-    l->burst_paused = 1;
-    event_active(l->burst_ev, EV_READ, 1);
+    if (++l->burst >= ACCEPT_BURST) {
+        l->burst_paused = 1;
+        event_active(l->burst_ev, EV_READ, 1);
+    } else if (balance_over_share(&l->balance, c->sb, c->slot, atomic_load(&c->conns),
+                                  (time_t)monotonic_seconds())) {
+        l->deferring = 1;
+    } else {
+        return;
+    }
+    listener_sync(c);
 }
 
 static void on_burst_end(evutil_socket_t fd, short what, void *arg)
 {
     struct child *c = arg;
+    (void)fd;
+    (void)what;
+    c->lst.burst = 0;
+    c->lst.burst_paused = 0;
+    listener_sync(c);
+}
+
+static void listener_end_deferral(struct child *c)
+{
+    c->lst.deferring = 0;
+    evtimer_del(c->lst.defer_check_ev);
+    listener_sync(c);
+}
+
+/* Whether a connection is waiting in one of our listening sockets' queues. */
+static int listener_queue_nonempty(const struct child *c)
+{
+    struct pollfd pfd[CONFIG_MAX_LISTEN];
+    for (int i = 0; i < c->n_listen; i++)
+        pfd[i] = (struct pollfd){ .fd = c->listen_fds[i], .events = POLLIN };
+    return poll(pfd, (nfds_t)c->n_listen, 0) > 0;
+}
+
+/* Deferring, a new connection arrived on a socket. */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    struct child *c = arg;
     struct listener *l = &c->lst;
     (void)fd;
     (void)what;
-    l->burst = 0;
-    l->burst_paused = 0;
-    if (l->accepting)
+    if (!balance_over_share(&l->balance, c->sb, c->slot, atomic_load(&c->conns),
+                            (time_t)monotonic_seconds())) {
+        listener_end_deferral(c);
+    } else if (!evtimer_pending(l->defer_check_ev, NULL)) {
+        struct timeval tv = { .tv_sec = 0, .tv_usec = BALANCE_WAIT_MS * 1000 };
+        evtimer_add(l->defer_check_ev, &tv);
+    }
+}
+
+static void on_defer_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct child *c = arg;
+    (void)fd;
+    (void)what;
+    if (listener_queue_nonempty(c) ||
+        !balance_over_share(&c->lst.balance, c->sb, c->slot, atomic_load(&c->conns),
+                            (time_t)monotonic_seconds()))
+        listener_end_deferral(c);
+}
+
+/* Make the sockets' events match the accept state (see listener.h).
+ * Removals first: libevent refuses an edge-triggered and a level-triggered
+ * event on one descriptor at the same time. */
+static void listener_sync(struct child *c)
+{
+    struct listener *l = &c->lst;
+    int take = l->accepting && !l->burst_paused && !l->deferring;
+    int watch = l->accepting && l->deferring;
+    if (l->taking && !take)
+        for (int i = 0; i < l->n_evl; i++)
+            evconnlistener_disable(l->evl[i]);
+    if (l->watching && !watch)
+        for (int i = 0; i < l->n_evl; i++)
+            event_del(l->watch_ev[i]);
+    if (!l->watching && watch)
+        for (int i = 0; i < l->n_evl; i++)
+            event_add(l->watch_ev[i], NULL);
+    if (!l->taking && take)
         for (int i = 0; i < l->n_evl; i++)
             evconnlistener_enable(l->evl[i]);
+    l->taking = take;
+    l->watching = watch;
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -172,9 +251,16 @@ static int listener_add_sockets(struct child *c)
             return -1;
         }
         evconnlistener_set_error_cb(l->evl[i], on_accept_error);
+        l->watch_ev[i] = event_new(l->base, c->listen_fds[i], EV_READ | EV_ET | EV_PERSIST,
+                                   on_watch, c);
         l->n_evl++;
+        if (!l->watch_ev[i]) {
+            log_msg(c->log, LOGL_ERROR, "cannot watch listening socket %d", c->listen_fds[i]);
+            return -1;
+        }
     }
     l->accepting = 1;
+    l->taking = 1;                /* evconnlistener_new enables */
     return 0;
 }
 
@@ -198,9 +284,11 @@ int listener_init(struct child *c)
     l->drain_ev = evtimer_new(l->base, on_drain_end, c);
     l->retry_ev = evtimer_new(l->base, on_accept_retry, c);
     l->burst_ev = event_new(l->base, -1, 0, on_burst_end, c);
+    l->defer_check_ev = evtimer_new(l->base, on_defer_check, c);
+    balance_init(&l->balance);
     if (!l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
         !l->resume_ev || !l->drained_ev || !l->sigterm_ev || !l->drain_ev || !l->retry_ev ||
-        !l->burst_ev) {
+        !l->burst_ev || !l->defer_check_ev) {
         log_msg(c->log, LOGL_ERROR, "cannot set up the listener's events");
         return -1;
     }
@@ -218,8 +306,11 @@ int listener_run(struct child *c)
 void listener_free(struct child *c)
 {
     struct listener *l = &c->lst;
-    for (int i = 0; i < l->n_evl; i++)
+    for (int i = 0; i < l->n_evl; i++) {
         evconnlistener_free(l->evl[i]);
+        if (l->watch_ev[i])
+            event_free(l->watch_ev[i]);
+    }
     l->n_evl = 0;
     if (l->control_ev)
         event_free(l->control_ev);
@@ -235,6 +326,8 @@ void listener_free(struct child *c)
         event_free(l->retry_ev);
     if (l->burst_ev)
         event_free(l->burst_ev);
+    if (l->defer_check_ev)
+        event_free(l->defer_check_ev);
     if (l->base)
         event_base_free(l->base);
     memset(l, 0, sizeof *l);
@@ -242,31 +335,24 @@ void listener_free(struct child *c)
 
 void listener_stop_accepting(struct child *c)
 {
-    struct listener *l = &c->lst;
-    for (int i = 0; i < l->n_evl; i++)
-        evconnlistener_disable(l->evl[i]);
-    l->accepting = 0;
+    c->lst.accepting = 0;
+    listener_end_deferral(c);
 }
 
 void listener_drain_then_stop(struct child *c)
 {
     struct listener *l = &c->lst;
     struct timeval tv = { .tv_sec = 0, .tv_usec = DRAIN_MS * 1000 };
-    for (int i = 0; i < l->n_evl; i++)
-        evconnlistener_enable(l->evl[i]);  /* even if paused while busy */
-    l->accepting = 1;
+    l->accepting = 1;             /* even if paused while busy */
     l->draining = 1;
+    listener_end_deferral(c);
     evtimer_add(l->drain_ev, &tv);
 }
 
 void listener_pause_accept(struct child *c)
 {
-    struct listener *l = &c->lst;
-    if (!l->accepting)
-        return;
-    for (int i = 0; i < l->n_evl; i++)
-        evconnlistener_disable(l->evl[i]);
-    l->accepting = 0;
+    c->lst.accepting = 0;
+    listener_sync(c);
 }
 
 void listener_resume_accept(struct child *c)
@@ -276,10 +362,7 @@ void listener_resume_accept(struct child *c)
         (atomic_load(&c->stopping) != CHILD_RUNNING && !l->draining))
         return;
     l->accepting = 1;
-    if (l->burst_paused)
-        return;                   /* on_burst_end enables them */
-    for (int i = 0; i < l->n_evl; i++)
-        evconnlistener_enable(l->evl[i]);
+    listener_sync(c);
 }
 
 void listener_wake_accept(struct child *c)

@@ -62,8 +62,12 @@ int child_main(struct child *c);
  * every connection the kernel has queued, so none is reset. */
 void child_begin_stop(struct child *c, enum child_stop how, int drain);
 
-/* Called (any thread) whenever a connection closes: wakes the listener
- * when a stopping child has no connection left. */
+/* Called (any thread) whenever a connection opens: counts it here and in
+ * the scoreboard, where siblings balance accepts against it. */
+void child_conn_opened(struct child *c);
+
+/* Called (any thread) whenever a connection closes: uncounts it, and wakes
+ * the listener when a stopping child has no connection left. */
 void child_conn_closed(struct child *c);
 
 #endif

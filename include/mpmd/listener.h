@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "mpmd/balance.h"
 #include "mpmd/config.h"
 #include "mpmd/response.h"
 
@@ -16,8 +17,14 @@ struct child;
 struct listener {
     struct event_base *base;
     struct evconnlistener *evl[CONFIG_MAX_LISTEN];
+    struct event *watch_ev[CONFIG_MAX_LISTEN]; /* edge-triggered, while deferring */
     int n_evl;
-    int accepting;                  /* listener thread only */
+    /* Accept state, listener thread only; listener_sync() turns it into
+     * events: evl enabled when accepting && !burst_paused && !deferring,
+     * watch_ev added when accepting && deferring. */
+    int accepting;                  /* not paused, stopped or out of descriptors */
+    int taking;                     /* evl enabled */
+    int watching;                   /* watch_ev added */
     struct event *control_ev;       /* supervisor pipe */
     struct event *resume_ev;        /* a handler became idle: accept again */
     struct event *drained_ev;       /* stopping and the last connection closed */
@@ -29,6 +36,9 @@ struct listener {
     struct event *burst_ev;         /* end of an accept burst: accept again */
     int burst;                      /* listener thread only: accepts this burst */
     int burst_paused;               /* listener thread only: yielding to siblings */
+    struct accept_balance balance;  /* listener thread only */
+    int deferring;                  /* listener thread only: over our share (balance.h) */
+    struct event *defer_check_ev;   /* a connection waited BALANCE_WAIT_MS: take it */
     /* Common timeouts (libevent keeps one queue per distinct value). */
     const struct timeval *tv_write;      /* Timeout: stalled write */
     const struct timeval *tv_keepalive;  /* KeepAliveTimeout */

@@ -424,6 +424,45 @@ def proc_threads(pid):
         return -1
 
 
+def tcp_peer_ports(port, established_only=True):
+    """{socket inode: peer port} of the TCP sockets (only ESTABLISHED ones, or
+    any connected one) whose local port is PORT (the server's side of its
+    connections), from /proc/net."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, peer, state, inode = fields[1], fields[2], fields[3], fields[9]
+                    wanted = state == "01" if established_only else state != "0A"
+                    if wanted and int(local.rsplit(":", 1)[1], 16) == port:
+                        found[inode] = int(peer.rsplit(":", 1)[1], 16)
+        except OSError:
+            pass
+    return found
+
+
+def peer_ports_held(pid, port, established_only=True):
+    """Peer ports of the connections to PORT that process PID holds open
+    (ESTABLISHED ones, or also those the peer has closed)."""
+    sockets = tcp_peer_ports(port, established_only)
+    held = set()
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return held
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in sockets:
+            held.add(sockets[link[8:-1]])
+    return held
+
+
 def pid_alive(pid, starttime=None):
     """True if PID exists, is not a zombie and (if given) still has STARTTIME."""
     st = proc_stat(pid)

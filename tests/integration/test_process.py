@@ -4,7 +4,8 @@
 # Process tree (1 supervisor + StartServers children, 1 + ThreadsPerChild
 # threads each) in both MPM modes, clean stop on SIGTERM and SIGINT (exit 0,
 # no process left, PidFile written then removed, port released), and
-# replacement of a child killed with SIGKILL.
+# replacement of a child killed with SIGKILL, and connection bursts shared
+# between the children (src/balance.c).
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_process.py
 
 import os
@@ -117,7 +118,72 @@ def check_busy_child_stops_accepting(t, s, tag):
         holder.close()
 
 
+BURST = 200
+
+
+def open_burst(port, n):
+    """N connections opened back to back (a burst in the accept queue), then
+    one request answered on each; returns the open keep-alive Conns."""
+    conns = [mpmdtest.Conn(port) for _ in range(n)]
+    for c in conns:
+        c.request("GET", "/")
+    statuses = [c.read_response().status for c in conns]
+    return conns, statuses
+
+
+def held_by_child(s, conns):
+    """{child pid: number of CONNS it holds}, by matching our local ports with
+    the peer ports of each child's sockets."""
+    ours = {c.sock.getsockname()[1] for c in conns}
+    return {k: len(ours & mpmdtest.peer_ports_held(k, s.port)) for k in s.children()}
+
+
+def check_burst_is_shared(t, s, tag):
+    """A burst of connections is shared between 2 children (each child is
+    woken for every connection; without balancing one could take them all),
+    and a child already holding most connections leaves the next burst to its
+    idle sibling."""
+    wait_until(lambda: len(s.children()) == 2, SETTLE)
+    conns, statuses = open_burst(s.port, BURST)
+    try:
+        t.eq(statuses, [200] * BURST, "%s: %d connections opened at once all answered"
+             % (tag, BURST))
+        held = held_by_child(s, conns)
+        t.eq(sum(held.values()), BURST, "%s: every connection found in a child (%r)"
+             % (tag, held))
+        t.ok(min(held.values()) >= BURST * 45 // 100, "%s: each child holds >= 45%% of the "
+             "burst" % tag, "held: %r" % held)
+        # Leave one child all the load: close what the other holds.
+        loaded = max(held, key=held.get)
+        mine = mpmdtest.peer_ports_held(loaded, s.port)
+        keep = [c for c in conns if c.sock.getsockname()[1] in mine]
+        for c in conns:
+            if c not in keep:
+                c.close()
+        conns = list(keep)
+        n = len(keep)
+        others = [k for k in held if k != loaded]
+        t.ok(wait_until(lambda: not any(mpmdtest.peer_ports_held(k, s.port, False)
+                                        for k in others), SETTLE),
+             "%s: the other child closed its connections" % tag)
+        more, statuses = open_burst(s.port, n)
+        conns += more
+        t.eq(statuses, [200] * n, "%s: a second burst of %d answered" % (tag, n))
+        got = held_by_child(s, more)
+        t.diag("second burst: %r (loaded child %d)" % (got, loaded))
+        idle = [k for k in got if k != loaded]
+        t.ok(idle and got[idle[0]] >= n * 7 // 10, "%s: the idle child takes >= 70%% of a "
+             "burst while its sibling holds %d connections" % (tag, n))
+    finally:
+        for c in conns:
+            c.close()
+
+
 def main(t):
+    tag = "burst"
+    with t.guard(tag), Server(start_servers=2, server_limit=2, tap=t,
+                              conf_extra="KeepAliveTimeout 30") as s:
+        check_burst_is_shared(t, s, tag)
     tag = "worker busy"
     with t.guard(tag), Server(mpm="worker", threads=1, start_servers=2, tap=t) as s:
         check_busy_child_stops_accepting(t, s, tag)

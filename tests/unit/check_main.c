@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, precond_suite());
     srunner_add_suite(sr, scoreboard_suite());
     srunner_add_suite(sr, bind_suite());
+    srunner_add_suite(sr, balance_suite());
     srunner_set_tap(sr, "-");
     srunner_run_all(sr, CK_SILENT);
     int failed = srunner_ntests_failed(sr);

@@ -16,5 +16,6 @@ Suite *filecache_suite(void);
 Suite *precond_suite(void);
 Suite *scoreboard_suite(void);
 Suite *bind_suite(void);
+Suite *balance_suite(void);
 
 #endif

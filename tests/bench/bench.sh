@@ -3,11 +3,12 @@
 # interleaved rounds, with the shared peer kit (../shared/bench).  Run by
 # `make bench`; not part of `make check` (timing never decides a test).
 #
-#   MPMD=src/mpmd BENCH_DIR=../shared/bench [ROUNDS=3] [DUR=6] [IDLE=1] tests/bench/bench.sh
+#   MPMD=src/mpmd BENCH_DIR=../shared/bench [ROUNDS=3] [DUR=6] [IDLE=1] [CPU=1] tests/bench/bench.sh
 #
 # Prints the peers kit's summary (median [min-max] per server and case), a
-# table of mpmd/peer ratios, and the idle-connections run (10,000 idle
-# keep-alive connections: RSS growth and fresh-request latency).
+# table of mpmd/peer ratios, CPU per request under small-c1000
+# (cpu-share.sh), and the idle-connections run (10,000 idle keep-alive
+# connections: RSS growth and fresh-request latency).
 set -u
 : "${MPMD:?set MPMD to the mpmd binary}"
 BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$0")/../../../shared/bench" 2>/dev/null && pwd)}
@@ -93,6 +94,17 @@ for c in cases:
         cells.append(f"{ours / theirs:.2f}" if ours and theirs else "-")
     print(f"| {c} | " + " | ".join(cells) + " |")
 PY
+if [ "${CPU:-1}" = 1 ]; then
+    echo
+    echo "## small-c1000: CPU per request (cpu-share.sh; wrk near 1.0 core = load-generator bound)"
+    tree() { local k; k=$(pgrep -d, -P "$1"); echo "$1${k:+,$k}"; }  # a pid and its children
+    targets="mpmd:$PORT:$(tree "$mpmd_pid") nginx:8081:$(tree "$(cat "$PEERS/run/nginx/nginx.pid")")"
+    case " $peers " in *" h2o "*) targets="$targets h2o:8085:$(tree "$(cat "$PEERS/run/h2o/h2o.pid")")";; esac
+    for round in $(seq "$ROUNDS"); do
+        # shellcheck disable=SC2086
+        "$(dirname "$0")/cpu-share.sh" $targets
+    done
+fi
 if [ "$IDLE" = 1 ]; then
     echo
     echo "## 10,000 idle keep-alive connections"

@@ -95,14 +95,32 @@ for c in cases:
     print(f"| {c} | " + " | ".join(cells) + " |")
 PY
 if [ "${CPU:-1}" = 1 ]; then
-    echo
-    echo "## small-c1000: CPU per request (cpu-share.sh; wrk near 1.0 core = load-generator bound)"
     tree() { local k; k=$(pgrep -d, -P "$1"); echo "$1${k:+,$k}"; }  # a pid and its children
     targets="mpmd:$PORT:$(tree "$mpmd_pid") nginx:8081:$(tree "$(cat "$PEERS/run/nginx/nginx.pid")")"
     case " $peers " in *" h2o "*) targets="$targets h2o:8085:$(tree "$(cat "$PEERS/run/h2o/h2o.pid")")";; esac
-    for round in $(seq "$ROUNDS"); do
-        # shellcheck disable=SC2086
-        "$(dirname "$0")/cpu-share.sh" $targets
+    for conns in 64 1000; do
+        echo
+        echo "## /index.html, wrk -t1 -c$conns: CPU per request (cpu-share.sh; wrk near 1.0 core = load-generator bound)"
+        for round in $(seq "$ROUNDS"); do
+            # shellcheck disable=SC2086
+            CONNS=$conns "$(dirname "$0")/cpu-share.sh" $targets
+        done | tee "$work/cpu-$conns.txt"
+        python3 - "$work/cpu-$conns.txt" <<'PY'
+import collections, statistics, sys
+rows = collections.defaultdict(lambda: collections.defaultdict(list))
+for line in open(sys.argv[1]):
+    f = line.split()
+    for kv in f[1:]:
+        if "=" in kv:
+            k, v = kv.split("=", 1)
+            rows[f[0]][k].append(float(v))
+print("| server (median) | rps | server CPU, cores | CPU us/request | ctx switches/request | wrk CPU, cores |")
+print("|---|---|---|---|---|---|")
+for label, m in rows.items():
+    med = {k: statistics.median(v) for k, v in m.items()}
+    print(f"| {label} | {med['rps']:.0f} | {med['server_cpu']:.2f} | {med['cpu_us_per_req']:.1f} | "
+          f"{med['ctxsw_per_req']:.3f} | {med['wrk_cpu']:.2f} |")
+PY
     done
 fi
 if [ "$IDLE" = 1 ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# cpu-share.sh: where small-c1000's time goes, per server.  Runs
-# `wrk -t1 -c1000` against each LABEL:PORT:PIDS target (PIDS: comma-separated
+# cpu-share.sh: where the time goes, per server.  Runs
+# `wrk -t1 -c$CONNS` (default 1000: small-c1000; 64: small-keepalive)
+# against each LABEL:PORT:PIDS target (PIDS: comma-separated
 # processes whose threads are the server), samples /proc for the middle
 # MEASURE seconds, and prints one line per target: requests/s, CPU the
 # server used (cores), its CPU per request (µs), context switches per
@@ -9,6 +10,7 @@
 # server's ceiling.  Called by bench.sh; by hand:
 #   tests/bench/cpu-share.sh mpmd:8086:$(pgrep -d, -P $MPMD_PID) nginx:8081:...
 set -u
+CONNS=${CONNS:-1000}
 DUR=${DUR:-8}
 MEASURE=${MEASURE:-4}
 ulimit -n "$(ulimit -Hn)"
@@ -32,7 +34,7 @@ trap 'rm -f "$out"' EXIT
 for target in "$@"; do
     label=${target%%:*}; rest=${target#*:}; port=${rest%%:*}; pids=${rest#*:}
     IFS=, read -r -a pidv <<<"$pids"
-    wrk -t1 -c1000 -d"${DUR}s" "http://127.0.0.1:$port/index.html" >"$out" 2>&1 &
+    wrk -t1 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$port/index.html" >"$out" 2>&1 &
     wpid=$!
     sleep $(((DUR - MEASURE) / 2))
     read -r s0 c0 <<<"$(sample "${pidv[@]}")"

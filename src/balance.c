@@ -8,8 +8,7 @@
 void balance_init(struct accept_balance *b)
 {
     b->n_sibs = 0;
-    b->listed = 0;
-    b->listed_at = 0;
+    b->listed_at = -1;
 }
 
 int balance_slack(int least_open)
@@ -30,7 +29,6 @@ static void list_siblings(struct accept_balance *b, const struct scoreboard *sb,
     for (int i = 0; i < sb->server_limit && b->n_sibs < BALANCE_MAX_SIBLINGS; i++)
         if (i != self && is_ready(sb, i))
             b->sibs[b->n_sibs++] = i;
-    b->listed = 1;
     b->listed_at = now;
 }
 
@@ -40,7 +38,7 @@ static int least_sibling_load(struct accept_balance *b, const struct scoreboard 
                               time_t now)
 {
     int least = -1;
-    if (!b->listed || now != b->listed_at)
+    if (now != b->listed_at)
         list_siblings(b, sb, self, now);
     for (int k = 0; k < b->n_sibs; k++) {
         int i = b->sibs[k];

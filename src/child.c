@@ -75,7 +75,6 @@ static int child_setup(struct child *c)
     c->limits.fields = (uint32_t)c->cfg->limit_request_fields;
     c->limits.body = (uint64_t)c->cfg->limit_request_body;
     atomic_store(&c->stopping, CHILD_RUNNING);
-    atomic_store(&c->conns, 0);
     atomic_store(&c->accepted, 0);
     if (c->cfg->file_cache_size > 0) {
         c->cache = filecache_new((size_t)c->cfg->file_cache_size,
@@ -148,7 +147,7 @@ void child_begin_stop(struct child *c, enum child_stop how, int drain)
         conn_close_registered(c->lst.base);
         workq_close(&c->q);
         event_base_loopbreak(c->lst.base);
-    } else if (atomic_load(&c->conns) == 0 && !c->lst.draining) {
+    } else if (child_conns_open(c) == 0 && !c->lst.draining) {
         event_base_loopbreak(c->lst.base);
     }
     /* Graceful: idle keep-alive connections stay open.  Closing one races
@@ -159,16 +158,17 @@ void child_begin_stop(struct child *c, enum child_stop how, int drain)
 
 void child_conn_opened(struct child *c)
 {
-    atomic_fetch_add_explicit(&c->conns, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&scoreboard_child(c->sb, c->slot)->conns_open, 1,
-                              memory_order_relaxed);
+    atomic_fetch_add(&scoreboard_child(c->sb, c->slot)->conns_open, 1);
+}
+
+int child_conns_open(const struct child *c)
+{
+    return atomic_load(&scoreboard_child(c->sb, c->slot)->conns_open);
 }
 
 void child_conn_closed(struct child *c)
 {
-    atomic_fetch_sub_explicit(&scoreboard_child(c->sb, c->slot)->conns_open, 1,
-                              memory_order_relaxed);
-    int left = atomic_fetch_sub(&c->conns, 1) - 1;
+    int left = atomic_fetch_sub(&scoreboard_child(c->sb, c->slot)->conns_open, 1) - 1;
     if (left == 0 && atomic_load(&c->stopping) != CHILD_RUNNING)
         event_active(c->lst.drained_ev, EV_READ, 1);
 }

@@ -105,6 +105,12 @@ static void on_control(evutil_socket_t fd, short what, void *arg)
  *    sibling took it: all busy, or many arriving) it takes it itself.  So
  *    deferring costs nothing while no connection comes, and never strands
  *    one for longer than BALANCE_WAIT_MS. */
+static int listener_over_share(struct child *c)
+{
+    return balance_over_share(&c->lst.balance, c->sb, c->slot, child_conns_open(c),
+                              (time_t)monotonic_seconds());
+}
+
 static void listener_note_accept(struct child *c)
 {
     struct listener *l = &c->lst;
@@ -113,8 +119,7 @@ static void listener_note_accept(struct child *c)
     if (++l->burst >= ACCEPT_BURST) {
         l->burst_paused = 1;
         event_active(l->burst_ev, EV_READ, 1);
-    } else if (balance_over_share(&l->balance, c->sb, c->slot, atomic_load(&c->conns),
-                                  (time_t)monotonic_seconds())) {
+    } else if (listener_over_share(c)) {
         l->deferring = 1;
     } else {
         return;
@@ -152,15 +157,13 @@ static int listener_queue_nonempty(const struct child *c)
 static void on_watch(evutil_socket_t fd, short what, void *arg)
 {
     struct child *c = arg;
-    struct listener *l = &c->lst;
     (void)fd;
     (void)what;
-    if (!balance_over_share(&l->balance, c->sb, c->slot, atomic_load(&c->conns),
-                            (time_t)monotonic_seconds())) {
+    if (!listener_over_share(c)) {
         listener_end_deferral(c);
-    } else if (!evtimer_pending(l->defer_check_ev, NULL)) {
+    } else if (!evtimer_pending(c->lst.defer_check_ev, NULL)) {
         struct timeval tv = { .tv_sec = 0, .tv_usec = BALANCE_WAIT_MS * 1000 };
-        evtimer_add(l->defer_check_ev, &tv);
+        evtimer_add(c->lst.defer_check_ev, &tv);
     }
 }
 
@@ -169,34 +172,29 @@ static void on_defer_check(evutil_socket_t fd, short what, void *arg)
     struct child *c = arg;
     (void)fd;
     (void)what;
-    if (listener_queue_nonempty(c) ||
-        !balance_over_share(&c->lst.balance, c->sb, c->slot, atomic_load(&c->conns),
-                            (time_t)monotonic_seconds()))
+    if (listener_queue_nonempty(c) || !listener_over_share(c))
         listener_end_deferral(c);
 }
 
 /* Make the sockets' events match the accept state (see listener.h).
- * Removals first: libevent refuses an edge-triggered and a level-triggered
- * event on one descriptor at the same time. */
+ * Enabling or disabling an event twice is a no-op in libevent.  Removal
+ * first: it refuses an edge-triggered and a level-triggered event on one
+ * descriptor at the same time. */
 static void listener_sync(struct child *c)
 {
     struct listener *l = &c->lst;
     int take = l->accepting && !l->burst_paused && !l->deferring;
     int watch = l->accepting && l->deferring;
-    if (l->taking && !take)
-        for (int i = 0; i < l->n_evl; i++)
+    for (int i = 0; i < l->n_evl; i++) {
+        if (!take)
             evconnlistener_disable(l->evl[i]);
-    if (l->watching && !watch)
-        for (int i = 0; i < l->n_evl; i++)
+        if (!watch)
             event_del(l->watch_ev[i]);
-    if (!l->watching && watch)
-        for (int i = 0; i < l->n_evl; i++)
+        if (watch)
             event_add(l->watch_ev[i], NULL);
-    if (!l->taking && take)
-        for (int i = 0; i < l->n_evl; i++)
+        if (take)
             evconnlistener_enable(l->evl[i]);
-    l->taking = take;
-    l->watching = watch;
+    }
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -211,7 +209,7 @@ static void on_drained(evutil_socket_t fd, short what, void *arg)
     struct child *c = arg;
     (void)fd;
     (void)what;
-    if (atomic_load(&c->conns) == 0 && !c->lst.draining)
+    if (child_conns_open(c) == 0 && !c->lst.draining)
         event_base_loopbreak(c->lst.base);
 }
 
@@ -229,7 +227,7 @@ static void on_drain_end(evutil_socket_t fd, short what, void *arg)
     (void)what;
     c->lst.draining = 0;
     listener_stop_accepting(c);
-    if (atomic_load(&c->conns) == 0)
+    if (child_conns_open(c) == 0)
         event_base_loopbreak(c->lst.base);
 }
 
@@ -260,7 +258,6 @@ static int listener_add_sockets(struct child *c)
         }
     }
     l->accepting = 1;
-    l->taking = 1;                /* evconnlistener_new enables */
     return 0;
 }
 

@@ -35,8 +35,7 @@ struct accept_balance {
      * children a second). */
     int sibs[BALANCE_MAX_SIBLINGS];
     int n_sibs;
-    int listed;                  /* sibs is valid for listed_at */
-    time_t listed_at;
+    time_t listed_at;            /* the second sibs was listed in; -1 never */
 };
 
 void balance_init(struct accept_balance *b);

@@ -46,7 +46,6 @@ struct child {
     struct pool pool;             /* handler threads */
     int stop_pipe[2];             /* read end turns readable when stopping */
     _Atomic int stopping;         /* enum child_stop; written by the listener thread */
-    _Atomic int conns;            /* connections open in this child */
     _Atomic uint64_t accepted;    /* connections accepted (MaxConnectionsPerChild) */
 };
 
@@ -62,9 +61,12 @@ int child_main(struct child *c);
  * every connection the kernel has queued, so none is reset. */
 void child_begin_stop(struct child *c, enum child_stop how, int drain);
 
-/* Called (any thread) whenever a connection opens: counts it here and in
- * the scoreboard, where siblings balance accepts against it. */
+/* Called (any thread) whenever a connection opens: counts it in the
+ * child's scoreboard slot, where siblings balance accepts against it. */
 void child_conn_opened(struct child *c);
+
+/* Connections open in this child now (any thread). */
+int child_conns_open(const struct child *c);
 
 /* Called (any thread) whenever a connection closes: uncounts it, and wakes
  * the listener when a stopping child has no connection left. */

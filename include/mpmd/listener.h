@@ -23,8 +23,6 @@ struct listener {
      * events: evl enabled when accepting && !burst_paused && !deferring,
      * watch_ev added when accepting && deferring. */
     int accepting;                  /* not paused, stopped or out of descriptors */
-    int taking;                     /* evl enabled */
-    int watching;                   /* watch_ev added */
     struct event *control_ev;       /* supervisor pipe */
     struct event *resume_ev;        /* a handler became idle: accept again */
     struct event *drained_ev;       /* stopping and the last connection closed */

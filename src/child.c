@@ -105,6 +105,7 @@ int child_main(struct child *c)
     atomic_store(&slot->generation, c->generation);
     atomic_store(&slot->conns_open, 0);
     atomic_store(&slot->connections, 0);
+    atomic_store(&slot->arm_failures, 0);
     atomic_store(&slot->state, SB_CHILD_STARTING);
     if (child_drop_privileges(c) == -1 || child_setup(c) == -1)
         goto out;

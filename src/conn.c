@@ -16,7 +16,15 @@
  *
  *   MPM worker: the listener only accepts; the handler thread that pops a
  *   connection reads, serves and waits on it (poll with timeouts) until it
- *   closes. */
+ *   closes.
+ *
+ *   Both: a request is answered as soon as its head is in (the static
+ *   handler never needs the body); a body still to come is then read and
+ *   dropped before the next request, or, when it is large, of unknown
+ *   length or awaited with "Expect: 100-continue", the answer says
+ *   "Connection: close".  Every close mpmd starts while the client may
+ *   still be sending is a lingering close in the listener (conn_linger),
+ *   so a reset never destroys a response already sent. */
 #include "config.h"
 
 #include "mpmd/conn.h"
@@ -35,8 +43,6 @@
 #include "mpmd/child.h"
 #include "mpmd/filecache.h"
 #include "mpmd/static.h"
-
-#define LINGER_MAX_BYTES (1 << 20) /* drain at most this much before close */
 
 /* ---- replies ------------------------------------------------------ */
 
@@ -154,8 +160,22 @@ static int wait_writable(int fd, int timeout_s)
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
+/* The event of C could not be registered: C would be neither watched nor
+ * closed.  Close it, count it in the scoreboard, say so.  Owner. */
+static void conn_arm_failed(struct conn *c)
+{
+    struct child *ch = c->child;
+    uint64_t n = atomic_fetch_add_explicit(&scoreboard_child(ch->sb, ch->slot)->arm_failures, 1,
+                                           memory_order_relaxed) + 1;
+    log_msg(ch->log, LOGL_ERROR,
+            "cannot register a connection with the event loop; closed it (%llu so far)",
+            (unsigned long long)n);
+    conn_close(c);
+}
+
 /* Register C's event for WHAT (EV_READ or EV_WRITE) with timeout TV,
- * giving the connection to the listener.  Read events are persistent:
+ * giving the connection to the listener; if that fails, close C.  Either
+ * way the caller must let go of C.  Read events are persistent:
  * re-arming one that is already registered only moves its timeout, which
  * costs no epoll_ctl (the common case: a request answered in the listener
  * and the connection back to keep-alive).  ARMED is set before event_add
@@ -163,15 +183,14 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_arm(struct conn *c, short what, const struct timeval *tv)
 {
     short flags = what == EV_READ ? EV_READ | EV_PERSIST : what;
-    if (c->armed && event_get_events(&c->ev) == flags) {
-        event_add(&c->ev, tv);
-        return;
+    if (!c->armed || event_get_events(&c->ev) != flags) {
+        if (c->armed)
+            event_del(&c->ev);
+        event_assign(&c->ev, c->child->lst.base, c->fd, flags, conn_event_cb, c);
+        c->armed = 1;
     }
-    if (c->armed)
-        event_del(&c->ev);
-    event_assign(&c->ev, c->child->lst.base, c->fd, flags, conn_event_cb, c);
-    c->armed = 1;
-    event_add(&c->ev, tv);
+    if (event_add(&c->ev, tv) == -1)
+        conn_arm_failed(c);
 }
 
 /* Take C's event out of the loop (listener thread, before a hand-over). */
@@ -214,9 +233,29 @@ void conn_close(struct conn *c)
     child_conn_closed(ch);
 }
 
-/* Shut our side and drain the client's bytes before closing, so a reset
- * does not destroy the response we just sent (RFC 9112 9.6).  Owner:
- * hands the connection to the listener. */
+/* ---- lingering close ----------------------------------------------- */
+
+/* Wait (in the listener) for the client's next bytes or its close, for a
+ * quiet period, but never past CONN_LINGER_MAX_SECONDS in all. */
+static void linger_wait(struct conn *c)
+{
+    long left = c->stage_start + CONN_LINGER_MAX_SECONDS - monotonic_seconds();
+    if (left <= 0) {
+        conn_close(c);
+    } else if (left >= CONN_LINGER_QUIET_SECONDS) {
+        conn_arm(c, EV_READ, c->child->lst.tv_linger);
+    } else {
+        struct timeval tv = { .tv_sec = left, .tv_usec = 0 };
+        conn_arm(c, EV_READ, &tv);
+    }
+}
+
+/* Close C the way that cannot destroy what was sent (RFC 9112 9.6): shut
+ * down our write side (the client sees EOF after the last response), then
+ * read and drop whatever it still sends, until it closes, goes quiet, or
+ * a limit is reached (CONN_LINGER_*); only then close, so the kernel has
+ * no unread bytes that would make it answer with a reset.  Owner (any
+ * thread): the connection goes to the listener holding no buffer. */
 static void conn_linger(struct conn *c)
 {
     if (shutdown(c->fd, SHUT_WR) == -1) {
@@ -224,23 +263,33 @@ static void conn_linger(struct conn *c)
         return;
     }
     http_request_release_buffer(&c->req);
-    c->req.len = 0; /* counts drained bytes from here on */
     c->state = CONN_LINGERING;
-    conn_arm(c, EV_READ, c->child->lst.tv_linger);
+    c->discarding = 0;
+    c->drained = 0;
+    c->stage_start = monotonic_seconds();
+    linger_wait(c);
 }
 
+/* Listener: the lingering connection is readable.  Drop what is there;
+ * close at EOF, on error, or at the byte limit. */
 static void linger_drain(struct conn *c)
 {
-    char buf[4096];
-    ssize_t n = read(c->fd, buf, sizeof buf);
-    if (n > 0 && c->req.len + (size_t)n < LINGER_MAX_BYTES) {
-        c->req.len += (uint32_t)n;
-        conn_arm(c, EV_READ, c->child->lst.tv_linger);
-        return;
-    }
-    if (n == -1 && errno == EAGAIN) {
-        conn_arm(c, EV_READ, c->child->lst.tv_linger);
-        return;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            c->drained += (uint32_t)n;
+            if (c->drained >= CONN_LINGER_MAX_BYTES)
+                break;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno == EAGAIN) {
+            linger_wait(c);
+            return;
+        }
+        break;
     }
     conn_close(c);
 }
@@ -293,30 +342,15 @@ static int read_time_left(const struct conn *c)
     return left > 0 ? (int)left : 0;
 }
 
-/* The client sent "Expect: 100-continue": invite the body.  The interim
- * response is 25 bytes on a socket with nothing else queued, so one
- * non-blocking send does it. */
-static void conn_send_continue(struct conn *c)
-{
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) == -1)
-        log_msg(c->child->log, LOGL_DEBUG, "100 Continue not sent: %s", strerror(errno));
-}
-
 /* Parse what is buffered, reading once more if needed.  READ_READY: a
- * request (or a parse error to answer) is complete. */
+ * request head (or a parse error to answer) is complete; while
+ * discarding: the body is over (or broken). */
 static enum read_result conn_read_request(struct conn *c)
 {
     for (;;) {
-        if (c->req.parsed < c->req.len) {
-            enum http_parse_result r = http_request_parse(&c->req, &c->child->limits);
-            if (r == HTTP_PARSE_CONTINUE) {
-                conn_send_continue(c);
-                continue;         /* the body may be buffered already */
-            }
-            if (r != HTTP_PARSE_MORE)
-                return READ_READY;
-        }
+        if (c->req.parsed < c->req.len &&
+            http_request_parse(&c->req, &c->child->limits) != HTTP_PARSE_MORE)
+            return READ_READY;
         if (c->req.headers_done && !c->body_stage)
             conn_begin_stage(c, 1);
         ssize_t n = conn_fill(c);
@@ -342,6 +376,15 @@ static int decide_keep_alive(const struct conn *c)
         return 0;
     if (cfg->max_keepalive_requests > 0 && c->served + 1 >= (uint32_t)cfg->max_keepalive_requests)
         return 0;
+    if (http_request_body_pending(&c->req)) {
+        /* Answered from the head.  A client awaiting 100 Continue may or
+         * may not send the body now (RFC 9110 10.1.1): only a close
+         * settles it.  A body of unknown or large size is not worth
+         * reading. */
+        long long left = http_request_body_left(&c->req);
+        if (c->req.expect_continue || left < 0 || left > CONN_DISCARD_KEEP_MAX)
+            return 0;
+    }
     return 1;
 }
 
@@ -389,6 +432,47 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
 
 enum next_step { NEXT_SERVE, NEXT_READ, NEXT_IDLE, NEXT_CLOSE, NEXT_LINGER };
 
+/* Whether the client has said it will send nothing more: it asked for the
+ * close (a client that sends "close" MUST NOT send further requests, RFC
+ * 9112 9.6), its request was read whole and nothing follows it.  Only
+ * then may mpmd close without lingering. */
+static int client_done_sending(const struct conn *c)
+{
+    const struct request *r = &c->req;
+    return !r->keep_alive && !r->error_status && r->complete && r->len == r->parsed;
+}
+
+/* The current request is over, body included: on to the next one. */
+static enum next_step conn_next_request(struct conn *c)
+{
+    conn_begin_stage(c, 0);
+    if (http_request_next(&c->req) == 0) {
+        http_request_release_buffer(&c->req);
+        return NEXT_IDLE;
+    }
+    return http_request_parse(&c->req, &c->child->limits) == HTTP_PARSE_MORE ? NEXT_READ
+                                                                             : NEXT_SERVE;
+}
+
+/* Discarding a body after its response, the parser said R. */
+static enum next_step conn_discard_step(struct conn *c, enum http_parse_result r)
+{
+    if (r == HTTP_PARSE_MORE)
+        return NEXT_READ;
+    c->discarding = 0;
+    if (r == HTTP_PARSE_DONE)
+        return conn_next_request(c);
+    log_msg(c->child->log, LOGL_INFO, "bad request body after the response (%d): %s",
+            c->req.error_status, c->req.error_reason ? c->req.error_reason : "malformed");
+    return NEXT_LINGER;   /* broken framing: the response is out, end here */
+}
+
+/* conn_read_request said READ_READY while discarding. */
+static enum next_step conn_discard_ended(struct conn *c)
+{
+    return conn_discard_step(c, c->req.complete ? HTTP_PARSE_DONE : HTTP_PARSE_ERROR);
+}
+
 /* A response is fully sent: log it and decide what the connection does
  * next.  Any owner. */
 static enum next_step conn_response_done(struct conn *c)
@@ -396,21 +480,13 @@ static enum next_step conn_response_done(struct conn *c)
     conn_log_access(c);
     c->served++;
     if (!c->keep_alive)
-        return c->req.error_status || c->req.len > c->req.parsed ? NEXT_LINGER : NEXT_CLOSE;
-    conn_begin_stage(c, 0);
-    if (http_request_next(&c->req) == 0) {
-        http_request_release_buffer(&c->req);
-        return NEXT_IDLE;
-    }
-    switch (http_request_parse(&c->req, &c->child->limits)) {
-    case HTTP_PARSE_MORE:
-        return NEXT_READ;
-    case HTTP_PARSE_CONTINUE:
-        conn_send_continue(c);  /* a pipelined head that awaits 100 Continue */
-        return NEXT_READ;
-    default:
-        return NEXT_SERVE;
-    }
+        return client_done_sending(c) ? NEXT_CLOSE : NEXT_LINGER;
+    if (!http_request_body_pending(&c->req))
+        return conn_next_request(c);
+    /* Answered from the head: read the rest of the (small) body, drop it. */
+    c->discarding = 1;
+    conn_begin_stage(c, 1);
+    return conn_discard_step(c, http_request_parse(&c->req, &c->child->limits));
 }
 
 static void conn_wait_read(struct conn *c);
@@ -530,7 +606,10 @@ static void on_readable(struct conn *c)
         conn_begin_stage(c, 0);               /* a new request starts arriving */
     switch (conn_read_request(c)) {
     case READ_READY:
-        conn_dispatch(c);
+        if (c->discarding)
+            conn_continue(c, conn_discard_ended(c));
+        else
+            conn_dispatch(c);
         break;
     case READ_WAIT:
         conn_wait_read(c);
@@ -541,14 +620,14 @@ static void on_readable(struct conn *c)
     }
 }
 
+/* RequestReadTimeout or KeepAliveTimeout ran out.  The client may be
+ * sending right now, so even an idle connection ends in a lingering
+ * close; a partial request first gets its 408. */
 static void on_read_timeout(struct conn *c)
 {
-    if (c->state == CONN_READING && c->req.len > 0) {
+    if (c->state == CONN_READING && c->req.len > 0 && !c->discarding)
         conn_send_timeout_reply(c, &c->child->lst.date);
-        conn_linger(c);
-        return;
-    }
-    conn_close(c);
+    conn_linger(c);
 }
 
 static void on_writable(struct conn *c)
@@ -584,7 +663,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
         break;
     case CONN_WRITING:
         if (what & EV_TIMEOUT)
-            conn_close(c);
+            conn_linger(c);       /* Timeout: the client stopped reading */
         else
             on_writable(c);
         break;
@@ -648,16 +727,21 @@ static int wait_readable(struct conn *c, int timeout_s, int idle)
     return r > 0;
 }
 
-/* Read a whole request with blocking waits.  Returns READ_READY or
- * READ_GONE (timeout answered with 408, EOF, error, stop). */
-static enum read_result worker_read_request(struct worker *w, struct conn *c)
+/* Wait for and read the next request, or the rest of a body being
+ * discarded, with blocking waits.  Returns what to do next: NEXT_SERVE
+ * (a request is in), NEXT_CLOSE (the client closed, or stop now),
+ * NEXT_LINGER (a timeout; a partial request got its 408), or after a
+ * discarded body whatever comes next. */
+static enum next_step worker_read(struct worker *w, struct conn *c)
 {
     const struct config *cfg = c->child->cfg;
     for (;;) {
         enum read_result r = conn_read_request(c);
-        if (r != READ_WAIT)
-            return r;
-        int idle = c->req.len == 0 && c->served > 0;
+        if (r == READ_GONE)
+            return NEXT_CLOSE;
+        if (r == READ_READY)
+            return c->discarding ? conn_discard_ended(c) : NEXT_SERVE;
+        int idle = c->req.len == 0 && c->served > 0 && !c->discarding;
         int left = idle ? cfg->keepalive_timeout : read_time_left(c);
         scoreboard_set_thread_state(w->sb, idle ? SB_THREAD_KEEPALIVE : SB_THREAD_READING);
         int ready = left > 0 ? wait_readable(c, left, idle) : 0;
@@ -666,14 +750,17 @@ static enum read_result worker_read_request(struct worker *w, struct conn *c)
                 conn_begin_stage(c, 0);
             continue;
         }
-        if (ready == 0 && c->req.len > 0)
+        if (ready == -1)
+            return NEXT_CLOSE;
+        if (c->req.len > 0 && !c->discarding)
             conn_send_timeout_reply(c, &w->date);
-        return READ_GONE;
+        return NEXT_LINGER;
     }
 }
 
 /* Send RP completely, waiting for the socket (MPM worker).  Returns 1
- * when sent, 0 when the client is gone or too slow. */
+ * when sent, 0 when the client stopped reading for Timeout, -1 when it
+ * is gone. */
 static int worker_send(struct conn *c, struct reply *rp)
 {
     int r;
@@ -681,45 +768,44 @@ static int worker_send(struct conn *c, struct reply *rp)
         if (!wait_writable(c->fd, c->child->cfg->timeout))
             break;
     out_release(&rp->out);
-    return r == 1;
+    return r;
 }
 
-/* Lingering close in the handler thread: shut our side, drain input
- * until EOF, a quiet period, or LINGER_MAX_BYTES. */
-static void worker_linger(struct conn *c)
+/* Answer the request that is in.  Returns what to do next. */
+static enum next_step worker_serve(struct worker *w, struct conn *c)
 {
-    char buf[4096];
-    size_t drained = 0;
-    if (shutdown(c->fd, SHUT_WR) == -1)
-        return;
-    while (drained < LINGER_MAX_BYTES && wait_readable(c, 2, 0) == 1) {
-        ssize_t n = read(c->fd, buf, sizeof buf);
-        if (n <= 0)
-            break;
-        drained += (size_t)n;
-    }
+    struct reply rp;
+    scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
+    conn_build_reply(&w->date, c, &rp, 0);
+    int sent = worker_send(c, &rp);
+    if (sent != 1)
+        return sent == 0 ? NEXT_LINGER : NEXT_CLOSE;
+    atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+    return conn_response_done(c);
 }
 
+/* The handler thread owns C until it closes; a lingering close is handed
+ * to the listener, so no thread waits for a client to go away. */
 static void run_worker(struct worker *w, struct conn *c)
 {
     enum next_step next = NEXT_READ;
     for (;;) {
-        /* NEXT_SERVE: the pipelined request is already parsed. */
-        if (next != NEXT_SERVE && worker_read_request(w, c) != READ_READY)
+        switch (next) {
+        case NEXT_READ:
+        case NEXT_IDLE:
+            next = worker_read(w, c);
             break;
-        scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
-        struct reply rp;
-        conn_build_reply(&w->date, c, &rp, 0);
-        if (!worker_send(c, &rp))
+        case NEXT_SERVE:
+            next = worker_serve(w, c);
             break;
-        atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
-        next = conn_response_done(c);
-        if (next == NEXT_LINGER)
-            worker_linger(c);
-        if (next == NEXT_LINGER || next == NEXT_CLOSE)
-            break;
+        case NEXT_LINGER:
+            conn_linger(c);
+            return;
+        case NEXT_CLOSE:
+            conn_close(c);
+            return;
+        }
     }
-    conn_close(c);
 }
 
 void conn_run(struct worker *w, struct conn *c)

@@ -203,10 +203,9 @@ static int on_headers_complete(http_parser *p)
     r->headers_done = 1;
     /* RFC 9112 6.1: a 1.0 message with Transfer-Encoding has faulty framing. */
     r->keep_alive = http_should_keep_alive(p) && !(p->http_minor == 0 && (p->flags & F_CHUNKED));
-    if (expect && has_body && p->http_minor >= 1) {
-        r->expect_continue = 1;
+    r->expect_continue = expect && has_body && p->http_minor >= 1;
+    if (has_body)
         http_parser_pause(p, 1);  /* resumes at the same byte (s_headers_done) */
-    }
     return 0;
 }
 
@@ -411,7 +410,7 @@ enum http_parse_result http_request_parse(struct request *r, const struct http_l
     if (upto <= r->parsed)
         return HTTP_PARSE_MORE;
     if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED && !r->complete)
-        http_parser_pause(&r->parser, 0);         /* after 100 Continue */
+        http_parser_pause(&r->parser, 0);         /* the body, after HTTP_PARSE_HEAD */
     struct parse_frame frame = { r, lim };
     r->parser.data = &frame;
     size_t n = http_parser_execute(&r->parser, &parser_settings, r->buf + r->parsed,
@@ -423,9 +422,9 @@ enum http_parse_result http_request_parse(struct request *r, const struct http_l
         return HTTP_PARSE_DONE;
     if (r->error_status)
         return HTTP_PARSE_ERROR;
-    if (e == HPE_PAUSED && r->expect_continue) {
-        r->expect_continue = 0;
-        return HTTP_PARSE_CONTINUE;
+    if (e == HPE_PAUSED && r->headers_done && !r->head_reported) {
+        r->head_reported = 1;
+        return HTTP_PARSE_HEAD;
     }
     if (e != HPE_OK)
         return parse_error(r, status_for_parser_error(e), http_errno_description(e));
@@ -445,7 +444,7 @@ uint32_t http_request_next(struct request *r)
     r->parsed = 0;
     r->scan = 0;
     r->fields_seen = 0;
-    r->head_scanned = r->request_line_seen = r->expect_continue = 0;
+    r->head_scanned = r->request_line_seen = r->expect_continue = r->head_reported = 0;
     r->nhdr = 0;
     r->url_off = r->url_len = 0;
     r->headers_done = r->complete = r->in_value = 0;

@@ -16,7 +16,6 @@
 #include "mpmd/child.h"
 #include "mpmd/conn.h"
 
-#define LINGER_SECONDS 2
 #define DRAIN_MS 300              /* graceful stop: accept what is queued this long */
 #define ACCEPT_RETRY_MS 100       /* pause after accept ran out of descriptors */
 #define ACCEPT_BURST 16           /* connections taken per wake-up before yielding */
@@ -61,8 +60,12 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
         return;
     struct timeval tv = { .tv_sec = 0, .tv_usec = ACCEPT_RETRY_MS * 1000 };
     listener_pause_accept(c);
+    if (evtimer_add(c->lst.retry_ev, &tv) == -1) {
+        /* Stay paused; the next idle handler (resume_ev) resumes. */
+        log_msg(c->log, LOGL_ERROR, "cannot arm the accept retry timer");
+        return;
+    }
     c->lst.retry_pending = 1;
-    evtimer_add(c->lst.retry_ev, &tv);
 }
 
 static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
@@ -163,7 +166,8 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
         listener_end_deferral(c);
     } else if (!evtimer_pending(c->lst.defer_check_ev, NULL)) {
         struct timeval tv = { .tv_sec = 0, .tv_usec = BALANCE_WAIT_MS * 1000 };
-        evtimer_add(c->lst.defer_check_ev, &tv);
+        if (evtimer_add(c->lst.defer_check_ev, &tv) == -1)
+            listener_end_deferral(c);  /* cannot wait: take connections now */
     }
 }
 
@@ -190,10 +194,17 @@ static void listener_sync(struct child *c)
             evconnlistener_disable(l->evl[i]);
         if (!watch)
             event_del(l->watch_ev[i]);
-        if (watch)
-            event_add(l->watch_ev[i], NULL);
-        if (take)
-            evconnlistener_enable(l->evl[i]);
+        if (watch && event_add(l->watch_ev[i], NULL) == -1) {
+            /* Cannot watch: stop deferring rather than strand connections. */
+            log_msg(c->log, LOGL_ERROR, "cannot watch listening socket %d; accepting instead",
+                    c->listen_fds[i]);
+            l->deferring = 0;
+            listener_sync(c);
+            return;
+        }
+        if (take && evconnlistener_enable(l->evl[i]) == -1)
+            log_msg(c->log, LOGL_ERROR, "cannot accept on listening socket %d",
+                    c->listen_fds[i]);
     }
 }
 
@@ -273,7 +284,7 @@ int listener_init(struct child *c)
     }
     l->tv_write = common_timeout(l->base, cfg->timeout);
     l->tv_keepalive = common_timeout(l->base, cfg->keepalive_timeout);
-    l->tv_linger = common_timeout(l->base, LINGER_SECONDS);
+    l->tv_linger = common_timeout(l->base, CONN_LINGER_QUIET_SECONDS);
     l->control_ev = event_new(l->base, c->control_fd, EV_READ | EV_PERSIST, on_control, c);
     l->resume_ev = event_new(l->base, -1, 0, on_resume, c);
     l->drained_ev = event_new(l->base, -1, 0, on_drained, c);
@@ -289,9 +300,11 @@ int listener_init(struct child *c)
         log_msg(c->log, LOGL_ERROR, "cannot set up the listener's events");
         return -1;
     }
-    if (c->control_fd != -1)
-        event_add(l->control_ev, NULL);
-    event_add(l->sigterm_ev, NULL);
+    if ((c->control_fd != -1 && event_add(l->control_ev, NULL) == -1) ||
+        event_add(l->sigterm_ev, NULL) == -1) {
+        log_msg(c->log, LOGL_ERROR, "cannot register the control pipe and SIGTERM");
+        return -1;
+    }
     return listener_add_sockets(c);
 }
 
@@ -343,7 +356,10 @@ void listener_drain_then_stop(struct child *c)
     l->accepting = 1;             /* even if paused while busy */
     l->draining = 1;
     listener_end_deferral(c);
-    evtimer_add(l->drain_ev, &tv);
+    if (evtimer_add(l->drain_ev, &tv) == -1) {
+        log_msg(c->log, LOGL_ERROR, "cannot arm the accept drain timer; not draining");
+        on_drain_end(-1, 0, c);
+    }
 }
 
 void listener_pause_accept(struct child *c)

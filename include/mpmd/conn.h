@@ -25,6 +25,21 @@
 #include "mpmd/response.h"
 #include "mpmd/workq.h"
 
+/* Lingering close (RFC 9112 9.6), Apache's semantics: after shutting
+ * down our write side, read and drop what the client still sends until
+ * it closes, until it has been quiet this long ... */
+#define CONN_LINGER_QUIET_SECONDS 2      /* Apache's SECONDS_TO_LINGER */
+/* ... but for no longer than this in all ... */
+#define CONN_LINGER_MAX_SECONDS 30       /* Apache's MAX_SECS_TO_LINGER */
+/* ... and no more than this many bytes; then close. */
+#define CONN_LINGER_MAX_BYTES (64u << 20)
+
+/* A request answered from its head keeps the connection when at most
+ * this many body bytes, of a known length, are still to come: the
+ * listener reads and drops them.  Otherwise the answer carries
+ * "Connection: close" and the connection lingers. */
+#define CONN_DISCARD_KEEP_MAX (64 * 1024)
+
 struct child;
 struct filecache;
 struct filecache_entry;
@@ -35,7 +50,8 @@ enum conn_state {
     CONN_KEEPALIVE,  /* listener: idle between requests, no buffer held */
     CONN_HANDLING,   /* handler thread: queued or running the handler */
     CONN_WRITING,    /* listener: completing a write a handler started */
-    CONN_LINGERING,  /* listener: write side shut, draining input before close */
+    CONN_LINGERING,  /* listener: write side shut, dropping input until the client
+                      * closes (no buffer held) */
 };
 
 /* Output still to send: the head (copied), a static body, a file range. */
@@ -59,8 +75,11 @@ struct conn {
     uint8_t is_head;         /* current request is HEAD */
     uint8_t body_stage;      /* RequestReadTimeout: reading the body, not the head */
     uint8_t armed;           /* EV is registered with the listener's base */
+    uint8_t discarding;      /* answered from the head: reading the body to drop it */
     uint32_t served;         /* responses sent on this connection */
-    time_t stage_start;      /* monotonic second the current read stage began */
+    uint32_t drained;        /* bytes read and dropped while lingering */
+    time_t stage_start;      /* monotonic second the current read stage (or the
+                              * lingering close) began */
     struct event ev;         /* one event, re-assigned per state */
     union {
         struct sockaddr sa;

@@ -33,8 +33,9 @@ enum http_parse_result {
     HTTP_PARSE_MORE = 0,   /* need more bytes */
     HTTP_PARSE_DONE = 1,   /* a whole message is in (head and body) */
     HTTP_PARSE_ERROR = 2,  /* malformed: answer req->error_status and close */
-    HTTP_PARSE_CONTINUE = 3, /* head complete, client awaits "100 Continue" before
-                              * the body: send it, then parse again */
+    HTTP_PARSE_HEAD = 3,   /* the head is complete and a body follows, not yet
+                            * read: answer now if the answer does not depend on
+                            * the body, then parse again to read (discard) it */
 };
 
 struct request {
@@ -60,7 +61,8 @@ struct request {
     unsigned keep_alive : 1; /* the client allows a persistent connection */
     unsigned head_scanned : 1; /* the empty line ending the head was validated */
     unsigned request_line_seen : 1;
-    unsigned expect_continue : 1; /* "Expect: 100-continue" with a body to come */
+    unsigned expect_continue : 1; /* HTTP/1.1 "Expect: 100-continue" with a body */
+    unsigned head_reported : 1; /* HTTP_PARSE_HEAD was returned for this message */
 };
 
 /* Prepare R (zeroed storage) for a new connection.  No allocation. */
@@ -76,11 +78,13 @@ size_t http_request_reserve(struct request *r, size_t want, size_t max);
 
 /* Parse the bytes between parsed and len.  Returns HTTP_PARSE_DONE once a
  * complete message has been seen (the parser is then paused),
- * HTTP_PARSE_CONTINUE once (the head is in, the client waits for 100
- * Continue), HTTP_PARSE_ERROR with error_status set (400, 413, 414, 417,
- * 431, 501, 505) on bad input, HTTP_PARSE_MORE otherwise.  Body bytes
- * are discarded as they are parsed, so a large body never grows the
- * buffer.
+ * HTTP_PARSE_HEAD once for a message with a body, as soon as its head is
+ * complete (the parser pauses before the first body byte; the next call
+ * goes on with the body), HTTP_PARSE_ERROR with error_status set (400,
+ * 413, 414, 417, 431, 501, 505) on bad input, HTTP_PARSE_MORE otherwise.
+ * Body bytes are discarded as they are parsed, so a large body never
+ * grows the buffer.  No "100 Continue" is implied: a caller that answers
+ * from the head never sends one (RFC 9110 10.1.1).
  *
  * The head is held to RFC 9112 more strictly than http-parser holds it:
  * every line must end in CRLF (no bare LF), no obs-fold, the request line
@@ -110,6 +114,22 @@ int http_request_path(const struct request *r, const char **path, size_t *plen,
 
 /* The request line (without CRLF) as received; *LEN gets its length. */
 const char *http_request_line(const struct request *r, size_t *len);
+
+/* Whether the head of the current message is in and its body is not all
+ * read yet. */
+static inline int http_request_body_pending(const struct request *r)
+{
+    return r->headers_done && !r->complete;
+}
+
+/* Body bytes still to come when the length is known (Content-Length),
+ * -1 when it is not (chunked).  Meaningful while the body is pending. */
+static inline long long http_request_body_left(const struct request *r)
+{
+    if (r->parser.flags & F_CHUNKED)
+        return -1;
+    return (long long)r->parser.content_length;
+}
 
 static inline int http_request_method(const struct request *r)
 {

@@ -43,6 +43,8 @@ struct sb_child {
     _Atomic uint64_t connections;  /* accepted since start */
     _Atomic uint64_t requests;     /* served since start */
     _Atomic int conns_open;        /* connections currently open */
+    _Atomic uint64_t arm_failures; /* connections closed because their event
+                                    * could not be registered */
 };
 
 struct scoreboard {

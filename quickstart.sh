@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")"
 
 DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev \
-check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils"
+check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client"
 
 install_deps() {
     missing=""

@@ -201,8 +201,14 @@ static int on_headers_complete(http_parser *p)
     if (expect && !(elen == 12 && strncasecmp(expect, "100-continue", 12) == 0))
         return fail(r, 417, "Expect other than 100-continue");
     r->headers_done = 1;
-    /* RFC 9112 6.1: a 1.0 message with Transfer-Encoding has faulty framing. */
-    r->keep_alive = http_should_keep_alive(p) && !(p->http_minor == 0 && (p->flags & F_CHUNKED));
+    /* RFC 9112 6.1: a 1.0 message with Transfer-Encoding has faulty framing.
+     * After CONNECT the client may already be sending tunnel data (RFC
+     * 9110 9.3.6), which must never be read as the next request: mpmd
+     * tunnels nothing, so the connection ends with the answer.  (Other
+     * Upgrade requests are ordinary ones to a server that ignores
+     * Upgrade: the client waits for a 101 before it switches.) */
+    r->keep_alive = http_should_keep_alive(p) && !(p->http_minor == 0 && (p->flags & F_CHUNKED)) &&
+                    p->method != HTTP_CONNECT;
     r->expect_continue = expect && has_body && p->http_minor >= 1;
     if (has_body)
         http_parser_pause(p, 1);  /* resumes at the same byte (s_headers_done) */
@@ -428,8 +434,6 @@ enum http_parse_result http_request_parse(struct request *r, const struct http_l
     }
     if (e != HPE_OK)
         return parse_error(r, status_for_parser_error(e), http_errno_description(e));
-    if (r->parser.upgrade)
-        return parse_error(r, 400, "protocol upgrade with a request body");
     if (r->headers_done && r->parsed == r->len)
         r->len = r->parsed = r->scan = referenced_end(r);
     return HTTP_PARSE_MORE;

@@ -13,6 +13,7 @@
 #define MPMD_HTTP_H
 
 #include <http_parser.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -123,10 +124,11 @@ static inline int http_request_body_pending(const struct request *r)
 }
 
 /* Body bytes still to come when the length is known (Content-Length),
- * -1 when it is not (chunked).  Meaningful while the body is pending. */
+ * -1 when it is not (chunked) or is beyond LLONG_MAX.  Meaningful while
+ * the body is pending. */
 static inline long long http_request_body_left(const struct request *r)
 {
-    if (r->parser.flags & F_CHUNKED)
+    if ((r->parser.flags & F_CHUNKED) || r->parser.content_length > (uint64_t)LLONG_MAX)
         return -1;
     return (long long)r->parser.content_length;
 }

@@ -2,14 +2,18 @@
  *
  * Owns one simulated connection per input: the bytes are fed through
  * http_request_reserve/http_request_parse/http_request_next exactly as
- * src/conn.c does (reads limited by the buffer room, pipelined requests
- * parsed after each response, keep-alive decided per request, "100
- * Continue" answered), and every request that parses is run through what
- * the handlers and the access log do with it: the request line, header
- * lookups, the target's path through path_normalize (checked against a
- * slow reference implementation), the dates through http_date_parse, and
- * the conditional and Range fields through src/precond.c.  Runs in the calling thread
- * (libFuzzer's, or replay_main.c's); everything is freed per input.
+ * src/conn.c does (reads limited by the buffer room; a request answered
+ * as soon as its head is in, HTTP_PARSE_HEAD or DONE; keep-alive decided
+ * per response as decide_keep_alive does, a pending body included; after
+ * a keep-alive answer a pending body read and dropped until DONE, an
+ * ERROR there ending the connection; pipelined requests parsed after
+ * each response; no "100 Continue" ever), and every request that parses
+ * is run through what the handlers and the access log do with it: the
+ * request line, header lookups, the target's path through path_normalize
+ * (checked against a slow reference implementation), the dates through
+ * http_date_parse, and the conditional and Range fields through
+ * src/precond.c.  Runs in the calling thread (libFuzzer's, or
+ * replay_main.c's); everything is freed per input.
  *
  * Input format (so a corpus file is a readable request after 2 bytes):
  *   byte 0  how the client's bytes arrive.  < 0x80: in bursts of 1..(b0+1)
@@ -24,6 +28,11 @@
  *   rest    the bytes the client sends.  At the end of them the client
  *           stalls: a partial request gets the 408 path (access-logged).
  *
+ * Every http_request_parse result is checked against the request state
+ * (sim_parse): HEAD once per message, with the head in and the body
+ * pending; DONE with no body pending; a body's remaining length only
+ * counting down, matched by the bytes read.
+ *
  * Invariant failures abort() with a message on stderr; memory errors are
  * for ASan/UBSan (fuzz binary, make check-asan). */
 #include "config.h"
@@ -35,6 +44,7 @@
 #include <time.h>
 
 #include "fuzz_target.h"
+#include "mpmd/conn.h"
 #include "mpmd/http.h"
 #include "mpmd/path.h"
 #include "mpmd/precond.h"
@@ -44,6 +54,7 @@
 #define CONN_READ_WANT 2048      /* what conn_fill asks http_request_reserve for */
 #define CONN_SLACK 4096          /* conn_fill: line + fields * field_size + this */
 #define MAX_KEEPALIVE_REQUESTS 100 /* MaxKeepAliveRequests default (bounds the loop) */
+/* (CONN_DISCARD_KEEP_MAX, the largest pending body kept for, is conn.h's.) */
 #define FILE_MTIME 1700000000    /* the file precond/range checks run against */
 
 /* Written so the compiler cannot drop the reads that feed it. */
@@ -97,6 +108,10 @@ struct sim {
     struct http_limits lim;
     struct feed feed;
     unsigned served;
+    int keep_alive;        /* conn->keep_alive: decided per response */
+    int discarding;        /* conn->discarding: answered from the head, dropping the body */
+    unsigned heads;        /* HEAD results for the current message (at most 1) */
+    long long body_at_head; /* body_left when HEAD came: -1 chunked, else Content-Length */
     size_t path_cap_small; /* a second, small OUTCAP for path_normalize */
     off_t file_size;       /* the file precond/range checks run against */
 };
@@ -123,22 +138,126 @@ static long sim_fill(struct sim *s)
     return (long)n;
 }
 
+/* The statuses http.c (and conn_fill's overflow) may fail a request with. */
+static void check_error_status(const struct request *r)
+{
+    int st = r->error_status;
+    CHECK(st == 400 || st == 413 || st == 414 || st == 417 || st == 431 || st == 500 ||
+          st == 501 || st == 505,
+          "unexpected error status %d (%s)", st, r->error_reason ? r->error_reason : "");
+    CHECK(http_reason(st) != NULL, "no reason phrase for %d", st);
+}
+
+/* HEAD: once per message, the head in, a body of a known (within
+ * LimitRequestBody) or unknown length pending, none of it read yet. */
+static void check_head(struct sim *s)
+{
+    const struct request *r = &s->req;
+    CHECK(s->heads == 0, "HEAD %u times for one message", s->heads + 1);
+    CHECK(!s->discarding, "HEAD while discarding a body");
+    CHECK(r->head_reported && r->headers_done && !r->complete && !r->error_status,
+          "HEAD with head_reported %u headers_done %u complete %u error %d",
+          r->head_reported, r->headers_done, r->complete, r->error_status);
+    CHECK(http_request_body_pending(r), "HEAD but no body pending");
+    CHECK(r->body_bytes == 0, "HEAD after %llu body bytes", (unsigned long long)r->body_bytes);
+    long long left = http_request_body_left(r);
+    CHECK(left == -1 || (left > 0 && (uint64_t)left <= s->lim.body),
+          "body_left %lld at HEAD (LimitRequestBody %llu)", left,
+          (unsigned long long)s->lim.body);
+    size_t len;
+    CHECK(!r->expect_continue ||
+              (r->parser.http_minor >= 1 && http_request_header(r, "Expect", &len)),
+          "expect_continue for HTTP/1.%u without Expect", (unsigned)r->parser.http_minor);
+    s->heads = 1;
+    s->body_at_head = left;
+}
+
+/* DONE: the whole message is in, no body pending; a message that never
+ * said HEAD had no body; one with a Content-Length body read all of it. */
+static void check_done(const struct sim *s)
+{
+    const struct request *r = &s->req;
+    CHECK(r->complete && r->headers_done && !r->error_status,
+          "DONE with complete %u headers_done %u error %d", r->complete, r->headers_done,
+          r->error_status);
+    CHECK(!http_request_body_pending(r), "DONE but a body is pending");
+    CHECK(s->heads == r->head_reported, "%u HEADs but head_reported %u", s->heads,
+          r->head_reported);
+    if (!r->head_reported)
+        CHECK(r->body_bytes == 0 && !r->expect_continue,
+              "no HEAD, yet %llu body bytes (expect_continue %u)",
+              (unsigned long long)r->body_bytes, r->expect_continue);
+    else if (s->body_at_head >= 0)
+        CHECK(r->body_bytes == (uint64_t)s->body_at_head,
+              "Content-Length %lld but %llu body bytes read by DONE (the rest would be "
+              "parsed as the next request)", s->body_at_head,
+              (unsigned long long)r->body_bytes);
+}
+
+/* A step through a pending body: Content-Length counts down by exactly
+ * the bytes read, chunked stays unknown. */
+static void check_body_step(const struct sim *s, long long left_before, uint64_t bytes_before)
+{
+    const struct request *r = &s->req;
+    CHECK(r->body_bytes >= bytes_before, "body_bytes went back from %llu to %llu",
+          (unsigned long long)bytes_before, (unsigned long long)r->body_bytes);
+    if (!http_request_body_pending(r))
+        return;
+    long long left = http_request_body_left(r);
+    if (s->body_at_head < 0) {
+        CHECK(left == -1, "chunked body_left became %lld", left);
+        return;
+    }
+    CHECK(left >= 0 && left <= left_before, "body_left went from %lld to %lld", left_before,
+          left);
+    CHECK((uint64_t)left + r->body_bytes == (uint64_t)s->body_at_head,
+          "body_left %lld + %llu bytes read != Content-Length %lld", left,
+          (unsigned long long)r->body_bytes, s->body_at_head);
+}
+
+/* http_request_parse, with the invariants of what it says. */
+static enum http_parse_result sim_parse(struct sim *s)
+{
+    struct request *r = &s->req;
+    int in_body = s->heads && http_request_body_pending(r);
+    long long left_before = in_body ? http_request_body_left(r) : 0;
+    uint64_t bytes_before = r->body_bytes;
+    enum http_parse_result res = http_request_parse(r, &s->lim);
+    CHECK(r->parsed <= r->len, "parsed %u beyond len %u", r->parsed, r->len);
+    switch (res) {
+    case HTTP_PARSE_HEAD:
+        check_head(s);
+        break;
+    case HTTP_PARSE_DONE:
+        check_done(s);
+        break;
+    case HTTP_PARSE_ERROR:
+        check_error_status(r);
+        break;
+    case HTTP_PARSE_MORE:
+        CHECK(!r->error_status && !r->complete, "MORE with error %d complete %u",
+              r->error_status, r->complete);
+        break;
+    default:
+        CHECK(0, "http_request_parse returned %d", (int)res);
+    }
+    if (in_body && res != HTTP_PARSE_ERROR)
+        check_body_step(s, left_before, bytes_before);
+    return res;
+}
+
 enum read_result { READ_READY, READ_WAIT };
 
-/* conn_read_request (EOF never happens: the client stalls instead). */
+/* conn_read_request (EOF never happens: the client stalls instead).
+ * READ_READY: a head to answer (HEAD, DONE or an error); while
+ * discarding, the body is over or broken. */
 static enum read_result sim_read_request(struct sim *s)
 {
     struct request *r = &s->req;
     for (;;) {
         if (r->parsed < r->len) {
             CHECK(r->buf != NULL, "bytes to parse but no buffer");
-            enum http_parse_result res = http_request_parse(r, &s->lim);
-            CHECK(r->parsed <= r->len, "parsed %u beyond len %u", r->parsed, r->len);
-            if (res == HTTP_PARSE_CONTINUE) {
-                fuzz_sink++;        /* conn_send_continue; the body may be buffered */
-                continue;
-            }
-            if (res != HTTP_PARSE_MORE)
+            if (sim_parse(s) != HTTP_PARSE_MORE)
                 return READ_READY;
         }
         long n = sim_fill(s);
@@ -371,49 +490,104 @@ static void sim_handle(const struct sim *s)
      * files to tests_fuzz_fuzz_request_SOURCES in Makefile.am. */
 }
 
-/* conn_build_reply + the access log, for a complete or failed request. */
+/* decide_keep_alive (KeepAlive on, not stopping): a request answered
+ * from its head keeps the connection only for a small body of known
+ * length that nobody awaits a 100 Continue for. */
+static int sim_decide_keep_alive(const struct sim *s)
+{
+    const struct request *r = &s->req;
+    if (!r->keep_alive || r->error_status)
+        return 0;
+    if (s->served + 1 >= MAX_KEEPALIVE_REQUESTS)
+        return 0;
+    if (http_request_body_pending(r)) {
+        long long left = http_request_body_left(r);
+        if (r->expect_continue || left < 0 || left > CONN_DISCARD_KEEP_MAX)
+            return 0;
+    }
+    return 1;
+}
+
+/* conn_build_reply, for a request whose head is in (body pending after
+ * HEAD, or read), or a failed one. */
 static void sim_serve(struct sim *s)
 {
     struct request *r = &s->req;
+    s->keep_alive = sim_decide_keep_alive(s);
     if (r->error_status) {
-        int st = r->error_status;
-        CHECK(st == 400 || st == 413 || st == 414 || st == 417 || st == 431 || st == 500 ||
-              st == 501 || st == 505,
-              "unexpected error status %d (%s)", st, r->error_reason ? r->error_reason : "");
-        CHECK(http_reason(st) != NULL, "no reason phrase for %d", st);
-    } else {
-        CHECK(r->complete && r->headers_done, "served a request that is not complete");
-        CHECK(r->parsed > 0, "complete request consumed no bytes (pipelining would spin)");
-        sim_handle(s);
+        check_error_status(r);
+        CHECK(!s->keep_alive, "keep-alive after error %d", r->error_status);
+        return;
     }
-    sim_log_access(r);
-    s->served++;
+    CHECK(r->headers_done, "served a request whose head is not in");
+    CHECK(r->complete || (r->head_reported && s->heads == 1 && http_request_body_pending(r)),
+          "served a request neither complete nor reported by HEAD (complete %u, "
+          "head_reported %u)", r->complete, r->head_reported);
+    CHECK(r->parsed > 0, "request consumed no bytes (pipelining would spin)");
+    sim_handle(s);
 }
 
 enum next_step { NEXT_SERVE, NEXT_READ, NEXT_DONE };
 
-/* decide_keep_alive + conn_response_done.  NEXT_DONE: the connection
- * closes (or lingers: no more parsing either way). */
-static enum next_step sim_response_done(struct sim *s)
+/* conn_next_request: the current request is over, body included. */
+static enum next_step sim_next_request(struct sim *s)
 {
     struct request *r = &s->req;
-    int keep = r->keep_alive && !r->error_status && s->served < MAX_KEEPALIVE_REQUESTS;
-    if (!keep)
-        return NEXT_DONE;
     uint32_t before = r->len - r->parsed;
     uint32_t rest = http_request_next(r);
     CHECK(rest == before && r->len == rest && r->parsed == 0,
           "http_request_next kept %u of %u bytes (len %u)", rest, before, r->len);
+    CHECK(!r->headers_done && !r->complete && !r->head_reported && !r->expect_continue &&
+              !r->error_status && r->body_bytes == 0,
+          "http_request_next left state of the old message behind");
+    s->heads = 0;
+    s->body_at_head = 0;
     if (rest == 0) {
-        http_request_release_buffer(r);
+        http_request_release_buffer(r);     /* NEXT_IDLE */
         return NEXT_READ;
     }
-    /* As conn_response_done: a pipelined head awaiting 100 Continue waits
-     * for its body (the fuzzer found it served early, see git history). */
-    enum http_parse_result res = http_request_parse(r, &s->lim);
-    if (res == HTTP_PARSE_CONTINUE)
-        fuzz_sink++;
-    return res == HTTP_PARSE_MORE || res == HTTP_PARSE_CONTINUE ? NEXT_READ : NEXT_SERVE;
+    return sim_parse(s) == HTTP_PARSE_MORE ? NEXT_READ : NEXT_SERVE;
+}
+
+/* conn_discard_step: the parser said RES while a body was being dropped.
+ * NEXT_DONE: broken framing, the connection ends (lingers). */
+static enum next_step sim_discard_step(struct sim *s, enum http_parse_result res)
+{
+    CHECK(s->discarding, "discard step while not discarding");
+    if (res == HTTP_PARSE_MORE)
+        return NEXT_READ;
+    s->discarding = 0;
+    if (res == HTTP_PARSE_DONE)
+        return sim_next_request(s);
+    CHECK(res == HTTP_PARSE_ERROR, "discarding a body gave %d", (int)res);
+    check_error_status(&s->req);
+    return NEXT_DONE;
+}
+
+/* conn_discard_ended: sim_read_request said READ_READY while discarding. */
+static enum next_step sim_discard_ended(struct sim *s)
+{
+    return sim_discard_step(s, s->req.complete ? HTTP_PARSE_DONE : HTTP_PARSE_ERROR);
+}
+
+/* conn_response_done: the response is sent; log it, then the next
+ * request, dropping a pending body first when the connection stays.
+ * NEXT_DONE: the connection closes (or lingers: no more parsing). */
+static enum next_step sim_response_done(struct sim *s)
+{
+    struct request *r = &s->req;
+    sim_log_access(r);
+    s->served++;
+    if (!s->keep_alive)
+        return NEXT_DONE;
+    if (!http_request_body_pending(r))
+        return sim_next_request(s);
+    CHECK(s->body_at_head >= 0 && s->body_at_head <= CONN_DISCARD_KEEP_MAX &&
+              !r->expect_continue,
+          "keeping the connection for a body of %lld (expect_continue %u)", s->body_at_head,
+          r->expect_continue);
+    s->discarding = 1;
+    return sim_discard_step(s, sim_parse(s));
 }
 
 /* One connection: read, serve (pipelined requests too), until it closes
@@ -422,22 +596,23 @@ static void sim_connection(struct sim *s)
 {
     for (;;) {
         if (sim_read_request(s) == READ_READY) {
-            enum next_step next;
-            do {
+            /* on_readable: the end of a dropped body, or a head to answer */
+            enum next_step next = s->discarding ? sim_discard_ended(s) : NEXT_SERVE;
+            while (next == NEXT_SERVE) {
                 sim_serve(s);
                 next = sim_response_done(s);
-            } while (next == NEXT_SERVE);
+            }
             if (next == NEXT_DONE)
                 return;
             continue;
         }
-        /* READ_WAIT (on_readable): hold no buffer while idle. */
+        /* READ_WAIT (conn_wait_read): hold no buffer while nothing came. */
         if (s->req.len == 0)
             http_request_release_buffer(&s->req);
         if (!feed_next_burst(&s->feed))
             break;
     }
-    if (s->req.len > 0) {
+    if (s->req.len > 0 && !s->discarding) {
         /* The client stalled mid-request: the 408 path logs it. */
         s->req.error_status = 408;
         sim_log_access(&s->req);

@@ -342,6 +342,40 @@ class Conn:
         self.eof = True
         return True
 
+    def ends_cleanly(self, timeout=IO_TIMEOUT):
+        """Call once the client has sent all it will send on a connection the
+        server is closing.  The server must send nothing more but its FIN
+        (EOF, not a reset); then the client shuts down its own side and waits
+        (bounded) until the kernel has finished the connection, and a reset
+        that arrived meanwhile (the server closed while bytes of ours were
+        still coming in: no lingering close) shows as an error on the socket.
+        Returns "eof" for a clean end, else what went wrong: "data" (bytes
+        arrived; kept in buf), "reset" or "timeout" (no EOF within TIMEOUT)."""
+        if self.buf:
+            return "data"
+        self.sock.settimeout(timeout)
+        try:
+            while not self.eof:
+                data = self.sock.recv(4096)
+                if data:
+                    self.buf += data
+                    return "data"
+                self.eof = True
+        except socket.timeout:
+            return "timeout"
+        except (ConnectionResetError, BrokenPipeError):
+            return "reset"
+        finally:
+            self.sock.settimeout(self.timeout)
+        try:
+            local, peer = self.sock.getsockname()[1], self.sock.getpeername()[1]
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:                 # ENOTCONN: a reset already closed it
+            return "reset"
+        wait_until(lambda: not tcp_connected(local, peer), timeout, 0.01)
+        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        return "eof" if err == 0 else "reset"
+
 
 def request(port, method, path, version="HTTP/1.1", headers=None, body=b""):
     """One request on a fresh connection; returns the Response."""
@@ -443,6 +477,23 @@ def tcp_peer_ports(port, established_only=True):
             pass
     return found
 
+
+def tcp_connected(local_port, peer_port):
+    """True while /proc/net/tcp* lists a 127.0.0.1 connection LOCAL_PORT ->
+    PEER_PORT in any state but TIME_WAIT (it is not finished yet)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if (int(fields[1].rsplit(":", 1)[1], 16) == local_port
+                            and int(fields[2].rsplit(":", 1)[1], 16) == peer_port
+                            and fields[3] != "06"):
+                        return True
+        except OSError:
+            pass
+    return False
 
 def peer_ports_held(pid, port, established_only=True):
     """Peer ports of the connections to PORT that process PID holds open

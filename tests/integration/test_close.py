@@ -268,6 +268,21 @@ def answer_from_head(t, s, tag):
     finally:
         sock.close()
 
+    label = "%s CONNECT with a body" % tag
+    sock = connect(s, timeout=5)
+    try:
+        # After CONNECT the bytes may be tunnel data: never a next request.
+        sock.sendall(b"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(GET_INDEX) + GET_INDEX)
+        data, how = read_to_end(sock)
+        resps, rest = split_responses(data)
+        t.ok(len(resps) == 1, "%s: one answer, the bytes after it not served as a request"
+             % label, diag=[st for st, _ in resps])
+        t.eq((resps[0][1].get("connection") if resps else None, how, rest),
+             ("close", "fin", b""), "%s: Connection: close, then FIN" % label)
+    finally:
+        sock.close()
+
     label = "%s chunked POST" % tag
     sock = connect(s, timeout=5)
     try:

@@ -715,6 +715,22 @@ def check_k_signals(t):
 
 
 def check_user_group(t):
+    # A child drops its privileges first thing (src/child.c child_main:
+    # child_drop_privileges = setgid, initgroups, setuid), before it sets up
+    # its listener, starts its handler threads and marks itself ready; it
+    # accepts connections only in listener_run, after all that.  Two
+    # consequences are checked:
+    # - /proc is sampled only once every child is ready, seen from outside
+    #   as: all its threads started (listener + ThreadsPerChild handlers)
+    #   and its ids switched, waited for with a bound.  Sampling right after
+    #   the server first answers could catch a child between setgid and
+    #   setuid (seen once: uid 0, gid nogroup).
+    # - No request is ever served before the drop.  The server itself tells:
+    #   noperm.txt (root's, mode 000) can be opened by root only, so a child
+    #   still running as uid 0 answers it 200, a dropped one 403.  Both
+    #   children are SIGKILLed and requests are queued at once in the listen
+    #   socket (kept open by the supervisor): the respawned children take
+    #   them with their very first accepts.  Every answer must be 403.
     tag = "10 User/Group"
     if os.geteuid() != 0:
         t.skip("%s: children run as User/Group" % tag, "not running as root")
@@ -727,25 +743,69 @@ def check_user_group(t):
     except (ImportError, KeyError):
         t.skip("%s: children run as User/Group" % tag, "no user nobody or group nogroup")
         return
-    with t.guard(tag), Server(start_servers=2, conf_extra="User nobody\nGroup nogroup",
-                              tap=t) as s:
+    want = ((nobody.pw_uid,) * 4, (nogroup.gr_gid,) * 4)
+    threads = 4
+
+    def ready(kids):
+        return (len(kids) == 2 and
+                all(proc_ids(k) == want and
+                    mpmdtest.proc_threads(k) == mpmdtest.child_threads(threads)
+                    for k in kids))
+
+    with t.guard(tag), Server(start_servers=2, threads=threads,
+                              conf_extra="User nobody\nGroup nogroup", tap=t) as s:
         os.chmod(s.dir, 0o755)
         for dirpath, dirs, files in os.walk(s.docroot):
             os.chmod(dirpath, 0o755)
             for name in files:
                 if name != "noperm.txt":
                     os.chmod(os.path.join(dirpath, name), 0o644)
-        kids = wait_children(s, 2)
+        ok = wait_until(lambda: ready(s.children()), SETTLE)
+        kids = s.children()
         ids = {k: proc_ids(k) for k in kids}
         sup = proc_ids(s.pid)
         t.diag("%s: nobody=%d nogroup=%d; supervisor %r; children %r"
                % (tag, nobody.pw_uid, nogroup.gr_gid, sup, ids))
+        t.ok(ok, "%s: 2 children ready (ids switched, %d threads) within %.0f s"
+             % (tag, mpmdtest.child_threads(threads), SETTLE),
+             diag="threads %r" % {k: mpmdtest.proc_threads(k) for k in kids})
         t.eq(len(kids), 2, "%s: 2 children" % tag)
         for k, v in ids.items():
-            t.eq(v, ((nobody.pw_uid,) * 4, (nogroup.gr_gid,) * 4),
-                 "%s: child %d runs as nobody:nogroup (real, effective, saved, fs)" % (tag, k))
+            t.eq(v, want, "%s: child %d runs as nobody:nogroup (real, effective, saved, fs)"
+                 % (tag, k))
         t.eq(sup[0] if sup else None, (0, 0, 0, 0), "%s: supervisor stays root" % tag)
         t.eq(safe_get(s.port, "/"), (200, INDEX_HTML), "%s: serves the docroot" % tag)
+        t.eq(safe_get(s.port, "/noperm.txt")[0], 403,
+             "%s: root-only noperm.txt: 403 (the serving process is not root)" % tag)
+        rounds, per_round = 3, 8
+        statuses = []
+        for rnd in range(rounds):
+            old = s.children()
+            for k in old:
+                os.kill(k, signal.SIGKILL)
+            conns = []
+            try:
+                for _ in range(per_round):      # queued until a new child accepts
+                    c = Conn(s.port, timeout=10.0)
+                    conns.append(c)
+                    c.request("GET", "/noperm.txt", headers=[("Connection", "close")])
+                for c in conns:
+                    try:
+                        statuses.append(c.read_response().status)
+                    except (OSError, ProtocolError, ValueError) as e:
+                        statuses.append("%s: %s" % (type(e).__name__, e))
+            finally:
+                for c in conns:
+                    c.close()
+            replaced = wait_until(lambda: ready(s.children()) and
+                                  not set(s.children()) & set(old), SETTLE)
+            new = s.children()
+            t.diag("%s: round %d: killed %r, children now %r" % (tag, rnd + 1, old, new))
+            t.ok(replaced, "%s: round %d: both children replaced, ready as nobody:nogroup"
+                 % (tag, rnd + 1), diag="before %r, after %r" % (old, new))
+        t.eq(statuses, [403] * (rounds * per_round),
+             "%s: %d requests queued while children restarted: all 403, none served "
+             "as root" % (tag, rounds * per_round))
 
 
 def main(t):

@@ -1,6 +1,6 @@
 /* check_http.c: unit tests for the http-parser glue (src/http.c): whole
- * and byte-by-byte requests, pipelining, discarded bodies, every error
- * status, keep-alive, buffer reuse.  Runs in the single Check runner
+ * and byte-by-byte requests, pipelining, HTTP_PARSE_HEAD and discarded
+ * bodies, every error status, keep-alive, buffer reuse.  Runs in the single Check runner
  * (check_main.c); each test owns one struct request via a checked
  * fixture, so a failing test frees it too (also under CK_FORK=no).
  *
@@ -33,9 +33,13 @@ static const struct http_limits small_body = {
 /* The request under test: set up and freed by the checked fixture. */
 static struct request req;
 
+/* HTTP_PARSE_HEAD results the helpers stepped over since setup. */
+static int heads_seen;
+
 static void req_setup(void)
 {
     http_request_init(&req);
+    heads_seen = 0;
 }
 
 static void req_teardown(void)
@@ -43,16 +47,68 @@ static void req_teardown(void)
     http_request_free(&req);
 }
 
-/* Append N bytes of S to R's buffer, then parse. */
-static enum http_parse_result feed_lim(struct request *r, const char *s, size_t n,
-                                      const struct http_limits *lim)
+/* What must hold whenever http_request_parse has just said HEAD: the head
+ * is in, the body is not, and the head was reported (once). */
+static void assert_head_state(const struct request *r)
+{
+    ck_assert(r->headers_done);
+    ck_assert(!r->complete);
+    ck_assert(r->head_reported);
+    ck_assert_int_eq(r->error_status, 0);
+    ck_assert(http_request_body_pending(r));
+    long long left = http_request_body_left(r);
+    ck_assert_msg(left == -1 || left > 0, "body_left %lld at HEAD", left);
+}
+
+/* Parse as conn.c does when it answers from the head and then drops the
+ * body: after HEAD (counted in heads_seen) parse again at once.  The
+ * second call must never say HEAD again. */
+static enum http_parse_result parse_lim(struct request *r, const struct http_limits *lim)
+{
+    enum http_parse_result res = http_request_parse(r, lim);
+    if (res != HTTP_PARSE_HEAD)
+        return res;
+    assert_head_state(r);
+    heads_seen++;
+    res = http_request_parse(r, lim);
+    ck_assert_msg(res != HTTP_PARSE_HEAD, "HEAD twice for one message");
+    return res;
+}
+
+static enum http_parse_result parse(struct request *r)
+{
+    return parse_lim(r, &limits);
+}
+
+/* Append N bytes of S to R's buffer (no parsing). */
+static void append(struct request *r, const char *s, size_t n)
 {
     size_t room = http_request_reserve(r, n, TEST_MAX_BUF);
     ck_assert_uint_ge(room, n);
     ck_assert_ptr_nonnull(r->buf);
     memcpy(r->buf + r->len, s, n);
     r->len += (uint32_t)n;
+}
+
+/* Append N bytes of S, then parse once: HEAD is returned as is. */
+static enum http_parse_result feed_raw_lim(struct request *r, const char *s, size_t n,
+                                          const struct http_limits *lim)
+{
+    append(r, s, n);
     return http_request_parse(r, lim);
+}
+
+static enum http_parse_result feed_raw(struct request *r, const char *s)
+{
+    return feed_raw_lim(r, s, strlen(s), &limits);
+}
+
+/* Append N bytes of S to R's buffer, then parse through HEAD (parse_lim). */
+static enum http_parse_result feed_lim(struct request *r, const char *s, size_t n,
+                                      const struct http_limits *lim)
+{
+    append(r, s, n);
+    return parse_lim(r, lim);
 }
 
 static enum http_parse_result feed(struct request *r, const char *s, size_t n)
@@ -65,7 +121,8 @@ static enum http_parse_result feed_str(struct request *r, const char *s)
     return feed(r, s, strlen(s));
 }
 
-/* Feed S one byte at a time: every byte but the last must give MORE. */
+/* Feed S one byte at a time: every byte but the last must give MORE
+ * (HEAD is stepped over by parse_lim). */
 static enum http_parse_result feed_bytewise(struct request *r, const char *s)
 {
     size_t n = strlen(s);
@@ -259,6 +316,7 @@ static void assert_cl_body_then_get(void)
 START_TEST(test_content_length_body)
 {
     ck_assert_int_eq(feed_str(&req, cl_body_pipelined), HTTP_PARSE_DONE);
+    ck_assert_int_eq(heads_seen, 1);
     assert_cl_body_then_get();
     ck_assert_uint_gt(http_request_next(&req), 0);
     ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_DONE);
@@ -276,6 +334,7 @@ START_TEST(test_content_length_body_bytewise)
     for (i = 0; i < n && res == HTTP_PARSE_MORE; i++)
         res = feed(&req, s + i, 1);
     ck_assert_int_eq(res, HTTP_PARSE_DONE);
+    ck_assert_int_eq(heads_seen, 1);
     ck_assert_uint_eq(i, strlen("POST /form HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n"
                                 "Content-Length: 11\r\n\r\nhello world"));
     assert_cl_body_then_get();
@@ -320,6 +379,7 @@ static void assert_chunked_then_next(int bytewise)
 START_TEST(test_chunked_trailer)
 {
     ck_assert_int_eq(feed_str(&req, chunked_pipelined), HTTP_PARSE_DONE);
+    ck_assert_int_eq(heads_seen, 1);
     ck_assert_uint_eq(req.parsed, strlen(chunked_first_len));
     assert_chunked_then_next(0);
 }
@@ -328,6 +388,7 @@ END_TEST
 START_TEST(test_chunked_trailer_bytewise)
 {
     ck_assert_int_eq(feed_bytewise(&req, chunked_first_len), HTTP_PARSE_DONE);
+    ck_assert_int_eq(heads_seen, 1);
     assert_chunked_then_next(1);
 }
 END_TEST
@@ -339,10 +400,13 @@ START_TEST(test_large_body_bounded)
     memset(piece, 'x', sizeof piece);
 
     ck_assert_int_eq(feed_str(&req, head), HTTP_PARSE_MORE);
+    ck_assert_int_eq(heads_seen, 1);
     uint32_t head_len = req.len;
     for (int i = 0; i < 250; i++) {
         enum http_parse_result res = feed(&req, piece, sizeof piece);
         ck_assert_int_eq(res, i == 249 ? HTTP_PARSE_DONE : HTTP_PARSE_MORE);
+        if (res == HTTP_PARSE_MORE)
+            ck_assert_int_eq(http_request_body_left(&req), 1000000 - 4000LL * (i + 1));
         /* Body bytes are dropped: the buffer never holds more than the
          * head plus one piece, and it never grows past two pieces. */
         ck_assert_uint_le(req.len, head_len + sizeof piece);
@@ -407,8 +471,9 @@ START_TEST(test_error_skips_body)
 {
     /* A rejected head with a body: the body is not a pipelined request. */
     const char *s = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
-    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_ERROR);
+    ck_assert_int_eq(feed_raw(&req, s), HTTP_PARSE_ERROR);
     ck_assert_int_eq(req.error_status, 400);
+    ck_assert(!req.head_reported);
 }
 END_TEST
 
@@ -771,26 +836,35 @@ START_TEST(test_fields_count_per_request)
 }
 END_TEST
 
+/* LimitRequestBody against Content-Length: at the limit the body is read
+ * (HEAD, then DONE); one byte over is refused from the head (ERROR 413,
+ * never HEAD), before any body arrives. */
 START_TEST(test_body_limit_content_length)
 {
     const char *ok = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789";
-    ck_assert_int_eq(feed_lim(&req, ok, strlen(ok), &small_body), HTTP_PARSE_DONE);
+    ck_assert_int_eq(feed_raw_lim(&req, ok, strlen(ok), &small_body), HTTP_PARSE_HEAD);
+    ck_assert_int_eq(http_request_parse(&req, &small_body), HTTP_PARSE_DONE);
     ck_assert_uint_eq(req.body_bytes, 10);
     ck_assert_uint_eq(http_request_next(&req), 0);
-    /* One byte over: refused from the head, before any body arrives. */
     const char *big = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
-    ck_assert_int_eq(feed_lim(&req, big, strlen(big), &small_body), HTTP_PARSE_ERROR);
+    ck_assert_int_eq(feed_raw_lim(&req, big, strlen(big), &small_body), HTTP_PARSE_ERROR);
     ck_assert_int_eq(req.error_status, 413);
+    ck_assert(!req.head_reported);
+    ck_assert(!req.headers_done);
 }
 END_TEST
 
+/* LimitRequestBody against a chunked body: the head passes (HEAD), the
+ * limit is hit while the body is discarded: ERROR 413 then. */
 START_TEST(test_body_limit_chunked)
 {
     const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
-    ck_assert_int_eq(feed_lim(&req, head, strlen(head), &small_body), HTTP_PARSE_MORE);
-    ck_assert_int_eq(feed_lim(&req, "6\r\nabcdef\r\n", 11, &small_body), HTTP_PARSE_MORE);
-    ck_assert_int_eq(feed_lim(&req, "6\r\nabcdef\r\n", 11, &small_body), HTTP_PARSE_ERROR);
+    ck_assert_int_eq(feed_raw_lim(&req, head, strlen(head), &small_body), HTTP_PARSE_HEAD);
+    ck_assert_int_eq(feed_raw_lim(&req, "6\r\nabcdef\r\n", 11, &small_body), HTTP_PARSE_MORE);
+    ck_assert_uint_eq(req.body_bytes, 6);
+    ck_assert_int_eq(feed_raw_lim(&req, "6\r\nabcdef\r\n", 11, &small_body), HTTP_PARSE_ERROR);
     ck_assert_int_eq(req.error_status, 413);
+    ck_assert(http_request_body_pending(&req));
 }
 END_TEST
 
@@ -805,6 +879,7 @@ START_TEST(test_body_unlimited)
     for (int i = 0; i < 128; i++)
         res = feed(&req, piece, sizeof piece);
     ck_assert_int_eq(res, HTTP_PARSE_DONE);
+    ck_assert_int_eq(heads_seen, 1);
     ck_assert_uint_eq(req.body_bytes, 1048576);
 }
 END_TEST
@@ -986,12 +1061,32 @@ START_TEST(test_connect_is_done)
 }
 END_TEST
 
+/* A server that ignores Upgrade treats the request as an ordinary one:
+ * its body is framed by Content-Length whether it arrives in one read or
+ * in pieces, and the next request follows it. */
 START_TEST(test_upgrade_with_partial_body)
 {
     const char *s = "POST / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n"
                     "Content-Length: 5\r\n\r\nhel";
-    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_ERROR);
-    ck_assert_int_eq(req.error_status, 400);
+    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_MORE);
+    ck_assert_int_eq(heads_seen, 1);
+    ck_assert_int_eq(req.error_status, 0);
+    ck_assert_int_eq(feed_str(&req, "loGET /n HTTP/1.1\r\nHost: a\r\n\r\n"), HTTP_PARSE_DONE);
+    ck_assert_uint_eq(req.body_bytes, 5);
+    ck_assert_uint_gt(http_request_next(&req), 0);
+    ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_DONE);
+    assert_url(&req, "/n");
+}
+END_TEST
+
+/* After CONNECT the bytes may be tunnel data (RFC 9110 9.3.6): the
+ * request never keeps the connection. */
+START_TEST(test_connect_not_kept)
+{
+    const char *s = "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\n";
+    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_DONE);
+    ck_assert_int_eq(req.keep_alive, 0);
+    ck_assert_int_eq(req.error_status, 0);
 }
 END_TEST
 
@@ -1018,53 +1113,231 @@ START_TEST(test_bad_line_bytewise)
 }
 END_TEST
 
-START_TEST(test_expect_continue)
+/* ---- HTTP_PARSE_HEAD: answering from the head ------------------------- */
+
+static const char cl_head[] =
+    "PUT /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n";
+
+/* Content-Length body after the head: HEAD as soon as the head is in,
+ * with the head usable; then the body counts body_left down to DONE. */
+START_TEST(test_head_content_length)
 {
-    const char *head = "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
-                       "Content-Length: 5\r\n\r\n";
-    ck_assert_int_eq(feed_str(&req, head), HTTP_PARSE_CONTINUE);
+    ck_assert_int_eq(feed_raw(&req, cl_head), HTTP_PARSE_HEAD);
+    assert_head_state(&req);
     assert_url(&req, "/f");
-    ck_assert(req.headers_done);
+    assert_header(&req, "Content-Length", "5");
+    assert_line(&req, "PUT /f HTTP/1.1");
+    ck_assert_uint_eq(req.parsed, strlen(cl_head) - 1);  /* paused before the last LF */
+    ck_assert_int_eq(http_request_body_left(&req), 5);
+    ck_assert_uint_eq(req.body_bytes, 0);
+    ck_assert(!req.expect_continue);
     /* Once only: parsing again without new bytes waits for the body. */
     ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_MORE);
-    ck_assert_int_eq(feed_str(&req, "hel"), HTTP_PARSE_MORE);
-    ck_assert_int_eq(feed_str(&req, "lo"), HTTP_PARSE_DONE);
+    ck_assert(http_request_body_pending(&req));
+    ck_assert_int_eq(feed_raw(&req, "hel"), HTTP_PARSE_MORE);
+    ck_assert_int_eq(http_request_body_left(&req), 2);
+    ck_assert_uint_eq(req.body_bytes, 3);
+    ck_assert_int_eq(feed_raw(&req, "lo"), HTTP_PARSE_DONE);
+    ck_assert(!http_request_body_pending(&req));
+    ck_assert_int_eq(http_request_body_left(&req), 0);
     ck_assert_uint_eq(req.body_bytes, 5);
-    assert_header(&req, "Expect", "100-continue");
+    ck_assert(req.head_reported);
+    /* The head is still readable after the body went by. */
+    assert_url(&req, "/f");
+    assert_header(&req, "Host", "a");
 }
 END_TEST
 
-START_TEST(test_expect_continue_body_along)
+/* The body and a pipelined request came with the head: HEAD stops before
+ * the first body byte, the next call reads the body to DONE without
+ * touching the pipelined request, which parses after http_request_next. */
+START_TEST(test_head_content_length_body_along)
 {
-    /* The body came with the head (client did not wait), then a pipelined
-     * request: CONTINUE, then DONE, then the next one. */
-    const char *s = "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
-                    "Content-Length: 3\r\n\r\nabc"
-                    "GET /g HTTP/1.1\r\nHost: a\r\n\r\n";
-    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_CONTINUE);
+    const char *body = "abc", *next = "GET /g HTTP/1.1\r\nHost: b\r\n\r\n";
+    const char *head = "PUT /f HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n";
+    char all[256];
+    snprintf(all, sizeof all, "%s%s%s", head, body, next);
+    ck_assert_int_eq(feed_raw(&req, all), HTTP_PARSE_HEAD);
+    assert_head_state(&req);
+    ck_assert_uint_le(req.parsed, strlen(head));
+    ck_assert_uint_eq(req.body_bytes, 0);
+    ck_assert_int_eq(http_request_body_left(&req), 3);
     ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_DONE);
     ck_assert_uint_eq(req.body_bytes, 3);
-    ck_assert_uint_gt(http_request_next(&req), 0);
+    ck_assert_uint_eq(req.parsed, strlen(head) + strlen(body));
+    ck_assert(!http_request_body_pending(&req));
+    ck_assert_uint_eq(http_request_next(&req), strlen(next));
+    ck_assert(!req.head_reported);
     ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_DONE);
     assert_url(&req, "/g");
+    assert_header(&req, "Host", "b");
+    ck_assert(!req.head_reported);
+    ck_assert_uint_eq(req.body_bytes, 0);
 }
 END_TEST
 
+/* Byte by byte: exactly one HEAD, at the byte that ends the head; every
+ * body byte then gives MORE until the last gives DONE. */
+START_TEST(test_head_bytewise)
+{
+    const char *s = "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nwxyz";
+    size_t n = strlen(s), head_len = n - 4;
+    int heads = 0;
+    for (size_t i = 0; i < n; i++) {
+        enum http_parse_result res = feed_raw_lim(&req, s + i, 1, &limits);
+        if (i + 1 == head_len) {
+            ck_assert_int_eq(res, HTTP_PARSE_HEAD);
+            heads++;
+            ck_assert_int_eq(http_request_body_left(&req), 4);
+        } else if (i + 1 == n) {
+            ck_assert_int_eq(res, HTTP_PARSE_DONE);
+        } else {
+            ck_assert_msg(res == HTTP_PARSE_MORE, "byte %zu gave %d, want MORE", i, (int)res);
+            if (i + 1 > head_len)
+                ck_assert_int_eq(http_request_body_left(&req), (long long)(n - i - 1));
+        }
+    }
+    ck_assert_int_eq(heads, 1);
+    ck_assert_uint_eq(req.body_bytes, 4);
+    assert_url(&req, "/b");
+}
+END_TEST
+
+/* Chunked: HEAD with body_left -1 (unknown), which stays -1 while the
+ * chunks are read; DONE after the last chunk and the trailer. */
+START_TEST(test_head_chunked)
+{
+    const char *head = "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ck_assert_int_eq(feed_raw(&req, head), HTTP_PARSE_HEAD);
+    assert_head_state(&req);
+    ck_assert_int_eq(http_request_body_left(&req), -1);
+    ck_assert_int_eq(feed_raw(&req, "4\r\nabcd\r\n"), HTTP_PARSE_MORE);
+    ck_assert(http_request_body_pending(&req));
+    ck_assert_int_eq(http_request_body_left(&req), -1);
+    ck_assert_uint_eq(req.body_bytes, 4);
+    ck_assert_int_eq(feed_raw(&req, "0\r\n"), HTTP_PARSE_MORE);
+    ck_assert(http_request_body_pending(&req));
+    ck_assert_int_eq(feed_raw(&req, "\r\n"), HTTP_PARSE_DONE);
+    ck_assert(!http_request_body_pending(&req));
+    ck_assert_uint_eq(req.body_bytes, 4);
+    assert_url(&req, "/c");
+}
+END_TEST
+
+/* Chunked body and a pipelined request in the same read as the head. */
+START_TEST(test_head_chunked_body_along)
+{
+    ck_assert_int_eq(feed_raw(&req, chunked_pipelined), HTTP_PARSE_HEAD);
+    assert_head_state(&req);
+    ck_assert_int_eq(http_request_body_left(&req), -1);
+    ck_assert_uint_eq(req.body_bytes, 0);
+    ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_DONE);
+    ck_assert_uint_eq(req.parsed, strlen(chunked_first_len));
+    assert_chunked_then_next(0);
+}
+END_TEST
+
+/* No body (none announced, or Content-Length: 0): DONE at once, no HEAD. */
+START_TEST(test_no_body_no_head)
+{
+    ck_assert_int_eq(feed_raw(&req, "POST /n HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"),
+                     HTTP_PARSE_DONE);
+    ck_assert(!req.head_reported);
+    ck_assert(!http_request_body_pending(&req));
+    ck_assert_uint_eq(http_request_next(&req), 0);
+    ck_assert_int_eq(feed_raw(&req, "DELETE /d HTTP/1.1\r\nHost: a\r\n\r\n"), HTTP_PARSE_DONE);
+    ck_assert(!req.head_reported);
+    ck_assert(!http_request_body_pending(&req));
+}
+END_TEST
+
+/* HTTP/1.1 Expect: 100-continue with a body: HEAD (never anything that
+ * means "send 100"), and expect_continue stays set for the whole message;
+ * http_request_next clears it for the next one. */
+START_TEST(test_expect_continue_flag)
+{
+    const char *s = "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
+                    "Content-Length: 3\r\n\r\n";
+    ck_assert_int_eq(feed_raw(&req, s), HTTP_PARSE_HEAD);
+    assert_head_state(&req);
+    ck_assert(req.expect_continue);
+    ck_assert_int_eq(feed_raw(&req, "ab"), HTTP_PARSE_MORE);
+    ck_assert(req.expect_continue);
+    ck_assert_int_eq(feed_raw(&req, "cGET / HTTP/1.1\r\nHost: a\r\n\r\n"), HTTP_PARSE_DONE);
+    ck_assert(req.expect_continue);
+    ck_assert_uint_eq(req.body_bytes, 3);
+    ck_assert_uint_gt(http_request_next(&req), 0);
+    ck_assert(!req.expect_continue);
+    ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_DONE);
+    ck_assert(!req.expect_continue);
+}
+END_TEST
+
+/* The same for a chunked body. */
+START_TEST(test_expect_continue_chunked)
+{
+    const char *s = "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n";
+    ck_assert_int_eq(feed_raw(&req, s), HTTP_PARSE_HEAD);
+    ck_assert(req.expect_continue);
+    ck_assert_int_eq(http_request_body_left(&req), -1);
+}
+END_TEST
+
+/* Expect without a body: nothing awaits a 100, no flag, no HEAD. */
 START_TEST(test_expect_without_body)
 {
-    /* Nothing to wait for: no 100 Continue. */
     const char *s = "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
                     "Content-Length: 0\r\n\r\n";
-    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_DONE);
+    ck_assert_int_eq(feed_raw(&req, s), HTTP_PARSE_DONE);
+    ck_assert(!req.expect_continue);
+    ck_assert(!req.head_reported);
 }
 END_TEST
 
+/* RFC 9110 10.1.1: a server MUST ignore 100-continue from HTTP/1.0: HEAD
+ * for the body, but no expect_continue. */
 START_TEST(test_expect_http10_ignored)
 {
-    /* RFC 9110 10.1.1: a server MUST ignore 100-continue from HTTP/1.0. */
     const char *s = "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
-    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_MORE);
-    ck_assert_int_eq(feed_str(&req, "ab"), HTTP_PARSE_DONE);
+    ck_assert_int_eq(feed_raw(&req, s), HTTP_PARSE_HEAD);
+    ck_assert(!req.expect_continue);
+    ck_assert_int_eq(http_request_body_left(&req), 2);
+    ck_assert_int_eq(feed_raw(&req, "ab"), HTTP_PARSE_DONE);
+    ck_assert(!req.expect_continue);
+}
+END_TEST
+
+/* A broken chunk size while the body is being discarded after HEAD:
+ * ERROR 400, and the body is left pending (the connection must end). */
+START_TEST(test_head_bad_chunk_while_discarding)
+{
+    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ck_assert_int_eq(feed_raw(&req, head), HTTP_PARSE_HEAD);
+    ck_assert_int_eq(feed_raw(&req, "3\r\nabc\r\n"), HTTP_PARSE_MORE);
+    ck_assert_int_eq(feed_raw(&req, "zz\r\n"), HTTP_PARSE_ERROR);
+    ck_assert_int_eq(req.error_status, 400);
+    ck_assert_ptr_nonnull(req.error_reason);
+    ck_assert(!req.complete);
+}
+END_TEST
+
+/* Two bodied requests back to back: the second one's head and body are
+ * parsed after http_request_next, with its own HEAD. */
+START_TEST(test_pipeline_two_bodies)
+{
+    const char *s = "POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"
+                    "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\ncde";
+    ck_assert_int_eq(feed_str(&req, s), HTTP_PARSE_DONE);
+    ck_assert_int_eq(heads_seen, 1);
+    assert_url(&req, "/1");
+    ck_assert_uint_eq(req.body_bytes, 2);
+    ck_assert_uint_gt(http_request_next(&req), 0);
+    ck_assert_int_eq(parse(&req), HTTP_PARSE_DONE);
+    ck_assert_int_eq(heads_seen, 2);
+    assert_url(&req, "/2");
+    ck_assert_uint_eq(req.body_bytes, 3);
+    ck_assert_uint_eq(http_request_next(&req), 0);
 }
 END_TEST
 
@@ -1188,12 +1461,24 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_chunked_trailer_bytewise);
     tcase_add_test(tc, test_large_body_bounded);
     tcase_add_test(tc, test_keep_alive_per_message);
-    tcase_add_test(tc, test_expect_continue);
-    tcase_add_test(tc, test_expect_continue_body_along);
-    tcase_add_test(tc, test_expect_without_body);
-    tcase_add_test(tc, test_expect_http10_ignored);
+    tcase_add_test(tc, test_pipeline_two_bodies);
     tcase_add_test(tc, test_second_request_validated);
     tcase_add_test(tc, test_fields_count_per_request);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("head");
+    tcase_add_checked_fixture(tc, req_setup, req_teardown);
+    tcase_add_test(tc, test_head_content_length);
+    tcase_add_test(tc, test_head_content_length_body_along);
+    tcase_add_test(tc, test_head_bytewise);
+    tcase_add_test(tc, test_head_chunked);
+    tcase_add_test(tc, test_head_chunked_body_along);
+    tcase_add_test(tc, test_no_body_no_head);
+    tcase_add_test(tc, test_expect_continue_flag);
+    tcase_add_test(tc, test_expect_continue_chunked);
+    tcase_add_test(tc, test_expect_without_body);
+    tcase_add_test(tc, test_expect_http10_ignored);
+    tcase_add_test(tc, test_head_bad_chunk_while_discarding);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -1219,6 +1504,7 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_bare_cr_in_value);
     tcase_add_test(tc, test_bad_chunk_size);
     tcase_add_test(tc, test_upgrade_with_partial_body);
+    tcase_add_test(tc, test_connect_not_kept);
     tcase_add_test(tc, test_obs_fold);
     tcase_add_test(tc, test_http10_transfer_encoding);
     tcase_add_test(tc, test_trailer_not_merged);

@@ -458,42 +458,40 @@ def proc_threads(pid):
         return -1
 
 
+def _tcp_sockets():
+    """(local port, peer port, state, inode) of every TCP socket in
+    /proc/net/tcp and tcp6 (state in the kernel's hex: 01 ESTABLISHED,
+    06 TIME_WAIT, 0A LISTEN)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                rows = [line.split() for line in f]
+        except OSError:
+            continue
+        for fields in rows:
+            yield (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16),
+                   fields[3], fields[9])
+
+
 def tcp_peer_ports(port, established_only=True):
     """{socket inode: peer port} of the TCP sockets (only ESTABLISHED ones, or
     any connected one) whose local port is PORT (the server's side of its
     connections), from /proc/net."""
     found = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    local, peer, state, inode = fields[1], fields[2], fields[3], fields[9]
-                    wanted = state == "01" if established_only else state != "0A"
-                    if wanted and int(local.rsplit(":", 1)[1], 16) == port:
-                        found[inode] = int(peer.rsplit(":", 1)[1], 16)
-        except OSError:
-            pass
+    for local, peer, state, inode in _tcp_sockets():
+        wanted = state == "01" if established_only else state != "0A"
+        if wanted and local == port:
+            found[inode] = peer
     return found
 
 
 def tcp_connected(local_port, peer_port):
-    """True while /proc/net/tcp* lists a 127.0.0.1 connection LOCAL_PORT ->
-    PEER_PORT in any state but TIME_WAIT (it is not finished yet)."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    if (int(fields[1].rsplit(":", 1)[1], 16) == local_port
-                            and int(fields[2].rsplit(":", 1)[1], 16) == peer_port
-                            and fields[3] != "06"):
-                        return True
-        except OSError:
-            pass
-    return False
+    """True while /proc/net/tcp* lists a connection LOCAL_PORT -> PEER_PORT
+    in any state but TIME_WAIT (it is not finished yet)."""
+    return any(local == local_port and peer == peer_port and state != "06"
+               for local, peer, state, _ in _tcp_sockets())
+
 
 def peer_ports_held(pid, port, established_only=True):
     """Peer ports of the connections to PORT that process PID holds open

@@ -210,8 +210,7 @@ def read_one(sock):
 
 def answer_from_head(t, s, tag):
     label = "%s POST 500000-byte body, none sent" % tag
-    sock = connect(s, timeout=5)
-    try:
+    with connect(s, timeout=5) as sock:
         sock.sendall(b"POST /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Length: 500000\r\n\r\n")
         (status, hdrs), raw, _ = read_one(sock)
@@ -221,12 +220,9 @@ def answer_from_head(t, s, tag):
         sock.sendall(b"y" * 500000)
         data, how = read_to_end(sock)
         t.eq((how, data), ("fin", b""), "%s: body dropped, then FIN" % label)
-    finally:
-        sock.close()
 
     label = "%s POST with Expect: 100-continue" % tag
-    sock = connect(s, timeout=5)
-    try:
+    with connect(s, timeout=5) as sock:
         sock.sendall(b"POST /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n"
                      b"Expect: 100-continue\r\n\r\n")
         (status, hdrs), raw, _ = read_one(sock)
@@ -237,12 +233,9 @@ def answer_from_head(t, s, tag):
              "%s: Connection: close (the client may or may not send the body)" % label)
         data, how = read_to_end(sock)
         t.eq((how, data), ("fin", b""), "%s: FIN without a body sent" % label)
-    finally:
-        sock.close()
 
     label = "%s POST small body sent after the answer" % tag
-    sock = connect(s, timeout=5)
-    try:
+    with connect(s, timeout=5) as sock:
         sock.sendall(b"POST /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3000\r\n"
                      b"\r\n")
         (status, hdrs), raw, _ = read_one(sock)
@@ -252,12 +245,9 @@ def answer_from_head(t, s, tag):
         (status, hdrs), raw, rest = read_one(sock)
         t.eq(status, 200, "%s: the next request on it is served" % label)
         t.ok(raw.endswith(INDEX_HTML) and rest == b"", "%s: with the right body" % label)
-    finally:
-        sock.close()
 
     label = "%s POST small body pipelined with a GET" % tag
-    sock = connect(s, timeout=5)
-    try:
+    with connect(s, timeout=5) as sock:
         sock.sendall(b"POST /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\n"
                      b"hello" + GET_INDEX + b"PUT /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Length: 2\r\nConnection: close\r\n\r\nhi")
@@ -265,12 +255,9 @@ def answer_from_head(t, s, tag):
         resps, rest = split_responses(data)
         t.eq([st for st, _ in resps], [405, 200, 405], "%s: 405, 200, 405" % label)
         t.eq((how, rest), ("fin", b""), "%s: FIN after the last" % label)
-    finally:
-        sock.close()
 
     label = "%s CONNECT with a body" % tag
-    sock = connect(s, timeout=5)
-    try:
+    with connect(s, timeout=5) as sock:
         # After CONNECT the bytes may be tunnel data: never a next request.
         sock.sendall(b"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(GET_INDEX) + GET_INDEX)
@@ -280,12 +267,9 @@ def answer_from_head(t, s, tag):
              % label, diag=[st for st, _ in resps])
         t.eq((resps[0][1].get("connection") if resps else None, how, rest),
              ("close", "fin", b""), "%s: Connection: close, then FIN" % label)
-    finally:
-        sock.close()
 
     label = "%s chunked POST" % tag
-    sock = connect(s, timeout=5)
-    try:
+    with connect(s, timeout=5) as sock:
         sock.sendall(b"POST /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
         (status, hdrs), raw, _ = read_one(sock)
@@ -294,8 +278,6 @@ def answer_from_head(t, s, tag):
         sock.sendall(b"5\r\nhello\r\n0\r\n\r\n")
         data, how = read_to_end(sock)
         t.eq((how, data), ("fin", b""), "%s: FIN" % label)
-    finally:
-        sock.close()
 
 # ------------------------------------------------------------ other closes
 

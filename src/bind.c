@@ -67,6 +67,12 @@ static void tune_listener(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
 }
 
+/* The file a Listen was written in (an included one, or the main file). */
+static const char *spec_file(const struct config *cfg, const struct listen_spec *ls)
+{
+    return ls->file != NULL ? ls->file : cfg->file;
+}
+
 static int bind_one(const char *file, const struct listen_spec *ls, char *err, size_t errlen)
 {
     int fam = ls->addr.ss_family, one = 1, saved;
@@ -145,13 +151,16 @@ static int claim_passed(const struct socket_set *set, struct update *u, const st
         if (ls->name[0] ? strcmp(p->name, ls->name) != 0 : !same_address(&p->addr, &ls->addr))
             continue;
         if (u->claimed[i]) {
+            const struct listen_spec *first = &cfg->listen[u->claimed[i] - 1];
+            int same = spec_file(cfg, first) == spec_file(cfg, ls);
             snprintf(err, errlen, "%s:%d: Listen %s: systemd's socket fd %d (name \"%s\", %s) "
-                     "is already taken by the Listen on line %d", cfg->file, ls->line, ls->text,
-                     p->fd, p->name, p->text, cfg->listen[u->claimed[i] - 1].line);
+                     "is already taken by the Listen on line %d%s%s", spec_file(cfg, ls),
+                     ls->line, ls->text, p->fd, p->name, p->text, first->line,
+                     same ? "" : " of ", same ? "" : spec_file(cfg, first));
             errno = EINVAL;
             return -1;
         }
-        if (add_socket(u, p->fd, SOCKET_INHERITED, ls, cfg->file, err, errlen) == -1)
+        if (add_socket(u, p->fd, SOCKET_INHERITED, ls, spec_file(cfg, ls), err, errlen) == -1)
             return -1;
         u->claimed[i] = li + 1;
         got++;
@@ -196,12 +205,12 @@ static int take_socket(const struct socket_set *set, struct update *u, const str
         return got == -1 ? -1 : 0;
     int fd = find_own_socket(set, ls), origin = SOCKET_KEPT;
     if (fd == -1) {
-        fd = bind_one(cfg->file, ls, err, errlen);
+        fd = bind_one(spec_file(cfg, ls), ls, err, errlen);
         origin = SOCKET_BOUND;
     }
     if (fd == -1)
         return -1;
-    if (add_socket(u, fd, origin, ls, cfg->file, err, errlen) == -1) {
+    if (add_socket(u, fd, origin, ls, spec_file(cfg, ls), err, errlen) == -1) {
         if (origin == SOCKET_BOUND)
             close(fd);
         return -1;

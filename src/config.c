@@ -16,7 +16,9 @@
  *
  * Loading happens in four steps: (1) apply every default through the
  * setters, (2) parse the text line by line (the last setting of a
- * directive wins, except Listen and DirectoryIndex, which accumulate),
+ * directive wins, except Listen and DirectoryIndex, which accumulate;
+ * Include and IncludeOptional parse other files in place, their files
+ * listed in cfg->files so that every message names the right file),
  * (3) resolve ServerRoot and then the relative paths against it (so
  * ServerRoot may appear anywhere in the file) and check DocumentRoot,
  * (4) check the directives against each other (check_limits). */
@@ -42,12 +44,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mpmd/conffile.h"
+
 #ifndef MPMD_PREFIX
 #define MPMD_PREFIX "/usr/local"
 #endif
 
 #define MAX_ARGS 64                   /* words on one logical line, name included */
-#define MAX_FILE_SIZE (1024 * 1024)   /* a bigger server.conf is a mistake */
 #define MAX_THREADS (20000 * 1024)    /* ServerLimit max x ThreadsPerChild max */
 
 enum dtype {
@@ -66,6 +69,8 @@ enum dtype {
     T_USER,       /* char *, an existing user name */
     T_GROUP,      /* char *, an existing group name */
     T_READTIMEOUT,/* struct read_timeout header at offset, body at offset2 */
+    T_INCLUDE,    /* no field: parse the files a path or wildcard names */
+    T_INCLUDE_OPT,/* the same; naming nothing is no error */
 };
 
 struct directive {
@@ -81,10 +86,17 @@ struct directive {
     const char *help;             /* one line */
 };
 
-/* Where the parser is, and where its error message goes. */
+/* Where the parser is, and where its error message goes.  An Include
+ * parses its files with a copy whose PARENT is the including parse. */
 struct parse {
     struct config *cfg;
+    const char *file;             /* file being read (cfg->files[file_index].path); NULL:
+                                   * none (defaults), messages name cfg->file */
+    int file_index;
     int line;                     /* 0 while applying defaults and checking afterwards */
+    const struct parse *parent;   /* the parse that included this file, or NULL */
+    const char *root_override;    /* mpmd -d, or NULL */
+    int *applied;                 /* directives applied so far (directive_seq) */
     char *err;
     size_t errlen;
 };
@@ -188,6 +200,10 @@ static const struct directive directives[] = {
      "[header=SECS[-MAX][,MinRate=BYTES]] [body=SECS[-MAX][,MinRate=BYTES]]", NULL,
      "Time allowed to receive a request head and body, extended by one second per MinRate "
      "bytes up to MAX; then 408"},
+    {"Include", T_INCLUDE, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
+     "Read more configuration from other files, at this point of the file"},
+    {"IncludeOptional", T_INCLUDE_OPT, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
+     "Include, silently skipping a pattern that matches nothing or a missing file"},
 };
 
 #undef F
@@ -204,8 +220,9 @@ static int vfail(const struct parse *p, const char *name, const char *fmt, va_li
 {
     if (p->err == NULL || p->errlen == 0)
         return -1;
-    int n = p->line > 0 ? snprintf(p->err, p->errlen, "%s:%d: ", p->cfg->file, p->line)
-                        : snprintf(p->err, p->errlen, "%s: ", p->cfg->file);
+    const char *file = p->file != NULL ? p->file : p->cfg->file;
+    int n = p->line > 0 ? snprintf(p->err, p->errlen, "%s:%d: ", file, p->line)
+                        : snprintf(p->err, p->errlen, "%s: ", file);
     if (n < 0 || (size_t)n >= p->errlen)
         return -1;
     if (name != NULL) {
@@ -286,6 +303,10 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
         break;
     case T_GROUP:
         snprintf(buf, len, "the name of an existing group");
+        break;
+    case T_INCLUDE:
+    case T_INCLUDE_OPT:
+        snprintf(buf, len, "a file, a directory or a wildcard pattern");
         break;
     }
     return buf;
@@ -547,15 +568,18 @@ static int set_listen(const struct parse *p, const struct directive *d, int argc
 {
     struct listen_spec *all = field(p->cfg, d->offset);
     int *n = field(p->cfg, d->offset2);
-    struct listen_spec spec = {.line = p->line};
+    struct listen_spec spec = {.file = p->file, .line = p->line};
     if (parse_listen_addr(p, d, argv[0], &spec) == -1)
         return -1;
     if (argc == 2 && set_listen_name(p, d, argv[1], &spec) == -1)
         return -1;
     for (int i = 0; i < *n; i++)
         if (strcmp(all[i].text, spec.text) == 0)
-            return fail(p, d->name, "duplicate address %s (already at line %d)", spec.text,
-                        all[i].line);
+            return all[i].file == p->file
+                       ? fail(p, d->name, "duplicate address %s (already at line %d)",
+                              spec.text, all[i].line)
+                       : fail(p, d->name, "duplicate address %s (already at %s:%d)",
+                              spec.text, all[i].file, all[i].line);
     if (*n >= d->max)
         return fail(p, d->name, "too many Listen directives (at most %lld)", d->max);
     all[(*n)++] = spec;
@@ -668,6 +692,101 @@ static int set_read_timeout(const struct parse *p, const struct directive *d, in
     return 0;
 }
 
+/* ---- Include ------------------------------------------------------------ */
+
+static int parse_text(struct parse *p, char *text);
+static char *path_resolve(const char *base, const char *path);
+
+/* ServerRoot as it stands at this line (mpmd -d wins), made absolute. */
+static char *root_now(const struct parse *p)
+{
+    const char *root = p->root_override ? p->root_override : p->cfg->server_root;
+    if (root[0] == '/')
+        return strdup(root);
+    char *cwd = getcwd(NULL, 0);
+    char *abs = cwd ? path_resolve(cwd, root) : NULL;
+    free(cwd);
+    return abs;
+}
+
+/* Whether PATH is being read already by P or a parse that included it. */
+static const struct parse *reading(const struct parse *p, const char *path)
+{
+    for (; p != NULL; p = p->parent)
+        if (p->file != NULL && strcmp(p->file, path) == 0)
+            return p;
+    return NULL;
+}
+
+/* Remember PATH as a file read for this config, included at P's line.
+ * Returns its index, or -1 (out of memory). */
+static int add_file(struct config *cfg, const struct parse *p, const char *path)
+{
+    struct config_file *f = realloc(cfg->files, (size_t)(cfg->n_files + 1) * sizeof *f);
+    if (f == NULL)
+        return -1;
+    cfg->files = f;
+    f = &cfg->files[cfg->n_files];
+    if ((f->path = strdup(path)) == NULL)
+        return -1;
+    f->parent = p ? p->file_index : -1;
+    f->line = p ? p->line : 0;
+    f->depth = p ? cfg->files[p->file_index].depth + 1 : 0;
+    return cfg->n_files++;
+}
+
+/* Parse the file PATH, included by P. */
+static int include_file(const struct parse *p, const struct directive *d, const char *path)
+{
+    char why[256];
+    if (reading(p, path) != NULL)
+        return fail(p, d->name, "'%s' is already being read: an Include loop", path);
+    if (p->cfg->n_files >= CONFIG_MAX_FILES)
+        return fail(p, d->name, "more than %d configuration files", CONFIG_MAX_FILES);
+    char *text = conffile_read(path, why, sizeof why);
+    if (text == NULL)
+        return fail(p, d->name, "'%s': %s", path, why);
+    int index = add_file(p->cfg, p, path);
+    if (index == -1) {
+        free(text);
+        return fail_oom(p, d);
+    }
+    struct parse sub = *p;
+    sub.parent = p;
+    sub.file = p->cfg->files[index].path;
+    sub.file_index = index;
+    int status = parse_text(&sub, text);
+    free(text);
+    return status;
+}
+
+/* Include / IncludeOptional PATH: every file it names, in order, as if
+ * its lines stood here (Apache 2.4's semantics, conffile.h). */
+static int set_include(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    (void)argc;
+    char why[512], **files = NULL;
+    int n = 0;
+    if (argv[0][0] == '\0')
+        return fail_value(p, d, argv[0]);
+    if (p->file != NULL && p->cfg->files[p->file_index].depth >= CONFIG_MAX_INCLUDE_DEPTH)
+        return fail(p, d->name, "Include nested more than %d deep", CONFIG_MAX_INCLUDE_DEPTH);
+    char *root = root_now(p);
+    char *path = root ? path_resolve(root, argv[0]) : NULL;
+    free(root);
+    if (path == NULL)
+        return fail_oom(p, d);
+    int status = conffile_expand(path, d->type == T_INCLUDE_OPT, CONFIG_MAX_FILES, &files, &n,
+                                 why, sizeof why);
+    free(path);
+    if (status == -1)
+        return fail(p, d->name, "%s", why);
+    for (int i = 0; i < n && status == 0; i++)
+        status = include_file(p, d, files[i]);
+    conffile_free_list(files, n);
+    return status;
+}
+
 static const struct dtype_ops dtypes[] = {
     [T_INT] = {set_int, 1, 1, 0, NULL},
     [T_LONG] = {set_int, 1, 1, 0, NULL},
@@ -699,6 +818,16 @@ static const struct dtype_ops dtypes[] = {
                      "Log Format; `combined` adds Referer and User-Agent."},
     [T_USER] = {set_account, 1, 1, 0, "The user must exist when the file is loaded."},
     [T_GROUP] = {set_account, 1, 1, 0, "The group must exist when the file is loaded."},
+    [T_INCLUDE] = {set_include, 1, 1, 0,
+                   "A relative path is taken from ServerRoot as set above this line (or by "
+                   "`mpmd -d`). Shell wildcards may stand in any part of the path; the files "
+                   "are read in alphabetical order, and a directory stands for every file "
+                   "below it. Nothing matching, or a file that does not exist, is an error. "
+                   "Errors in an included file name that file and line. `mpmd -t -D "
+                   "DUMP_INCLUDES` lists the files read."},
+    [T_INCLUDE_OPT] = {set_include, 1, 1, 0,
+                       "As Include, but a wildcard that matches nothing or a path that does "
+                       "not exist is skipped silently (Debian's `sites-enabled/*.conf`)."},
     [T_READTIMEOUT] = {set_read_timeout, 1, 2, 0,
                        "Apache's mod_reqtimeout syntax. `header=0` or `body=0` turns that "
                        "stage's limit off (Timeout still applies)."},
@@ -832,11 +961,13 @@ static int apply(struct parse *p, int argc, char **argv)
     if (dtypes[d->type].set(p, d, argc - 1, argv + 1) == -1)
         return -1;
     p->cfg->directive_line[d - directives] = p->line;
+    p->cfg->directive_file[d - directives] = p->file;
+    p->cfg->directive_seq[d - directives] = p->file != NULL ? ++*p->applied : 0;
     return 0;
 }
 
 /* Parse TEXT (modified in place), one logical line at a time. */
-static int parse_lines(struct parse *p, char *text)
+static int parse_text(struct parse *p, char *text)
 {
     char *pos = text, *argv[MAX_ARGS];
     int lineno = 1, argc;
@@ -906,10 +1037,18 @@ fail:
     return NULL;
 }
 
-static int line_of(const struct config *cfg, const char *name)
+/* Point P's messages at where directive I was last set (nowhere: its
+ * default; line 0 and the main file). */
+static void at_directive(struct parse *p, int i)
+{
+    p->line = p->cfg->directive_line[i];
+    p->file = p->cfg->directive_file[i];
+}
+
+static int index_of(const char *name)
 {
     const struct directive *d = find_directive(name);
-    return d != NULL ? cfg->directive_line[d - directives] : 0;
+    return d != NULL ? (int)(d - directives) : -1;
 }
 
 /* Step 3a: ServerRoot, from mpmd -d (OVERRIDE) or the file, made absolute
@@ -918,7 +1057,9 @@ static int resolve_root(struct parse *p, const char *override)
 {
     const struct directive *d = find_directive("ServerRoot");
     char **root = field(p->cfg, d->offset);
-    p->line = override ? 0 : line_of(p->cfg, d->name);
+    at_directive(p, (int)(d - directives));
+    if (override != NULL)
+        p->line = 0, p->file = NULL;
     if (override != NULL && override[0] == '\0')
         return fail(p, d->name, "expected a path, got '' (from the command line)");
     const char *given = override ? override : *root;
@@ -965,11 +1106,12 @@ static int resolve_paths(struct parse *p)
             return fail_oom(p, d);
         free(*path);
         *path = abs;
-        p->line = p->cfg->directive_line[i];
+        at_directive(p, i);
         if (d->type == T_DIR && check_dir(p, d, abs) == -1)
             return -1;
     }
     p->line = 0;
+    p->file = NULL;
     return 0;
 }
 
@@ -993,13 +1135,17 @@ __attribute__((format(printf, 3, 4)))
 static int fail_latest(struct parse *p, const char *const *names, const char *fmt, ...)
 {
     const char *latest = names[0];
-    int line = 0;
+    int latest_seq = 0;
+    p->line = 0;
+    p->file = NULL;
     for (int i = 0; names[i] != NULL; i++) {
-        int l = line_of(p->cfg, names[i]);
-        if (l > line)
-            line = l, latest = names[i];
+        int d = index_of(names[i]);
+        if (d >= 0 && p->cfg->directive_seq[d] > latest_seq) {
+            latest_seq = p->cfg->directive_seq[d];
+            latest = names[i];
+            at_directive(p, d);
+        }
     }
-    p->line = line;
     va_list ap;
     va_start(ap, fmt);
     vfail(p, latest, fmt, ap);
@@ -1043,6 +1189,7 @@ static int finish(struct parse *p, const char *root_override)
     if (resolve_root(p, root_override) == -1 || resolve_paths(p) == -1)
         return -1;
     p->line = 0;
+    p->file = NULL;
     if (p->cfg->n_listen == 0)
         return fail(p, "Listen", "no Listen directive; add one, e.g. 'Listen 8080'");
     if (default_server_name(p) == -1)
@@ -1057,21 +1204,28 @@ struct config *config_parse_text(const char *name, const char *text, const char 
 {
     struct config *cfg = calloc(1, sizeof *cfg);
     char *copy = NULL;
+    int applied = 0;
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    if (cfg == NULL || (cfg->file = strdup(name)) == NULL) {
+    if (cfg == NULL || (cfg->file = strdup(name)) == NULL || add_file(cfg, NULL, name) == -1) {
         if (err != NULL && errlen > 0)
             snprintf(err, errlen, "%s: out of memory", name);
         goto fail;
     }
-    struct parse p = {.cfg = cfg, .err = err, .errlen = errlen};
+    struct parse p = {.cfg = cfg, .root_override = server_root, .applied = &applied,
+                      .err = err, .errlen = errlen};
     if (apply_defaults(&p) == -1)
         goto fail;
     if ((copy = strdup(text)) == NULL) {
         fail(&p, NULL, "out of memory");
         goto fail;
     }
-    if (parse_lines(&p, copy) == -1 || finish(&p, server_root) == -1)
+    p.file = cfg->files[0].path;
+    p.file_index = 0;
+    if (parse_text(&p, copy) == -1)
+        goto fail;
+    p.file = NULL;
+    if (finish(&p, server_root) == -1)
         goto fail;
     free(copy);
     return cfg;
@@ -1081,54 +1235,32 @@ fail:
     return NULL;
 }
 
-/* The whole of FILE as a string, or NULL with "FILE: cannot ..." in ERR. */
-static char *read_text(const char *file, char *err, size_t errlen)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = fopen(file, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
-        return NULL;
-    }
-    if ((buf = malloc(MAX_FILE_SIZE + 1)) == NULL) {
-        snprintf(err, errlen, "%s: cannot read: out of memory", file);
-        goto fail;
-    }
-    len = fread(buf, 1, MAX_FILE_SIZE + 1, f);
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
-        goto fail;
-    }
-    if (len > MAX_FILE_SIZE) {
-        snprintf(err, errlen, "%s: cannot read: larger than %d bytes; is it a configuration "
-                 "file?", file, MAX_FILE_SIZE);
-        goto fail;
-    }
-    if (memchr(buf, '\0', len) != NULL) {
-        snprintf(err, errlen, "%s: cannot read: contains a NUL byte; is it a text file?", file);
-        goto fail;
-    }
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
-}
-
 struct config *config_load(const char *file, const char *server_root, char *err, size_t errlen)
 {
-    char dummy[1];
+    char dummy[1], why[256];
     if (err == NULL || errlen == 0)
         err = dummy, errlen = sizeof dummy;
-    char *text = read_text(file, err, errlen);
-    if (text == NULL)
+    char *text = conffile_read(file, why, sizeof why);
+    if (text == NULL) {
+        snprintf(err, errlen, "%s: %s", file, why);
         return NULL;
+    }
     struct config *cfg = config_parse_text(file, text, server_root, err, errlen);
     free(text);
     return cfg;
+}
+
+void config_print_includes(const struct config *cfg, FILE *out)
+{
+    fprintf(out, "Included configuration files:\n");
+    for (int i = 0; i < cfg->n_files; i++) {
+        const struct config_file *f = &cfg->files[i];
+        fprintf(out, "%*s", 2 * (f->depth + 1), "");
+        if (f->parent < 0)
+            fprintf(out, "(*) %s\n", f->path);
+        else
+            fprintf(out, "(%d) %s\n", f->line, f->path);
+    }
 }
 
 void config_free(struct config *cfg)
@@ -1148,6 +1280,9 @@ void config_free(struct config *cfg)
             free(*(char **)field(cfg, d->offset));
         }
     }
+    for (int i = 0; i < cfg->n_files; i++)
+        free(cfg->files[i].path);
+    free(cfg->files);
     free(cfg->file);
     free(cfg);
 }

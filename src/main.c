@@ -32,6 +32,7 @@ static void usage(FILE *out)
             "                 graceful, then wait until the new generation accepts (exit 0)\n"
             "                 or the restart failed (exit 1), at most %d s\n"
             "  -D FOREGROUND  accepted for Apache compatibility (mpmd never detaches)\n"
+            "  -D DUMP_INCLUDES  with -t: list the files read (Include), as apachectl does\n"
             "  -M             print the directive reference in Markdown (docs/directives.md)\n"
             "  -h             this help\n",
             DEFAULT_CONFIG, GRACEFUL_WAIT_SECONDS);
@@ -51,13 +52,18 @@ static void print_version(void)
     config_print_defaults(stdout);
 }
 
-static int check_config(const char *file, const char *root)
+/* mpmd -t [-D DUMP_INCLUDES]: load FILE, say what is wrong or Syntax OK. */
+static int check_config(const char *file, const char *root, int dump_includes)
 {
     char err[1024];
     struct config *cfg = config_load(file, root, err, sizeof err);
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
         return 1;
+    }
+    if (dump_includes) {
+        config_print_includes(cfg, stdout);
+        fflush(stdout);
     }
     config_free(cfg);
     fprintf(stderr, "Syntax OK\n");
@@ -175,7 +181,7 @@ static int signal_server(const char *file, const char *root, const char *what)
 int main(int argc, char **argv)
 {
     const char *file = DEFAULT_CONFIG, *root = NULL, *ksig = NULL;
-    int test = 0, opt;
+    int test = 0, dump_includes = 0, opt;
     while ((opt = getopt(argc, argv, "f:d:tVk:D:Mh")) != -1) {
         switch (opt) {
         case 'f': file = optarg; break;
@@ -183,7 +189,7 @@ int main(int argc, char **argv)
         case 't': test = 1; break;
         case 'V': print_version(); return 0;
         case 'k': ksig = optarg; break;
-        case 'D': break;
+        case 'D': dump_includes |= strcmp(optarg, "DUMP_INCLUDES") == 0; break;
         case 'M': config_print_reference_md(stdout); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
@@ -195,7 +201,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test)
-        return check_config(file, root);
+        return check_config(file, root, dump_includes);
     if (ksig)
         return signal_server(file, root, ksig);
     return supervisor_run(file, root);

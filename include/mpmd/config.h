@@ -26,6 +26,7 @@ struct listen_spec {
     socklen_t addrlen;
     char text[80];                /* normalised: "127.0.0.1:8080", "[::1]:80", port: "[::]:80" */
     char name[32];                /* optional second argument (FileDescriptorName); "" if none */
+    const char *file;             /* file of the directive (in struct config's files) */
     int line;                     /* line of the directive, for errors */
 };
 
@@ -41,10 +42,23 @@ struct read_timeout {
 
 #define CONFIG_MAX_INDEX 8        /* DirectoryIndex names */
 #define CONFIG_MAX_LISTEN 32      /* Listen directives */
-#define CONFIG_MAX_DIRECTIVES 32  /* >= the directives src/config.c knows */
+#define CONFIG_MAX_DIRECTIVES 48  /* >= the directives src/config.c knows */
+#define CONFIG_MAX_FILES 4096     /* files one configuration may read (Include) */
+#define CONFIG_MAX_INCLUDE_DEPTH 32
+
+/* One file read for a configuration: the main file, or one an Include
+ * named (at LINE of the file at index PARENT). */
+struct config_file {
+    char *path;                   /* as given for the main file, else absolute */
+    int parent;                   /* index of the including file; -1 for the main file */
+    int line;                     /* line of the Include in the parent; 0 for the main file */
+    int depth;                    /* 0 for the main file */
+};
 
 struct config {
-    char *file;                   /* path of the file as given (for messages) */
+    char *file;                   /* path of the main file as given (for messages) */
+    struct config_file *files;    /* every file read, in reading order; [0] is FILE */
+    int n_files;
     char *server_root;            /* absolute; other relative paths resolve against it */
     char *server_name;            /* ServerName; default: gethostname() */
     char *document_root;          /* absolute, no trailing slash */
@@ -90,6 +104,8 @@ struct config {
      * its default; indexed by the position of the directive in
      * src/config.c's table (private to config.c, used for messages). */
     int directive_line[CONFIG_MAX_DIRECTIVES];
+    const char *directive_file[CONFIG_MAX_DIRECTIVES]; /* its file (in FILES), or NULL */
+    int directive_seq[CONFIG_MAX_DIRECTIVES];   /* order in which they were last set */
 };
 
 /* Load and validate FILE.  SERVER_ROOT, if not NULL, overrides the
@@ -113,6 +129,11 @@ struct config *config_parse_text(const char *name, const char *text, const char 
                                  char *err, size_t errlen);
 
 void config_free(struct config *cfg);
+
+/* The files CFG was read from, as `apachectl -t -D DUMP_INCLUDES` prints
+ * them: "(*) main file", then each included file under the file that
+ * included it, with the line of its Include. */
+void config_print_includes(const struct config *cfg, FILE *out);
 
 /* Print every directive with its default and one line of help (mpmd -V),
  * one line per directive, after a "# Directive Default Meaning" header. */

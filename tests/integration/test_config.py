@@ -3,7 +3,8 @@
 #
 # -t on good and bad files (exit status, "FILE:LINE: Directive: message"),
 # starting with a bad config (exit 1, nothing bound), -V, -d (ServerRoot),
-# and -t on the repository's etc/server.conf.
+# -t on the repository's etc/server.conf, and IncludeOptional across a
+# graceful restart (-t -D DUMP_INCLUDES, errors naming the included file).
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_config.py
 
 import os
@@ -155,6 +156,45 @@ def check_dash_d(t):
         t.eq((r.status, r.body), (200, A_TXT), "-d DIR: relative DocumentRoot htdocs served")
 
 
+def keepalive_limit_seen(port):
+    """Responses on one connection until the server says close (at most 5)."""
+    with mpmdtest.Conn(port) as c:
+        for n in range(1, 6):
+            c.request("GET", "/a.txt")
+            if c.read_response().header("Connection") == "close":
+                return n
+    return None
+
+
+def check_include(t):
+    """IncludeOptional conf.d/*.conf (relative to -d): empty at start, then a
+    file that a graceful restart (USR1) picks up, then a broken one that the
+    running server survives with an error naming the included file."""
+    with Server(tap=t, args=["-d", "{dir}"],
+                conf_extra="IncludeOptional conf.d/*.conf") as s:
+        t.eq(keepalive_limit_seen(s.port), None,
+             "Include: empty conf.d: MaxKeepAliveRequests 100 in force")
+        confd = os.path.join(s.dir, "conf.d")
+        os.makedirs(confd)
+        extra = write_conf(confd, "limit.conf", ["# one more site setting",
+                                                 "MaxKeepAliveRequests 2"])
+        rc, out, err = run_mpmd(["-t", "-D", "DUMP_INCLUDES", "-d", s.dir, "-f", s.conf])
+        t.eq((rc, out.splitlines()), (0, ["Included configuration files:",
+                                          "  (*) %s" % s.conf,
+                                          "    (%d) %s" % (len(open(s.conf).read().splitlines()),
+                                                         extra)]),
+             "Include: -t -D DUMP_INCLUDES lists the included file")
+        os.kill(s.pid, mpmdtest.signal.SIGUSR1)
+        t.ok(mpmdtest.wait_until(lambda: keepalive_limit_seen(s.port) == 2, 10),
+             "Include: after USR1 the included MaxKeepAliveRequests 2 is in force")
+        write_conf(confd, "limit.conf", ["MaxKeepAliveRequests 3", "Timeout soon"])
+        os.kill(s.pid, mpmdtest.signal.SIGUSR1)
+        t.ok(mpmdtest.wait_until(lambda: "%s:2: Timeout:" % extra in s.errlog_text(), 10),
+             "Include: a broken included file at USR1 is named with its line in the log",
+             diag=s.errlog_text()[-1000:])
+        t.eq(keepalive_limit_seen(s.port), 2, "Include: the running generation keeps serving")
+
+
 def main(t):
     tmp = tempfile.mkdtemp(prefix="mpmdtest-conf-")
     try:
@@ -170,6 +210,8 @@ def main(t):
         check_repo_conf(t)
     with t.guard("-d"):
         check_dash_d(t)
+    with t.guard("Include"):
+        check_include(t)
 
 
 if __name__ == "__main__":

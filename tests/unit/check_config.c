@@ -203,6 +203,8 @@ static const char *const printed_defaults[][2] = {
     {"LimitRequestFields", "100"}, {"LimitRequestBody", "1073741824"},
     {"FileCacheSize", "16777216"}, {"FileCacheMaxFileSize", "65536"}, {"FileCacheValid", "1"},
     {"RequestReadTimeout", "header=20-40,MinRate=500 body=20,MinRate=500"},
+    {"Include", "none"},
+    {"IncludeOptional", "none"},
 };
 #define N_PRINTED ((int)(sizeof printed_defaults / sizeof printed_defaults[0]))
 

@@ -6,6 +6,7 @@
 #include <check.h>
 
 Suite *config_suite(void);
+Suite *conffile_suite(void);
 Suite *path_suite(void);
 Suite *mime_suite(void);
 Suite *log_suite(void);

@@ -41,26 +41,13 @@
 #include <unistd.h>
 
 #include "mpmd/child.h"
-#include "mpmd/filecache.h"
-#include "mpmd/static.h"
+#include "mpmd/handler.h"
 
 /* ---- replies ------------------------------------------------------ */
 
-void reply_start(struct reply *rp, struct date_cache *date, int status)
-{
-    rp->status = status;
-    rp->must_close = 0;
-    rp->out.head_sent = 0;
-    rp->out.body = NULL;
-    rp->out.body_len = rp->out.body_sent = 0;
-    rp->out.file_fd = -1;
-    rp->out.file_pos = rp->out.file_end = 0;
-    rp->out.cache = NULL;
-    rp->out.entry = NULL;
-    response_head_start(&rp->out.head, status, date_cache_now(date));
-}
-
-void reply_finish(struct reply *rp, struct conn *c)
+/* Close the head of RP for C: the Connection field the connection needs
+ * (a reply that must close ends keep-alive), then the final CRLF. */
+static void conn_finish_head(struct conn *c, struct reply *rp)
 {
     if (rp->must_close)
         c->keep_alive = 0;
@@ -71,33 +58,12 @@ void reply_finish(struct reply *rp, struct conn *c)
     response_head_finish(&rp->out.head);
 }
 
-static int status_closes_connection(int status)
-{
-    return status == 400 || status == 408 || status == 413 || status == 414 ||
-           status == 417 || status == 431 || status >= 500;
-}
-
-void reply_error(struct reply *rp, struct date_cache *date, struct conn *c, int status)
-{
-    size_t len;
-    const char *body = response_error_body(status, &len);
-    reply_start(rp, date, status);
-    if (status == 405)
-        response_head_add(&rp->out.head, "Allow", "GET, HEAD, OPTIONS", 18);
-    response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
-    response_head_add_num(&rp->out.head, "Content-Length", (long long)len);
-    rp->must_close = status_closes_connection(status);
-    reply_finish(rp, c);
-    rp->out.body = body;
-    rp->out.body_len = len;
-}
-
 /* ---- sending ------------------------------------------------------ */
 
 /* Send what is left of O on FD.  Returns 1 when everything is sent, 0
  * when the socket would block, -1 on error (peer gone).  Adds body bytes
  * sent to *BODY_SENT.  Any owner. */
-static int out_send(int fd, struct conn_out *o, long long *body_sent)
+static int out_send(int fd, struct reply_out *o, long long *body_sent)
 {
     while (o->head_sent < o->head.len || o->body_sent < o->body_len) {
         struct iovec iov[2] = {
@@ -130,18 +96,6 @@ static int out_send(int fd, struct conn_out *o, long long *body_sent)
         *body_sent += (long long)(o->file_pos - before);
     }
     return 1;
-}
-
-static void out_release(struct conn_out *o)
-{
-    if (o->file_fd != -1) {
-        close(o->file_fd);
-        o->file_fd = -1;
-    }
-    if (o->entry) {
-        filecache_release(o->cache, o->entry);
-        o->entry = NULL;
-    }
 }
 
 /* Wait until FD is writable or the timeout passes (MPM worker).
@@ -224,7 +178,7 @@ void conn_close(struct conn *c)
     struct child *ch = c->child;
     conn_disarm(c);
     if (c->out) {
-        out_release(c->out);
+        reply_release(c->out);
         free(c->out);
     }
     http_request_free(&c->req);
@@ -401,26 +355,30 @@ static void conn_log_access(struct conn *c)
     log_access(lg, &rec);
 }
 
-/* Build the reply for the complete (or failed) request in C.  With
- * CACHED_ONLY (the listener), build it only if the file cache can answer;
- * returns 0 when it cannot (the request needs a handler thread). */
+/* Build the reply for the complete (or failed) request in C: an error
+ * page, or what the handler answers.  With LISTENER (the listener
+ * thread), only the handler's non-blocking entry point runs; returns 0
+ * when it declines (the request needs a handler thread). */
 static int conn_build_reply(struct date_cache *date, struct conn *c, struct reply *rp,
-                            int cached_only)
+                            int listener)
 {
     c->keep_alive = (uint8_t)decide_keep_alive(c);
     c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
     if (c->req.error_status) {
         log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
                 c->req.error_reason ? c->req.error_reason : "malformed");
-        reply_error(rp, date, c, c->req.error_status);
-    } else if (cached_only) {
-        if (!static_serve_cached(date, c, rp))
-            return 0;
+        reply_error(rp, date, c->req.error_status);
     } else {
-        static_handle(date, c, rp);
+        const struct handler *h = c->child->handler;
+        struct req_ctx rq = { .req = &c->req, .env = &c->child->env, .date = date };
+        if (listener && (h->fast == NULL || h->fast(&rq, rp) != HANDLER_DONE))
+            return 0;
+        if (!listener)
+            h->handle(&rq, rp);
     }
+    conn_finish_head(c, rp);
     if (c->is_head) {
-        out_release(&rp->out);
+        reply_release(&rp->out);
         rp->out.body = NULL;
         rp->out.body_len = 0;
         rp->out.file_end = rp->out.file_pos;
@@ -500,17 +458,17 @@ static int conn_send_reply(struct conn *c, struct reply *rp)
 {
     int r = out_send(c->fd, &rp->out, &c->body_sent);
     if (r == 1) {
-        out_release(&rp->out);
+        reply_release(&rp->out);
         return 1;
     }
     if (r == -1) {
-        out_release(&rp->out);
+        reply_release(&rp->out);
         conn_close(c);
         return 0;
     }
     c->out = malloc(sizeof *c->out);
     if (!c->out) {
-        out_release(&rp->out);
+        reply_release(&rp->out);
         conn_close(c);
         return 0;
     }
@@ -581,7 +539,8 @@ static void conn_send_timeout_reply(struct conn *c, struct date_cache *date)
     struct reply rp;
     long long ignored = 0;
     c->req.error_status = 408;
-    reply_error(&rp, date, c, 408);
+    reply_error(&rp, date, 408);
+    conn_finish_head(c, &rp);
     c->status = 408;
     out_send(c->fd, &rp.out, &ignored);
     conn_log_access(c);
@@ -637,7 +596,7 @@ static void on_writable(struct conn *c)
         conn_arm(c, EV_WRITE, c->child->lst.tv_write);
         return;
     }
-    out_release(c->out);
+    reply_release(c->out);
     free(c->out);
     c->out = NULL;
     if (r == -1) {
@@ -767,7 +726,7 @@ static int worker_send(struct conn *c, struct reply *rp)
     while ((r = out_send(c->fd, &rp->out, &c->body_sent)) == 0)
         if (!wait_writable(c->fd, c->child->cfg->timeout))
             break;
-    out_release(&rp->out);
+    reply_release(&rp->out);
     return r;
 }
 

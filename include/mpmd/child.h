@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "mpmd/config.h"
+#include "mpmd/handler.h"
 #include "mpmd/http.h"
 #include "mpmd/listener.h"
 #include "mpmd/log.h"
@@ -41,6 +42,8 @@ struct child {
     /* Set up by child_main. */
     struct http_limits limits;
     struct filecache *cache;      /* small files; NULL when FileCacheSize is 0 */
+    struct handler_env env;       /* what handlers may use (cfg, mime, cache, log) */
+    const struct handler *handler; /* answers every request, until routing picks one */
     struct listener lst;          /* listener thread state */
     struct workq q;               /* listener → handlers */
     struct pool pool;             /* handler threads */

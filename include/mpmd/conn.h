@@ -22,7 +22,7 @@
 #include <sys/types.h>
 
 #include "mpmd/http.h"
-#include "mpmd/response.h"
+#include "mpmd/reply.h"
 #include "mpmd/workq.h"
 
 /* Lingering close (RFC 9112 9.6), Apache's semantics: after shutting
@@ -41,8 +41,6 @@
 #define CONN_DISCARD_KEEP_MAX (64 * 1024)
 
 struct child;
-struct filecache;
-struct filecache_entry;
 struct worker;
 
 enum conn_state {
@@ -52,18 +50,6 @@ enum conn_state {
     CONN_WRITING,    /* listener: completing a write a handler started */
     CONN_LINGERING,  /* listener: write side shut, dropping input until the client
                       * closes (no buffer held) */
-};
-
-/* Output still to send: the head (copied), a static body, a file range. */
-struct conn_out {
-    struct response_head head;
-    size_t head_sent;
-    const char *body;        /* static storage (error pages), not freed */
-    size_t body_len, body_sent;
-    int file_fd;             /* -1 if none; owned: closed when done */
-    off_t file_pos, file_end;
-    struct filecache *cache;        /* with ENTRY: the body lives in a cache entry */
-    struct filecache_entry *entry;  /* reference released when done, or NULL */
 };
 
 struct conn {
@@ -87,28 +73,10 @@ struct conn {
         struct sockaddr_in6 in6;
     } peer;
     struct request req;
-    struct conn_out *out;    /* pending output handed to the listener, or NULL */
+    struct reply_out *out;   /* pending output handed to the listener, or NULL */
     int status;              /* status of the response in progress (access log) */
     long long body_sent;     /* body bytes sent for it (access log) */
 };
-
-/* What a handler produces; conn.c sends it.  OUT.file_fd is -1 or an
- * open file that conn.c closes when the body is sent. */
-struct reply {
-    int status;
-    int must_close;          /* close the connection after this reply */
-    struct conn_out out;
-};
-
-/* Start a reply: status line, Date (from DATE), Server.  Any owner. */
-void reply_start(struct reply *rp, struct date_cache *date, int status);
-
-/* Finish the head: the Connection header the connection needs, CRLF. */
-void reply_finish(struct reply *rp, struct conn *c);
-
-/* A complete error reply with the canned HTML body (405 gets Allow;
- * 400-class parse errors and 5xx close the connection). */
-void reply_error(struct reply *rp, struct date_cache *date, struct conn *c, int status);
 
 /* Accept a new connection on FD from PEER (listener thread).  Returns the
  * connection, or NULL (FD closed, logged). */

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mpmd/config.h"
-#include "mpmd/supervisor.h"
-#include "version.h"
+#include "mpmd/core/config.h"
+#include "mpmd/mpm/supervisor.h"
+#include "mpmd/core/version.h"
 
 #define DEFAULT_CONFIG MPMD_SYSCONFDIR "/mpmd/server.conf"
 #define GRACEFUL_WAIT_SECONDS 30  /* -k graceful-wait gives up after this */

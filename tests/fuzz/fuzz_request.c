@@ -2,7 +2,7 @@
  *
  * Owns one simulated connection per input: the bytes are fed through
  * http_request_reserve/http_request_parse/http_request_next exactly as
- * src/conn.c does (reads limited by the buffer room; a request answered
+ * src/http/conn.c does (reads limited by the buffer room; a request answered
  * as soon as its head is in, HTTP_PARSE_HEAD or DONE; keep-alive decided
  * per response as decide_keep_alive does, a pending body included; after
  * a keep-alive answer a pending body read and dropped until DONE, an
@@ -12,7 +12,7 @@
  * request line, header lookups, the target's path through path_normalize
  * (checked against a slow reference implementation), the dates through
  * http_date_parse, and the conditional and Range fields through
- * src/precond.c.  Runs in the calling thread (libFuzzer's, or
+ * src/modules/precond.c.  Runs in the calling thread (libFuzzer's, or
  * replay_main.c's); everything is freed per input.
  *
  * Input format (so a corpus file is a readable request after 2 bytes):
@@ -44,11 +44,11 @@
 #include <time.h>
 
 #include "fuzz_target.h"
-#include "mpmd/conn.h"
-#include "mpmd/http.h"
-#include "mpmd/path.h"
-#include "mpmd/precond.h"
-#include "mpmd/response.h"
+#include "mpmd/http/conn.h"
+#include "mpmd/http/http.h"
+#include "mpmd/modules/path.h"
+#include "mpmd/modules/precond.h"
+#include "mpmd/http/response.h"
 
 #define FUZZ_PREFIX 2            /* control bytes before the client's bytes */
 #define CONN_READ_WANT 2048      /* what conn_fill asks http_request_reserve for */

@@ -5,7 +5,7 @@
 # threads each) in both MPM modes, clean stop on SIGTERM and SIGINT (exit 0,
 # no process left, PidFile written then removed, port released), and
 # replacement of a child killed with SIGKILL, and connection bursts shared
-# between the children (src/balance.c).
+# between the children (src/mpm/balance.c).
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_process.py
 
 import os
@@ -143,7 +143,14 @@ def check_burst_is_shared(t, s, tag):
     woken for every connection; without balancing one could take them all),
     and a child already holding most connections leaves the next burst to its
     idle sibling."""
-    wait_until(lambda: len(s.children()) == 2, SETTLE)
+    # Both children ready (all their threads started, the step before a
+    # child marks itself READY): a child lists its READY siblings when it
+    # first accepts and then once a second, so a burst that meets a sibling
+    # still starting is not shared.
+    threads = mpmdtest.child_threads(s.threads)
+    t.ok(wait_until(lambda: len(s.children()) == 2 and
+                    all(mpmdtest.proc_threads(k) == threads for k in s.children()), SETTLE),
+         "%s: 2 children with %d threads each" % (tag, threads))
     conns, statuses = open_burst(s.port, BURST)
     try:
         t.eq(statuses, [200] * BURST, "%s: %d connections opened at once all answered"

@@ -715,7 +715,7 @@ def check_k_signals(t):
 
 
 def check_user_group(t):
-    # A child drops its privileges first thing (src/child.c child_main:
+    # A child drops its privileges first thing (src/mpm/child.c child_main:
     # child_drop_privileges = setgid, initgroups, setuid), before it sets up
     # its listener, starts its handler threads and marks itself ready; it
     # accepts connections only in listener_run, after all that.  Two

@@ -1,34 +1,29 @@
 #!/usr/bin/env python3
 # check_layering.py: the include rules between mpmd's layers (TAP on stdout).
 #
-# The sources are grouped in layers (docs/architecture.md, "Layers"):
+# The sources are grouped in layers, one directory each (docs/architecture.md,
+# "Handlers and layers"):
 #   core     process-independent services: configuration, logs, systemd
 #   mpm      processes and threads: supervisor, children, listener, pool
 #   http     connections, request parsing, replies, the handler API
 #   modules  handlers and what they use (static files, file cache, ...)
-# Rules, checked on every #include "mpmd/..." of every src/*.c and
-# include/mpmd/*.h:
+# Rules, checked on every #include "mpmd/LAYER/..." of every source:
 #   - modules include core, the handler API (handler.h, reply.h, http.h,
 #     response.h) and other modules; never mpm, never conn.h;
 #   - http includes no module; of mpm, only conn.c may include child.h
 #     (its connection environment, until that becomes its own struct);
 #   - core includes only core; main.c (the program) may include anything.
-# A file that is in no layer fails too, so a new file must be placed.
+# A file outside the layer directories fails too, so a new file must be placed.
 # Run by hand:  MPMD_SRCDIR=. python3 tests/layering/check_layering.py
 
 import os
 import re
 import sys
 
-LAYERS = {
-    "program": ["main"],
-    "core": ["config", "conffile", "log", "sd", "version"],
-    "mpm": ["supervisor", "bind", "scoreboard", "balance", "child", "listener", "workq",
-            "pool"],
-    "http": ["conn", "http", "reply", "response", "handler"],
-    "modules": ["static", "filecache", "precond", "path", "mime"],
-}
-HANDLER_API = {"handler", "reply", "http", "response"}
+# A file's layer is its directory: src/LAYER/x.c, include/mpmd/LAYER/x.h;
+# src/main.c is the program.
+LAYER_NAMES = ("core", "mpm", "http", "modules")
+HANDLER_API = {"handler", "reply", "http", "response"}   # http headers modules may use
 # conn.c reaches its child through child.h, and struct conn starts with
 # the work queue's link (workq.h); both go when the connection gets an
 # environment struct of its own.
@@ -42,38 +37,44 @@ ALLOWED = {
 }
 
 SRCDIR = os.environ.get("MPMD_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
-INCLUDE = re.compile(r'^\s*#\s*include\s+"mpmd/([a-z_]+)\.h"', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s+"mpmd/([a-z_]+)/([a-z_]+)\.h"', re.M)
 
 
-def layer_of(name):
-    for layer, names in LAYERS.items():
-        if name in names:
+def layer_of_path(path):
+    parts = path.split(os.sep)
+    if parts == ["src", "main.c"]:
+        return "program"
+    for layer in LAYER_NAMES:
+        if parts[:2] == ["src", layer] or parts[:3] == ["include", "mpmd", layer]:
             return layer
     return None
 
 
 def sources():
-    for sub, ext in (("src", ".c"), (os.path.join("include", "mpmd"), ".h")):
-        d = os.path.join(SRCDIR, sub)
-        for f in sorted(os.listdir(d)):
-            if f.endswith(ext):
-                yield os.path.join(sub, f), f[:-len(ext)]
+    """(path relative to SRCDIR, file name without extension) of every source."""
+    for top in ("src", "include"):
+        for dirpath, _dirs, files in os.walk(os.path.join(SRCDIR, top)):
+            for f in sorted(files):
+                if f.endswith((".c", ".h")):
+                    rel = os.path.relpath(os.path.join(dirpath, f), SRCDIR)
+                    yield rel, os.path.splitext(f)[0]
 
 
 def violations(path, name):
-    layer = layer_of(name)
+    layer = layer_of_path(path)
     if layer is None:
-        return ["%s is in no layer (add it to LAYERS in this script)" % path]
+        return ["%s is in no layer: put it under src/LAYER/ or include/mpmd/LAYER/ "
+                "(LAYER one of %s)" % (path, ", ".join(LAYER_NAMES))]
     with open(os.path.join(SRCDIR, path)) as f:
         text = f.read()
     bad = []
-    for inc in INCLUDE.findall(text):
+    for target, inc in INCLUDE.findall(text):
         if inc == name or (name, inc) in EXCEPTIONS:
             continue
-        target = layer_of(inc)
-        ok = target in ALLOWED[layer] or (layer == "modules" and inc in HANDLER_API)
-        if target is None or not ok:
-            bad.append("%s (%s) includes mpmd/%s.h (%s)" % (path, layer, inc, target))
+        ok = target in ALLOWED[layer] or (layer == "modules" and target == "http" and
+                                          inc in HANDLER_API)
+        if not ok:
+            bad.append("%s (%s) includes mpmd/%s/%s.h" % (path, layer, target, inc))
     return bad
 
 

@@ -1,5 +1,5 @@
-/* check_balance.c: unit tests for accept balancing (src/balance.c,
- * include/mpmd/balance.h): when a child holds more than its share of open
+/* check_balance.c: unit tests for accept balancing (src/mpm/balance.c,
+ * include/mpmd/mpm/balance.h): when a child holds more than its share of open
  * connections compared with its least loaded READY sibling, which slots
  * count as siblings (not itself, not STARTING / STOPPING / FREE ones), the
  * once-a-second sibling list (new siblings show up the next second; ones
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "check_suites.h"
-#include "mpmd/balance.h"
+#include "mpmd/mpm/balance.h"
 
 static struct scoreboard sb;
 

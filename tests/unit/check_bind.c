@@ -1,5 +1,5 @@
 /* check_bind.c: unit tests for the supervisor's listening sockets
- * (src/bind.c, include/mpmd/bind.h): socket_set_update binding, keeping,
+ * (src/mpm/bind.c, include/mpmd/mpm/bind.h): socket_set_update binding, keeping,
  * adding and dropping sockets and failing without side effects; the
  * options every listener gets; socket_set_fds and socket_set_close;
  * socket_set_refuse_new's SYN filter; and socket activation
@@ -37,8 +37,8 @@
 #include <unistd.h>
 
 #include "check_suites.h"
-#include "mpmd/bind.h"
-#include "mpmd/config.h"
+#include "mpmd/mpm/bind.h"
+#include "mpmd/core/config.h"
 
 #define CONF "bind.conf"
 #define FILTER_LEN 5            /* instructions in socket_set_refuse_new's filter */

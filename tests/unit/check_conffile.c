@@ -1,5 +1,5 @@
 /* check_conffile.c: unit tests for Include and IncludeOptional
- * (src/conffile.c, and its use in src/config.c): the order files are read
+ * (src/core/conffile.c, and its use in src/core/config.c): the order files are read
  * in (wildcards, directories), optional patterns, errors that name the
  * included file and line, loops, relative paths from ServerRoot and -d,
  * the DUMP_INCLUDES listing, and where later checks point (Listen,
@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "check_suites.h"
-#include "mpmd/conffile.h"
-#include "mpmd/config.h"
+#include "mpmd/core/conffile.h"
+#include "mpmd/core/config.h"
 
 static char root[64];
 

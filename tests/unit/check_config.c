@@ -1,4 +1,4 @@
-/* check_config.c: unit tests for src/config.c -- every default, every
+/* check_config.c: unit tests for src/core/config.c -- every default, every
  * directive's accepted values, every error message (exact text, file and
  * line), the file syntax (comments, quotes, continuation lines), the
  * cross-directive checks, config_load, and the generated reference
@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
-#include "mpmd/config.h"
+#include "mpmd/core/config.h"
 
 #ifndef MPMD_PREFIX
 #define MPMD_PREFIX "/usr/local"
@@ -266,7 +266,7 @@ START_TEST(test_reference_md)
         ck_assert_msg(committed != NULL, "%s: %s", committed_path, strerror(errno));
         int same = clen == len && memcmp(committed, generated, len) == 0;
         free(committed);
-        ck_assert_msg(same, "%s is out of date with the directive table in src/config.c; "
+        ck_assert_msg(same, "%s is out of date with the directive table in src/core/config.c; "
                       "the generated version is in %s: copy it there", committed_path, tmp);
     }
     free(generated);

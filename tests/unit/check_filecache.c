@@ -1,4 +1,4 @@
-/* check_filecache.c: unit tests for the small-file cache (src/filecache.c):
+/* check_filecache.c: unit tests for the small-file cache (src/modules/filecache.c):
  * insert and lookup, size limits, eviction order and byte accounting,
  * reference counting (entries outlive their removal while referenced),
  * freshness re-checks with stat(2), and multi-threaded stress runs.
@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
-#include "mpmd/filecache.h"
+#include "mpmd/modules/filecache.h"
 
 /* The test-only sandbox; set up and removed by the fixture (parent process). */
 static char sandbox[256];

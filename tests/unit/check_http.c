@@ -1,11 +1,11 @@
-/* check_http.c: unit tests for the http-parser glue (src/http.c): whole
+/* check_http.c: unit tests for the http-parser glue (src/http/http.c): whole
  * and byte-by-byte requests, pipelining, HTTP_PARSE_HEAD and discarded
  * bodies, every error status, keep-alive, buffer reuse.  Runs in the single Check runner
  * (check_main.c); each test owns one struct request via a checked
  * fixture, so a failing test frees it too (also under CK_FORK=no).
  *
  * Tests marked "BUG:" assert what RFC 9112 / http.h require and fail
- * against the current src/http.c; see the comment on each. */
+ * against the current src/http/http.c; see the comment on each. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "check_suites.h"
-#include "mpmd/http.h"
+#include "mpmd/http/http.h"
 
 /* Largest buffer the helpers let a request grow to (a test bound, not a
  * server limit). */
@@ -1353,7 +1353,7 @@ START_TEST(test_second_request_validated)
 }
 END_TEST
 
-/* BUG (src/http.c on_headers_complete): RFC 9112 6.1: "A server or client
+/* BUG (src/http/http.c on_headers_complete): RFC 9112 6.1: "A server or client
  * that receives an HTTP/1.0 message containing a Transfer-Encoding header
  * field MUST treat the message as if the framing is faulty, even if a
  * Content-Length is present, and close the connection after processing
@@ -1374,7 +1374,7 @@ START_TEST(test_http10_transfer_encoding)
 }
 END_TEST
 
-/* BUG (src/http.c on_header_field): http-parser reports chunked trailer
+/* BUG (src/http/http.c on_header_field): http-parser reports chunked trailer
  * fields through the same callbacks as header fields, and the glue
  * appends them to the header list, so http_request_header() answers with
  * trailer values (for any field the head did not carry: Range,
@@ -1392,7 +1392,7 @@ START_TEST(test_trailer_not_merged)
 }
 END_TEST
 
-/* BUG (src/http.c): trailer lines bypass the strict head scanner
+/* BUG (src/http/http.c): trailer lines bypass the strict head scanner
  * (head_scanned is already set), so an obs-fold in the trailer section
  * is stitched by offset into a value holding CR LF ("yes\r\n fo"), the
  * corruption http.h promises to prevent ("no obs-fold").  A 400 passes;
@@ -1418,7 +1418,7 @@ START_TEST(test_trailer_obs_fold)
 }
 END_TEST
 
-/* BUG (src/http.c on_header_value): trailing whitespace (OWS) is kept in
+/* BUG (src/http/http.c on_header_value): trailing whitespace (OWS) is kept in
  * the value: "Host: a  " gives "a  ".  RFC 9112 5.1 puts OWS outside
  * field-value and RFC 9110 5.5 says a parser MUST exclude it; e.g.
  * "If-Modified-Since: <date> " then fails http_date_parse. */

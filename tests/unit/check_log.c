@@ -1,4 +1,4 @@
-/* check_log.c: unit tests for the error and access logs (src/log.c).
+/* check_log.c: unit tests for the error and access logs (src/core/log.c).
  * Each test opens its logs in a fresh temporary directory through
  * log_open with a hand-filled struct config and reads the files back.
  * Runs in the single Check runner (check_main.c).
@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
-#include "mpmd/log.h"
+#include "mpmd/core/log.h"
 
 /* A temporary directory with error.log and access.log paths in it. */
 struct logdir {

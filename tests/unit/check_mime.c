@@ -1,4 +1,4 @@
-/* check_mime.c: unit tests for the Content-Type table (src/mime.c):
+/* check_mime.c: unit tests for the Content-Type table (src/modules/mime.c):
  * built-ins, case, extension rules, and mime.types files written to a
  * temporary directory.  Runs in the single Check runner (check_main.c). */
 #ifdef HAVE_CONFIG_H
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
-#include "mpmd/mime.h"
+#include "mpmd/modules/mime.h"
 
 #define OCTET "application/octet-stream"
 

@@ -1,4 +1,4 @@
-/* check_path.c: unit tests for path_normalize (src/path.c): a table of
+/* check_path.c: unit tests for path_normalize (src/modules/path.c): a table of
  * accepted and refused paths, exact OUTCAP boundaries, and randomised
  * invariants.  Runs in the single Check runner (check_main.c). */
 #ifdef HAVE_CONFIG_H
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "check_suites.h"
-#include "mpmd/path.h"
+#include "mpmd/modules/path.h"
 
 struct path_case {
     const char *in;

@@ -1,4 +1,4 @@
-/* check_precond.c: conditional requests and byte ranges (src/precond.c). */
+/* check_precond.c: conditional requests and byte ranges (src/modules/precond.c). */
 #include "config.h"
 
 #include <stdio.h>
@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "check_suites.h"
-#include "mpmd/http.h"
-#include "mpmd/precond.h"
-#include "mpmd/response.h"
+#include "mpmd/http/http.h"
+#include "mpmd/modules/precond.h"
+#include "mpmd/http/response.h"
 
 #define MTIME 784111777          /* Sun, 06 Nov 1994 08:49:37 GMT */
 #define ETAG "\"2ebc98a1-64\""   /* precond_etag(MTIME, 100) */

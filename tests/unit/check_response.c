@@ -1,11 +1,11 @@
-/* check_response.c: unit tests for src/response.c: HTTP date formatting
+/* check_response.c: unit tests for src/http/response.c: HTTP date formatting
  * and parsing (all three RFC 9110 forms, invalid input, round trips),
  * the per-thread date cache, exact response head bytes with overflow
  * detection, reason phrases and error pages.  Runs in the single Check
  * runner (check_main.c).
  *
  * Tests marked "BUG:" assert what response.h promises and fail against
- * the current src/response.c; see the comment on each. */
+ * the current src/http/response.c; see the comment on each. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "check_suites.h"
-#include "mpmd/response.h"
+#include "mpmd/http/response.h"
 
 /* Sun, 06 Nov 1994 08:49:37 GMT: the example instant of RFC 9110 5.6.7. */
 #define RFC_EXAMPLE ((time_t)784111777)
@@ -127,7 +127,7 @@ START_TEST(test_parse_invalid)
 }
 END_TEST
 
-/* BUG (src/response.c http_date_parse): days are only checked against
+/* BUG (src/http/response.c http_date_parse): days are only checked against
  * 1..31 and clock fields only against their maxima, so impossible dates
  * are accepted and silently normalised (30 Feb 2000 becomes 1 Mar 2000,
  * "-1:49:37" is one hour before midnight).  response.h promises -1 for

@@ -1,5 +1,5 @@
-/* check_scoreboard.c: unit tests for the shared scoreboard (src/scoreboard.c,
- * include/mpmd/scoreboard.h): the size of the mapping and where the child
+/* check_scoreboard.c: unit tests for the shared scoreboard (src/mpm/scoreboard.c,
+ * include/mpmd/mpm/scoreboard.h): the size of the mapping and where the child
  * and thread slots lie in it for several (ServerLimit, ThreadsPerChild)
  * shapes, that it starts zeroed, scoreboard_count_threads (per state, per
  * slot, reading nothing outside the slot), that it is shared across fork,
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
-#include "mpmd/scoreboard.h"
+#include "mpmd/mpm/scoreboard.h"
 
 #define CACHE_LINE 64
 

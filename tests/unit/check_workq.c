@@ -1,5 +1,5 @@
 /* check_workq.c: unit tests for the listener -> handler queue
- * (src/workq.c): FIFO order, the spare count returned by push, the
+ * (src/mpm/workq.c): FIFO order, the spare count returned by push, the
  * on_idle callback, close semantics and a multi-producer/consumer stress
  * run.  Runs in the single Check runner (check_main.c); the tests start
  * their own threads and join them before returning. */
@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "check_suites.h"
-#include "mpmd/workq.h"
+#include "mpmd/mpm/workq.h"
 
 /* How long a test waits for another thread before it fails. */
 #define WAIT_MS 10000

@@ -1,0 +1,148 @@
+/* config.h: the parsed server.conf (struct config) and its loader.
+ *
+ * The supervisor loads the file once per generation; children get a
+ * read-only copy through fork().  Nothing here is thread-safe to modify
+ * after loading, and nothing needs to be: a loaded config is immutable. */
+#ifndef MPMD_CONFIG_H
+#define MPMD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum mpm_mode { MPM_EVENT = 0, MPM_WORKER = 1 };
+
+/* Log levels, Apache names, syslog numbering (journald priorities). */
+enum log_level {
+    LOGL_EMERG = 0, LOGL_ALERT, LOGL_CRIT, LOGL_ERROR,
+    LOGL_WARN, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG
+};
+
+enum access_format { ACCESS_OFF = 0, ACCESS_COMMON, ACCESS_COMBINED };
+
+/* One Listen directive. */
+struct listen_spec {
+    struct sockaddr_storage addr; /* resolved numeric address */
+    socklen_t addrlen;
+    char text[80];                /* normalised: "127.0.0.1:8080", "[::1]:80", port: "[::]:80" */
+    char name[32];                /* optional second argument (FileDescriptorName); "" if none */
+    const char *file;             /* file of the directive (in struct config's files) */
+    int line;                     /* line of the directive, for errors */
+};
+
+/* RequestReadTimeout (mod_reqtimeout): one stage, header or body.  The
+ * stage may take INITIAL seconds, plus one more per RATE bytes received
+ * (RATE 0: no extension), but never more than MAX seconds (0: no cap).
+ * INITIAL 0 disables the stage's timeout (Timeout still applies). */
+struct read_timeout {
+    int initial;
+    int max;
+    int rate;
+};
+
+#define CONFIG_MAX_INDEX 8        /* DirectoryIndex names */
+#define CONFIG_MAX_LISTEN 32      /* Listen directives */
+#define CONFIG_MAX_DIRECTIVES 48  /* >= the directives src/core/config.c knows */
+#define CONFIG_MAX_FILES 4096     /* files one configuration may read (Include) */
+#define CONFIG_MAX_INCLUDE_DEPTH 32
+
+/* One file read for a configuration: the main file, or one an Include
+ * named (at LINE of the file at index PARENT). */
+struct config_file {
+    char *path;                   /* as given for the main file, else absolute */
+    int parent;                   /* index of the including file; -1 for the main file */
+    int line;                     /* line of the Include in the parent; 0 for the main file */
+    int depth;                    /* 0 for the main file */
+};
+
+struct config {
+    char *file;                   /* path of the main file as given (for messages) */
+    struct config_file *files;    /* every file read, in reading order; [0] is FILE */
+    int n_files;
+    char *server_root;            /* absolute; other relative paths resolve against it */
+    char *server_name;            /* ServerName; default: gethostname() */
+    char *document_root;          /* absolute, no trailing slash */
+    char *directory_index[CONFIG_MAX_INDEX];
+    int n_directory_index;
+    struct listen_spec listen[CONFIG_MAX_LISTEN];
+    int n_listen;
+
+    int mpm;                      /* enum mpm_mode */
+    int start_servers;
+    int server_limit;
+    int threads_per_child;
+    int min_spare_threads;
+    int max_spare_threads;
+    int max_request_workers;
+    long max_connections_per_child; /* 0 = never recycle */
+    int graceful_shutdown_timeout; /* seconds old children get on stop/restart; 0: see docs */
+
+    int timeout;                  /* seconds: stalled read/write */
+    int keepalive;                /* boolean */
+    int keepalive_timeout;        /* seconds */
+    int max_keepalive_requests;   /* 0 = unlimited */
+
+    int limit_request_line;       /* bytes of the request line (414) */
+    int limit_request_field_size; /* bytes of one header field line (431) */
+    int limit_request_fields;     /* header fields (431) */
+    long limit_request_body;      /* body bytes, 0 = unlimited (413) */
+    long file_cache_size;         /* FileCacheSize: bytes of small files per child, 0 = off */
+    long file_cache_max_file;     /* FileCacheMaxFileSize: largest file cached */
+    int file_cache_valid;         /* FileCacheValid: seconds between re-checks */
+    struct read_timeout header_timeout; /* RequestReadTimeout header=... */
+    struct read_timeout body_timeout;   /* RequestReadTimeout body=... */
+
+    char *error_log;              /* absolute path, or "stderr" */
+    int log_level;                /* enum log_level */
+    char *access_log;             /* absolute path, or NULL when off */
+    int access_format;            /* enum access_format */
+    char *pid_file;               /* absolute path, or NULL */
+    char *user;                   /* NULL: keep the starting user */
+    char *group;                  /* NULL: keep the starting group */
+
+    /* Line of the file where each directive was last set, 0 if it kept
+     * its default; indexed by the position of the directive in
+     * src/core/config.c's table (private to config.c, used for messages). */
+    int directive_line[CONFIG_MAX_DIRECTIVES];
+    const char *directive_file[CONFIG_MAX_DIRECTIVES]; /* its file (in FILES), or NULL */
+    int directive_seq[CONFIG_MAX_DIRECTIVES];   /* order in which they were last set */
+};
+
+/* Load and validate FILE.  SERVER_ROOT, if not NULL, overrides the
+ * ServerRoot directive (mpmd -d); a relative ServerRoot is taken from the
+ * current directory, and the other relative paths from ServerRoot once the
+ * whole file is read.  DocumentRoot must exist; User and Group must exist.
+ * On success returns a new config (free with config_free).  On error
+ * returns NULL and writes one line to ERR (if ERR is not NULL and ERRLEN
+ * > 0; truncated to fit) of the form
+ *   "FILE:LINE: Directive: what is wrong; what is accepted"
+ * or "FILE: Directive: ..." when the problem is not on one line (a
+ * default, a missing Listen), or "FILE: cannot open: REASON" /
+ * "FILE: cannot read: REASON" when the file itself cannot be read.  FILE
+ * is as passed.  Any thread; no side effects but reading the file, the
+ * user and group databases and stat(2) of DocumentRoot. */
+struct config *config_load(const char *file, const char *server_root, char *err, size_t errlen);
+
+/* Same as config_load, but parses TEXT; NAME is used in messages as the
+ * file name.  Used by the unit tests. */
+struct config *config_parse_text(const char *name, const char *text, const char *server_root,
+                                 char *err, size_t errlen);
+
+void config_free(struct config *cfg);
+
+/* The files CFG was read from, as `apachectl -t -D DUMP_INCLUDES` prints
+ * them: "(*) main file", then each included file under the file that
+ * included it, with the line of its Include. */
+void config_print_includes(const struct config *cfg, FILE *out);
+
+/* Print every directive with its default and one line of help (mpmd -V),
+ * one line per directive, after a "# Directive Default Meaning" header. */
+void config_print_defaults(FILE *out);
+
+/* Write the directive reference in Markdown (the content of
+ * docs/directives.md) from the same table.  The output does not depend on
+ * the build (ServerRoot's default is described, not printed), so the unit
+ * tests compare it with the committed file. */
+void config_print_reference_md(FILE *out);
+
+#endif

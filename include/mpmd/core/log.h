@@ -1,0 +1,77 @@
+/* log.h: the error log and the access log.
+ *
+ * One struct logger per process (in the supervisor's or child's context).
+ * Every function here may be called from any thread: each line is
+ * formatted on the caller's stack and written with one write(2) to an
+ * O_APPEND descriptor, so lines from different threads and processes never
+ * interleave. */
+#ifndef MPMD_LOG_H
+#define MPMD_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "mpmd/core/config.h"
+
+struct logger {
+    int error_fd;           /* error log; 2 for stderr */
+    int level;              /* enum log_level: lines above it are dropped */
+    int journal_prefix;     /* write "<N>message" lines instead of Apache's (stderr is the
+                             * journal: set by log_init_stderr/log_open from $JOURNAL_STREAM) */
+    int access_fd;          /* -1 when AccessLog is off */
+    int access_format;      /* enum access_format */
+};
+
+/* Set up a logger that writes to stderr only, at LEVEL, with no access
+ * log.  journal_prefix is set when systemd's $JOURNAL_STREAM names fd 2. */
+void log_init_stderr(struct logger *lg, int level);
+
+/* Open the ErrorLog and AccessLog files named by CFG (append, create 0644,
+ * close-on-exec); ErrorLog "stderr" (or NULL) is fd 2, AccessLog NULL is
+ * off.  Takes level and access format from CFG.  Returns 0, or -1 with a
+ * message in ERR ("ErrorLog /x/y: cannot open: Permission denied"); LG is
+ * then a usable stderr-only logger with nothing left open.  Supervisor
+ * only, before fork. */
+int log_open(struct logger *lg, const struct config *cfg, char *err, size_t errlen);
+
+/* Close what log_open opened (stderr is left alone); LG then logs to
+ * stderr with the access log off. */
+void log_close(struct logger *lg);
+
+/* Write "[Mon Nov 23 06:03:17.123456 2026] [mpmd:error] [pid 12:tid 34]
+ * message" (local time), or "<3>message" with journal_prefix, when LEVEL
+ * is at or below lg->level.  Control, non-ASCII and '\\' bytes of the
+ * message are escaped (\n, \xhh, ...), trailing newlines dropped, long
+ * messages truncated.  errno is preserved (so "%m" works too). */
+void log_msg(const struct logger *lg, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(const struct logger *lg, int level, const char *fmt, va_list ap);
+
+/* One access-log record, as the handler knows it after the response. */
+struct access_record {
+    const struct sockaddr *peer;
+    const char *request_line;  size_t request_line_len;  /* may be NULL */
+    int status;
+    long long bytes;           /* body bytes sent, as %b */
+    const char *referer;   size_t referer_len;           /* may be NULL */
+    const char *user_agent; size_t user_agent_len;       /* may be NULL */
+    time_t when;
+};
+
+/* Write one line in the configured format (no-op when off): Common Log
+ * Format, `127.0.0.1 - - [23/Nov/2026:06:03:17 +0000] "GET / HTTP/1.1" 200
+ * 1234`, plus ` "referer" "user-agent"` for combined.  bytes <= 0 prints
+ * "-", absent fields print "-", v4-mapped IPv6 peers print as IPv4; the
+ * quoted fields are escaped as Apache does and cut when very long.  errno
+ * is preserved. */
+void log_access(const struct logger *lg, const struct access_record *rec);
+
+/* Parse a LogLevel name ("warn", "debug", ..., any case); returns -1 if
+ * unknown or NULL. */
+int log_level_from_name(const char *name);
+/* The Apache name of LEVEL ("error"), or "unknown" if out of range. */
+const char *log_level_name(int level);
+
+#endif

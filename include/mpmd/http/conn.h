@@ -1,0 +1,99 @@
+/* conn.h: one client connection and its state machine.
+ *
+ * Ownership: a connection belongs to exactly one thread at a time.  The
+ * listener owns it while its event is registered (reading a head, idle
+ * in keep-alive, completing a write, lingering before close); a handler
+ * thread owns it from workq_pop until it hands it back with event_add /
+ * event_active (MPM event) or closes it (MPM worker: the handler keeps
+ * it for its whole life).  Whoever owns it may touch every field; the
+ * hand-over (the work-queue mutex, or libevent's base lock) orders the
+ * memory accesses.
+ *
+ * An idle keep-alive connection holds this struct only: no read buffer,
+ * no thread. */
+#ifndef MPMD_CONN_H
+#define MPMD_CONN_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "mpmd/http/http.h"
+#include "mpmd/http/reply.h"
+#include "mpmd/mpm/workq.h"
+
+/* Lingering close (RFC 9112 9.6), Apache's semantics: after shutting
+ * down our write side, read and drop what the client still sends until
+ * it closes, until it has been quiet this long ... */
+#define CONN_LINGER_QUIET_SECONDS 2      /* Apache's SECONDS_TO_LINGER */
+/* ... but for no longer than this in all ... */
+#define CONN_LINGER_MAX_SECONDS 30       /* Apache's MAX_SECS_TO_LINGER */
+/* ... and no more than this many bytes; then close. */
+#define CONN_LINGER_MAX_BYTES (64u << 20)
+
+/* A request answered from its head keeps the connection when at most
+ * this many body bytes, of a known length, are still to come: the
+ * listener reads and drops them.  Otherwise the answer carries
+ * "Connection: close" and the connection lingers. */
+#define CONN_DISCARD_KEEP_MAX (64 * 1024)
+
+struct child;
+struct worker;
+
+enum conn_state {
+    CONN_READING,    /* listener: waiting for (more of) a request head */
+    CONN_KEEPALIVE,  /* listener: idle between requests, no buffer held */
+    CONN_HANDLING,   /* handler thread: queued or running the handler */
+    CONN_WRITING,    /* listener: completing a write a handler started */
+    CONN_LINGERING,  /* listener: write side shut, dropping input until the client
+                      * closes (no buffer held) */
+};
+
+struct conn {
+    struct workq_item qi;    /* must stay first: work-queue link */
+    struct child *child;
+    int fd;
+    uint8_t state;           /* enum conn_state */
+    uint8_t keep_alive;      /* decided per response */
+    uint8_t is_head;         /* current request is HEAD */
+    uint8_t body_stage;      /* RequestReadTimeout: reading the body, not the head */
+    uint8_t armed;           /* EV is registered with the listener's base */
+    uint8_t discarding;      /* answered from the head: reading the body to drop it */
+    uint32_t served;         /* responses sent on this connection */
+    uint32_t drained;        /* bytes read and dropped while lingering */
+    time_t stage_start;      /* monotonic second the current read stage (or the
+                              * lingering close) began */
+    struct event ev;         /* one event, re-assigned per state */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
+    struct request req;
+    struct reply_out *out;   /* pending output handed to the listener, or NULL */
+    int status;              /* status of the response in progress (access log) */
+    long long body_sent;     /* body bytes sent for it (access log) */
+};
+
+/* Accept a new connection on FD from PEER (listener thread).  Returns the
+ * connection, or NULL (FD closed, logged). */
+struct conn *conn_new(struct child *c, int fd, const struct sockaddr *peer, int peerlen);
+
+/* Listener: start reading the first request of a fresh connection. */
+void conn_start(struct conn *conn);
+
+/* Handler thread: serve the request that is complete in CONN (MPM
+ * event), or the whole connection (MPM worker). */
+void conn_run(struct worker *w, struct conn *conn);
+
+/* Close and free CONN now (owner only). */
+void conn_close(struct conn *conn);
+
+/* Listener thread, when stopping now: close every connection registered
+ * in BASE (reading, idle, writing, lingering).  Returns how many. */
+int conn_close_registered(struct event_base *base);
+
+#endif

@@ -1,0 +1,49 @@
+/* reply.h: a response as a handler builds it: status, head fields and a
+ * body source (static memory, a file cache entry, or a file range).
+ *
+ * A handler never sees the connection: it leaves the head open, and the
+ * connection code (src/http/conn.c) adds the Connection field and the final
+ * CRLF, strips the body of a HEAD answer, and sends it.  Any thread; a
+ * reply lives on the stack of whoever builds it, and its body moves into
+ * the connection's pending output when the socket would block. */
+#ifndef MPMD_REPLY_H
+#define MPMD_REPLY_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "mpmd/http/response.h"
+
+/* Output still to send: the head (copied), a body in memory, a file range. */
+struct reply_out {
+    struct response_head head;
+    size_t head_sent;
+    const char *body;        /* static storage, or memory kept alive by RELEASE's args */
+    size_t body_len, body_sent;
+    int file_fd;             /* -1 if none; owned: closed when done */
+    off_t file_pos, file_end;
+    /* Called once when the body is sent or dropped (e.g. a file cache
+     * entry's reference), or NULL. */
+    void (*release)(void *a, void *b);
+    void *release_a, *release_b;
+};
+
+struct reply {
+    int status;
+    int must_close;          /* the connection must end after this reply */
+    struct reply_out out;
+};
+
+/* Start RP: status line, Date (from DATE, the calling thread's cache),
+ * Server.  The head stays open for more fields. */
+void reply_start(struct reply *rp, struct date_cache *date, int status);
+
+/* A complete error reply for STATUS: the canned HTML page, Content-Type,
+ * Content-Length.  400-class framing errors (400, 408, 413, 414, 417,
+ * 431) and 5xx set must_close. */
+void reply_error(struct reply *rp, struct date_cache *date, int status);
+
+/* Give back what RP's body holds (file descriptor, cache reference). */
+void reply_release(struct reply_out *o);
+
+#endif

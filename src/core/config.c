@@ -1,0 +1,1353 @@
+/* config.c: server.conf -- the directive table, the parser, the defaults,
+ * path resolution and the cross-directive checks.
+ *
+ * Runs in the supervisor (start-up and each reload generation) and in
+ * `mpmd -t` / `mpmd -V`; children only read the finished struct config.
+ * Any thread may load a config: there is no state outside the struct
+ * being built, and user/group look-ups use the reentrant _r calls.
+ *
+ * Configuration is data.  `directives[]` below is the one list of what
+ * the file may say: name, argument type, the struct config field written
+ * (offsetof), range, default (as config text), syntax and one line of
+ * help.  Each type has one generic setter; only Listen and AccessLog,
+ * whose arguments are shaped like nothing else, have their own.  The same
+ * table applies the defaults, frees the struct, prints `mpmd -V` and
+ * writes docs/directives.md.
+ *
+ * Loading happens in four steps: (1) apply every default through the
+ * setters, (2) parse the text line by line (the last setting of a
+ * directive wins, except Listen and DirectoryIndex, which accumulate;
+ * Include and IncludeOptional parse other files in place, their files
+ * listed in cfg->files so that every message names the right file),
+ * (3) resolve ServerRoot and then the relative paths against it (so
+ * ServerRoot may appear anywhere in the file) and check DocumentRoot,
+ * (4) check the directives against each other (check_limits). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"               /* autoconf's (_GNU_SOURCE), not mpmd/config.h */
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "mpmd/core/config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mpmd/core/conffile.h"
+
+#ifndef MPMD_PREFIX
+#define MPMD_PREFIX "/usr/local"
+#endif
+
+#define MAX_ARGS 64                   /* words on one logical line, name included */
+#define MAX_THREADS (20000 * 1024)    /* ServerLimit max x ThreadsPerChild max */
+
+enum dtype {
+    T_INT,        /* int field, range min..max */
+    T_LONG,       /* long field, range min..max */
+    T_BOOL,       /* int field, On/Off */
+    T_STRING,     /* char *, non-empty */
+    T_ROOT,       /* char *, path relative to the current directory (ServerRoot) */
+    T_PATH,       /* char *, path relative to ServerRoot, or one of names[] verbatim */
+    T_DIR,        /* char *, like T_PATH, and must be an existing directory */
+    T_ENUM,       /* int field, index into names[] */
+    T_LOGLEVEL,   /* T_ENUM that refuses Apache's per-module "mod:level" form */
+    T_LIST,       /* char *[max] at offset, int count at offset2: file names */
+    T_LISTEN,     /* struct listen_spec[max] at offset, int count at offset2 */
+    T_ACCESSLOG,  /* char * at offset (NULL = off), int format (names[] index) at offset2 */
+    T_USER,       /* char *, an existing user name */
+    T_GROUP,      /* char *, an existing group name */
+    T_READTIMEOUT,/* struct read_timeout header at offset, body at offset2 */
+    T_INCLUDE,    /* no field: parse the files a path or wildcard names */
+    T_INCLUDE_OPT,/* the same; naming nothing is no error */
+};
+
+struct directive {
+    const char *name;
+    enum dtype type;
+    size_t offset;                /* field in struct config */
+    size_t offset2;               /* second field (count, format); 0 if unused */
+    long long min, max;           /* integer range; for T_LIST/T_LISTEN max = entries */
+    const char *def;              /* default as config text; NULL: none */
+    const char *def_doc;          /* default as documented, when def cannot say it */
+    const char *syntax;           /* the arguments, for messages and docs */
+    const char *const *names;     /* T_ENUM values, T_PATH keywords, AccessLog formats */
+    const char *help;             /* one line */
+};
+
+/* Where the parser is, and where its error message goes.  An Include
+ * parses its files with a copy whose PARENT is the including parse. */
+struct parse {
+    struct config *cfg;
+    const char *file;             /* file being read (cfg->files[file_index].path); NULL:
+                                   * none (defaults), messages name cfg->file */
+    int file_index;
+    int line;                     /* 0 while applying defaults and checking afterwards */
+    const struct parse *parent;   /* the parse that included this file, or NULL */
+    const char *root_override;    /* mpmd -d, or NULL */
+    int *applied;                 /* directives applied so far (directive_seq) */
+    char *err;
+    size_t errlen;
+};
+
+typedef int (*setter_fn)(const struct parse *p, const struct directive *d, int argc,
+                         char **argv);
+
+struct dtype_ops {
+    setter_fn set;
+    int min_args, max_args;       /* max_args 0: d->max (lists) */
+    int explains_extra;           /* more than max_args: the setter says what is wrong */
+    const char *note;             /* a sentence for the reference, or NULL */
+};
+
+static const char *const mpm_names[] = {"event", "worker", NULL};
+static const char *const level_names[] = {
+    "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug", NULL};
+static const char *const errorlog_names[] = {"stderr", NULL};
+static const char *const access_names[] = {"off", "common", "combined", NULL};
+
+_Static_assert(MPM_EVENT == 0 && MPM_WORKER == 1, "mpm_names follows enum mpm_mode");
+_Static_assert(LOGL_EMERG == 0 && LOGL_DEBUG == 7, "level_names follows enum log_level");
+_Static_assert(ACCESS_OFF == 0 && ACCESS_COMMON == 1 && ACCESS_COMBINED == 2,
+               "access_names follows enum access_format");
+
+#define F(field) offsetof(struct config, field)
+
+static const struct directive directives[] = {
+    {"ServerRoot", T_ROOT, F(server_root), 0, 0, 0, MPMD_PREFIX,
+     "the installation prefix (`configure --prefix`, usually /usr/local)", "DIRECTORY", NULL,
+     "Base directory for relative paths in this file; `mpmd -d DIR` overrides it"},
+    {"Listen", T_LISTEN, F(listen), F(n_listen), 0, CONFIG_MAX_LISTEN, NULL,
+     "none (required)", "PORT|IPV4:PORT|[IPV6]:PORT [NAME]", NULL,
+     "Address and port to accept connections on; a bare PORT means every IPv4 and IPv6 "
+     "address"},
+    {"ServerName", T_STRING, F(server_name), 0, 0, 0, NULL, "(host name)", "NAME", NULL,
+     "Name the server uses for itself (redirects, error pages); default: gethostname()"},
+    {"User", T_USER, F(user), 0, 0, 0, NULL, "none", "NAME", NULL,
+     "User the children run as when mpmd starts as root; unset: keep the starting user"},
+    {"Group", T_GROUP, F(group), 0, 0, 0, NULL, "none", "NAME", NULL,
+     "Group the children run as when mpmd starts as root; unset: keep the starting group"},
+    {"DocumentRoot", T_DIR, F(document_root), 0, 0, 0, "htdocs", NULL, "DIRECTORY", NULL,
+     "Directory that the URL path / maps to"},
+    {"DirectoryIndex", T_LIST, F(directory_index), F(n_directory_index), 0, CONFIG_MAX_INDEX,
+     "index.html", NULL, "NAME...", NULL,
+     "Files tried, in order, when a request names a directory"},
+    {"ErrorLog", T_PATH, F(error_log), 0, 0, 0, "stderr", NULL, "PATH|stderr", errorlog_names,
+     "Where error messages go: a file, or standard error (journald under systemd)"},
+    {"LogLevel", T_LOGLEVEL, F(log_level), 0, 0, 0, "warn", NULL, "LEVEL", level_names,
+     "Least severe kind of message written to the error log"},
+    {"AccessLog", T_ACCESSLOG, F(access_log), F(access_format), 0, 0, "off", NULL,
+     "off|PATH [common|combined]", access_names,
+     "Where to log one line per request, and in which format (default combined)"},
+    {"PidFile", T_PATH, F(pid_file), 0, 0, 0, NULL, "none", "PATH", NULL,
+     "File the supervisor writes its process id to"},
+    {"MPM", T_ENUM, F(mpm), 0, 0, 0, "event", NULL, "event|worker", mpm_names,
+     "event: idle keep-alive connections wait in the listener without a thread; "
+     "worker: a thread stays with its connection until it closes"},
+    {"StartServers", T_INT, F(start_servers), 0, 1, 20000, "3", NULL, "NUMBER", NULL,
+     "Child processes started at start-up"},
+    {"ServerLimit", T_INT, F(server_limit), 0, 1, 20000, "16", NULL, "NUMBER", NULL,
+     "Most child processes that may run at once"},
+    {"ThreadsPerChild", T_INT, F(threads_per_child), 0, 1, 1024, "25", NULL, "NUMBER", NULL,
+     "Request handler threads in each child"},
+    {"MinSpareThreads", T_INT, F(min_spare_threads), 0, 1, MAX_THREADS, "75", NULL, "NUMBER",
+     NULL, "Fewer idle handler threads than this (all children together) starts a child"},
+    {"MaxSpareThreads", T_INT, F(max_spare_threads), 0, 1, MAX_THREADS, "250", NULL, "NUMBER",
+     NULL, "More idle handler threads than this (all children together) stops a child"},
+    {"MaxRequestWorkers", T_INT, F(max_request_workers), 0, 1, MAX_THREADS, "400", NULL,
+     "NUMBER", NULL, "Most requests served at once (handler threads of all children)"},
+    {"MaxConnectionsPerChild", T_LONG, F(max_connections_per_child), 0, 0, INT_MAX, "0", NULL,
+     "NUMBER", NULL, "Connections a child handles before it is replaced; 0 means never"},
+    {"GracefulShutdownTimeout", T_INT, F(graceful_shutdown_timeout), 0, 0, 86400, "0", NULL,
+     "SECONDS", NULL, "Seconds children get to finish in-flight requests on graceful stop or "
+     "restart before they are killed; 0 waits for them (stop and restart allow 5 s)"},
+    {"Timeout", T_INT, F(timeout), 0, 1, 86400, "60", NULL, "SECONDS", NULL,
+     "Seconds a read or write may stall before the connection is closed"},
+    {"KeepAlive", T_BOOL, F(keepalive), 0, 0, 1, "On", NULL, "On|Off", NULL,
+     "Allow persistent connections (several requests on one connection)"},
+    {"KeepAliveTimeout", T_INT, F(keepalive_timeout), 0, 1, 3600, "5", NULL, "SECONDS", NULL,
+     "Seconds to wait for the next request on a persistent connection"},
+    {"MaxKeepAliveRequests", T_INT, F(max_keepalive_requests), 0, 0, 1000000, "100", NULL,
+     "NUMBER", NULL, "Requests allowed on one persistent connection; 0 means unlimited"},
+    {"LimitRequestLine", T_INT, F(limit_request_line), 0, 64, 1048576, "8190", NULL, "BYTES",
+     NULL, "Longest request line (method, target, version) accepted; longer: 414"},
+    {"LimitRequestFieldSize", T_INT, F(limit_request_field_size), 0, 64, 1048576, "8190", NULL,
+     "BYTES", NULL, "Longest request header field (name and value) accepted; longer: 431"},
+    {"LimitRequestFields", T_INT, F(limit_request_fields), 0, 1, 32767, "100", NULL, "NUMBER",
+     NULL, "Most header fields in one request; more: 431"},
+    {"LimitRequestBody", T_LONG, F(limit_request_body), 0, 0, LONG_MAX, "1073741824", NULL,
+     "BYTES", NULL, "Largest request body accepted; larger: 413. 0 means unlimited"},
+    {"FileCacheSize", T_LONG, F(file_cache_size), 0, 0, LONG_MAX, "16777216", NULL, "BYTES",
+     NULL, "Memory each child may use to keep small files (content and validators); 0 turns "
+     "the cache off"},
+    {"FileCacheMaxFileSize", T_LONG, F(file_cache_max_file), 0, 0, LONG_MAX, "65536", NULL,
+     "BYTES", NULL, "Largest file kept in the file cache; bigger files are sent with sendfile"},
+    {"FileCacheValid", T_INT, F(file_cache_valid), 0, 0, 86400, "1", NULL, "SECONDS", NULL,
+     "How often a cached file is checked (stat) for changes; 0 checks on every request"},
+    {"RequestReadTimeout", T_READTIMEOUT, F(header_timeout), F(body_timeout), 0, 0,
+     "header=20-40,MinRate=500 body=20,MinRate=500", NULL,
+     "[header=SECS[-MAX][,MinRate=BYTES]] [body=SECS[-MAX][,MinRate=BYTES]]", NULL,
+     "Time allowed to receive a request head and body, extended by one second per MinRate "
+     "bytes up to MAX; then 408"},
+    {"Include", T_INCLUDE, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
+     "Read more configuration from other files, at this point of the file"},
+    {"IncludeOptional", T_INCLUDE_OPT, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
+     "Include, silently skipping a pattern that matches nothing or a missing file"},
+};
+
+#undef F
+
+#define N_DIRECTIVES ((int)(sizeof directives / sizeof directives[0]))
+_Static_assert(sizeof directives / sizeof directives[0] <= CONFIG_MAX_DIRECTIVES,
+               "struct config's directive_line[] is too small for the table");
+
+/* ---- messages ----------------------------------------------------------- */
+
+/* Write "FILE:LINE: NAME: message" (or "FILE: ..." when p->line is 0, and
+ * without "NAME: " when NAME is NULL) to p->err.  Always returns -1. */
+static int vfail(const struct parse *p, const char *name, const char *fmt, va_list ap)
+{
+    if (p->err == NULL || p->errlen == 0)
+        return -1;
+    const char *file = p->file != NULL ? p->file : p->cfg->file;
+    int n = p->line > 0 ? snprintf(p->err, p->errlen, "%s:%d: ", file, p->line)
+                        : snprintf(p->err, p->errlen, "%s: ", file);
+    if (n < 0 || (size_t)n >= p->errlen)
+        return -1;
+    if (name != NULL) {
+        int m = snprintf(p->err + n, p->errlen - n, "%s: ", name);
+        if (m < 0 || (size_t)(n + m) >= p->errlen)
+            return -1;
+        n += m;
+    }
+    vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+    return -1;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(const struct parse *p, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(p, name, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Append NAMES as "a, b or c" to BUF (LEN bytes). */
+static void join_names(char *buf, size_t len, const char *const *names)
+{
+    size_t used = strlen(buf);
+    for (int i = 0; names[i] != NULL && used < len; i++) {
+        const char *sep = i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ";
+        snprintf(buf + used, len - used, "%s%s", sep, names[i]);
+        used += strlen(buf + used);
+    }
+}
+
+/* What D accepts, in words ("an integer from 1 to 1024"): used by the
+ * error messages ("expected ..., got 'x'") and by the reference. */
+static const char *describe(const struct directive *d, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    switch (d->type) {
+    case T_INT:
+    case T_LONG:
+        snprintf(buf, len, "an integer from %lld to %lld", d->min, d->max);
+        break;
+    case T_BOOL:
+        snprintf(buf, len, "On or Off");
+        break;
+    case T_STRING:
+        snprintf(buf, len, "a non-empty name");
+        break;
+    case T_ROOT:
+    case T_PATH:
+        snprintf(buf, len, d->names ? "a path or the word " : "a path");
+        if (d->names != NULL)
+            join_names(buf, len, d->names);
+        break;
+    case T_DIR:
+        snprintf(buf, len, "an existing directory");
+        break;
+    case T_ENUM:
+    case T_LOGLEVEL:
+        snprintf(buf, len, "one of ");
+        join_names(buf, len, d->names);
+        break;
+    case T_LIST:
+        snprintf(buf, len, "1 to %lld file names (not '.', '..', nor containing '/')", d->max);
+        break;
+    case T_READTIMEOUT:
+        snprintf(buf, len, "header=SECS[-MAX][,MinRate=BYTES] and/or body=...");
+        break;
+    case T_LISTEN:
+        snprintf(buf, len, "PORT, IPV4:PORT or [IPV6]:PORT (numeric), then an optional NAME");
+        break;
+    case T_ACCESSLOG:
+        snprintf(buf, len, "off, or a path and an optional format: common or combined");
+        break;
+    case T_USER:
+        snprintf(buf, len, "the name of an existing user");
+        break;
+    case T_GROUP:
+        snprintf(buf, len, "the name of an existing group");
+        break;
+    case T_INCLUDE:
+    case T_INCLUDE_OPT:
+        snprintf(buf, len, "a file, a directory or a wildcard pattern");
+        break;
+    }
+    return buf;
+}
+
+/* "NAME: expected <what D accepts>, got 'VALUE'". */
+static int fail_value(const struct parse *p, const struct directive *d, const char *value)
+{
+    char what[160];
+    return fail(p, d->name, "expected %s, got '%s'", describe(d, what, sizeof what), value);
+}
+
+static int fail_oom(const struct parse *p, const struct directive *d)
+{
+    return fail(p, d->name, "out of memory");
+}
+
+/* ---- setters: one per type ---------------------------------------------- */
+
+static void *field(struct config *cfg, size_t offset)
+{
+    return (char *)cfg + offset;
+}
+
+/* Replace the string at D's field with a copy of VALUE (NULL: clear). */
+static int store_string(const struct parse *p, const struct directive *d, const char *value)
+{
+    char **slot = field(p->cfg, d->offset);
+    char *copy = NULL;
+    if (value != NULL && (copy = strdup(value)) == NULL)
+        return fail_oom(p, d);
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* Index of WORD in NAMES (case-insensitive), or -1. */
+static int name_index(const char *const *names, const char *word)
+{
+    for (int i = 0; names != NULL && names[i] != NULL; i++)
+        if (strcasecmp(names[i], word) == 0)
+            return i;
+    return -1;
+}
+
+/* Decimal integer with nothing around it ("12", "-3"; not " 12", "12x", "+1"). */
+static int parse_integer(const char *s, long long *out)
+{
+    const char *digits = s[0] == '-' ? s + 1 : s;
+    if (*digits < '0' || *digits > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_int(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    long long v;
+    if (parse_integer(argv[0], &v) == -1 || v < d->min || v > d->max)
+        return fail_value(p, d, argv[0]);
+    if (d->type == T_LONG)
+        *(long *)field(p->cfg, d->offset) = (long)v;
+    else
+        *(int *)field(p->cfg, d->offset) = (int)v;
+    return 0;
+}
+
+static int set_bool(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    static const char *const on_off[] = {"off", "on", NULL};
+    int v = name_index(on_off, argv[0]);
+    if (v == -1)
+        return fail_value(p, d, argv[0]);
+    *(int *)field(p->cfg, d->offset) = v;
+    return 0;
+}
+
+static int set_string(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    if (argv[0][0] == '\0')
+        return fail_value(p, d, argv[0]);
+    return store_string(p, d, argv[0]);
+}
+
+/* Paths are stored as written; resolve_paths() makes them absolute once
+ * the whole file (and so ServerRoot) is known.  Keywords are stored in
+ * their canonical spelling. */
+static int set_path(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    if (argv[0][0] == '\0')
+        return fail_value(p, d, argv[0]);
+    int k = name_index(d->names, argv[0]);
+    return store_string(p, d, k >= 0 ? d->names[k] : argv[0]);
+}
+
+static int set_enum(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    int v = name_index(d->names, argv[0]);
+    if (v == -1)
+        return fail_value(p, d, argv[0]);
+    *(int *)field(p->cfg, d->offset) = v;
+    return 0;
+}
+
+/* Apache allows "LogLevel info ssl:warn"; mpmd has no modules. */
+static int set_loglevel(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    if (argc > 1 || strchr(argv[0], ':') != NULL) {
+        char what[160], all[256] = "";
+        for (int i = 0; i < argc; i++)
+            snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? " " : "", argv[i]);
+        return fail(p, d->name,
+                    "only one level is supported (no per-module levels like 'ssl:warn'), "
+                    "got '%s'; expected %s", all, describe(d, what, sizeof what));
+    }
+    return set_enum(p, d, argc, argv);
+}
+
+static int valid_file_name(const char *s)
+{
+    return s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 &&
+           strcmp(s, "..") != 0;
+}
+
+/* A list directive adds to the list, as Apache's DirectoryIndex does; its
+ * first appearance in the file replaces the default. */
+static int set_list(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    char **list = field(p->cfg, d->offset);
+    int *n = field(p->cfg, d->offset2);
+    for (int i = 0; i < argc; i++)
+        if (!valid_file_name(argv[i]))
+            return fail_value(p, d, argv[i]);
+    if (p->cfg->directive_line[d - directives] == 0) {
+        while (*n > 0)
+            free(list[--*n]);
+    }
+    if (*n + argc > d->max)
+        return fail(p, d->name, "at most %lld names in all, got %d", d->max, *n + argc);
+    for (int i = 0; i < argc; i++) {
+        if ((list[*n] = strdup(argv[i])) == NULL)
+            return fail_oom(p, d);
+        ++*n;
+    }
+    return 0;
+}
+
+/* ---- Listen ------------------------------------------------------------- */
+
+static int fail_listen_form(const struct parse *p, const struct directive *d, const char *arg,
+                            const char *why)
+{
+    return fail(p, d->name, "%s%sexpected PORT, IPV4:PORT or [IPV6]:PORT, got '%s'", why,
+                *why ? "; " : "", arg);
+}
+
+/* 1..65535 in decimal digits only; -1 otherwise. */
+static long parse_port(const char *s)
+{
+    long long v;
+    if (s[0] < '0' || s[0] > '9' || strlen(s) > 5 || parse_integer(s, &v) == -1)
+        return -1;
+    return v >= 1 && v <= 65535 ? (long)v : -1;
+}
+
+static int all_digits(const char *s)
+{
+    return s[0] != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/* Split ARG ("80", "1.2.3.4:80", "[::1]:80"; BUF is a copy of it) into
+ * HOST (NULL for a bare port), PORT and the address family to ask for. */
+static int split_listen(const struct parse *p, const struct directive *d, const char *arg,
+                        char *buf, char **host, char **port, int *family)
+{
+    char *colon = strrchr(buf, ':');
+    *host = NULL, *port = buf, *family = AF_INET6;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (close == NULL || close[1] != ':')
+            return fail_listen_form(p, d, arg, "missing ']:PORT' after the IPv6 address");
+        *close = '\0';
+        *host = buf + 1, *port = close + 2;
+    } else if (colon != NULL) {
+        if (strchr(buf, ':') != colon)
+            return fail(p, d->name, "IPv6 addresses must be in brackets, e.g. '[::1]:8080', "
+                        "got '%s'", arg);
+        *colon = '\0';
+        *host = buf, *port = colon + 1, *family = AF_INET;
+    }
+    if (*host != NULL && **host == '\0')
+        return fail_listen_form(p, d, arg, "missing address before ':'");
+    if (parse_port(*port) == -1) {
+        if (all_digits(*port))
+            return fail(p, d->name, "expected a port from 1 to 65535, got '%s'", *port);
+        if (*host != NULL)
+            return fail(p, d->name, "expected a numeric port from 1 to 65535 after ':', got "
+                        "'%s' in '%s'", *port, arg);
+        return fail_listen_form(p, d, arg, "");
+    }
+    return 0;
+}
+
+/* Fill SPEC's address and text from ARG. */
+static int parse_listen_addr(const struct parse *p, const struct directive *d, const char *arg,
+                             struct listen_spec *spec)
+{
+    char buf[128], *host, *port;
+    int family;
+    if (strlen(arg) >= sizeof buf)
+        return fail_listen_form(p, d, arg, "too long");
+    strcpy(buf, arg);
+    if (split_listen(p, d, arg, buf, &host, &port, &family) == -1)
+        return -1;
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    char portnum[8];
+    snprintf(portnum, sizeof portnum, "%ld", parse_port(port));
+    /* host NULL + AI_PASSIVE + AF_INET6: in6addr_any, i.e. "[::]:port". */
+    if (getaddrinfo(host, portnum, &hints, &res) != 0 || res == NULL)
+        return fail(p, d->name, "'%s' is not a numeric %s address (host names are not looked "
+                    "up); expected PORT, IPV4:PORT or [IPV6]:PORT, got '%s'", host,
+                    family == AF_INET6 ? "IPv6" : "IPv4", arg);
+    memcpy(&spec->addr, res->ai_addr, res->ai_addrlen);
+    spec->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    char numeric[NI_MAXHOST];
+    if (getnameinfo((struct sockaddr *)&spec->addr, spec->addrlen, numeric, sizeof numeric,
+                    NULL, 0, NI_NUMERICHOST) != 0)
+        return fail_listen_form(p, d, arg, "cannot format the address");
+    int n = snprintf(spec->text, sizeof spec->text, family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+                     numeric, portnum);
+    if (n < 0 || (size_t)n >= sizeof spec->text)
+        return fail_listen_form(p, d, arg, "too long");
+    return 0;
+}
+
+/* The optional second argument: a name for the socket (systemd's
+ * FileDescriptorName=), letters, digits, '.', '_', '-'. */
+static int set_listen_name(const struct parse *p, const struct directive *d, const char *name,
+                           struct listen_spec *spec)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len >= sizeof spec->name ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+        return fail(p, d->name, "expected a NAME of 1 to %zu letters, digits, '.', '_' or '-', "
+                    "got '%s'", sizeof spec->name - 1, name);
+    memcpy(spec->name, name, len + 1);
+    return 0;
+}
+
+static int set_listen(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    struct listen_spec *all = field(p->cfg, d->offset);
+    int *n = field(p->cfg, d->offset2);
+    struct listen_spec spec = {.file = p->file, .line = p->line};
+    if (parse_listen_addr(p, d, argv[0], &spec) == -1)
+        return -1;
+    if (argc == 2 && set_listen_name(p, d, argv[1], &spec) == -1)
+        return -1;
+    for (int i = 0; i < *n; i++)
+        if (strcmp(all[i].text, spec.text) == 0)
+            return all[i].file == p->file
+                       ? fail(p, d->name, "duplicate address %s (already at line %d)",
+                              spec.text, all[i].line)
+                       : fail(p, d->name, "duplicate address %s (already at %s:%d)",
+                              spec.text, all[i].file, all[i].line);
+    if (*n >= d->max)
+        return fail(p, d->name, "too many Listen directives (at most %lld)", d->max);
+    all[(*n)++] = spec;
+    return 0;
+}
+
+/* ---- AccessLog, User, Group --------------------------------------------- */
+
+static int set_accesslog(const struct parse *p, const struct directive *d, int argc,
+                         char **argv)
+{
+    int *format = field(p->cfg, d->offset2);
+    int f = ACCESS_COMBINED;
+    if (strcasecmp(argv[0], "off") == 0) {
+        if (argc > 1)
+            return fail(p, d->name, "'off' takes no format, got '%s'; expected 'off' or "
+                        "PATH [common|combined]", argv[1]);
+        *format = ACCESS_OFF;
+        return store_string(p, d, NULL);
+    }
+    if (argv[0][0] == '\0')
+        return fail_value(p, d, argv[0]);
+    if (argc == 2 && ((f = name_index(d->names, argv[1])) <= 0))
+        return fail(p, d->name, "unknown format '%s'; expected common or combined", argv[1]);
+    *format = f;
+    return store_string(p, d, argv[0]);
+}
+
+/* 1: NAME names an existing user (GROUP = 0) or group; 0: it does not;
+ * -1: the look-up failed (errno set). */
+static int account_exists(const char *name, int group)
+{
+    size_t size = 16384;
+    for (;;) {
+        char *buf = malloc(size);
+        if (buf == NULL)
+            return -1;
+        struct passwd pw, *pwres = NULL;
+        struct group gr, *grres = NULL;
+        int rc = group ? getgrnam_r(name, &gr, buf, size, &grres)
+                       : getpwnam_r(name, &pw, buf, size, &pwres);
+        free(buf);
+        if (rc == ERANGE && size < 16 * 1024 * 1024) {
+            size *= 2;
+            continue;
+        }
+        if (pwres != NULL || grres != NULL)
+            return 1;
+        if (rc == 0 || rc == ENOENT || rc == ESRCH)
+            return 0;
+        errno = rc;
+        return -1;
+    }
+}
+
+static int set_account(const struct parse *p, const struct directive *d, int argc,
+                       char **argv)
+{
+    int group = d->type == T_GROUP;
+    int found = argv[0][0] == '\0' ? 0 : account_exists(argv[0], group);
+    if (found == -1)
+        return fail(p, d->name, "cannot look up '%s': %s", argv[0], strerror(errno));
+    if (found == 0)
+        return fail(p, d->name, "unknown %s '%s'; expected the name of an existing %s",
+                    group ? "group" : "user", argv[0], group ? "group" : "user");
+    return store_string(p, d, argv[0]);
+}
+
+/* "20", "20-40", "20,MinRate=500", "20-40,MinRate=500" -> *T.  Returns 0 or -1. */
+static int parse_read_timeout(const char *s, struct read_timeout *t)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0 || v > 86400)
+        return -1;
+    t->initial = (int)v;
+    t->max = 0;
+    t->rate = 0;
+    if (*end == '-') {
+        const char *m = end + 1;
+        v = strtol(m, &end, 10);
+        if (end == m || v < t->initial || v > 86400)
+            return -1;
+        t->max = (int)v;
+    }
+    if (strncasecmp(end, ",MinRate=", 9) == 0) {
+        const char *r = end + 9;
+        v = strtol(r, &end, 10);
+        if (end == r || v < 1 || v > 1000000000)
+            return -1;
+        t->rate = (int)v;
+    }
+    return *end == '\0' ? 0 : -1;
+}
+
+static int set_read_timeout(const struct parse *p, const struct directive *d, int argc,
+                            char **argv)
+{
+    struct read_timeout *header = field(p->cfg, d->offset), *body = field(p->cfg, d->offset2);
+    for (int i = 0; i < argc; i++) {
+        int is_header = strncasecmp(argv[i], "header=", 7) == 0;
+        int is_body = strncasecmp(argv[i], "body=", 5) == 0;
+        struct read_timeout t;
+        if ((!is_header && !is_body) ||
+            parse_read_timeout(argv[i] + (is_header ? 7 : 5), &t) == -1)
+            return fail(p, d->name, "expected header=SECS[-MAX][,MinRate=BYTES] or "
+                        "body=SECS[-MAX][,MinRate=BYTES], got '%s'", argv[i]);
+        *(is_header ? header : body) = t;
+    }
+    return 0;
+}
+
+/* ---- Include ------------------------------------------------------------ */
+
+static int parse_text(struct parse *p, char *text);
+static char *path_resolve(const char *base, const char *path);
+
+/* ServerRoot as it stands at this line (mpmd -d wins), made absolute. */
+static char *root_now(const struct parse *p)
+{
+    const char *root = p->root_override ? p->root_override : p->cfg->server_root;
+    if (root[0] == '/')
+        return strdup(root);
+    char *cwd = getcwd(NULL, 0);
+    char *abs = cwd ? path_resolve(cwd, root) : NULL;
+    free(cwd);
+    return abs;
+}
+
+/* Whether PATH is being read already by P or a parse that included it. */
+static const struct parse *reading(const struct parse *p, const char *path)
+{
+    for (; p != NULL; p = p->parent)
+        if (p->file != NULL && strcmp(p->file, path) == 0)
+            return p;
+    return NULL;
+}
+
+/* Remember PATH as a file read for this config, included at P's line.
+ * Returns its index, or -1 (out of memory). */
+static int add_file(struct config *cfg, const struct parse *p, const char *path)
+{
+    struct config_file *f = realloc(cfg->files, (size_t)(cfg->n_files + 1) * sizeof *f);
+    if (f == NULL)
+        return -1;
+    cfg->files = f;
+    f = &cfg->files[cfg->n_files];
+    if ((f->path = strdup(path)) == NULL)
+        return -1;
+    f->parent = p ? p->file_index : -1;
+    f->line = p ? p->line : 0;
+    f->depth = p ? cfg->files[p->file_index].depth + 1 : 0;
+    return cfg->n_files++;
+}
+
+/* Parse the file PATH, included by P. */
+static int include_file(const struct parse *p, const struct directive *d, const char *path)
+{
+    char why[256];
+    if (reading(p, path) != NULL)
+        return fail(p, d->name, "'%s' is already being read: an Include loop", path);
+    if (p->cfg->n_files >= CONFIG_MAX_FILES)
+        return fail(p, d->name, "more than %d configuration files", CONFIG_MAX_FILES);
+    char *text = conffile_read(path, why, sizeof why);
+    if (text == NULL)
+        return fail(p, d->name, "'%s': %s", path, why);
+    int index = add_file(p->cfg, p, path);
+    if (index == -1) {
+        free(text);
+        return fail_oom(p, d);
+    }
+    struct parse sub = *p;
+    sub.parent = p;
+    sub.file = p->cfg->files[index].path;
+    sub.file_index = index;
+    int status = parse_text(&sub, text);
+    free(text);
+    return status;
+}
+
+/* Include / IncludeOptional PATH: every file it names, in order, as if
+ * its lines stood here (Apache 2.4's semantics, conffile.h). */
+static int set_include(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    (void)argc;
+    char why[512], **files = NULL;
+    int n = 0;
+    if (argv[0][0] == '\0')
+        return fail_value(p, d, argv[0]);
+    if (p->file != NULL && p->cfg->files[p->file_index].depth >= CONFIG_MAX_INCLUDE_DEPTH)
+        return fail(p, d->name, "Include nested more than %d deep", CONFIG_MAX_INCLUDE_DEPTH);
+    char *root = root_now(p);
+    char *path = root ? path_resolve(root, argv[0]) : NULL;
+    free(root);
+    if (path == NULL)
+        return fail_oom(p, d);
+    int status = conffile_expand(path, d->type == T_INCLUDE_OPT, CONFIG_MAX_FILES, &files, &n,
+                                 why, sizeof why);
+    free(path);
+    if (status == -1)
+        return fail(p, d->name, "%s", why);
+    for (int i = 0; i < n && status == 0; i++)
+        status = include_file(p, d, files[i]);
+    conffile_free_list(files, n);
+    return status;
+}
+
+static const struct dtype_ops dtypes[] = {
+    [T_INT] = {set_int, 1, 1, 0, NULL},
+    [T_LONG] = {set_int, 1, 1, 0, NULL},
+    [T_BOOL] = {set_bool, 1, 1, 0, NULL},
+    [T_STRING] = {set_string, 1, 1, 0, NULL},
+    [T_ROOT] = {set_path, 1, 1, 0,
+                "A relative path is taken from the current directory. Stored without a "
+                "trailing slash."},
+    [T_PATH] = {set_path, 1, 1, 0,
+                "A relative path is taken from ServerRoot (wherever ServerRoot appears in "
+                "the file)."},
+    [T_DIR] = {set_path, 1, 1, 0,
+               "A relative path is taken from ServerRoot. It must exist and be a directory "
+               "when the file is loaded."},
+    [T_ENUM] = {set_enum, 1, 1, 0, "Values are case-insensitive."},
+    [T_LOGLEVEL] = {set_loglevel, 1, 1, 1,
+                    "From most to least severe; a level includes all more severe ones. "
+                    "Apache's per-module form (`LogLevel info ssl:warn`) is refused."},
+    [T_LIST] = {set_list, 1, 0, 0,
+                "Several directives add to one list; the first one in the file replaces the "
+                "default."},
+    [T_LISTEN] = {set_listen, 1, 2, 0,
+                  "Repeatable. Addresses are numeric (host names are not looked up); a bare "
+                  "PORT listens on `[::]:PORT` for IPv4 and IPv6 alike. NAME is the optional "
+                  "socket name (systemd `FileDescriptorName=`). The same address twice is an "
+                  "error."},
+    [T_ACCESSLOG] = {set_accesslog, 1, 2, 0,
+                     "A relative PATH is taken from ServerRoot. `common` is Apache's Common "
+                     "Log Format; `combined` adds Referer and User-Agent."},
+    [T_USER] = {set_account, 1, 1, 0, "The user must exist when the file is loaded."},
+    [T_GROUP] = {set_account, 1, 1, 0, "The group must exist when the file is loaded."},
+    [T_INCLUDE] = {set_include, 1, 1, 0,
+                   "A relative path is taken from ServerRoot as set above this line (or by "
+                   "`mpmd -d`). Shell wildcards may stand in any part of the path; the files "
+                   "are read in alphabetical order, and a directory stands for every file "
+                   "below it. Nothing matching, or a file that does not exist, is an error. "
+                   "Errors in an included file name that file and line. `mpmd -t -D "
+                   "DUMP_INCLUDES` lists the files read."},
+    [T_INCLUDE_OPT] = {set_include, 1, 1, 0,
+                       "As Include, but a wildcard that matches nothing or a path that does "
+                       "not exist is skipped silently (Debian's `sites-enabled/*.conf`)."},
+    [T_READTIMEOUT] = {set_read_timeout, 1, 2, 0,
+                       "Apache's mod_reqtimeout syntax. `header=0` or `body=0` turns that "
+                       "stage's limit off (Timeout still applies)."},
+};
+
+/* ---- the parser --------------------------------------------------------- */
+
+static const struct directive *find_directive(const char *name)
+{
+    for (int i = 0; i < N_DIRECTIVES; i++)
+        if (strcasecmp(directives[i].name, name) == 0)
+            return &directives[i];
+    return NULL;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static char *skip_blanks(char *s)
+{
+    while (is_blank(*s))
+        s++;
+    return s;
+}
+
+/* Cut the next logical line out of *POS in place: a backslash as the very
+ * last character of a line (before "\n" or "\r\n") joins the next line to
+ * it, as in Apache.  Advances *POS past it and *LINENO by the lines used. */
+static char *next_logical_line(char **pos, int *lineno)
+{
+    char *start = *pos, *r = *pos, *w = *pos;
+    while (*r != '\0') {
+        char c = *r++;
+        if (c != '\n') {
+            *w++ = c;
+            continue;
+        }
+        ++*lineno;
+        if (w > start && w[-1] == '\r')
+            w--;
+        if (w > start && w[-1] == '\\') {
+            w--;
+            continue;
+        }
+        break;
+    }
+    *w = '\0';
+    *pos = r;
+    return start;
+}
+
+/* Unquote the argument at S (which starts with '"') in place: `\"` stands
+ * for '"', any other character is taken as is.  Returns the character
+ * after the closing quote, or NULL when there is none. */
+static char *take_quoted(char *s)
+{
+    char *w = s, *r = s + 1;
+    for (;;) {
+        if (*r == '\0')
+            return NULL;
+        if (r[0] == '\\' && r[1] == '"') {
+            *w++ = '"', r += 2;
+        } else if (*r == '"') {
+            *w = '\0';
+            return r + 1;
+        } else {
+            *w++ = *r++;
+        }
+    }
+}
+
+/* Split the logical line S into words (ARGV, *ARGC of them, the directive
+ * name first), in place. */
+static int split_args(const struct parse *p, char *s, char **argv, int *argc)
+{
+    int n = 0;
+    for (s = skip_blanks(s); *s != '\0'; s = skip_blanks(s)) {
+        const char *name = n > 0 ? argv[0] : NULL;
+        if (n == MAX_ARGS)
+            return fail(p, name, "too many arguments (at most %d on one line)", MAX_ARGS - 1);
+        argv[n] = s;
+        if (*s == '"') {
+            char what[32] = "the directive name";
+            if (n > 0)
+                snprintf(what, sizeof what, "argument %d", n);
+            if ((s = take_quoted(s)) == NULL)
+                return fail(p, name, "%s has no closing '\"'", what);
+            if (*s != '\0' && !is_blank(*s))
+                return fail(p, name, "%s: expected a blank after the closing '\"'", what);
+        } else {
+            while (*s != '\0' && !is_blank(*s))
+                s++;
+        }
+        n++;
+        if (*s != '\0')
+            *s++ = '\0';
+    }
+    *argc = n;
+    return 0;
+}
+
+static int check_arity(const struct parse *p, const struct directive *d, int nargs)
+{
+    const struct dtype_ops *ops = &dtypes[d->type];
+    int max = ops->max_args > 0 ? ops->max_args : (int)d->max;
+    if (nargs >= ops->min_args && (nargs <= max || ops->explains_extra))
+        return 0;
+    char expected[48];
+    if (ops->min_args == max)
+        snprintf(expected, sizeof expected, "%d argument%s", max, max == 1 ? "" : "s");
+    else if (max == ops->min_args + 1)
+        snprintf(expected, sizeof expected, "%d or %d arguments", ops->min_args, max);
+    else
+        snprintf(expected, sizeof expected, "%d to %d arguments", ops->min_args, max);
+    return fail(p, d->name, "expected %s, got %d (usage: %s %s)", expected, nargs, d->name,
+                d->syntax);
+}
+
+/* Apply one directive: ARGV[0] is its name. */
+static int apply(struct parse *p, int argc, char **argv)
+{
+    const struct directive *d = find_directive(argv[0]);
+    if (d == NULL && argv[0][0] == '\0')
+        return fail(p, NULL, "unknown directive ''");
+    if (d == NULL)
+        return fail(p, argv[0], "unknown directive");
+    if (check_arity(p, d, argc - 1) == -1)
+        return -1;
+    if (dtypes[d->type].set(p, d, argc - 1, argv + 1) == -1)
+        return -1;
+    p->cfg->directive_line[d - directives] = p->line;
+    p->cfg->directive_file[d - directives] = p->file;
+    p->cfg->directive_seq[d - directives] = p->file != NULL ? ++*p->applied : 0;
+    return 0;
+}
+
+/* Parse TEXT (modified in place), one logical line at a time. */
+static int parse_text(struct parse *p, char *text)
+{
+    char *pos = text, *argv[MAX_ARGS];
+    int lineno = 1, argc;
+    while (*pos != '\0') {
+        p->line = lineno;
+        char *line = skip_blanks(next_logical_line(&pos, &lineno));
+        if (*line == '\0' || *line == '#')
+            continue;
+        if (split_args(p, line, argv, &argc) == -1 || apply(p, argc, argv) == -1)
+            return -1;
+    }
+    p->line = 0;
+    return 0;
+}
+
+/* Step 1: every directive's default, through the same setters. */
+static int apply_defaults(struct parse *p)
+{
+    char *argv[MAX_ARGS], buf[256];
+    int argc;
+    p->line = 0;
+    for (int i = 0; i < N_DIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        if (d->def == NULL)
+            continue;
+        int n = snprintf(buf, sizeof buf, "%s %s", d->name, d->def);
+        if (n < 0 || (size_t)n >= sizeof buf)
+            return fail(p, d->name, "internal error: default too long");
+        if (split_args(p, buf, argv, &argc) == -1 || apply(p, argc, argv) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- after parsing: paths and checks ------------------------------------ */
+
+/* BASE (absolute, or NULL) joined with PATH, without "." segments and
+ * repeated or trailing slashes ("/" stays "/").  ".." is kept: it may
+ * follow a symbolic link.  Returns a new string or NULL (out of memory). */
+static char *path_resolve(const char *base, const char *path)
+{
+    size_t len = (base ? strlen(base) : 0) + strlen(path) + 3;
+    char *joined = malloc(len), *out = malloc(len);
+    if (joined == NULL || out == NULL)
+        goto fail;
+    snprintf(joined, len, "%s/%s", path[0] == '/' || base == NULL ? "" : base, path);
+    char *w = out;
+    for (const char *s = joined; *s != '\0';) {
+        while (*s == '/')
+            s++;
+        size_t n = strcspn(s, "/");
+        if (n > 0 && !(n == 1 && s[0] == '.')) {
+            *w++ = '/';
+            memcpy(w, s, n);
+            w += n;
+        }
+        s += n;
+    }
+    if (w == out)
+        *w++ = '/';
+    *w = '\0';
+    free(joined);
+    return out;
+fail:
+    free(joined);
+    free(out);
+    return NULL;
+}
+
+/* Point P's messages at where directive I was last set (nowhere: its
+ * default; line 0 and the main file). */
+static void at_directive(struct parse *p, int i)
+{
+    p->line = p->cfg->directive_line[i];
+    p->file = p->cfg->directive_file[i];
+}
+
+static int index_of(const char *name)
+{
+    const struct directive *d = find_directive(name);
+    return d != NULL ? (int)(d - directives) : -1;
+}
+
+/* Step 3a: ServerRoot, from mpmd -d (OVERRIDE) or the file, made absolute
+ * against the current directory. */
+static int resolve_root(struct parse *p, const char *override)
+{
+    const struct directive *d = find_directive("ServerRoot");
+    char **root = field(p->cfg, d->offset);
+    at_directive(p, (int)(d - directives));
+    if (override != NULL)
+        p->line = 0, p->file = NULL;
+    if (override != NULL && override[0] == '\0')
+        return fail(p, d->name, "expected a path, got '' (from the command line)");
+    const char *given = override ? override : *root;
+    char *cwd = NULL, *abs;
+    if (given[0] != '/' && (cwd = getcwd(NULL, 0)) == NULL)
+        return fail(p, d->name, "cannot resolve '%s': current directory unknown: %s", given,
+                    strerror(errno));
+    abs = path_resolve(cwd, given);
+    free(cwd);
+    if (abs == NULL)
+        return fail_oom(p, d);
+    free(*root);
+    *root = abs;
+    return 0;
+}
+
+/* DocumentRoot (any T_DIR) must be a directory now. */
+static int check_dir(struct parse *p, const struct directive *d, const char *path)
+{
+    struct stat st;
+    const char *dflt = p->line == 0 ? " (default)" : "";
+    if (stat(path, &st) == -1)
+        return fail(p, d->name, "cannot use '%s'%s: %s; expected an existing directory", path,
+                    dflt, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fail(p, d->name, "'%s'%s is not a directory; expected an existing directory",
+                    path, dflt);
+    return 0;
+}
+
+/* Step 3b: relative paths are taken from ServerRoot; keywords stay. */
+static int resolve_paths(struct parse *p)
+{
+    const char *root = p->cfg->server_root;
+    for (int i = 0; i < N_DIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        if (d->type != T_PATH && d->type != T_DIR && d->type != T_ACCESSLOG)
+            continue;
+        char **path = field(p->cfg, d->offset);
+        if (*path == NULL || (d->type == T_PATH && name_index(d->names, *path) >= 0))
+            continue;
+        char *abs = path_resolve(root, *path);
+        if (abs == NULL)
+            return fail_oom(p, d);
+        free(*path);
+        *path = abs;
+        at_directive(p, i);
+        if (d->type == T_DIR && check_dir(p, d, abs) == -1)
+            return -1;
+    }
+    p->line = 0;
+    p->file = NULL;
+    return 0;
+}
+
+/* ServerName defaults to the host name. */
+static int default_server_name(struct parse *p)
+{
+    char host[256];
+    if (p->cfg->server_name != NULL)
+        return 0;
+    if (gethostname(host, sizeof host) == -1)
+        return fail(p, "ServerName", "not set and gethostname failed: %s; set ServerName",
+                    strerror(errno));
+    host[sizeof host - 1] = '\0';
+    p->cfg->server_name = strdup(host[0] ? host : "localhost");
+    return p->cfg->server_name ? 0 : fail(p, "ServerName", "out of memory");
+}
+
+/* Fail naming whichever of NAMES (NULL-terminated) was set last in the
+ * file, at its line; the file alone if all are defaults. */
+__attribute__((format(printf, 3, 4)))
+static int fail_latest(struct parse *p, const char *const *names, const char *fmt, ...)
+{
+    const char *latest = names[0];
+    int latest_seq = 0;
+    p->line = 0;
+    p->file = NULL;
+    for (int i = 0; names[i] != NULL; i++) {
+        int d = index_of(names[i]);
+        if (d >= 0 && p->cfg->directive_seq[d] > latest_seq) {
+            latest_seq = p->cfg->directive_seq[d];
+            latest = names[i];
+            at_directive(p, d);
+        }
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(p, latest, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Step 4: the directives against each other (all the cross checks). */
+static int check_limits(struct parse *p)
+{
+    const struct config *c = p->cfg;
+    long long capacity = (long long)c->server_limit * c->threads_per_child;
+    if (c->max_request_workers > capacity)
+        return fail_latest(p, NAMES("MaxRequestWorkers", "ServerLimit", "ThreadsPerChild"),
+                           "MaxRequestWorkers %d is more than ServerLimit %d x ThreadsPerChild "
+                           "%d = %lld; raise ServerLimit or ThreadsPerChild, or lower "
+                           "MaxRequestWorkers", c->max_request_workers, c->server_limit,
+                           c->threads_per_child, capacity);
+    if (c->max_request_workers < c->threads_per_child)
+        return fail_latest(p, NAMES("MaxRequestWorkers", "ThreadsPerChild"),
+                           "MaxRequestWorkers %d is less than ThreadsPerChild %d; expected "
+                           "MaxRequestWorkers >= ThreadsPerChild", c->max_request_workers,
+                           c->threads_per_child);
+    if (c->start_servers > c->server_limit)
+        return fail_latest(p, NAMES("StartServers", "ServerLimit"),
+                           "StartServers %d is more than ServerLimit %d; expected "
+                           "StartServers <= ServerLimit", c->start_servers, c->server_limit);
+    if (c->min_spare_threads > c->max_spare_threads)
+        return fail_latest(p, NAMES("MinSpareThreads", "MaxSpareThreads"),
+                           "MinSpareThreads %d is more than MaxSpareThreads %d; expected "
+                           "MinSpareThreads <= MaxSpareThreads", c->min_spare_threads,
+                           c->max_spare_threads);
+    return 0;
+}
+
+/* Steps 3 and 4. */
+static int finish(struct parse *p, const char *root_override)
+{
+    if (resolve_root(p, root_override) == -1 || resolve_paths(p) == -1)
+        return -1;
+    p->line = 0;
+    p->file = NULL;
+    if (p->cfg->n_listen == 0)
+        return fail(p, "Listen", "no Listen directive; add one, e.g. 'Listen 8080'");
+    if (default_server_name(p) == -1)
+        return -1;
+    return check_limits(p);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+struct config *config_parse_text(const char *name, const char *text, const char *server_root,
+                                 char *err, size_t errlen)
+{
+    struct config *cfg = calloc(1, sizeof *cfg);
+    char *copy = NULL;
+    int applied = 0;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (cfg == NULL || (cfg->file = strdup(name)) == NULL || add_file(cfg, NULL, name) == -1) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s: out of memory", name);
+        goto fail;
+    }
+    struct parse p = {.cfg = cfg, .root_override = server_root, .applied = &applied,
+                      .err = err, .errlen = errlen};
+    if (apply_defaults(&p) == -1)
+        goto fail;
+    if ((copy = strdup(text)) == NULL) {
+        fail(&p, NULL, "out of memory");
+        goto fail;
+    }
+    p.file = cfg->files[0].path;
+    p.file_index = 0;
+    if (parse_text(&p, copy) == -1)
+        goto fail;
+    p.file = NULL;
+    if (finish(&p, server_root) == -1)
+        goto fail;
+    free(copy);
+    return cfg;
+fail:
+    free(copy);
+    config_free(cfg);
+    return NULL;
+}
+
+struct config *config_load(const char *file, const char *server_root, char *err, size_t errlen)
+{
+    char dummy[1], why[256];
+    if (err == NULL || errlen == 0)
+        err = dummy, errlen = sizeof dummy;
+    char *text = conffile_read(file, why, sizeof why);
+    if (text == NULL) {
+        snprintf(err, errlen, "%s: %s", file, why);
+        return NULL;
+    }
+    struct config *cfg = config_parse_text(file, text, server_root, err, errlen);
+    free(text);
+    return cfg;
+}
+
+void config_print_includes(const struct config *cfg, FILE *out)
+{
+    fprintf(out, "Included configuration files:\n");
+    for (int i = 0; i < cfg->n_files; i++) {
+        const struct config_file *f = &cfg->files[i];
+        fprintf(out, "%*s", 2 * (f->depth + 1), "");
+        if (f->parent < 0)
+            fprintf(out, "(*) %s\n", f->path);
+        else
+            fprintf(out, "(%d) %s\n", f->line, f->path);
+    }
+}
+
+void config_free(struct config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (int i = 0; i < N_DIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        if (d->type == T_LIST) {
+            char **list = field(cfg, d->offset);
+            int *n = field(cfg, d->offset2);
+            while (*n > 0)
+                free(list[--*n]);
+        } else if (d->type == T_STRING || d->type == T_ROOT || d->type == T_PATH ||
+                   d->type == T_DIR || d->type == T_ACCESSLOG || d->type == T_USER ||
+                   d->type == T_GROUP) {
+            free(*(char **)field(cfg, d->offset));
+        }
+    }
+    for (int i = 0; i < cfg->n_files; i++)
+        free(cfg->files[i].path);
+    free(cfg->files);
+    free(cfg->file);
+    free(cfg);
+}
+
+/* ---- the table, printed ------------------------------------------------- */
+
+void config_print_defaults(FILE *out)
+{
+    fprintf(out, "%-23s %-18s %s\n", "# Directive", "Default", "Meaning");
+    for (int i = 0; i < N_DIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        fprintf(out, "%-23s %-18s %s\n", d->name, d->def ? d->def : d->def_doc, d->help);
+    }
+}
+
+static void print_directive_md(FILE *out, const struct directive *d)
+{
+    char what[160];
+    const char *note = dtypes[d->type].note;
+    fprintf(out, "## %s\n\n", d->name);
+    fprintf(out, "%s.\n\n", d->help);
+    fprintf(out, "- Syntax: `%s %s`\n", d->name, d->syntax);
+    if (d->def_doc != NULL)
+        fprintf(out, "- Default: %s\n", d->def_doc);
+    else
+        fprintf(out, "- Default: `%s %s`\n", d->name, d->def);
+    fprintf(out, "- Accepts: %s\n", describe(d, what, sizeof what));
+    if (note != NULL)
+        fprintf(out, "\n%s\n", note);
+    for (int i = 0; d->type == T_PATH && d->names != NULL && d->names[i] != NULL; i++)
+        fprintf(out, "\n`%s` is a keyword (any case); write `./%s` for a file of that name.\n",
+                d->names[i], d->names[i]);
+    fprintf(out, "\n");
+}
+
+void config_print_reference_md(FILE *out)
+{
+    fprintf(out,
+            "# mpmd configuration directives\n\n"
+            "<!-- Generated from the directive table in src/core/config.c by\n"
+            "     config_print_reference_md(); do not edit by hand. The unit tests\n"
+            "     fail when this file and the table disagree. -->\n\n"
+            "The configuration file (`mpmd -f FILE`, see mpmd.conf(5)) uses Apache's\n"
+            "syntax: one directive per line, `Name argument...`. Directive names and\n"
+            "keyword values are case-insensitive. A line whose first non-blank character\n"
+            "is `#` is a comment; `#` elsewhere is an ordinary character. A backslash as\n"
+            "the last character of a line continues the directive on the next line.\n"
+            "Arguments are separated by blanks; an argument in double quotes may contain\n"
+            "blanks, and `\\\"` inside it stands for a double quote. A directive given\n"
+            "twice keeps its last value, except `Listen` and `DirectoryIndex`, which add\n"
+            "up. `mpmd -V` prints the same list with the compiled-in defaults.\n\n"
+            "| Directive | Default | Meaning |\n"
+            "|---|---|---|\n");
+    for (int i = 0; i < N_DIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        if (d->def_doc != NULL)
+            fprintf(out, "| %s | %s | %s |\n", d->name, d->def_doc, d->help);
+        else
+            fprintf(out, "| %s | `%s` | %s |\n", d->name, d->def, d->help);
+    }
+    fprintf(out,
+            "\nThe limits are checked against each other: MaxRequestWorkers must be at\n"
+            "least ThreadsPerChild and at most ServerLimit x ThreadsPerChild,\n"
+            "StartServers at most ServerLimit, and MinSpareThreads at most\n"
+            "MaxSpareThreads.\n\n");
+    for (int i = 0; i < N_DIRECTIVES; i++)
+        print_directive_md(out, &directives[i]);
+}

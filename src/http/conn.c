@@ -1,0 +1,812 @@
+/* conn.c: a connection's life: read → parse → handle → write → keep-alive
+ * or close (see conn.h for who owns a connection when).
+ *
+ * The same functions run in the listener thread (reading heads, finishing
+ * writes, idle keep-alive) and in handler threads (running handlers,
+ * writing responses; in MPM worker also reading).  The design essay:
+ *
+ *   MPM event: the listener reads and parses until a whole request is in,
+ *   then pushes the connection to the work queue.  A handler runs it,
+ *   writes the response straight to the non-blocking socket and, if the
+ *   socket would block, copies what is left into a conn_out and hands the
+ *   connection back to the listener (write completion).  A finished
+ *   keep-alive connection goes back to the listener with its buffer freed,
+ *   unless pipelined bytes already hold the next request, which the same
+ *   handler then serves without a hand-over.
+ *
+ *   MPM worker: the listener only accepts; the handler thread that pops a
+ *   connection reads, serves and waits on it (poll with timeouts) until it
+ *   closes.
+ *
+ *   Both: a request is answered as soon as its head is in (the static
+ *   handler never needs the body); a body still to come is then read and
+ *   dropped before the next request, or, when it is large, of unknown
+ *   length or awaited with "Expect: 100-continue", the answer says
+ *   "Connection: close".  Every close mpmd starts while the client may
+ *   still be sending is a lingering close in the listener (conn_linger),
+ *   so a reset never destroys a response already sent. */
+#include "config.h"
+
+#include "mpmd/http/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mpmd/mpm/child.h"
+#include "mpmd/http/handler.h"
+
+/* ---- replies ------------------------------------------------------ */
+
+/* Close the head of RP for C: the Connection field the connection needs
+ * (a reply that must close ends keep-alive), then the final CRLF. */
+static void conn_finish_head(struct conn *c, struct reply *rp)
+{
+    if (rp->must_close)
+        c->keep_alive = 0;
+    if (!c->keep_alive)
+        response_head_add(&rp->out.head, "Connection", "close", 5);
+    else if (c->req.parser.http_minor == 0)
+        response_head_add(&rp->out.head, "Connection", "keep-alive", 10);
+    response_head_finish(&rp->out.head);
+}
+
+/* ---- sending ------------------------------------------------------ */
+
+/* Send what is left of O on FD.  Returns 1 when everything is sent, 0
+ * when the socket would block, -1 on error (peer gone).  Adds body bytes
+ * sent to *BODY_SENT.  Any owner. */
+static int out_send(int fd, struct reply_out *o, long long *body_sent)
+{
+    while (o->head_sent < o->head.len || o->body_sent < o->body_len) {
+        struct iovec iov[2] = {
+            { o->head.buf + o->head_sent, o->head.len - o->head_sent },
+            { (char *)o->body + o->body_sent, o->body_len - o->body_sent },
+        };
+        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+        int more = o->file_pos < o->file_end ? MSG_MORE : 0;
+        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | more);
+        if (n == -1)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        size_t h = o->head.len - o->head_sent;
+        if ((size_t)n <= h) {
+            o->head_sent += (size_t)n;
+        } else {
+            o->head_sent = o->head.len;
+            o->body_sent += (size_t)n - h;
+            *body_sent += (long long)((size_t)n - h);
+        }
+    }
+    while (o->file_pos < o->file_end) {
+        off_t before = o->file_pos;
+        off_t left = o->file_end - o->file_pos;
+        size_t chunk = left > 0x7ffff000 ? 0x7ffff000 : (size_t)left;
+        ssize_t n = sendfile(fd, o->file_fd, &o->file_pos, chunk);
+        if (n == -1)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (n == 0)
+            return -1; /* the file shrank under us: the length we sent is a lie */
+        *body_sent += (long long)(o->file_pos - before);
+    }
+    return 1;
+}
+
+/* Wait until FD is writable or the timeout passes (MPM worker).
+ * Returns 1 writable, 0 timeout/error. */
+static int wait_writable(int fd, int timeout_s)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int r;
+    do {
+        r = poll(&p, 1, timeout_s * 1000);
+    } while (r == -1 && errno == EINTR);
+    return r == 1 && !(p.revents & (POLLERR | POLLNVAL));
+}
+
+/* ---- connection life -------------------------------------------- */
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The event of C could not be registered: C would be neither watched nor
+ * closed.  Close it, count it in the scoreboard, say so.  Owner. */
+static void conn_arm_failed(struct conn *c)
+{
+    struct child *ch = c->child;
+    uint64_t n = atomic_fetch_add_explicit(&scoreboard_child(ch->sb, ch->slot)->arm_failures, 1,
+                                           memory_order_relaxed) + 1;
+    log_msg(ch->log, LOGL_ERROR,
+            "cannot register a connection with the event loop; closed it (%llu so far)",
+            (unsigned long long)n);
+    conn_close(c);
+}
+
+/* Register C's event for WHAT (EV_READ or EV_WRITE) with timeout TV,
+ * giving the connection to the listener; if that fails, close C.  Either
+ * way the caller must let go of C.  Read events are persistent:
+ * re-arming one that is already registered only moves its timeout, which
+ * costs no epoll_ctl (the common case: a request answered in the listener
+ * and the connection back to keep-alive).  ARMED is set before event_add
+ * because after it the listener may run the callback at once. */
+static void conn_arm(struct conn *c, short what, const struct timeval *tv)
+{
+    short flags = what == EV_READ ? EV_READ | EV_PERSIST : what;
+    if (!c->armed || event_get_events(&c->ev) != flags) {
+        if (c->armed)
+            event_del(&c->ev);
+        event_assign(&c->ev, c->child->lst.base, c->fd, flags, conn_event_cb, c);
+        c->armed = 1;
+    }
+    if (event_add(&c->ev, tv) == -1)
+        conn_arm_failed(c);
+}
+
+/* Take C's event out of the loop (listener thread, before a hand-over). */
+static void conn_disarm(struct conn *c)
+{
+    if (c->armed) {
+        event_del(&c->ev);
+        c->armed = 0;
+    }
+}
+
+struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int peerlen)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        log_msg(ch->log, LOGL_ERROR, "out of memory accepting a connection; closing it");
+        close(fd);
+        return NULL;
+    }
+    c->child = ch;
+    c->fd = fd;
+    if (peerlen > 0 && (size_t)peerlen <= sizeof c->peer)
+        memcpy(&c->peer, peer, (size_t)peerlen);
+    http_request_init(&c->req);
+    child_conn_opened(ch);
+    return c;
+}
+
+void conn_close(struct conn *c)
+{
+    struct child *ch = c->child;
+    conn_disarm(c);
+    if (c->out) {
+        reply_release(c->out);
+        free(c->out);
+    }
+    http_request_free(&c->req);
+    close(c->fd);
+    free(c);
+    child_conn_closed(ch);
+}
+
+/* ---- lingering close ----------------------------------------------- */
+
+/* Wait (in the listener) for the client's next bytes or its close, for a
+ * quiet period, but never past CONN_LINGER_MAX_SECONDS in all. */
+static void linger_wait(struct conn *c)
+{
+    long left = c->stage_start + CONN_LINGER_MAX_SECONDS - monotonic_seconds();
+    if (left <= 0) {
+        conn_close(c);
+    } else if (left >= CONN_LINGER_QUIET_SECONDS) {
+        conn_arm(c, EV_READ, c->child->lst.tv_linger);
+    } else {
+        struct timeval tv = { .tv_sec = left, .tv_usec = 0 };
+        conn_arm(c, EV_READ, &tv);
+    }
+}
+
+/* Close C the way that cannot destroy what was sent (RFC 9112 9.6): shut
+ * down our write side (the client sees EOF after the last response), then
+ * read and drop whatever it still sends, until it closes, goes quiet, or
+ * a limit is reached (CONN_LINGER_*); only then close, so the kernel has
+ * no unread bytes that would make it answer with a reset.  Owner (any
+ * thread): the connection goes to the listener holding no buffer. */
+static void conn_linger(struct conn *c)
+{
+    if (shutdown(c->fd, SHUT_WR) == -1) {
+        conn_close(c);
+        return;
+    }
+    http_request_release_buffer(&c->req);
+    c->state = CONN_LINGERING;
+    c->discarding = 0;
+    c->drained = 0;
+    c->stage_start = monotonic_seconds();
+    linger_wait(c);
+}
+
+/* Listener: the lingering connection is readable.  Drop what is there;
+ * close at EOF, on error, or at the byte limit. */
+static void linger_drain(struct conn *c)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            c->drained += (uint32_t)n;
+            if (c->drained >= CONN_LINGER_MAX_BYTES)
+                break;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno == EAGAIN) {
+            linger_wait(c);
+            return;
+        }
+        break;
+    }
+    conn_close(c);
+}
+
+/* Read once into the request buffer.  Returns bytes read (> 0), 0 at
+ * EOF, -1 when nothing is available, -2 on error, -3 when the head
+ * outgrew every limit. */
+static ssize_t conn_fill(struct conn *c)
+{
+    const struct http_limits *lim = &c->child->limits;
+    size_t max = (size_t)lim->line + (size_t)lim->fields * lim->field_size + 4096;
+    size_t room = http_request_reserve(&c->req, 2048, max);
+    if (room == 0)
+        return -3;
+    /* recv, not read: it skips the VFS layer (access hooks, fsnotify). */
+    ssize_t n = recv(c->fd, c->req.buf + c->req.len, room, 0);
+    if (n > 0) {
+        c->req.len += (uint32_t)n;
+        return n;
+    }
+    if (n == 0)
+        return 0;
+    return errno == EAGAIN || errno == EINTR ? -1 : -2;
+}
+
+enum read_result { READ_READY, READ_WAIT, READ_GONE };
+
+/* A new read stage (a request head, or its body) starts now. */
+static void conn_begin_stage(struct conn *c, int body)
+{
+    c->body_stage = (uint8_t)body;
+    c->stage_start = monotonic_seconds();
+}
+
+/* Seconds the current read stage may still wait (RequestReadTimeout,
+ * mod_reqtimeout semantics), never more than Timeout.  0: time is up. */
+static int read_time_left(const struct conn *c)
+{
+    const struct config *cfg = c->child->cfg;
+    const struct read_timeout *t = c->body_stage ? &cfg->body_timeout : &cfg->header_timeout;
+    if (t->initial == 0)
+        return cfg->timeout;
+    uint64_t bytes = c->body_stage ? c->req.body_bytes : c->req.len;
+    long allowed = t->initial + (t->rate ? (long)(bytes / (uint64_t)t->rate) : 0);
+    if (t->max && allowed > t->max)
+        allowed = t->max;
+    long left = (long)(c->stage_start + allowed - monotonic_seconds());
+    if (left > cfg->timeout)
+        left = cfg->timeout;
+    return left > 0 ? (int)left : 0;
+}
+
+/* Parse what is buffered, reading once more if needed.  READ_READY: a
+ * request head (or a parse error to answer) is complete; while
+ * discarding: the body is over (or broken). */
+static enum read_result conn_read_request(struct conn *c)
+{
+    for (;;) {
+        if (c->req.parsed < c->req.len &&
+            http_request_parse(&c->req, &c->child->limits) != HTTP_PARSE_MORE)
+            return READ_READY;
+        if (c->req.headers_done && !c->body_stage)
+            conn_begin_stage(c, 1);
+        ssize_t n = conn_fill(c);
+        if (n == -1)
+            return READ_WAIT;
+        if (n == -3) {
+            c->req.error_status = c->req.headers_done || c->req.url_len ? 431 : 414;
+            c->req.error_reason = "request head larger than the configured limits";
+            return READ_READY;
+        }
+        if (n <= 0)
+            return READ_GONE;
+    }
+}
+
+/* Whether the response to the current request may keep the connection. */
+static int decide_keep_alive(const struct conn *c)
+{
+    const struct config *cfg = c->child->cfg;
+    if (!cfg->keepalive || !c->req.keep_alive || c->req.error_status)
+        return 0;
+    if (atomic_load_explicit(&c->child->stopping, memory_order_relaxed) != CHILD_RUNNING)
+        return 0;
+    if (cfg->max_keepalive_requests > 0 && c->served + 1 >= (uint32_t)cfg->max_keepalive_requests)
+        return 0;
+    if (http_request_body_pending(&c->req)) {
+        /* Answered from the head.  A client awaiting 100 Continue may or
+         * may not send the body now (RFC 9110 10.1.1): only a close
+         * settles it.  A body of unknown or large size is not worth
+         * reading. */
+        long long left = http_request_body_left(&c->req);
+        if (c->req.expect_continue || left < 0 || left > CONN_DISCARD_KEEP_MAX)
+            return 0;
+    }
+    return 1;
+}
+
+static void conn_log_access(struct conn *c)
+{
+    const struct logger *lg = c->child->log;
+    if (lg->access_fd == -1)
+        return;
+    struct access_record rec = { .peer = &c->peer.sa, .status = c->status,
+                                 .bytes = c->body_sent, .when = time(NULL) };
+    rec.request_line = http_request_line(&c->req, &rec.request_line_len);
+    rec.referer = http_request_header(&c->req, "Referer", &rec.referer_len);
+    rec.user_agent = http_request_header(&c->req, "User-Agent", &rec.user_agent_len);
+    log_access(lg, &rec);
+}
+
+/* Build the reply for the complete (or failed) request in C: an error
+ * page, or what the handler answers.  With LISTENER (the listener
+ * thread), only the handler's non-blocking entry point runs; returns 0
+ * when it declines (the request needs a handler thread). */
+static int conn_build_reply(struct date_cache *date, struct conn *c, struct reply *rp,
+                            int listener)
+{
+    c->keep_alive = (uint8_t)decide_keep_alive(c);
+    c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
+    if (c->req.error_status) {
+        log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
+                c->req.error_reason ? c->req.error_reason : "malformed");
+        reply_error(rp, date, c->req.error_status);
+    } else {
+        const struct handler *h = c->child->handler;
+        struct req_ctx rq = { .req = &c->req, .env = &c->child->env, .date = date };
+        if (listener && (h->fast == NULL || h->fast(&rq, rp) != HANDLER_DONE))
+            return 0;
+        if (!listener)
+            h->handle(&rq, rp);
+    }
+    conn_finish_head(c, rp);
+    if (c->is_head) {
+        reply_release(&rp->out);
+        rp->out.body = NULL;
+        rp->out.body_len = 0;
+        rp->out.file_end = rp->out.file_pos;
+    }
+    c->status = rp->status;
+    c->body_sent = 0;
+    return 1;
+}
+
+enum next_step { NEXT_SERVE, NEXT_READ, NEXT_IDLE, NEXT_CLOSE, NEXT_LINGER };
+
+/* Whether the client has said it will send nothing more: it asked for the
+ * close (a client that sends "close" MUST NOT send further requests, RFC
+ * 9112 9.6), its request was read whole and nothing follows it.  Only
+ * then may mpmd close without lingering. */
+static int client_done_sending(const struct conn *c)
+{
+    const struct request *r = &c->req;
+    return !r->keep_alive && !r->error_status && r->complete && r->len == r->parsed;
+}
+
+/* The current request is over, body included: on to the next one. */
+static enum next_step conn_next_request(struct conn *c)
+{
+    conn_begin_stage(c, 0);
+    if (http_request_next(&c->req) == 0) {
+        http_request_release_buffer(&c->req);
+        return NEXT_IDLE;
+    }
+    return http_request_parse(&c->req, &c->child->limits) == HTTP_PARSE_MORE ? NEXT_READ
+                                                                             : NEXT_SERVE;
+}
+
+/* Discarding a body after its response, the parser said R. */
+static enum next_step conn_discard_step(struct conn *c, enum http_parse_result r)
+{
+    if (r == HTTP_PARSE_MORE)
+        return NEXT_READ;
+    c->discarding = 0;
+    if (r == HTTP_PARSE_DONE)
+        return conn_next_request(c);
+    log_msg(c->child->log, LOGL_INFO, "bad request body after the response (%d): %s",
+            c->req.error_status, c->req.error_reason ? c->req.error_reason : "malformed");
+    return NEXT_LINGER;   /* broken framing: the response is out, end here */
+}
+
+/* conn_read_request said READ_READY while discarding. */
+static enum next_step conn_discard_ended(struct conn *c)
+{
+    return conn_discard_step(c, c->req.complete ? HTTP_PARSE_DONE : HTTP_PARSE_ERROR);
+}
+
+/* A response is fully sent: log it and decide what the connection does
+ * next.  Any owner. */
+static enum next_step conn_response_done(struct conn *c)
+{
+    conn_log_access(c);
+    c->served++;
+    if (!c->keep_alive)
+        return client_done_sending(c) ? NEXT_CLOSE : NEXT_LINGER;
+    if (!http_request_body_pending(&c->req))
+        return conn_next_request(c);
+    /* Answered from the head: read the rest of the (small) body, drop it. */
+    c->discarding = 1;
+    conn_begin_stage(c, 1);
+    return conn_discard_step(c, http_request_parse(&c->req, &c->child->limits));
+}
+
+static void conn_wait_read(struct conn *c);
+static void conn_continue(struct conn *c, enum next_step next);
+
+/* Send RP; on a full socket hand the rest to the listener's write
+ * completion.  Returns 1 when the response is complete (caller
+ * continues), 0 when handed over or closed (caller must let go of C).
+ * Owner (listener or handler thread). */
+static int conn_send_reply(struct conn *c, struct reply *rp)
+{
+    int r = out_send(c->fd, &rp->out, &c->body_sent);
+    if (r == 1) {
+        reply_release(&rp->out);
+        return 1;
+    }
+    if (r == -1) {
+        reply_release(&rp->out);
+        conn_close(c);
+        return 0;
+    }
+    c->out = malloc(sizeof *c->out);
+    if (!c->out) {
+        reply_release(&rp->out);
+        conn_close(c);
+        return 0;
+    }
+    *c->out = rp->out;
+    c->state = CONN_WRITING;
+    conn_arm(c, EV_WRITE, c->child->lst.tv_write);
+    return 0;
+}
+
+/* Listener thread: a request is complete in C.  Answer it here when that
+ * cannot block (an error, or a file in the cache), else give it to a
+ * handler thread. */
+static void conn_dispatch(struct conn *c)
+{
+    struct child *ch = c->child;
+    for (;;) {
+        struct reply rp;
+        if (!conn_build_reply(&ch->lst.date, c, &rp, 1))
+            break;
+        if (!conn_send_reply(c, &rp))
+            return;
+        atomic_fetch_add_explicit(&scoreboard_child(ch->sb, ch->slot)->requests, 1,
+                                  memory_order_relaxed);
+        enum next_step next = conn_response_done(c);
+        if (next != NEXT_SERVE) {
+            conn_continue(c, next);
+            return;
+        }
+    }
+    conn_disarm(c);
+    c->state = CONN_HANDLING;
+    if (workq_push(&ch->q, &c->qi) <= 0)
+        listener_pause_accept(ch);
+}
+
+/* Hand C back to the listener, or close it, according to NEXT.  Called
+ * by its owner; after this returns the caller must not touch C. */
+static void conn_continue(struct conn *c, enum next_step next)
+{
+    struct listener *l = &c->child->lst;
+    switch (next) {
+    case NEXT_IDLE:
+        c->state = CONN_KEEPALIVE;
+        conn_arm(c, EV_READ, l->tv_keepalive);
+        break;
+    case NEXT_READ:
+        conn_wait_read(c);
+        break;
+    case NEXT_SERVE:
+        /* Only the listener gets here (handlers loop instead). */
+        conn_dispatch(c);
+        break;
+    case NEXT_LINGER:
+        conn_linger(c);
+        break;
+    case NEXT_CLOSE:
+        conn_close(c);
+        break;
+    }
+}
+
+/* ---- listener side ---------------------------------------------- */
+
+/* 408 for a request that did not arrive in time.  DATE: the calling
+ * thread's date cache. */
+static void conn_send_timeout_reply(struct conn *c, struct date_cache *date)
+{
+    struct reply rp;
+    long long ignored = 0;
+    c->req.error_status = 408;
+    reply_error(&rp, date, 408);
+    conn_finish_head(c, &rp);
+    c->status = 408;
+    out_send(c->fd, &rp.out, &ignored);
+    conn_log_access(c);
+}
+
+/* Owner: wait for more of the request in the listener, as long as
+ * RequestReadTimeout allows (time already up: the listener answers 408 at
+ * once, from its own thread). */
+static void conn_wait_read(struct conn *c)
+{
+    int left = read_time_left(c);
+    if (c->req.len == 0)
+        http_request_release_buffer(&c->req); /* hold no buffer while nothing came */
+    struct timeval tv = { .tv_sec = left, .tv_usec = 0 };
+    c->state = CONN_READING;
+    conn_arm(c, EV_READ, &tv);
+}
+
+static void on_readable(struct conn *c)
+{
+    if (c->state == CONN_KEEPALIVE)
+        conn_begin_stage(c, 0);               /* a new request starts arriving */
+    switch (conn_read_request(c)) {
+    case READ_READY:
+        if (c->discarding)
+            conn_continue(c, conn_discard_ended(c));
+        else
+            conn_dispatch(c);
+        break;
+    case READ_WAIT:
+        conn_wait_read(c);
+        break;
+    case READ_GONE:
+        conn_close(c);
+        break;
+    }
+}
+
+/* RequestReadTimeout or KeepAliveTimeout ran out.  The client may be
+ * sending right now, so even an idle connection ends in a lingering
+ * close; a partial request first gets its 408. */
+static void on_read_timeout(struct conn *c)
+{
+    if (c->state == CONN_READING && c->req.len > 0 && !c->discarding)
+        conn_send_timeout_reply(c, &c->child->lst.date);
+    conn_linger(c);
+}
+
+static void on_writable(struct conn *c)
+{
+    int r = out_send(c->fd, c->out, &c->body_sent);
+    if (r == 0) {
+        conn_arm(c, EV_WRITE, c->child->lst.tv_write);
+        return;
+    }
+    reply_release(c->out);
+    free(c->out);
+    c->out = NULL;
+    if (r == -1) {
+        conn_close(c);
+        return;
+    }
+    conn_continue(c, conn_response_done(c));
+}
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    if (!(event_get_events(&c->ev) & EV_PERSIST))
+        c->armed = 0;             /* libevent removed the one-shot event */
+    switch (c->state) {
+    case CONN_READING:
+    case CONN_KEEPALIVE:
+        if (what & EV_TIMEOUT)
+            on_read_timeout(c);
+        else
+            on_readable(c);
+        break;
+    case CONN_WRITING:
+        if (what & EV_TIMEOUT)
+            conn_linger(c);       /* Timeout: the client stopped reading */
+        else
+            on_writable(c);
+        break;
+    case CONN_LINGERING:
+        if (what & EV_TIMEOUT)
+            conn_close(c);
+        else
+            linger_drain(c);
+        break;
+    default:
+        break;
+    }
+}
+
+void conn_start(struct conn *c)
+{
+    conn_begin_stage(c, 0);   /* TCP_NODELAY comes from the listening socket */
+    if (c->child->cfg->mpm == MPM_WORKER) {
+        struct child *ch = c->child;  /* once pushed, C may be gone */
+        c->state = CONN_HANDLING;
+        if (workq_push(&ch->q, &c->qi) <= 0)
+            listener_pause_accept(ch);
+        return;
+    }
+    c->state = CONN_READING;
+    on_readable(c);
+}
+
+/* ---- handler side: MPM event ---------------------------------------- */
+
+static void run_event(struct worker *w, struct conn *c)
+{
+    for (;;) {
+        struct reply rp;
+        conn_build_reply(&w->date, c, &rp, 0);
+        if (!conn_send_reply(c, &rp))
+            return;
+        atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+        enum next_step next = conn_response_done(c);
+        if (next != NEXT_SERVE) {
+            conn_continue(c, next);
+            return;
+        }
+    }
+}
+
+/* ---- handler side: MPM worker --------------------------------------- */
+
+/* Wait for input on C (or the child's stop pipe).  Returns 1 readable, 0
+ * timeout, -1 stop requested while idle. */
+static int wait_readable(struct conn *c, int timeout_s, int idle)
+{
+    struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+                           { .fd = c->child->stop_pipe[0], .events = POLLIN } };
+    int r;
+    do {
+        r = poll(p, idle ? 2 : 1, timeout_s * 1000);
+    } while (r == -1 && errno == EINTR);
+    if (r > 0 && idle && (p[1].revents & POLLIN) && !(p[0].revents & POLLIN))
+        return -1;
+    return r > 0;
+}
+
+/* Wait for and read the next request, or the rest of a body being
+ * discarded, with blocking waits.  Returns what to do next: NEXT_SERVE
+ * (a request is in), NEXT_CLOSE (the client closed, or stop now),
+ * NEXT_LINGER (a timeout; a partial request got its 408), or after a
+ * discarded body whatever comes next. */
+static enum next_step worker_read(struct worker *w, struct conn *c)
+{
+    const struct config *cfg = c->child->cfg;
+    for (;;) {
+        enum read_result r = conn_read_request(c);
+        if (r == READ_GONE)
+            return NEXT_CLOSE;
+        if (r == READ_READY)
+            return c->discarding ? conn_discard_ended(c) : NEXT_SERVE;
+        int idle = c->req.len == 0 && c->served > 0 && !c->discarding;
+        int left = idle ? cfg->keepalive_timeout : read_time_left(c);
+        scoreboard_set_thread_state(w->sb, idle ? SB_THREAD_KEEPALIVE : SB_THREAD_READING);
+        int ready = left > 0 ? wait_readable(c, left, idle) : 0;
+        if (ready == 1) {
+            if (idle)
+                conn_begin_stage(c, 0);
+            continue;
+        }
+        if (ready == -1)
+            return NEXT_CLOSE;
+        if (c->req.len > 0 && !c->discarding)
+            conn_send_timeout_reply(c, &w->date);
+        return NEXT_LINGER;
+    }
+}
+
+/* Send RP completely, waiting for the socket (MPM worker).  Returns 1
+ * when sent, 0 when the client stopped reading for Timeout, -1 when it
+ * is gone. */
+static int worker_send(struct conn *c, struct reply *rp)
+{
+    int r;
+    while ((r = out_send(c->fd, &rp->out, &c->body_sent)) == 0)
+        if (!wait_writable(c->fd, c->child->cfg->timeout))
+            break;
+    reply_release(&rp->out);
+    return r;
+}
+
+/* Answer the request that is in.  Returns what to do next. */
+static enum next_step worker_serve(struct worker *w, struct conn *c)
+{
+    struct reply rp;
+    scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
+    conn_build_reply(&w->date, c, &rp, 0);
+    int sent = worker_send(c, &rp);
+    if (sent != 1)
+        return sent == 0 ? NEXT_LINGER : NEXT_CLOSE;
+    atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+    return conn_response_done(c);
+}
+
+/* The handler thread owns C until it closes; a lingering close is handed
+ * to the listener, so no thread waits for a client to go away. */
+static void run_worker(struct worker *w, struct conn *c)
+{
+    enum next_step next = NEXT_READ;
+    for (;;) {
+        switch (next) {
+        case NEXT_READ:
+        case NEXT_IDLE:
+            next = worker_read(w, c);
+            break;
+        case NEXT_SERVE:
+            next = worker_serve(w, c);
+            break;
+        case NEXT_LINGER:
+            conn_linger(c);
+            return;
+        case NEXT_CLOSE:
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+void conn_run(struct worker *w, struct conn *c)
+{
+    if (c->child->cfg->mpm == MPM_WORKER)
+        run_worker(w, c);
+    else
+        run_event(w, c);
+}
+
+/* ---- stopping --------------------------------------------------- */
+
+struct close_scan {
+    int n, cap;
+    struct conn **found;
+};
+
+static int collect_conn(const struct event_base *base, const struct event *ev, void *arg)
+{
+    struct close_scan *s = arg;
+    (void)base;
+    if (event_get_callback(ev) != conn_event_cb)
+        return 0;
+    struct conn *c = event_get_callback_arg(ev);
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 64;
+        struct conn **f = realloc(s->found, (size_t)cap * sizeof *f);
+        if (!f)
+            return -1;
+        s->found = f;
+        s->cap = cap;
+    }
+    s->found[s->n++] = c;
+    return 0;
+}
+
+int conn_close_registered(struct event_base *base)
+{
+    struct close_scan s = { .n = 0 };
+    event_base_foreach_event(base, collect_conn, &s);
+    for (int i = 0; i < s.n; i++)
+        conn_close(s.found[i]);
+    free(s.found);
+    return s.n;
+}

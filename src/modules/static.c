@@ -1,0 +1,343 @@
+/* static.c: serving files under DocumentRoot (see static.h).
+ *
+ * A handler (handler.h): static_fast on the listener thread, static_handle
+ * on handler threads.  The request target is decoded and normalised
+ * by path_normalize before it is joined to DocumentRoot, so no request
+ * can name a file outside it; symbolic links inside it are followed, as
+ * with Apache's default FollowSymLinks.
+ *
+ * Small files are kept in the child's file cache (filecache.h): a hit is
+ * answered from memory, by the listener thread itself when it finds the
+ * hit (static_fast), or by a handler thread; a miss is served from disk
+ * with sendfile by a handler, which then caches the file. */
+#include "config.h"
+
+#include "mpmd/modules/static.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mpmd/core/log.h"
+#include "mpmd/modules/mime.h"
+#include "mpmd/modules/filecache.h"
+#include "mpmd/modules/path.h"
+#include "mpmd/modules/precond.h"
+
+/* What a reply needs to know about a file, from disk or from the cache. */
+struct static_file {
+    off_t size;
+    time_t mtime;
+    const char *type;
+    int fd;                               /* owned, or -1 when DATA is used */
+    const char *data;                     /* cached content, or NULL */
+    struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
+};
+
+static int status_for_errno(int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+        return 404;
+    case EACCES:
+    case EPERM:
+    case ELOOP:
+        return 403;
+    default:
+        return 500;
+    }
+}
+
+static void reply_options(struct reply *rp, const struct req_ctx *rq)
+{
+    reply_start(rp, rq->date, 200);
+    response_head_add(&rp->out.head, "Allow", "GET, HEAD, OPTIONS", 18);
+    response_head_add(&rp->out.head, "Content-Length", "0", 1);
+}
+
+/* 301 to the slash form of a directory: the raw path (still encoded),
+ * a '/', and the query if any. */
+static void reply_add_slash(struct reply *rp, const struct req_ctx *rq,
+                            const char *path, size_t plen, const char *query)
+{
+    char loc[PATH_MAX + 2];
+    const char *end = rq->req->buf + rq->req->url_off + rq->req->url_len;
+    size_t qlen = query ? (size_t)(end - query) : 0;
+    int n = snprintf(loc, sizeof loc, "%.*s/%.*s", (int)plen, path, (int)qlen, query ? query : "");
+    if (n < 0 || (size_t)n >= sizeof loc) {
+        reply_error(rp, rq->date, 414);
+        return;
+    }
+    size_t blen;
+    const char *body = response_error_body(301, &blen);
+    reply_start(rp, rq->date, 301);
+    response_head_add(&rp->out.head, "Location", loc, (size_t)n);
+    response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)blen);
+    rp->out.body = body;
+    rp->out.body_len = blen;
+}
+
+/* 304: the validators and no body (RFC 9110 15.4.5). */
+static void reply_not_modified(struct reply *rp, const struct req_ctx *rq,
+                               const char *lm, const char *etag)
+{
+    reply_start(rp, rq->date, 304);
+    response_head_add(&rp->out.head, "Last-Modified", lm, 29);
+    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+}
+
+/* 416 with the representation's length (RFC 9110 15.5.17). */
+static void reply_unsatisfiable(struct reply *rp, const struct req_ctx *rq,
+                                off_t size)
+{
+    char cr[40];
+    size_t blen;
+    const char *body = response_error_body(416, &blen);
+    int n = snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
+    reply_start(rp, rq->date, 416);
+    response_head_add(&rp->out.head, "Content-Range", cr, (size_t)n);
+    response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)blen);
+    rp->out.body = body;
+    rp->out.body_len = blen;
+}
+
+/* The byte range a GET asks for, honouring If-Range.  Returns what
+ * range_parse says (RANGE_NONE when there is no Range or If-Range no
+ * longer matches). */
+static enum range_result requested_range(const struct req_ctx *rq, const char *etag, time_t mtime,
+                                         off_t size, off_t *first, off_t *last)
+{
+    size_t len, iflen;
+    if (rq->req->parser.method != HTTP_GET)
+        return RANGE_NONE;            /* RFC 9110 14.2: only GET has ranges */
+    const char *range = http_request_header(rq->req, "Range", &len);
+    if (!range)
+        return RANGE_NONE;
+    const char *ifr = http_request_header(rq->req, "If-Range", &iflen);
+    if (ifr && !range_if_matches(ifr, iflen, etag, mtime))
+        return RANGE_NONE;
+    return range_parse(range, len, size, first, last);
+}
+
+/* reply_out's release for a body in the file cache. */
+static void release_entry(void *cache, void *entry)
+{
+    filecache_release(cache, entry);
+}
+
+/* Hand the body (bytes FIRST..LAST of F) to the reply; F's fd or cache
+ * reference moves into RP. */
+static void reply_attach_body(struct reply *rp, const struct req_ctx *rq, struct static_file *f,
+                              off_t first, off_t last)
+{
+    if (f->data) {
+        rp->out.body = f->data + first;
+        rp->out.body_len = (size_t)(last - first + 1);
+        rp->out.release = release_entry;
+        rp->out.release_a = rq->env->cache;
+        rp->out.release_b = f->entry;
+    } else {
+        rp->out.file_fd = f->fd;
+        rp->out.file_pos = first;
+        rp->out.file_end = last + 1;
+    }
+    f->fd = -1;
+    f->entry = NULL;
+}
+
+/* Give back what F holds (the reply did not take it). */
+static void static_file_release(const struct req_ctx *rq, struct static_file *f)
+{
+    if (f->fd != -1)
+        close(f->fd);
+    if (f->entry)
+        filecache_release(rq->env->cache, f->entry);
+    f->fd = -1;
+    f->entry = NULL;
+}
+
+/* The reply for file F: 200, 206, 304, 412 or 416. */
+static void reply_file(struct reply *rp, const struct req_ctx *rq,
+                       struct static_file *f)
+{
+    char lm[32], etag[40], cr[64];
+    off_t first = 0, last = f->size - 1;
+    int m = rq->req->parser.method;
+    http_date_format(f->mtime, lm);
+    precond_etag(etag, f->mtime, f->size);
+    int pre = precond_evaluate(rq->req, m == HTTP_GET || m == HTTP_HEAD, etag, f->mtime);
+    enum range_result range =
+        pre ? RANGE_NONE : requested_range(rq, etag, f->mtime, f->size, &first, &last);
+    if (pre == 304)
+        reply_not_modified(rp, rq, lm, etag);
+    else if (pre == 412)
+        reply_error(rp, rq->date, 412);
+    else if (range == RANGE_UNSATISFIABLE)
+        reply_unsatisfiable(rp, rq, f->size);
+    if (pre || range == RANGE_UNSATISFIABLE) {
+        static_file_release(rq, f);
+        return;
+    }
+    reply_start(rp, rq->date, range == RANGE_PARTIAL ? 206 : 200);
+    response_head_add(&rp->out.head, "Last-Modified", lm, 29);
+    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+    response_head_add(&rp->out.head, "Accept-Ranges", "bytes", 5);
+    response_head_add(&rp->out.head, "Content-Type", f->type, strlen(f->type));
+    if (range == RANGE_PARTIAL) {
+        int n = snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)first,
+                         (long long)last, (long long)f->size);
+        response_head_add(&rp->out.head, "Content-Range", cr, (size_t)n);
+    }
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)(last - first + 1));
+    reply_attach_body(rp, rq, f, first, last);
+}
+
+/* Serve the regular file open on FD (FULL its path, NAME picks the type)
+ * and cache it under the request path KEY. */
+static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
+                            const struct stat *st, const char *full, const char *name,
+                            const char *key, size_t keylen)
+{
+    const char *type = mime_lookup(rq->env->mime, name, strlen(name));
+    if (rq->env->cache)
+        filecache_put(rq->env->cache, key, keylen, full, fd, st, type, monotonic_seconds());
+    struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd };
+    reply_file(rp, rq, &f);
+}
+
+/* Serve DirectoryIndex from the open directory DIRFD (path DIR), or 403. */
+static void reply_index(struct reply *rp, const struct req_ctx *rq, int dirfd,
+                        const char *dir, const char *key, size_t keylen)
+{
+    const struct config *cfg = rq->env->cfg;
+    char full[PATH_MAX * 2];
+    for (int i = 0; i < cfg->n_directory_index; i++) {
+        const char *name = cfg->directory_index[i];
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd == -1)
+            continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            snprintf(full, sizeof full, "%s%s", dir, name);
+            reply_disk_file(rp, rq, fd, &st, full, name, key, keylen);
+            return;
+        }
+        close(fd);
+    }
+    reply_error(rp, rq->date, 403);
+}
+
+/* Serve KEY (a normalised path) from the cache.  Returns 1 when served. */
+static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
+                            const char *key, size_t keylen)
+{
+    if (!rq->env->cache)
+        return 0;
+    struct filecache_entry *e = filecache_get(rq->env->cache, key, keylen, monotonic_seconds());
+    if (!e)
+        return 0;
+    struct static_file f = { .size = e->size, .mtime = e->mtime, .type = e->type, .fd = -1,
+                             .data = e->data, .entry = e };
+    reply_file(rp, rq, &f);
+    return 1;
+}
+
+static void serve_path(struct reply *rp, const struct req_ctx *rq, const char *norm,
+                       long n, const char *path, size_t plen, const char *query)
+{
+    char full[PATH_MAX * 2];
+    if (reply_from_cache(rp, rq, norm, (size_t)n))
+        return;
+    snprintf(full, sizeof full, "%s%s", rq->env->cfg->document_root, norm);
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        int err = errno;
+        if (fd != -1)
+            close(fd);
+        if (status_for_errno(err) == 500)
+            log_msg(rq->env->log, LOGL_ERROR, "cannot open %s: %s", full, strerror(err));
+        reply_error(rp, rq->date, status_for_errno(err));
+        return;
+    }
+    if (S_ISREG(st.st_mode)) {
+        reply_disk_file(rp, rq, fd, &st, full, norm, norm, (size_t)n);
+        return;
+    }
+    if (S_ISDIR(st.st_mode) && norm[n - 1] != '/')
+        reply_add_slash(rp, rq, path, plen, query);
+    else if (S_ISDIR(st.st_mode))
+        reply_index(rp, rq, fd, full, norm, (size_t)n);
+    else
+        reply_error(rp, rq->date, 403);
+    close(fd);
+}
+
+/* Method and target checks shared by both entry points.  Returns 1 and
+ * fills NORM/N/PATH/PLEN/QUERY when the request names a path to serve;
+ * 0 after building the reply (OPTIONS, 405, 400). */
+static int static_route(struct reply *rp, const struct req_ctx *rq, char *norm,
+                        size_t normcap, long *n, const char **path, size_t *plen,
+                        const char **query)
+{
+    int m = rq->req->parser.method;
+    if (m == HTTP_OPTIONS) {
+        reply_options(rp, rq);
+        return 0;
+    }
+    if (m != HTTP_GET && m != HTTP_HEAD) {
+        reply_error(rp, rq->date, 405);
+        response_head_add(&rp->out.head, "Allow", "GET, HEAD, OPTIONS", 18);
+        return 0;
+    }
+    if (http_request_path(rq->req, path, plen, query) != 0 ||
+        (*n = path_normalize(*path, *plen, norm, normcap)) < 0) {
+        reply_error(rp, rq->date, 400);
+        return 0;
+    }
+    return 1;
+}
+
+/* Handler thread: a file (from the cache, or its descriptor handed to RP
+ * for sendfile), a directory's index, a redirect to the slash form of a
+ * directory, or an error page.  May block on the disk. */
+static int static_handle(const struct req_ctx *rq, struct reply *rp)
+{
+    char norm[PATH_MAX];
+    const char *path, *query;
+    size_t plen;
+    long n;
+    if (static_route(rp, rq, norm, sizeof norm, &n, &path, &plen, &query))
+        serve_path(rp, rq, norm, n, path, plen, query);
+    return HANDLER_DONE;
+}
+
+/* Listener thread: a GET or HEAD of a file in the cache, answered from
+ * memory (no disk access beyond a periodic stat); anything else is
+ * declined to a handler thread. */
+static int static_fast(const struct req_ctx *rq, struct reply *rp)
+{
+    char norm[PATH_MAX];
+    const char *path, *query;
+    size_t plen;
+    int m = rq->req->parser.method;
+    if (!rq->env->cache || (m != HTTP_GET && m != HTTP_HEAD) ||
+        http_request_path(rq->req, &path, &plen, &query) != 0)
+        return HANDLER_DECLINED;
+    long n = path_normalize(path, plen, norm, sizeof norm);
+    return n > 0 && reply_from_cache(rp, rq, norm, (size_t)n) ? HANDLER_DONE : HANDLER_DECLINED;
+}
+
+const struct handler static_handler = {
+    .name = "static",
+    .fast = static_fast,
+    .handle = static_handle,
+};

@@ -1,0 +1,823 @@
+/* supervisor.c: the supervisor process (see supervisor.h).
+ *
+ * One thread.  Signals are blocked and taken synchronously with
+ * sigtimedwait() in the main loop, so there are no asynchronous handlers
+ * and no flags to race on: the loop wakes at once for a signal, or every
+ * second for maintenance (reap, respawn, spare-thread scaling).
+ *
+ * Generations: each (re)start loads a config and makes a scoreboard; the
+ * children forked from it belong to that generation.  A restart makes a
+ * new generation at once on the same listening sockets and tells the old
+ * children to stop (gracefully for USR1, now for HUP); old children keep
+ * writing their own copy of the old scoreboard, so they never take slots
+ * from the new generation (Apache's "scoreboard is full" cannot happen).
+ * A config that fails to load leaves the running generation alone.
+ *
+ * Each generation's scoreboard stays mapped while any of its children
+ * lives (each struct kid holds a copy of its board's mapping; the last
+ * one reaped unmaps it), so the supervisor can see old children stop.
+ *
+ * Each child gets a control pipe; a byte on it (child.h CONTROL_*) or
+ * its closing is how the supervisor asks a child to stop.
+ *
+ * Readiness: a generation is ready once StartServers of its children
+ * accept and no older child still does.  The main loop polls for that
+ * (every 20 ms while waiting, bounded by READY_WAIT_SECONDS), then tells
+ * systemd READY=1 and writes "generation N ready reload R" to the state
+ * file next to the PidFile (PidFile.state; mpmd -k graceful-wait reads
+ * it).  The loop also sends systemd a STATUS= summary every few seconds
+ * and, with WatchdogSec=, WATCHDOG=1: a wedged loop trips the watchdog.
+ * Without libsystemd the sd_* calls do nothing; the state file remains. */
+#include "config.h"
+
+#include "mpmd/mpm/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpmd/mpm/bind.h"
+#include "mpmd/mpm/child.h"
+#include "mpmd/core/config.h"
+#include "mpmd/core/log.h"
+#include "mpmd/modules/mime.h"
+#include "mpmd/mpm/scoreboard.h"
+#include "mpmd/core/sd.h"
+
+#define QUICK_DEATH_SECONDS 2     /* a child dying this soon counts as failing */
+#define MAX_RESPAWN_DELAY 60
+#define MAX_SPAWN_RATE 32         /* Apache's MAX_SPAWN_RATE */
+#define DEFAULT_STOP_GRACE 5      /* TERM/HUP when GracefulShutdownTimeout is 0 */
+#define READY_WAIT_SECONDS 20     /* a generation not accepting by then is reported anyway */
+#define READY_POLL_USEC 20000     /* main-loop tick while waiting for readiness */
+#define STATUS_USEC 3000000       /* STATUS= summary to systemd this often */
+#define LOOP_USEC 1000000         /* main-loop tick otherwise (maintenance) */
+
+struct kid {
+    pid_t pid;                    /* 0: entry free */
+    int ctl;                      /* write end of the control pipe, or -1 */
+    int slot;                     /* scoreboard slot in its generation */
+    int generation;
+    time_t started;
+    time_t kill_at;               /* when told to stop with a deadline: SIGKILL then */
+    int told;                     /* the control byte sent, or 0 */
+    struct scoreboard sb;         /* its generation's board (shared mapping, see top) */
+};
+
+struct supervisor {
+    const char *conf_path;
+    const char *server_root;
+    struct config *cfg;           /* the current generation's */
+    struct logger log;
+    struct mime_table *mime;
+    struct socket_set socks;
+    struct scoreboard sb;         /* the current generation's */
+    struct kid *kids;             /* every generation's children */
+    int n_kids;                   /* entries in use or free */
+    int generation;
+    int stopping;                 /* 0, or the signal that stops us */
+    int spawn_rate;               /* children forked per second while short of idle threads */
+    int quick_deaths;             /* consecutive children that died at once */
+    time_t next_spawn;            /* back-off: no fork before this time */
+    int warned_max_workers;
+    int fail_errno;               /* why start-up failed, for systemd's ERRNO= */
+    int reloads;                  /* restart signals handled (state file) */
+    int ready_gen;                /* last generation announced ready */
+    time_t ready_deadline;        /* announce the current one by then regardless */
+    uint64_t watchdog_usec;       /* WatchdogSec= in µs, 0: off */
+    uint64_t last_ping;           /* µs, CLOCK_MONOTONIC: last WATCHDOG=1 */
+    uint64_t last_maintenance;    /* µs: last maintain_children from the loop */
+    uint64_t next_status;         /* µs: next STATUS= */
+    int status_gen;               /* generation the request-rate baseline is from */
+    uint64_t status_requests;     /* total requests at the baseline */
+    uint64_t status_at;           /* µs: time of the baseline */
+};
+
+static time_t now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* CLOCK_MONOTONIC in microseconds (systemd's MONOTONIC_USEC= clock). */
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- pid file ------------------------------------------------------- */
+
+static int pidfile_write(const struct config *cfg)
+{
+    if (!cfg->pid_file)
+        return 0;
+    FILE *f = fopen(cfg->pid_file, "we");
+    if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) == EOF) {
+        fprintf(stderr, "%s: PidFile %s: cannot write: %s\n", cfg->file, cfg->pid_file,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void pidfile_remove(const struct config *cfg)
+{
+    char state[PATH_MAX];
+    if (!cfg || !cfg->pid_file)
+        return;
+    unlink(cfg->pid_file);
+    if (snprintf(state, sizeof state, "%s.state", cfg->pid_file) < (int)sizeof state)
+        unlink(state);
+}
+
+/* PidFile.state: "generation N WHAT reload R[: DETAIL]", replaced
+ * atomically (mpmd -k graceful-wait polls it).  WHAT: starting, reloading,
+ * ready, failed, stopping. */
+static void state_write(const struct supervisor *s, const char *what, const char *detail)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    const char *pf = s->cfg ? s->cfg->pid_file : NULL;
+    if (!pf || snprintf(path, sizeof path, "%s.state", pf) >= (int)sizeof path ||
+        snprintf(tmp, sizeof tmp, "%s.state.tmp", pf) >= (int)sizeof tmp)
+        return;
+    FILE *f = fopen(tmp, "we");
+    int ok = f && fprintf(f, "generation %d %s reload %d%s", s->generation, what, s->reloads,
+                          detail ? ": " : "") >= 0;
+    for (const char *p = detail; ok && p && *p; p++)    /* keep it one line */
+        ok = fputc(*p == '\n' ? ' ' : *p, f) != EOF;
+    ok = ok && fputc('\n', f) != EOF;
+    if (f && fclose(f) == EOF)
+        ok = 0;
+    if (!ok || rename(tmp, path) == -1) {
+        log_msg(&s->log, LOGL_WARN, "cannot write the state file %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* ---- children ------------------------------------------------------ */
+
+static struct kid *kid_entry(struct supervisor *s)
+{
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].pid == 0)
+            return &s->kids[i];
+    struct kid *k = realloc(s->kids, (size_t)(s->n_kids + 8) * sizeof *k);
+    if (!k)
+        return NULL;
+    s->kids = k;
+    for (int i = s->n_kids; i < s->n_kids + 8; i++)
+        s->kids[i] = (struct kid){ .pid = 0, .ctl = -1 };
+    s->n_kids += 8;
+    return &s->kids[s->n_kids - 8];
+}
+
+static int is_current(const struct supervisor *s, const struct kid *k)
+{
+    return k->pid && k->generation == s->generation;
+}
+
+/* A current-generation child that is not on its way out. */
+static int is_active(const struct supervisor *s, const struct kid *k)
+{
+    if (!is_current(s, k) || k->told)
+        return 0;
+    int st = atomic_load(&scoreboard_child(&s->sb, k->slot)->state);
+    return st != SB_CHILD_STOPPING;
+}
+
+static int free_slot(const struct supervisor *s)
+{
+    for (int slot = 0; slot < s->cfg->server_limit; slot++) {
+        int used = 0;
+        for (int i = 0; i < s->n_kids && !used; i++)
+            used = is_current(s, &s->kids[i]) && s->kids[i].slot == slot;
+        if (!used)
+            return slot;
+    }
+    return -1;
+}
+
+/* In the new child: close what belongs to the supervisor and run. */
+static void run_child(struct supervisor *s, int slot, int ctl_read)
+{
+    int fds[CONFIG_MAX_LISTEN];
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].pid && s->kids[i].ctl != -1)
+            close(s->kids[i].ctl);
+    struct child c = {
+        .cfg = s->cfg, .log = &s->log, .mime = s->mime, .sb = &s->sb, .slot = slot,
+        .generation = s->generation, .control_fd = ctl_read,
+        .listen_fds = fds, .n_listen = socket_set_fds(&s->socks, fds),
+    };
+    atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_STARTING);
+    int status = child_main(&c);
+    close(ctl_read);
+    _exit(status);
+}
+
+static int spawn_child(struct supervisor *s)
+{
+    int slot = free_slot(s), p[2];
+    struct kid *k = slot < 0 ? NULL : kid_entry(s);
+    if (!k)
+        return -1;
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        log_msg(&s->log, LOGL_ERROR, "cannot create a control pipe: %s", strerror(errno));
+        return -1;
+    }
+    /* Mark the slot before fork so maintenance counts the child at once. */
+    atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_STARTING);
+    pid_t pid = fork();
+    if (pid == -1) {
+        log_msg(&s->log, LOGL_ERROR, "fork failed: %s", strerror(errno));
+        atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_FREE);
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[1]);
+        run_child(s, slot, p[0]);
+    }
+    close(p[0]);
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    *k = (struct kid){ .pid = pid, .ctl = p[1], .slot = slot, .generation = s->generation,
+                       .started = now_s(), .sb = s->sb };
+    return 0;
+}
+
+/* Ask K to stop with control byte MSG; GRACE > 0 sets a SIGKILL deadline. */
+static void tell_kid(struct supervisor *s, struct kid *k, char msg, int grace)
+{
+    if (k->told == CONTROL_STOP || (k->told && msg != CONTROL_STOP))
+        return;
+    /* EPIPE: the child is already on its way out (e.g. its own SIGTERM). */
+    if (k->ctl != -1 && write(k->ctl, &msg, 1) == -1 && errno != EAGAIN && errno != EPIPE)
+        log_msg(&s->log, LOGL_WARN, "cannot reach child %ld: %s", (long)k->pid, strerror(errno));
+    k->told = msg;
+    k->kill_at = grace > 0 ? now_s() + grace : 0;
+}
+
+/* Tell every child (of generation GEN, or all when GEN is 0). */
+static void tell_kids(struct supervisor *s, int gen, char msg, int grace)
+{
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].pid && (gen == 0 || s->kids[i].generation == gen))
+            tell_kid(s, &s->kids[i], msg, grace);
+}
+
+static void kill_overdue(struct supervisor *s)
+{
+    time_t now = now_s();
+    for (int i = 0; i < s->n_kids; i++) {
+        struct kid *k = &s->kids[i];
+        if (k->pid && k->kill_at && now >= k->kill_at) {
+            log_msg(&s->log, LOGL_WARN, "child %ld did not finish in time; killing it",
+                    (long)k->pid);
+            kill(k->pid, SIGKILL);
+            k->kill_at = 0;
+        }
+    }
+}
+
+static void note_child_exit(struct supervisor *s, struct kid *k, int status)
+{
+    time_t lived = now_s() - k->started;
+    int expected = s->stopping || k->told || k->generation != s->generation;
+    if (WIFSIGNALED(status))
+        log_msg(&s->log, expected ? LOGL_INFO : LOGL_ERROR, "child %ld exited: signal %d (%s)",
+                (long)k->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else if (WEXITSTATUS(status) != 0)
+        log_msg(&s->log, LOGL_ERROR, "child %ld exited with status %d", (long)k->pid,
+                WEXITSTATUS(status));
+    if (expected)
+        return;
+    int failed = WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL : WEXITSTATUS(status) != 0;
+    if (lived < QUICK_DEATH_SECONDS && failed) {
+        int delay = 1 << (s->quick_deaths < 6 ? s->quick_deaths : 6);
+        if (delay > MAX_RESPAWN_DELAY)
+            delay = MAX_RESPAWN_DELAY;
+        s->quick_deaths++;
+        s->next_spawn = now_s() + delay;
+        log_msg(&s->log, LOGL_ERROR,
+                "child %ld died %lds after start (%d in a row); next start in %ds -- see the "
+                "lines above for the cause", (long)k->pid, (long)lived, s->quick_deaths, delay);
+    } else if (lived >= QUICK_DEATH_SECONDS) {
+        s->quick_deaths = 0;
+    }
+}
+
+static int generation_has_kids(const struct supervisor *s, int gen)
+{
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].pid && s->kids[i].generation == gen)
+            return 1;
+    return 0;
+}
+
+static void forget_kid(struct supervisor *s, struct kid *k)
+{
+    struct scoreboard sb = k->sb;
+    int gen = k->generation, current = is_current(s, k);
+    if (k->ctl != -1)
+        close(k->ctl);
+    if (current)
+        atomic_store(&scoreboard_child(&s->sb, k->slot)->state, SB_CHILD_FREE);
+    *k = (struct kid){ .pid = 0, .ctl = -1 };
+    if (!current && !generation_has_kids(s, gen))
+        scoreboard_destroy(&sb);  /* the last child of a past generation */
+}
+
+static void reap_children(struct supervisor *s)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < s->n_kids; i++) {
+            struct kid *k = &s->kids[i];
+            if (k->pid != pid)
+                continue;
+            note_child_exit(s, k, status);
+            forget_kid(s, k);
+            break;
+        }
+    }
+}
+
+static int count_kids(const struct supervisor *s, int (*pred)(const struct supervisor *,
+                                                              const struct kid *))
+{
+    int n = 0;
+    for (int i = 0; i < s->n_kids; i++)
+        n += pred(s, &s->kids[i]);
+    return n;
+}
+
+static int any_kid(const struct supervisor *s, const struct kid *k)
+{
+    (void)s;
+    return k->pid != 0;
+}
+
+/* Idle handler threads of the active children; a child still starting
+ * counts as all idle (it will be). */
+static int idle_threads(const struct supervisor *s)
+{
+    int idle = 0;
+    for (int i = 0; i < s->n_kids; i++) {
+        const struct kid *k = &s->kids[i];
+        if (!is_active(s, k))
+            continue;
+        int st = atomic_load(&scoreboard_child(&s->sb, k->slot)->state);
+        idle += st == SB_CHILD_STARTING
+                    ? s->cfg->threads_per_child
+                    : scoreboard_count_threads(&s->sb, k->slot, SB_THREAD_READY);
+    }
+    return idle;
+}
+
+/* The most recently started active child (the one to retire first). */
+static struct kid *newest_active(struct supervisor *s)
+{
+    struct kid *best = NULL;
+    for (int i = 0; i < s->n_kids; i++)
+        if (is_active(s, &s->kids[i]) && (!best || s->kids[i].started >= best->started))
+            best = &s->kids[i];
+    return best;
+}
+
+/* Once a second (Apache's perform_idle_server_maintenance): keep at
+ * least StartServers children; fork more, 1, 2, 4 ... 32 a second, while
+ * fewer than MinSpareThreads handler threads are idle; retire one child
+ * a second while more than MaxSpareThreads are idle. */
+static void maintain_children(struct supervisor *s)
+{
+    const struct config *cfg = s->cfg;
+    if (s->stopping || now_s() < s->next_spawn)
+        return;
+    int active = count_kids(s, is_active);
+    int max_children = cfg->max_request_workers / cfg->threads_per_child;
+    if (max_children > cfg->server_limit)
+        max_children = cfg->server_limit;
+    int idle = idle_threads(s);
+    int want = 0;
+    if (active < cfg->start_servers)
+        want = cfg->start_servers - active;
+    else if (idle < cfg->min_spare_threads)
+        want = s->spawn_rate;
+    if (active + want > max_children) {
+        if (idle < cfg->min_spare_threads && !s->warned_max_workers) {
+            log_msg(&s->log, LOGL_WARN, "server reached MaxRequestWorkers (%d); consider "
+                    "raising it (and ServerLimit)", cfg->max_request_workers);
+            s->warned_max_workers = 1;
+        }
+        want = max_children - active;
+    }
+    for (int i = 0; i < want; i++)
+        if (spawn_child(s) == -1)
+            break;
+    /* Double the rate only for a shortage of idle threads, not for the
+     * StartServers top-up (after a restart or a crash). */
+    if (want > 0 && active >= cfg->start_servers && idle < cfg->min_spare_threads &&
+        s->spawn_rate < MAX_SPAWN_RATE)
+        s->spawn_rate *= 2;
+    else if (want == 0)
+        s->spawn_rate = 1;
+    if (want == 0 && idle > cfg->max_spare_threads && active > cfg->start_servers) {
+        struct kid *k = newest_active(s);
+        if (k)
+            tell_kid(s, k, CONTROL_GRACEFUL, cfg->graceful_shutdown_timeout);
+    }
+}
+
+/* ---- generations ---------------------------------------------------- */
+
+/* Socket-activated: say which Listens got a socket of mpmd's own. */
+static void log_own_sockets(const struct supervisor *s)
+{
+    if (s->socks.n_passed == 0)
+        return;
+    for (int i = 0; i < s->socks.n; i++) {
+        const struct bound_socket *b = &s->socks.s[i];
+        if (b->origin == SOCKET_BOUND)
+            log_msg(&s->log, LOGL_WARN, "%s:%d: Listen %s: no socket from systemd matches; "
+                    "bound it (not socket-activated)", s->cfg->file, b->spec.line, b->spec.text);
+    }
+}
+
+/* Load the config file into a new generation.  On any error, log it
+ * (FILE:LINE ...), leave the running generation untouched, set
+ * s->fail_errno, return -1. */
+static int new_generation(struct supervisor *s, char *err, size_t errlen)
+{
+    struct config *cfg = config_load(s->conf_path, s->server_root, err, errlen);
+    struct logger lg;
+    struct scoreboard sb;
+    struct socket_set dropped;
+    s->fail_errno = EINVAL;
+    if (!cfg)
+        return -1;
+    if (log_open(&lg, cfg, err, errlen) == -1)
+        goto fail_cfg;
+    if (scoreboard_create(&sb, cfg->server_limit, cfg->threads_per_child) == -1) {
+        snprintf(err, errlen, "%s: cannot create the scoreboard: %s", cfg->file, strerror(errno));
+        goto fail_log;
+    }
+    if (socket_set_update(&s->socks, cfg, &dropped, err, errlen) == -1) {
+        s->fail_errno = errno ? errno : EINVAL;
+        goto fail_sb;
+    }
+    socket_set_close(&dropped);  /* old children hold their own copies */
+    if (s->cfg && s->cfg->pid_file && (!cfg->pid_file || strcmp(cfg->pid_file, s->cfg->pid_file)))
+        pidfile_remove(s->cfg);
+    log_close(&s->log);
+    s->log = lg;
+    if (!generation_has_kids(s, s->generation))
+        scoreboard_destroy(&s->sb);   /* else its children keep it (see top) */
+    s->sb = sb;
+    config_free(s->cfg);
+    s->cfg = cfg;
+    s->generation++;
+    s->warned_max_workers = 0;
+    s->ready_deadline = now_s() + READY_WAIT_SECONDS;
+    pidfile_write(cfg);
+    log_own_sockets(s);
+    return 0;
+fail_sb:
+    scoreboard_destroy(&sb);
+fail_log:
+    log_close(&lg);
+fail_cfg:
+    config_free(cfg);
+    return -1;
+}
+
+static int stop_grace(const struct supervisor *s)
+{
+    return s->cfg->graceful_shutdown_timeout > 0 ? s->cfg->graceful_shutdown_timeout
+                                                 : DEFAULT_STOP_GRACE;
+}
+
+/* SIGUSR1 (graceful) or SIGHUP (restart): new generation first, on the
+ * same sockets, then the old one is told to stop.  READY=1 follows from
+ * the main loop once the new generation accepts (check_ready). */
+static void restart(struct supervisor *s, int graceful)
+{
+    char err[1024];
+    int old = s->generation;
+    s->reloads++;
+    sd_notify_statef("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_us());
+    state_write(s, "reloading", NULL);
+    if (new_generation(s, err, sizeof err) == -1) {
+        log_msg(&s->log, LOGL_ERROR, "%s failed, still serving the old configuration: %s",
+                graceful ? "graceful restart" : "restart", err);
+        sd_notify_statef("READY=1\nSTATUS=reload failed; still serving the old configuration: "
+                         "%.900s", err);
+        state_write(s, "failed", err);
+        return;
+    }
+    log_msg(&s->log, LOGL_NOTICE, "%s: generation %d", graceful ? "graceful restart" : "restart",
+            s->generation);
+    s->spawn_rate = 1;
+    s->next_spawn = 0;
+    maintain_children(s);
+    if (graceful)
+        tell_kids(s, old, CONTROL_GRACEFUL, s->cfg->graceful_shutdown_timeout);
+    else
+        tell_kids(s, old, CONTROL_STOP, stop_grace(s));
+}
+
+/* ---- readiness, status and the watchdog -------------------------------- */
+
+/* How many children of the current generation should be accepting. */
+static int wanted_children(const struct supervisor *s)
+{
+    int max_children = s->cfg->max_request_workers / s->cfg->threads_per_child;
+    if (max_children > s->cfg->server_limit)
+        max_children = s->cfg->server_limit;
+    return s->cfg->start_servers < max_children ? s->cfg->start_servers : max_children;
+}
+
+/* Children accepting: of the current generation (CURRENT 1), or of older
+ * ones (0: starting or accepting, i.e. not yet stopping). */
+static int accepting_children(const struct supervisor *s, int current)
+{
+    int n = 0;
+    for (int i = 0; i < s->n_kids; i++) {
+        const struct kid *k = &s->kids[i];
+        if (!k->pid || is_current(s, k) != current)
+            continue;
+        int st = atomic_load(&scoreboard_child(&k->sb, k->slot)->state);
+        n += current ? st == SB_CHILD_READY && !k->told
+                     : st == SB_CHILD_READY || st == SB_CHILD_STARTING;
+    }
+    return n;
+}
+
+/* "3 children; Total requests: 42; Idle/Busy workers 11/1; Requests/sec: 2.5"
+ * over the current generation (requests: each thread's plus those the
+ * listeners answered themselves).  Advances the request-rate baseline. */
+static void status_line(struct supervisor *s, char *buf, size_t size)
+{
+    uint64_t total = 0, now = now_us();
+    int idle = 0, busy = 0;
+    for (int slot = 0; slot < s->sb.server_limit; slot++) {
+        total += atomic_load(&scoreboard_child(&s->sb, slot)->requests);
+        for (int t = 0; t < s->sb.threads_per_child; t++)
+            total += atomic_load(&scoreboard_thread(&s->sb, slot, t)->requests);
+    }
+    for (int i = 0; i < s->n_kids; i++) {
+        if (!is_active(s, &s->kids[i]))
+            continue;
+        int ready = scoreboard_count_threads(&s->sb, s->kids[i].slot, SB_THREAD_READY);
+        int dead = scoreboard_count_threads(&s->sb, s->kids[i].slot, SB_THREAD_DEAD);
+        idle += ready;
+        busy += s->cfg->threads_per_child - ready - dead;
+    }
+    if (s->status_gen != s->generation || total < s->status_requests) {
+        s->status_gen = s->generation;
+        s->status_requests = 0;
+        s->status_at = now;
+    }
+    double secs = (double)(now - s->status_at) / 1e6;
+    double rate = secs > 0.05 ? (double)(total - s->status_requests) / secs : 0.0;
+    snprintf(buf, size, "%d children; Total requests: %llu; Idle/Busy workers %d/%d; "
+             "Requests/sec: %.3g", count_kids(s, is_active), (unsigned long long)total, idle,
+             busy, rate);
+    s->status_requests = total;
+    s->status_at = now;
+}
+
+/* Announce the current generation once StartServers of its children
+ * accept and no older child still does, or once READY_WAIT_SECONDS have
+ * passed (then logged, and the state file says failed). */
+static void check_ready(struct supervisor *s)
+{
+    char status[256], why[160];
+    if (s->ready_gen == s->generation)
+        return;
+    int want = wanted_children(s), have = accepting_children(s, 1);
+    int old = accepting_children(s, 0), late = now_s() >= s->ready_deadline;
+    if ((have < want || old > 0) && !late)
+        return;
+    s->ready_gen = s->generation;
+    s->next_status = now_us() + STATUS_USEC;
+    status_line(s, status, sizeof status);
+    if (have < want || old > 0) {
+        snprintf(why, sizeof why, "generation %d: %d of %d children accepting, %d old ones "
+                 "still accepting, after %d s", s->generation, have, want, old,
+                 READY_WAIT_SECONDS);
+        log_msg(&s->log, LOGL_ERROR, "%s; reporting ready anyway -- see the lines above", why);
+        sd_notify_statef("READY=1\nSTATUS=degraded: %s", why);
+        state_write(s, "failed", why);
+        return;
+    }
+    if (s->generation == 1 && sd_need_mainpid())
+        sd_notify_statef("READY=1\nSTATUS=%s\nMAINPID=%ld", status, (long)getpid());
+    else
+        sd_notify_statef("READY=1\nSTATUS=%s", status);
+    state_write(s, "ready", NULL);
+}
+
+/* STATUS= every STATUS_USEC once the current generation is ready. */
+static void report_status(struct supervisor *s)
+{
+    char status[256];
+    uint64_t now = now_us();
+    if (s->ready_gen != s->generation || now < s->next_status)
+        return;
+    s->next_status = now + STATUS_USEC;
+    status_line(s, status, sizeof status);
+    sd_notify_statef("STATUS=%s", status);
+}
+
+/* WATCHDOG=1 at a quarter of WatchdogSec= (systemd asks for half). */
+static void watchdog_ping(struct supervisor *s)
+{
+    uint64_t now = now_us();
+    if (s->watchdog_usec == 0 || now - s->last_ping < s->watchdog_usec / 4)
+        return;
+    sd_notify_state("WATCHDOG=1");
+    s->last_ping = now;
+}
+
+/* ---- signals and the loop ---------------------------------------------- */
+
+static void handle_signal(struct supervisor *s, int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        log_msg(&s->log, LOGL_NOTICE, "caught %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        s->stopping = sig;
+        break;
+    case SIGWINCH:
+        log_msg(&s->log, LOGL_NOTICE, "caught SIGWINCH, shutting down gracefully");
+        s->stopping = sig;
+        break;
+    case SIGHUP:
+        restart(s, 0);
+        break;
+    case SIGUSR1:
+        restart(s, 1);
+        break;
+    default:
+        break;
+    }
+}
+
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGWINCH, SIGCHLD };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(set, sigs[i]);
+    sigprocmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* How long the loop may sleep: a second, until the next WATCHDOG=1 is due
+ * with the watchdog on, READY_POLL_USEC while a generation is not yet
+ * announced. */
+static struct timespec loop_timeout(const struct supervisor *s)
+{
+    uint64_t usec = LOOP_USEC, now = now_us();
+    if (s->watchdog_usec > 0) {
+        uint64_t due = s->last_ping + s->watchdog_usec / 4;
+        uint64_t left = due > now ? due - now : 1000;
+        if (left < usec)
+            usec = left;
+    }
+    if (s->ready_gen != s->generation && usec > READY_POLL_USEC)
+        usec = READY_POLL_USEC;
+    return (struct timespec){ .tv_sec = (time_t)(usec / 1000000),
+                              .tv_nsec = (long)(usec % 1000000) * 1000 };
+}
+
+static void main_loop(struct supervisor *s, const sigset_t *set)
+{
+    while (!s->stopping) {
+        struct timespec ts = loop_timeout(s);
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0)
+            handle_signal(s, sig);
+        reap_children(s);
+        kill_overdue(s);
+        /* Maintenance stays once a second (spawn rates are per second),
+         * and after every signal, however often the loop wakes. */
+        if (sig > 0 || now_us() - s->last_maintenance >= LOOP_USEC) {
+            maintain_children(s);
+            s->last_maintenance = now_us();
+        }
+        check_ready(s);
+        report_status(s);
+        watchdog_ping(s);
+    }
+}
+
+/* Stop every child and wait for them.  Graceful stop (WINCH) first keeps
+ * new connections out and lets the children drain the backlog, so no
+ * connection the kernel accepted is reset (sockets systemd passed get no
+ * filter: systemd keeps them, and the next start serves what queues);
+ * TERM/INT stop now. */
+static void shut_down(struct supervisor *s, const sigset_t *set)
+{
+    int graceful = s->stopping == SIGWINCH;
+    sd_notify_state("STOPPING=1");
+    state_write(s, "stopping", NULL);
+    if (graceful) {
+        if (socket_set_refuse_new(&s->socks) > 0)
+            log_msg(&s->log, LOGL_WARN, "graceful stop: cannot filter new connections (%s); "
+                    "connections arriving while children drain may be reset", strerror(errno));
+        tell_kids(s, 0, CONTROL_DRAIN, s->cfg->graceful_shutdown_timeout);
+    } else {
+        tell_kids(s, 0, CONTROL_STOP, stop_grace(s));
+    }
+    while (count_kids(s, any_kid) > 0) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+        int sig = sigtimedwait(set, NULL, &ts);
+        if ((sig == SIGTERM || sig == SIGINT) && graceful) {
+            graceful = 0;       /* a stop during a graceful stop hurries it */
+            tell_kids(s, 0, CONTROL_STOP, stop_grace(s));
+        }
+        reap_children(s);
+        kill_overdue(s);
+    }
+}
+
+/* ---- start-up and tear-down ------------------------------------------ */
+
+static int supervisor_start(struct supervisor *s)
+{
+    char err[1024];
+    s->fail_errno = ENOMEM;
+    s->mime = mime_load(NULL);
+    if (!s->mime) {
+        fprintf(stderr, "mpmd: out of memory at start-up\n");
+        sd_notify_state("STATUS=out of memory at start-up\nERRNO=12");
+        return -1;
+    }
+    if (socket_set_adopt(&s->socks, err, sizeof err) == -1) {
+        s->fail_errno = EINVAL;
+        goto fail;
+    }
+    if (new_generation(s, err, sizeof err) == -1)
+        goto fail;
+    s->watchdog_usec = sd_watchdog_usec();
+    s->last_ping = now_us();
+    state_write(s, "starting", NULL);
+    return 0;
+fail:
+    fprintf(stderr, "%s\n", err);
+    sd_notify_statef("STATUS=%.900s\nERRNO=%d", err, s->fail_errno);
+    return -1;
+}
+
+static void supervisor_free(struct supervisor *s)
+{
+    socket_set_close(&s->socks);
+    pidfile_remove(s->cfg);
+    scoreboard_destroy(&s->sb);
+    for (int i = 0; i < s->n_kids; i++)
+        if (s->kids[i].ctl != -1)
+            close(s->kids[i].ctl);
+    free(s->kids);
+    mime_free(s->mime);
+    log_close(&s->log);
+    config_free(s->cfg);
+}
+
+int supervisor_run(const char *conf_path, const char *server_root)
+{
+    struct supervisor s = { .conf_path = conf_path, .server_root = server_root,
+                            .spawn_rate = 1 };
+    sigset_t set;
+    log_init_stderr(&s.log, LOGL_WARN);
+    block_signals(&set);
+    if (supervisor_start(&s) == -1) {
+        supervisor_free(&s);
+        return 1;
+    }
+    log_msg(&s.log, LOGL_NOTICE, "mpmd started: %d listening socket(s) (%d from systemd), MPM %s, "
+            "%d children x %d threads", s.socks.n, s.socks.n_passed,
+            s.cfg->mpm == MPM_WORKER ? "worker" : "event", s.cfg->start_servers,
+            s.cfg->threads_per_child);
+    maintain_children(&s);
+    s.last_maintenance = now_us();
+    main_loop(&s, &set);
+    shut_down(&s, &set);
+    log_msg(&s.log, LOGL_NOTICE, "mpmd stopped");
+    supervisor_free(&s);
+    return 0;
+}

@@ -5,9 +5,10 @@
 
 #include "mpmd/mpm/balance.h"
 
-void balance_init(struct accept_balance *b)
+void balance_init(struct accept_balance *b, int expected)
 {
     b->n_sibs = 0;
+    b->expected = expected < BALANCE_MAX_SIBLINGS ? expected : BALANCE_MAX_SIBLINGS;
     b->listed_at = -1;
 }
 
@@ -38,7 +39,7 @@ static int least_sibling_load(struct accept_balance *b, const struct scoreboard 
                               time_t now)
 {
     int least = -1;
-    if (now != b->listed_at)
+    if (now != b->listed_at || b->n_sibs < b->expected)
         list_siblings(b, sb, self, now);
     for (int k = 0; k < b->n_sibs; k++) {
         int i = b->sibs[k];

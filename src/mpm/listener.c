@@ -293,7 +293,7 @@ int listener_init(struct child *c)
     l->retry_ev = evtimer_new(l->base, on_accept_retry, c);
     l->burst_ev = event_new(l->base, -1, 0, on_burst_end, c);
     l->defer_check_ev = evtimer_new(l->base, on_defer_check, c);
-    balance_init(&l->balance);
+    balance_init(&l->balance, cfg->start_servers - 1);
     if (!l->tv_write || !l->tv_keepalive || !l->tv_linger || !l->control_ev ||
         !l->resume_ev || !l->drained_ev || !l->sigterm_ev || !l->drain_ev || !l->retry_ev ||
         !l->burst_ev || !l->defer_check_ev) {

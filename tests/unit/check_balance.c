@@ -35,7 +35,7 @@ static void set_child(int slot, int state, int open)
 static int over(int self, int open, time_t now)
 {
     struct accept_balance b;
-    balance_init(&b);
+    balance_init(&b, 0);
     return balance_over_share(&b, &sb, self, open, now);
 }
 
@@ -123,7 +123,7 @@ START_TEST(test_sibling_list_refresh)
 {
     struct accept_balance b;
     board(3);
-    balance_init(&b);
+    balance_init(&b, 1);
     set_child(0, SB_CHILD_READY, 0);
     set_child(1, SB_CHILD_READY, 100);
     set_child(2, SB_CHILD_STARTING, 0);
@@ -135,6 +135,26 @@ START_TEST(test_sibling_list_refresh)
     ck_assert_int_eq(balance_over_share(&b, &sb, 0, 100, 8), 0);  /* dropped at once */
     atomic_store(&scoreboard_child(&sb, 1)->conns_open, 10);
     ck_assert_int_eq(balance_over_share(&b, &sb, 0, 100, 8), 1);  /* fresh count */
+}
+END_TEST
+
+/* While fewer siblings than the generation started with are listed, the
+ * list is made again on every call: a sibling that becomes READY within
+ * the same second is seen at once (a burst right after start-up). */
+START_TEST(test_sibling_list_until_expected)
+{
+    struct accept_balance b;
+    board(3);
+    balance_init(&b, 2);
+    set_child(0, SB_CHILD_READY, 0);
+    set_child(1, SB_CHILD_STARTING, 0);
+    set_child(2, SB_CHILD_STARTING, 0);
+    ck_assert_int_eq(balance_over_share(&b, &sb, 0, 100, 7), 0);  /* no sibling yet */
+    set_child(1, SB_CHILD_READY, 0);
+    ck_assert_int_eq(balance_over_share(&b, &sb, 0, 100, 7), 1);  /* seen in the same second */
+    set_child(2, SB_CHILD_READY, 200);
+    atomic_store(&scoreboard_child(&sb, 1)->conns_open, 150);
+    ck_assert_int_eq(balance_over_share(&b, &sb, 0, 100, 7), 0);  /* both listed: least 150 */
 }
 END_TEST
 
@@ -166,6 +186,7 @@ Suite *balance_suite(void)
     tcase_add_test(tc, test_only_ready_siblings_count);
     tcase_add_test(tc, test_self_is_not_a_sibling);
     tcase_add_test(tc, test_sibling_list_refresh);
+    tcase_add_test(tc, test_sibling_list_until_expected);
     tcase_add_test(tc, test_sibling_cap);
     suite_add_tcase(s, tc);
     return s;

@@ -32,13 +32,18 @@
 struct accept_balance {
     /* READY siblings, re-listed from the whole scoreboard once a second
      * (ServerLimit may be 20,000; the supervisor starts at most a few
-     * children a second). */
+     * children a second), and on every call while fewer than EXPECTED are
+     * listed: a generation's first children become READY within
+     * milliseconds of each other, and a burst meeting a sibling not yet
+     * listed would not be shared for up to a second. */
     int sibs[BALANCE_MAX_SIBLINGS];
     int n_sibs;
+    int expected;                /* siblings the generation starts with */
     time_t listed_at;            /* the second sibs was listed in; -1 never */
 };
 
-void balance_init(struct accept_balance *b);
+/* EXPECTED: the siblings this child should have (StartServers - 1). */
+void balance_init(struct accept_balance *b, int expected);
 
 /* How many more open connections than the least loaded sibling a child may
  * hold before it holds back: a few, or 1/16 of the sibling's count. */

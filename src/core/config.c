@@ -152,6 +152,9 @@ static const struct directive directives[] = {
      "Where to log one line per request, and in which format (default combined)"},
     {"PidFile", T_PATH, F(pid_file), 0, 0, 0, NULL, "none", "PATH", NULL,
      "File the supervisor writes its process id to"},
+    {"TypesConfig", T_PATH, F(types_config), 0, 0, 0, "/etc/mime.types", NULL, "PATH", NULL,
+     "File mapping media types to file-name extensions (Debian's media-types package); a "
+     "built-in table fills the gaps. Set in the file, it must be readable"},
     {"MPM", T_ENUM, F(mpm), 0, 0, 0, "event", NULL, "event|worker", mpm_names,
      "event: idle keep-alive connections wait in the listener without a thread; "
      "worker: a thread stays with its connection until it closes"},
@@ -1183,6 +1186,19 @@ static int check_limits(struct parse *p)
     return 0;
 }
 
+/* TypesConfig set in the file must be readable (Apache refuses to start
+ * too); the default may be missing: the built-in table serves then. */
+static int check_types_config(struct parse *p)
+{
+    int i = index_of("TypesConfig");
+    if (p->cfg->directive_line[i] == 0 || access(p->cfg->types_config, R_OK) == 0)
+        return 0;
+    int err = errno;
+    at_directive(p, i);
+    return fail(p, directives[i].name, "cannot read '%s': %s", p->cfg->types_config,
+                strerror(err));
+}
+
 /* Steps 3 and 4. */
 static int finish(struct parse *p, const char *root_override)
 {
@@ -1192,7 +1208,7 @@ static int finish(struct parse *p, const char *root_override)
     p->file = NULL;
     if (p->cfg->n_listen == 0)
         return fail(p, "Listen", "no Listen directive; add one, e.g. 'Listen 8080'");
-    if (default_server_name(p) == -1)
+    if (default_server_name(p) == -1 || check_types_config(p) == -1)
         return -1;
     return check_limits(p);
 }

@@ -474,10 +474,19 @@ static int new_generation(struct supervisor *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot create the scoreboard: %s", cfg->file, strerror(errno));
         goto fail_log;
     }
-    if (socket_set_update(&s->socks, cfg, &dropped, err, errlen) == -1) {
-        s->fail_errno = errno ? errno : EINVAL;
+    struct mime_table *mime = mime_load(cfg->types_config);
+    if (!mime) {
+        snprintf(err, errlen, "%s: out of memory loading TypesConfig", cfg->file);
+        s->fail_errno = ENOMEM;
         goto fail_sb;
     }
+    if (socket_set_update(&s->socks, cfg, &dropped, err, errlen) == -1) {
+        s->fail_errno = errno ? errno : EINVAL;
+        mime_free(mime);
+        goto fail_sb;
+    }
+    mime_free(s->mime);           /* children have their own copies */
+    s->mime = mime;
     socket_set_close(&dropped);  /* old children hold their own copies */
     if (s->cfg && s->cfg->pid_file && (!cfg->pid_file || strcmp(cfg->pid_file, s->cfg->pid_file)))
         pidfile_remove(s->cfg);
@@ -761,13 +770,6 @@ static void shut_down(struct supervisor *s, const sigset_t *set)
 static int supervisor_start(struct supervisor *s)
 {
     char err[1024];
-    s->fail_errno = ENOMEM;
-    s->mime = mime_load(NULL);
-    if (!s->mime) {
-        fprintf(stderr, "mpmd: out of memory at start-up\n");
-        sd_notify_state("STATUS=out of memory at start-up\nERRNO=12");
-        return -1;
-    }
     if (socket_set_adopt(&s->socks, err, sizeof err) == -1) {
         s->fail_errno = EINVAL;
         goto fail;

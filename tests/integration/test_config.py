@@ -195,6 +195,26 @@ def check_include(t):
         t.eq(keepalive_limit_seen(s.port), 2, "Include: the running generation keeps serving")
 
 
+def check_types_config(t):
+    """TypesConfig names the extension map; a graceful restart reloads it."""
+    tmp = tempfile.mkdtemp(prefix="mpmdtest-types-")
+    try:
+        types = write_conf(tmp, "my.types", ["# test types", "application/x-zz-one zzqq"])
+        with Server(tap=t, conf_extra="TypesConfig %s" % types) as s:
+            r = s.get("/x.zzqq")
+            t.eq((r.status, r.header("Content-Type")), (200, "application/x-zz-one"),
+                 "TypesConfig: x.zzqq typed from the named file")
+            t.eq(s.get("/index.html").header("Content-Type"), "text/html",
+                 "TypesConfig: the built-in table fills the gaps")
+            write_conf(tmp, "my.types", ["application/x-zz-two zzqq"])
+            os.kill(s.pid, mpmdtest.signal.SIGUSR1)
+            t.ok(mpmdtest.wait_until(
+                lambda: s.get("/x.zzqq").header("Content-Type") == "application/x-zz-two", 10),
+                "TypesConfig: re-read on a graceful restart")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main(t):
     tmp = tempfile.mkdtemp(prefix="mpmdtest-conf-")
     try:
@@ -212,6 +232,8 @@ def main(t):
         check_dash_d(t)
     with t.guard("Include"):
         check_include(t)
+    with t.guard("TypesConfig"):
+        check_types_config(t)
 
 
 if __name__ == "__main__":

@@ -194,7 +194,8 @@ static const char *const printed_defaults[][2] = {
     {"ServerRoot", MPMD_PREFIX}, {"Listen", "none (required)"}, {"ServerName", "(host name)"},
     {"User", "none"}, {"Group", "none"}, {"DocumentRoot", "htdocs"},
     {"DirectoryIndex", "index.html"}, {"ErrorLog", "stderr"}, {"LogLevel", "warn"},
-    {"AccessLog", "off"}, {"PidFile", "none"}, {"MPM", "event"}, {"StartServers", "3"},
+    {"AccessLog", "off"}, {"PidFile", "none"}, {"TypesConfig", "/etc/mime.types"},
+    {"MPM", "event"}, {"StartServers", "3"},
     {"ServerLimit", "16"}, {"ThreadsPerChild", "25"}, {"MinSpareThreads", "75"},
     {"MaxSpareThreads", "250"}, {"MaxRequestWorkers", "400"},
     {"MaxConnectionsPerChild", "0"}, {"GracefulShutdownTimeout", "0"}, {"Timeout", "60"},
@@ -618,6 +619,25 @@ START_TEST(test_pid_file)
     ck_assert_str_eq(cfg->pid_file, "/run/mpmd.pid");
     config_free(cfg);
     expect_error("Listen 80\nPidFile \"\"\n", CONF ":2: PidFile: expected a path, got ''");
+}
+END_TEST
+
+/* TypesConfig: relative to ServerRoot; set in the file it must be
+ * readable (the default may be missing: the built-in table serves). */
+START_TEST(test_types_config)
+{
+    char path[128], want[512];
+    struct config *cfg = parse_ok("Listen 80\nTypesConfig afile\n");
+    sandbox_path(path, sizeof path, "afile");
+    ck_assert_str_eq(cfg->types_config, path);
+    config_free(cfg);
+    cfg = parse_ok("Listen 80\n");
+    ck_assert_str_eq(cfg->types_config, "/etc/mime.types");
+    config_free(cfg);
+    sandbox_path(path, sizeof path, "no-such.types");
+    snprintf(want, sizeof want, CONF ":3: TypesConfig: cannot read '%s': No such file or "
+             "directory", path);
+    expect_error("Listen 80\n\nTypesConfig no-such.types\n", want);
 }
 END_TEST
 
@@ -1125,6 +1145,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_access_log);
     tcase_add_test(tc, test_access_log_errors);
     tcase_add_test(tc, test_pid_file);
+    tcase_add_test(tc, test_types_config);
     tcase_add_test(tc, test_user_group);
     tcase_add_test(tc, test_directory_index);
     tcase_add_test(tc, test_directory_index_errors);

@@ -97,6 +97,7 @@ struct config {
     char *access_log;             /* absolute path, or NULL when off */
     int access_format;            /* enum access_format */
     char *pid_file;               /* absolute path, or NULL */
+    char *types_config;           /* TypesConfig: absolute path of the mime.types file */
     char *user;                   /* NULL: keep the starting user */
     char *group;                  /* NULL: keep the starting group */
 

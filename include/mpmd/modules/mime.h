@@ -1,8 +1,9 @@
 /* mime.h: file-name extension to Content-Type.
  *
- * A table loaded once per process before threads start (from
- * /etc/mime.types when readable, plus a built-in list of common types);
- * lookups are read-only and safe from any thread afterwards. */
+ * A table loaded by the supervisor for each configuration generation,
+ * before children fork (from TypesConfig, /etc/mime.types by default,
+ * when readable, plus a built-in list of common types); lookups are
+ * read-only and safe from any thread afterwards. */
 #ifndef MPMD_MIME_H
 #define MPMD_MIME_H
 

@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "                 or the restart failed (exit 1), at most %d s\n"
             "  -D FOREGROUND  accepted for Apache compatibility (mpmd never detaches)\n"
             "  -D DUMP_INCLUDES  with -t: list the files read (Include), as apachectl does\n"
+            "  -S             (-t -D DUMP_VHOSTS) check, then print the virtual hosts\n"
             "  -M             print the directive reference in Markdown (docs/directives.md)\n"
             "  -h             this help\n",
             DEFAULT_CONFIG, GRACEFUL_WAIT_SECONDS);
@@ -53,7 +54,8 @@ static void print_version(void)
 }
 
 /* mpmd -t [-D DUMP_INCLUDES]: load FILE, say what is wrong or Syntax OK. */
-static int check_config(const char *file, const char *root, int dump_includes)
+static int check_config(const char *file, const char *root, int dump_includes,
+                        int dump_vhosts)
 {
     char err[1024];
     struct config *cfg = config_load(file, root, err, sizeof err);
@@ -61,10 +63,11 @@ static int check_config(const char *file, const char *root, int dump_includes)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    if (dump_includes) {
+    if (dump_vhosts)
+        config_print_vhosts(cfg, stdout);
+    if (dump_includes)
         config_print_includes(cfg, stdout);
-        fflush(stdout);
-    }
+    fflush(stdout);
     config_free(cfg);
     fprintf(stderr, "Syntax OK\n");
     return 0;
@@ -181,15 +184,19 @@ static int signal_server(const char *file, const char *root, const char *what)
 int main(int argc, char **argv)
 {
     const char *file = DEFAULT_CONFIG, *root = NULL, *ksig = NULL;
-    int test = 0, dump_includes = 0, opt;
-    while ((opt = getopt(argc, argv, "f:d:tVk:D:Mh")) != -1) {
+    int test = 0, dump_includes = 0, dump_vhosts = 0, opt;
+    while ((opt = getopt(argc, argv, "f:d:tSVk:D:Mh")) != -1) {
         switch (opt) {
         case 'f': file = optarg; break;
         case 'd': root = optarg; break;
         case 't': test = 1; break;
         case 'V': print_version(); return 0;
         case 'k': ksig = optarg; break;
-        case 'D': dump_includes |= strcmp(optarg, "DUMP_INCLUDES") == 0; break;
+        case 'D':
+            dump_includes |= strcmp(optarg, "DUMP_INCLUDES") == 0;
+            dump_vhosts |= strcmp(optarg, "DUMP_VHOSTS") == 0;
+            break;
+        case 'S': test = dump_vhosts = 1; break;
         case 'M': config_print_reference_md(stdout); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
@@ -201,7 +208,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test)
-        return check_config(file, root, dump_includes);
+        return check_config(file, root, dump_includes, dump_vhosts);
     if (ksig)
         return signal_server(file, root, ksig);
     return supervisor_run(file, root);

@@ -35,6 +35,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -71,7 +72,13 @@ enum dtype {
     T_READTIMEOUT,/* struct read_timeout header at offset, body at offset2 */
     T_INCLUDE,    /* no field: parse the files a path or wildcard names */
     T_INCLUDE_OPT,/* the same; naming nothing is no error */
+    T_HOSTS,      /* like T_LIST: host names, '*' and '?' wildcards allowed */
 };
+
+/* Where a directive may stand (nginx's context column, Apache's
+ * RSRC_CONF / ACCESS_CONF).  0 means CTX_SERVER. */
+#define CTX_SERVER 1u             /* the main server config, outside sections */
+#define CTX_VHOST 2u              /* inside <VirtualHost> */
 
 struct directive {
     const char *name;
@@ -84,12 +91,15 @@ struct directive {
     const char *syntax;           /* the arguments, for messages and docs */
     const char *const *names;     /* T_ENUM values, T_PATH keywords, AccessLog formats */
     const char *help;             /* one line */
+    unsigned ctx;                 /* CTX_* bits; 0: server config only */
 };
 
 /* Where the parser is, and where its error message goes.  An Include
  * parses its files with a copy whose PARENT is the including parse. */
 struct parse {
     struct config *cfg;
+    struct config *target;        /* where directives go: CFG, or the open section's */
+    int vhost;                    /* index of the open <VirtualHost>, or -1 */
     const char *file;             /* file being read (cfg->files[file_index].path); NULL:
                                    * none (defaults), messages name cfg->file */
     int file_index;
@@ -127,86 +137,100 @@ _Static_assert(ACCESS_OFF == 0 && ACCESS_COMMON == 1 && ACCESS_COMBINED == 2,
 static const struct directive directives[] = {
     {"ServerRoot", T_ROOT, F(server_root), 0, 0, 0, MPMD_PREFIX,
      "the installation prefix (`configure --prefix`, usually /usr/local)", "DIRECTORY", NULL,
-     "Base directory for relative paths in this file; `mpmd -d DIR` overrides it"},
+     "Base directory for relative paths in this file; `mpmd -d DIR` overrides it", CTX_SERVER},
     {"Listen", T_LISTEN, F(listen), F(n_listen), 0, CONFIG_MAX_LISTEN, NULL,
      "none (required)", "PORT|IPV4:PORT|[IPV6]:PORT [NAME]", NULL,
      "Address and port to accept connections on; a bare PORT means every IPv4 and IPv6 "
-     "address"},
+     "address", CTX_SERVER},
     {"ServerName", T_STRING, F(server_name), 0, 0, 0, NULL, "(host name)", "NAME", NULL,
-     "Name the server uses for itself (redirects, error pages); default: gethostname()"},
+     "Name the server uses for itself (redirects, error pages), and the Host a virtual host "
+     "answers; default: gethostname()", CTX_SERVER | CTX_VHOST},
+    {"ServerAlias", T_HOSTS, F(server_alias), F(n_server_alias), 0, CONFIG_MAX_ALIAS, NULL,
+     "none", "NAME...", NULL, "More Host names a virtual host answers; '*' and '?' match "
+     "any characters", CTX_VHOST},
     {"User", T_USER, F(user), 0, 0, 0, NULL, "none", "NAME", NULL,
-     "User the children run as when mpmd starts as root; unset: keep the starting user"},
+     "User the children run as when mpmd starts as root; unset: keep the starting user",
+     CTX_SERVER},
     {"Group", T_GROUP, F(group), 0, 0, 0, NULL, "none", "NAME", NULL,
-     "Group the children run as when mpmd starts as root; unset: keep the starting group"},
+     "Group the children run as when mpmd starts as root; unset: keep the starting group",
+     CTX_SERVER},
     {"DocumentRoot", T_DIR, F(document_root), 0, 0, 0, "htdocs", NULL, "DIRECTORY", NULL,
-     "Directory that the URL path / maps to"},
+     "Directory that the URL path / maps to", CTX_SERVER | CTX_VHOST},
     {"DirectoryIndex", T_LIST, F(directory_index), F(n_directory_index), 0, CONFIG_MAX_INDEX,
      "index.html", NULL, "NAME...", NULL,
-     "Files tried, in order, when a request names a directory"},
+     "Files tried, in order, when a request names a directory", CTX_SERVER | CTX_VHOST},
     {"ErrorLog", T_PATH, F(error_log), 0, 0, 0, "stderr", NULL, "PATH|stderr", errorlog_names,
-     "Where error messages go: a file, or standard error (journald under systemd)"},
+     "Where error messages go: a file, or standard error (journald under systemd)", CTX_SERVER},
     {"LogLevel", T_LOGLEVEL, F(log_level), 0, 0, 0, "warn", NULL, "LEVEL", level_names,
-     "Least severe kind of message written to the error log"},
+     "Least severe kind of message written to the error log", CTX_SERVER},
     {"AccessLog", T_ACCESSLOG, F(access_log), F(access_format), 0, 0, "off", NULL,
      "off|PATH [common|combined]", access_names,
-     "Where to log one line per request, and in which format (default combined)"},
+     "Where to log one line per request, and in which format (default combined)", CTX_SERVER},
     {"PidFile", T_PATH, F(pid_file), 0, 0, 0, NULL, "none", "PATH", NULL,
-     "File the supervisor writes its process id to"},
+     "File the supervisor writes its process id to", CTX_SERVER},
     {"TypesConfig", T_PATH, F(types_config), 0, 0, 0, "/etc/mime.types", NULL, "PATH", NULL,
      "File mapping media types to file-name extensions (Debian's media-types package); a "
-     "built-in table fills the gaps. Set in the file, it must be readable"},
+     "built-in table fills the gaps. Set in the file, it must be readable", CTX_SERVER},
     {"MPM", T_ENUM, F(mpm), 0, 0, 0, "event", NULL, "event|worker", mpm_names,
      "event: idle keep-alive connections wait in the listener without a thread; "
-     "worker: a thread stays with its connection until it closes"},
+     "worker: a thread stays with its connection until it closes", CTX_SERVER},
     {"StartServers", T_INT, F(start_servers), 0, 1, 20000, "3", NULL, "NUMBER", NULL,
-     "Child processes started at start-up"},
+     "Child processes started at start-up", CTX_SERVER},
     {"ServerLimit", T_INT, F(server_limit), 0, 1, 20000, "16", NULL, "NUMBER", NULL,
-     "Most child processes that may run at once"},
+     "Most child processes that may run at once", CTX_SERVER},
     {"ThreadsPerChild", T_INT, F(threads_per_child), 0, 1, 1024, "25", NULL, "NUMBER", NULL,
-     "Request handler threads in each child"},
+     "Request handler threads in each child", CTX_SERVER},
     {"MinSpareThreads", T_INT, F(min_spare_threads), 0, 1, MAX_THREADS, "75", NULL, "NUMBER",
-     NULL, "Fewer idle handler threads than this (all children together) starts a child"},
+     NULL, "Fewer idle handler threads than this (all children together) starts a child",
+     CTX_SERVER},
     {"MaxSpareThreads", T_INT, F(max_spare_threads), 0, 1, MAX_THREADS, "250", NULL, "NUMBER",
-     NULL, "More idle handler threads than this (all children together) stops a child"},
+     NULL, "More idle handler threads than this (all children together) stops a child", CTX_SERVER},
     {"MaxRequestWorkers", T_INT, F(max_request_workers), 0, 1, MAX_THREADS, "400", NULL,
-     "NUMBER", NULL, "Most requests served at once (handler threads of all children)"},
+     "NUMBER", NULL, "Most requests served at once (handler threads of all children)", CTX_SERVER},
     {"MaxConnectionsPerChild", T_LONG, F(max_connections_per_child), 0, 0, INT_MAX, "0", NULL,
-     "NUMBER", NULL, "Connections a child handles before it is replaced; 0 means never"},
+     "NUMBER", NULL, "Connections a child handles before it is replaced; 0 means never",
+     CTX_SERVER},
     {"GracefulShutdownTimeout", T_INT, F(graceful_shutdown_timeout), 0, 0, 86400, "0", NULL,
      "SECONDS", NULL, "Seconds children get to finish in-flight requests on graceful stop or "
-     "restart before they are killed; 0 waits for them (stop and restart allow 5 s)"},
+     "restart before they are killed; 0 waits for them (stop and restart allow 5 s)", CTX_SERVER},
     {"Timeout", T_INT, F(timeout), 0, 1, 86400, "60", NULL, "SECONDS", NULL,
-     "Seconds a read or write may stall before the connection is closed"},
+     "Seconds a read or write may stall before the connection is closed", CTX_SERVER},
     {"KeepAlive", T_BOOL, F(keepalive), 0, 0, 1, "On", NULL, "On|Off", NULL,
-     "Allow persistent connections (several requests on one connection)"},
+     "Allow persistent connections (several requests on one connection)", CTX_SERVER},
     {"KeepAliveTimeout", T_INT, F(keepalive_timeout), 0, 1, 3600, "5", NULL, "SECONDS", NULL,
-     "Seconds to wait for the next request on a persistent connection"},
+     "Seconds to wait for the next request on a persistent connection", CTX_SERVER},
     {"MaxKeepAliveRequests", T_INT, F(max_keepalive_requests), 0, 0, 1000000, "100", NULL,
-     "NUMBER", NULL, "Requests allowed on one persistent connection; 0 means unlimited"},
+     "NUMBER", NULL, "Requests allowed on one persistent connection; 0 means unlimited",
+     CTX_SERVER},
     {"LimitRequestLine", T_INT, F(limit_request_line), 0, 64, 1048576, "8190", NULL, "BYTES",
-     NULL, "Longest request line (method, target, version) accepted; longer: 414"},
+     NULL, "Longest request line (method, target, version) accepted; longer: 414", CTX_SERVER},
     {"LimitRequestFieldSize", T_INT, F(limit_request_field_size), 0, 64, 1048576, "8190", NULL,
-     "BYTES", NULL, "Longest request header field (name and value) accepted; longer: 431"},
+     "BYTES", NULL, "Longest request header field (name and value) accepted; longer: 431",
+     CTX_SERVER},
     {"LimitRequestFields", T_INT, F(limit_request_fields), 0, 1, 32767, "100", NULL, "NUMBER",
-     NULL, "Most header fields in one request; more: 431"},
+     NULL, "Most header fields in one request; more: 431", CTX_SERVER},
     {"LimitRequestBody", T_LONG, F(limit_request_body), 0, 0, LONG_MAX, "1073741824", NULL,
-     "BYTES", NULL, "Largest request body accepted; larger: 413. 0 means unlimited"},
+     "BYTES", NULL, "Largest request body accepted; larger: 413. 0 means unlimited", CTX_SERVER},
     {"FileCacheSize", T_LONG, F(file_cache_size), 0, 0, LONG_MAX, "16777216", NULL, "BYTES",
      NULL, "Memory each child may use to keep small files (content and validators); 0 turns "
-     "the cache off"},
+     "the cache off", CTX_SERVER},
     {"FileCacheMaxFileSize", T_LONG, F(file_cache_max_file), 0, 0, LONG_MAX, "65536", NULL,
-     "BYTES", NULL, "Largest file kept in the file cache; bigger files are sent with sendfile"},
+     "BYTES", NULL, "Largest file kept in the file cache; bigger files are sent with sendfile",
+     CTX_SERVER},
     {"FileCacheValid", T_INT, F(file_cache_valid), 0, 0, 86400, "1", NULL, "SECONDS", NULL,
-     "How often a cached file is checked (stat) for changes; 0 checks on every request"},
+     "How often a cached file is checked (stat) for changes; 0 checks on every request",
+     CTX_SERVER},
     {"RequestReadTimeout", T_READTIMEOUT, F(header_timeout), F(body_timeout), 0, 0,
      "header=20-40,MinRate=500 body=20,MinRate=500", NULL,
      "[header=SECS[-MAX][,MinRate=BYTES]] [body=SECS[-MAX][,MinRate=BYTES]]", NULL,
      "Time allowed to receive a request head and body, extended by one second per MinRate "
-     "bytes up to MAX; then 408"},
+     "bytes up to MAX; then 408", CTX_SERVER},
     {"Include", T_INCLUDE, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
-     "Read more configuration from other files, at this point of the file"},
+     "Read more configuration from other files, at this point of the file",
+     CTX_SERVER | CTX_VHOST},
     {"IncludeOptional", T_INCLUDE_OPT, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
-     "Include, silently skipping a pattern that matches nothing or a missing file"},
+     "Include, silently skipping a pattern that matches nothing or a missing file",
+     CTX_SERVER | CTX_VHOST},
 };
 
 #undef F
@@ -311,6 +335,10 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
     case T_INCLUDE_OPT:
         snprintf(buf, len, "a file, a directory or a wildcard pattern");
         break;
+    case T_HOSTS:
+        snprintf(buf, len, "1 to %lld host names (letters, digits, '-', '.', '_', and the "
+                 "wildcards '*' and '?')", d->max);
+        break;
     }
     return buf;
 }
@@ -337,7 +365,7 @@ static void *field(struct config *cfg, size_t offset)
 /* Replace the string at D's field with a copy of VALUE (NULL: clear). */
 static int store_string(const struct parse *p, const struct directive *d, const char *value)
 {
-    char **slot = field(p->cfg, d->offset);
+    char **slot = field(p->target, d->offset);
     char *copy = NULL;
     if (value != NULL && (copy = strdup(value)) == NULL)
         return fail_oom(p, d);
@@ -376,9 +404,9 @@ static int set_int(const struct parse *p, const struct directive *d, int argc, c
     if (parse_integer(argv[0], &v) == -1 || v < d->min || v > d->max)
         return fail_value(p, d, argv[0]);
     if (d->type == T_LONG)
-        *(long *)field(p->cfg, d->offset) = (long)v;
+        *(long *)field(p->target, d->offset) = (long)v;
     else
-        *(int *)field(p->cfg, d->offset) = (int)v;
+        *(int *)field(p->target, d->offset) = (int)v;
     return 0;
 }
 
@@ -388,7 +416,7 @@ static int set_bool(const struct parse *p, const struct directive *d, int argc, 
     int v = name_index(on_off, argv[0]);
     if (v == -1)
         return fail_value(p, d, argv[0]);
-    *(int *)field(p->cfg, d->offset) = v;
+    *(int *)field(p->target, d->offset) = v;
     return 0;
 }
 
@@ -415,7 +443,7 @@ static int set_enum(const struct parse *p, const struct directive *d, int argc, 
     int v = name_index(d->names, argv[0]);
     if (v == -1)
         return fail_value(p, d, argv[0]);
-    *(int *)field(p->cfg, d->offset) = v;
+    *(int *)field(p->target, d->offset) = v;
     return 0;
 }
 
@@ -433,6 +461,14 @@ static int set_loglevel(const struct parse *p, const struct directive *d, int ar
     return set_enum(p, d, argc, argv);
 }
 
+/* A host name or pattern: letters, digits, '-', '.', '_', '*', '?'. */
+static int valid_host_pattern(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < 256 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._*?") == n;
+}
+
 static int valid_file_name(const char *s)
 {
     return s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 &&
@@ -443,12 +479,12 @@ static int valid_file_name(const char *s)
  * first appearance in the file replaces the default. */
 static int set_list(const struct parse *p, const struct directive *d, int argc, char **argv)
 {
-    char **list = field(p->cfg, d->offset);
-    int *n = field(p->cfg, d->offset2);
+    char **list = field(p->target, d->offset);
+    int *n = field(p->target, d->offset2);
     for (int i = 0; i < argc; i++)
-        if (!valid_file_name(argv[i]))
+        if (d->type == T_HOSTS ? !valid_host_pattern(argv[i]) : !valid_file_name(argv[i]))
             return fail_value(p, d, argv[i]);
-    if (p->cfg->directive_line[d - directives] == 0) {
+    if (p->target->directive_line[d - directives] == 0) {
         while (*n > 0)
             free(list[--*n]);
     }
@@ -569,8 +605,8 @@ static int set_listen_name(const struct parse *p, const struct directive *d, con
 
 static int set_listen(const struct parse *p, const struct directive *d, int argc, char **argv)
 {
-    struct listen_spec *all = field(p->cfg, d->offset);
-    int *n = field(p->cfg, d->offset2);
+    struct listen_spec *all = field(p->target, d->offset);
+    int *n = field(p->target, d->offset2);
     struct listen_spec spec = {.file = p->file, .line = p->line};
     if (parse_listen_addr(p, d, argv[0], &spec) == -1)
         return -1;
@@ -594,7 +630,7 @@ static int set_listen(const struct parse *p, const struct directive *d, int argc
 static int set_accesslog(const struct parse *p, const struct directive *d, int argc,
                          char **argv)
 {
-    int *format = field(p->cfg, d->offset2);
+    int *format = field(p->target, d->offset2);
     int f = ACCESS_COMBINED;
     if (strcasecmp(argv[0], "off") == 0) {
         if (argc > 1)
@@ -681,7 +717,7 @@ static int parse_read_timeout(const char *s, struct read_timeout *t)
 static int set_read_timeout(const struct parse *p, const struct directive *d, int argc,
                             char **argv)
 {
-    struct read_timeout *header = field(p->cfg, d->offset), *body = field(p->cfg, d->offset2);
+    struct read_timeout *header = field(p->target, d->offset), *body = field(p->target, d->offset2);
     for (int i = 0; i < argc; i++) {
         int is_header = strncasecmp(argv[i], "header=", 7) == 0;
         int is_body = strncasecmp(argv[i], "body=", 5) == 0;
@@ -831,6 +867,9 @@ static const struct dtype_ops dtypes[] = {
     [T_INCLUDE_OPT] = {set_include, 1, 1, 0,
                        "As Include, but a wildcard that matches nothing or a path that does "
                        "not exist is skipped silently (Debian's `sites-enabled/*.conf`)."},
+    [T_HOSTS] = {set_list, 1, 0, 0,
+                 "Repeatable: the names add up. Matched against the Host header without "
+                 "its port or a trailing dot, case-insensitively."},
     [T_READTIMEOUT] = {set_read_timeout, 1, 2, 0,
                        "Apache's mod_reqtimeout syntax. `header=0` or `body=0` turns that "
                        "stage's limit off (Timeout still applies)."},
@@ -951,6 +990,38 @@ static int check_arity(const struct parse *p, const struct directive *d, int nar
                 d->syntax);
 }
 
+/* The contexts of D in words: "server config, <VirtualHost>". */
+static const char *context_names(const struct directive *d, char *buf, size_t len)
+{
+    unsigned ctx = d->ctx ? d->ctx : CTX_SERVER;
+    snprintf(buf, len, "%s%s%s", ctx & CTX_SERVER ? "server config" : "",
+             (ctx & CTX_SERVER) && (ctx & CTX_VHOST) ? ", " : "",
+             ctx & CTX_VHOST ? "<VirtualHost>" : "");
+    return buf;
+}
+
+/* The same for Markdown, where a bare <VirtualHost> would be a tag. */
+static const char *context_md(const struct directive *d, char *buf, size_t len)
+{
+    unsigned ctx = d->ctx ? d->ctx : CTX_SERVER;
+    snprintf(buf, len, "%s%s%s", ctx & CTX_SERVER ? "server config" : "",
+             (ctx & CTX_SERVER) && (ctx & CTX_VHOST) ? ", " : "",
+             ctx & CTX_VHOST ? "`<VirtualHost>`" : "");
+    return buf;
+}
+
+/* D may stand where the parser is (defaults apply outside any section). */
+static int check_context(const struct parse *p, const struct directive *d)
+{
+    unsigned ctx = d->ctx ? d->ctx : CTX_SERVER, here = p->vhost >= 0 ? CTX_VHOST : CTX_SERVER;
+    char where[64];
+    if (ctx & here)
+        return 0;
+    return fail(p, d->name, "not allowed %s; allowed in: %s",
+                here == CTX_VHOST ? "in <VirtualHost>" : "outside <VirtualHost>",
+                context_names(d, where, sizeof where));
+}
+
 /* Apply one directive: ARGV[0] is its name. */
 static int apply(struct parse *p, int argc, char **argv)
 {
@@ -959,28 +1030,162 @@ static int apply(struct parse *p, int argc, char **argv)
         return fail(p, NULL, "unknown directive ''");
     if (d == NULL)
         return fail(p, argv[0], "unknown directive");
-    if (check_arity(p, d, argc - 1) == -1)
+    if (check_context(p, d) == -1 || check_arity(p, d, argc - 1) == -1)
         return -1;
     if (dtypes[d->type].set(p, d, argc - 1, argv + 1) == -1)
         return -1;
-    p->cfg->directive_line[d - directives] = p->line;
-    p->cfg->directive_file[d - directives] = p->file;
-    p->cfg->directive_seq[d - directives] = p->file != NULL ? ++*p->applied : 0;
+    p->target->directive_line[d - directives] = p->line;
+    p->target->directive_file[d - directives] = p->file;
+    p->target->directive_seq[d - directives] = p->file != NULL ? ++*p->applied : 0;
     return 0;
 }
 
-/* Parse TEXT (modified in place), one logical line at a time. */
+/* ---- sections ------------------------------------------------------------ */
+
+/* One address of <VirtualHost ADDR...>: *, *:PORT, _default_[:PORT],
+ * IPV4[:PORT], [IPV6][:PORT]. */
+static int parse_vhost_addr(const struct parse *p, const char *arg, struct vhost_addr *a)
+{
+    char host[48];
+    const char *port = NULL;
+    memset(a, 0, sizeof *a);
+    if (arg[0] == '[') {
+        const char *end = strchr(arg, ']');
+        if (end == NULL || (end[1] != '\0' && end[1] != ':') || (size_t)(end - arg) >= sizeof host)
+            goto bad;
+        memcpy(host, arg + 1, (size_t)(end - arg - 1));
+        host[end - arg - 1] = '\0';
+        port = end[1] == ':' ? end + 2 : NULL;
+    } else {
+        const char *colon = strrchr(arg, ':');
+        size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+        if (n >= sizeof host || (colon && strchr(arg, ':') != colon))
+            goto bad;
+        memcpy(host, arg, n);
+        host[n] = '\0';
+        port = colon ? colon + 1 : NULL;
+    }
+    if (port != NULL && strcmp(port, "*") != 0) {
+        long v = parse_port(port);
+        if (v < 1)
+            goto bad;
+        a->port = (int)v;
+    }
+    if (strcmp(host, "*") == 0 || strcasecmp(host, "_default_") == 0) {
+        a->any_ip = 1;
+    } else if (inet_pton(AF_INET, host, a->ip) == 1) {
+        a->family = AF_INET;
+    } else if (arg[0] == '[' && inet_pton(AF_INET6, host, a->ip) == 1) {
+        a->family = AF_INET6;
+    } else {
+        goto bad;
+    }
+    char ptext[8] = "*";
+    if (a->port)
+        snprintf(ptext, sizeof ptext, "%d", a->port);
+    snprintf(a->text, sizeof a->text, "%s%s%s:%s", a->family == AF_INET6 ? "[" : "",
+             a->any_ip ? "*" : host, a->family == AF_INET6 ? "]" : "", ptext);
+    return 0;
+bad:
+    return fail(p, "<VirtualHost>", "expected *, *:PORT, IPV4[:PORT] or [IPV6][:PORT] "
+                "(numeric), got '%s'", arg);
+}
+
+/* <VirtualHost ADDR...>: a new virtual host receives the directives up
+ * to </VirtualHost>. */
+static int open_vhost(struct parse *p, int argc, char **argv)
+{
+    struct config *cfg = p->cfg;
+    if (p->vhost >= 0)
+        return fail(p, "<VirtualHost>", "sections cannot nest: the <VirtualHost> of line %d "
+                    "is still open", cfg->vhosts[p->vhost].line);
+    if (argc < 2)
+        return fail(p, "<VirtualHost>", "expected at least one address, e.g. <VirtualHost *:80>");
+    if (argc - 1 > CONFIG_MAX_VHOST_ADDRS)
+        return fail(p, "<VirtualHost>", "at most %d addresses", CONFIG_MAX_VHOST_ADDRS);
+    if (cfg->n_vhosts >= CONFIG_MAX_VHOSTS)
+        return fail(p, "<VirtualHost>", "more than %d virtual hosts", CONFIG_MAX_VHOSTS);
+    struct vhost *v = realloc(cfg->vhosts, (size_t)(cfg->n_vhosts + 1) * sizeof *v);
+    if (v == NULL)
+        return fail(p, "<VirtualHost>", "out of memory");
+    cfg->vhosts = v;
+    v = &cfg->vhosts[cfg->n_vhosts];
+    memset(v, 0, sizeof *v);
+    v->file = p->file;
+    v->line = p->line;
+    if ((v->cfg = calloc(1, sizeof *v->cfg)) == NULL ||
+        (v->cfg->file = strdup(cfg->file)) == NULL) {
+        config_free(v->cfg);
+        return fail(p, "<VirtualHost>", "out of memory");
+    }
+    cfg->n_vhosts++;
+    for (int i = 1; i < argc; i++)
+        if (parse_vhost_addr(p, argv[i], &v->addrs[v->n_addrs++]) == -1)
+            return -1;
+    p->vhost = cfg->n_vhosts - 1;
+    p->target = v->cfg;
+    return 0;
+}
+
+static int close_vhost(struct parse *p, int argc)
+{
+    if (p->vhost < 0)
+        return fail(p, "</VirtualHost>", "no <VirtualHost> is open");
+    if (argc > 1)
+        return fail(p, "</VirtualHost>", "takes no arguments");
+    if (p->cfg->vhosts[p->vhost].file != p->file)
+        return fail(p, "</VirtualHost>", "closes the <VirtualHost> of %s:%d; a section must "
+                    "end in the file it starts in", p->cfg->vhosts[p->vhost].file,
+                    p->cfg->vhosts[p->vhost].line);
+    p->vhost = -1;
+    p->target = p->cfg;
+    return 0;
+}
+
+/* A line "<Name args>" or "</Name>" (LINE starts with '<'). */
+static int section_line(struct parse *p, char *line)
+{
+    char *argv[MAX_ARGS];
+    int argc;
+    size_t n = strlen(line);
+    while (n > 0 && is_blank(line[n - 1]))
+        line[--n] = '\0';
+    if (n < 3 || line[n - 1] != '>')
+        return fail(p, NULL, "a section line must end with '>': %s", line);
+    line[n - 1] = '\0';
+    int closing = line[1] == '/';
+    if (split_args(p, line + 1 + closing, argv, &argc) == -1)
+        return -1;
+    if (argc == 0)
+        return fail(p, NULL, "a section needs a name, e.g. <VirtualHost *:80>");
+    if (strcasecmp(argv[0], "VirtualHost") != 0)
+        return fail(p, NULL, "<%s%s>: unknown section (mpmd knows <VirtualHost>)",
+                    closing ? "/" : "", argv[0]);
+    return closing ? close_vhost(p, argc) : open_vhost(p, argc, argv);
+}
+
+/* Parse TEXT (modified in place), one logical line at a time.  A section
+ * opened in this file must close in it. */
 static int parse_text(struct parse *p, char *text)
 {
     char *pos = text, *argv[MAX_ARGS];
-    int lineno = 1, argc;
+    int lineno = 1, argc, outer = p->vhost;
     while (*pos != '\0') {
         p->line = lineno;
         char *line = skip_blanks(next_logical_line(&pos, &lineno));
         if (*line == '\0' || *line == '#')
             continue;
+        if (*line == '<') {
+            if (section_line(p, line) == -1)
+                return -1;
+            continue;
+        }
         if (split_args(p, line, argv, &argc) == -1 || apply(p, argc, argv) == -1)
             return -1;
+    }
+    if (p->vhost != outer) {
+        p->line = p->cfg->vhosts[p->vhost].line;
+        return fail(p, "<VirtualHost>", "not closed: </VirtualHost> missing");
     }
     p->line = 0;
     return 0;
@@ -1059,7 +1264,7 @@ static int index_of(const char *name)
 static int resolve_root(struct parse *p, const char *override)
 {
     const struct directive *d = find_directive("ServerRoot");
-    char **root = field(p->cfg, d->offset);
+    char **root = field(p->target, d->offset);
     at_directive(p, (int)(d - directives));
     if (override != NULL)
         p->line = 0, p->file = NULL;
@@ -1101,7 +1306,7 @@ static int resolve_paths(struct parse *p)
         const struct directive *d = &directives[i];
         if (d->type != T_PATH && d->type != T_DIR && d->type != T_ACCESSLOG)
             continue;
-        char **path = field(p->cfg, d->offset);
+        char **path = field(p->target, d->offset);
         if (*path == NULL || (d->type == T_PATH && name_index(d->names, *path) >= 0))
             continue;
         char *abs = path_resolve(root, *path);
@@ -1199,6 +1404,61 @@ static int check_types_config(struct parse *p)
                 strerror(err));
 }
 
+/* Give FROM's value of directive D to TO (a copy TO owns). */
+static int copy_setting(struct config *to, const struct config *from, const struct directive *d)
+{
+    switch (d->type) {
+    case T_STRING:
+    case T_PATH:
+    case T_DIR:
+    case T_ROOT: {
+        char *const *src = field((struct config *)from, d->offset);
+        char **dst = field(to, d->offset);
+        free(*dst);
+        *dst = *src ? strdup(*src) : NULL;
+        return *src && !*dst ? -1 : 0;
+    }
+    case T_LIST:
+    case T_HOSTS: {
+        char *const *src = field((struct config *)from, d->offset);
+        char **dst = field(to, d->offset);
+        const int *n = field((struct config *)from, d->offset2);
+        int *m = field(to, d->offset2);
+        for (*m = 0; *m < *n; ++*m)
+            if ((dst[*m] = strdup(src[*m])) == NULL)
+                return -1;
+        return 0;
+    }
+    default:
+        return -1;                /* no other type is allowed in <VirtualHost> yet */
+    }
+}
+
+/* Step 3c: each virtual host inherits what it does not set from the main
+ * server (Apache's merge), then its own paths are resolved and checked. */
+static int finish_vhosts(struct parse *p)
+{
+    struct config *main = p->cfg;
+    for (int v = 0; v < main->n_vhosts; v++) {
+        struct config *vc = main->vhosts[v].cfg;
+        if ((vc->server_root = strdup(main->server_root)) == NULL)
+            return fail(p, "<VirtualHost>", "out of memory");
+        for (int i = 0; i < N_DIRECTIVES; i++) {
+            const struct directive *d = &directives[i];
+            if (!(d->ctx & CTX_VHOST) || !(d->ctx & CTX_SERVER) || vc->directive_line[i] ||
+                d->type == T_INCLUDE || d->type == T_INCLUDE_OPT)
+                continue;
+            if (copy_setting(vc, main, d) == -1)
+                return fail(p, d->name, "out of memory");
+        }
+        struct parse vp = *p;
+        vp.cfg = vp.target = vc;
+        if (resolve_paths(&vp) == -1)
+            return -1;
+    }
+    return 0;
+}
+
 /* Steps 3 and 4. */
 static int finish(struct parse *p, const char *root_override)
 {
@@ -1208,8 +1468,10 @@ static int finish(struct parse *p, const char *root_override)
     p->file = NULL;
     if (p->cfg->n_listen == 0)
         return fail(p, "Listen", "no Listen directive; add one, e.g. 'Listen 8080'");
-    if (default_server_name(p) == -1 || check_types_config(p) == -1)
+    if (default_server_name(p) == -1 || check_types_config(p) == -1 || finish_vhosts(p) == -1)
         return -1;
+    p->line = 0;
+    p->file = NULL;
     return check_limits(p);
 }
 
@@ -1228,8 +1490,8 @@ struct config *config_parse_text(const char *name, const char *text, const char 
             snprintf(err, errlen, "%s: out of memory", name);
         goto fail;
     }
-    struct parse p = {.cfg = cfg, .root_override = server_root, .applied = &applied,
-                      .err = err, .errlen = errlen};
+    struct parse p = {.cfg = cfg, .target = cfg, .vhost = -1, .root_override = server_root,
+                      .applied = &applied, .err = err, .errlen = errlen};
     if (apply_defaults(&p) == -1)
         goto fail;
     if ((copy = strdup(text)) == NULL) {
@@ -1266,6 +1528,52 @@ struct config *config_load(const char *file, const char *server_root, char *err,
     return cfg;
 }
 
+/* apachectl -S: one address per line, its virtual hosts under it. */
+void config_print_vhosts(const struct config *cfg, FILE *out)
+{
+    fprintf(out, "VirtualHost configuration:\n");
+    for (int i = 0; i < cfg->n_vhosts; i++)
+        for (int a = 0; a < cfg->vhosts[i].n_addrs; a++) {
+            const char *text = cfg->vhosts[i].addrs[a].text;
+            int seen = 0, count = 0;
+            for (int j = 0; j < cfg->n_vhosts && !seen; j++)
+                for (int b = 0; b < cfg->vhosts[j].n_addrs; b++)
+                    if (strcmp(cfg->vhosts[j].addrs[b].text, text) == 0) {
+                        seen = j < i || (j == i && b < a);
+                        break;
+                    }
+            if (seen)
+                continue;
+            for (int j = 0; j < cfg->n_vhosts; j++)
+                for (int b = 0; b < cfg->vhosts[j].n_addrs; b++)
+                    count += strcmp(cfg->vhosts[j].addrs[b].text, text) == 0;
+            const struct vhost *v = &cfg->vhosts[i];
+            if (count == 1) {
+                fprintf(out, "%-22s %s (%s:%d)\n", text, v->cfg->server_name, v->file, v->line);
+                continue;
+            }
+            fprintf(out, "%-22s is a NameVirtualHost\n", text);
+            fprintf(out, "         default server %s (%s:%d)\n", v->cfg->server_name, v->file,
+                    v->line);
+            for (int j = 0; j < cfg->n_vhosts; j++)
+                for (int b = 0; b < cfg->vhosts[j].n_addrs; b++) {
+                    const struct vhost *w = &cfg->vhosts[j];
+                    if (strcmp(w->addrs[b].text, text) != 0)
+                        continue;
+                    char port[8] = "*";
+                    if (w->addrs[b].port)
+                        snprintf(port, sizeof port, "%d", w->addrs[b].port);
+                    fprintf(out, "         port %s namevhost %s (%s:%d)\n", port,
+                            w->cfg->server_name, w->file, w->line);
+                    for (int k = 0; k < w->cfg->n_server_alias; k++)
+                        fprintf(out, "                 alias %s\n", w->cfg->server_alias[k]);
+                }
+        }
+    fprintf(out, "ServerRoot: \"%s\"\n", cfg->server_root);
+    fprintf(out, "Main DocumentRoot: \"%s\"\n", cfg->document_root);
+    fprintf(out, "Main ErrorLog: \"%s\"\n", cfg->error_log);
+}
+
 void config_print_includes(const struct config *cfg, FILE *out)
 {
     fprintf(out, "Included configuration files:\n");
@@ -1285,7 +1593,7 @@ void config_free(struct config *cfg)
         return;
     for (int i = 0; i < N_DIRECTIVES; i++) {
         const struct directive *d = &directives[i];
-        if (d->type == T_LIST) {
+        if (d->type == T_LIST || d->type == T_HOSTS) {
             char **list = field(cfg, d->offset);
             int *n = field(cfg, d->offset2);
             while (*n > 0)
@@ -1296,6 +1604,9 @@ void config_free(struct config *cfg)
             free(*(char **)field(cfg, d->offset));
         }
     }
+    for (int i = 0; i < cfg->n_vhosts; i++)
+        config_free(cfg->vhosts[i].cfg);
+    free(cfg->vhosts);
     for (int i = 0; i < cfg->n_files; i++)
         free(cfg->files[i].path);
     free(cfg->files);
@@ -1326,6 +1637,7 @@ static void print_directive_md(FILE *out, const struct directive *d)
     else
         fprintf(out, "- Default: `%s %s`\n", d->name, d->def);
     fprintf(out, "- Accepts: %s\n", describe(d, what, sizeof what));
+    fprintf(out, "- Context: %s\n", context_md(d, what, sizeof what));
     if (note != NULL)
         fprintf(out, "\n%s\n", note);
     for (int i = 0; d->type == T_PATH && d->names != NULL && d->names[i] != NULL; i++)
@@ -1350,14 +1662,21 @@ void config_print_reference_md(FILE *out)
             "blanks, and `\\\"` inside it stands for a double quote. A directive given\n"
             "twice keeps its last value, except `Listen` and `DirectoryIndex`, which add\n"
             "up. `mpmd -V` prints the same list with the compiled-in defaults.\n\n"
-            "| Directive | Default | Meaning |\n"
-            "|---|---|---|\n");
+            "Context says where a directive may stand: *server config* (the main\n"
+            "file, outside sections) and/or inside `<VirtualHost>`; elsewhere it is\n"
+            "an error naming the file, the line and the contexts allowed. A virtual\n"
+            "host inherits from the main server what it does not set. See\n"
+            "docs/sites.md.\n\n"
+            "| Directive | Default | Context | Meaning |\n"
+            "|---|---|---|---|\n");
     for (int i = 0; i < N_DIRECTIVES; i++) {
         const struct directive *d = &directives[i];
+        char ctx[64];
+        context_md(d, ctx, sizeof ctx);
         if (d->def_doc != NULL)
-            fprintf(out, "| %s | %s | %s |\n", d->name, d->def_doc, d->help);
+            fprintf(out, "| %s | %s | %s | %s |\n", d->name, d->def_doc, ctx, d->help);
         else
-            fprintf(out, "| %s | `%s` | %s |\n", d->name, d->def, d->help);
+            fprintf(out, "| %s | `%s` | %s | %s |\n", d->name, d->def, ctx, d->help);
     }
     fprintf(out,
             "\nThe limits are checked against each other: MaxRequestWorkers must be at\n"

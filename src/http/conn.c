@@ -42,6 +42,7 @@
 
 #include "mpmd/mpm/child.h"
 #include "mpmd/http/handler.h"
+#include "mpmd/http/route.h"
 
 /* ---- replies ------------------------------------------------------ */
 
@@ -355,6 +356,36 @@ static void conn_log_access(struct conn *c)
     log_access(lg, &rec);
 }
 
+/* The site (virtual host) that answers the request in C: by the address
+ * the connection came in on and the Host (RFC 9112 3.2.2: an absolute-form
+ * target's authority instead).  A config without virtual hosts costs one
+ * test. */
+static const struct config *conn_site(struct conn *c)
+{
+    const struct config *cfg = c->child->cfg;
+    if (cfg->n_vhosts == 0)
+        return cfg;
+    struct sockaddr_storage local;
+    socklen_t len = sizeof local;
+    if (getsockname(c->fd, (struct sockaddr *)&local, &len) == -1)
+        return cfg;
+    const char *value = NULL, *host = NULL;
+    size_t vlen = 0, hlen = 0;
+    const char *url = c->req.buf + c->req.url_off;
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    if (c->req.url_len > 0 && url[0] != '/' &&
+        http_parser_parse_url(url, c->req.url_len, 0, &u) == 0 && (u.field_set & (1 << UF_HOST))) {
+        host = url + u.field_data[UF_HOST].off;     /* no port, no brackets */
+        hlen = u.field_data[UF_HOST].len;
+        if (hlen > 1 && host[hlen - 1] == '.')
+            hlen--;
+    } else if ((value = http_request_header(&c->req, "Host", &vlen)) != NULL) {
+        hlen = route_host_name(value, vlen, &host);
+    }
+    return route_site(cfg, (const struct sockaddr *)&local, host, hlen);
+}
+
 /* Build the reply for the complete (or failed) request in C: an error
  * page, or what the handler answers.  With LISTENER (the listener
  * thread), only the handler's non-blocking entry point runs; returns 0
@@ -370,7 +401,8 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
         reply_error(rp, date, c->req.error_status);
     } else {
         const struct handler *h = c->child->handler;
-        struct req_ctx rq = { .req = &c->req, .env = &c->child->env, .date = date };
+        struct req_ctx rq = { .req = &c->req, .site = conn_site(c), .env = &c->child->env,
+                              .date = date };
         if (listener && (h->fast == NULL || h->fast(&rq, rp) != HANDLER_DONE))
             return 0;
         if (!listener)

@@ -217,7 +217,7 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
 static void reply_index(struct reply *rp, const struct req_ctx *rq, int dirfd,
                         const char *dir, const char *key, size_t keylen)
 {
-    const struct config *cfg = rq->env->cfg;
+    const struct config *cfg = rq->site;
     char full[PATH_MAX * 2];
     for (int i = 0; i < cfg->n_directory_index; i++) {
         const char *name = cfg->directory_index[i];
@@ -235,7 +235,8 @@ static void reply_index(struct reply *rp, const struct req_ctx *rq, int dirfd,
     reply_error(rp, rq->date, 403);
 }
 
-/* Serve KEY (a normalised path) from the cache.  Returns 1 when served. */
+/* Serve KEY (DocumentRoot and the normalised path: the file's path, which
+ * tells virtual hosts apart) from the cache.  Returns 1 when served. */
 static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
                             const char *key, size_t keylen)
 {
@@ -254,9 +255,9 @@ static void serve_path(struct reply *rp, const struct req_ctx *rq, const char *n
                        long n, const char *path, size_t plen, const char *query)
 {
     char full[PATH_MAX * 2];
-    if (reply_from_cache(rp, rq, norm, (size_t)n))
+    int flen = snprintf(full, sizeof full, "%s%s", rq->site->document_root, norm);
+    if (reply_from_cache(rp, rq, full, (size_t)flen))
         return;
-    snprintf(full, sizeof full, "%s%s", rq->env->cfg->document_root, norm);
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd == -1 || fstat(fd, &st) == -1) {
@@ -269,13 +270,13 @@ static void serve_path(struct reply *rp, const struct req_ctx *rq, const char *n
         return;
     }
     if (S_ISREG(st.st_mode)) {
-        reply_disk_file(rp, rq, fd, &st, full, norm, norm, (size_t)n);
+        reply_disk_file(rp, rq, fd, &st, full, norm, full, (size_t)flen);
         return;
     }
     if (S_ISDIR(st.st_mode) && norm[n - 1] != '/')
         reply_add_slash(rp, rq, path, plen, query);
     else if (S_ISDIR(st.st_mode))
-        reply_index(rp, rq, fd, full, norm, (size_t)n);
+        reply_index(rp, rq, fd, full, full, (size_t)flen);
     else
         reply_error(rp, rq->date, 403);
     close(fd);
@@ -332,8 +333,12 @@ static int static_fast(const struct req_ctx *rq, struct reply *rp)
     if (!rq->env->cache || (m != HTTP_GET && m != HTTP_HEAD) ||
         http_request_path(rq->req, &path, &plen, &query) != 0)
         return HANDLER_DECLINED;
+    char full[PATH_MAX * 2];
     long n = path_normalize(path, plen, norm, sizeof norm);
-    return n > 0 && reply_from_cache(rp, rq, norm, (size_t)n) ? HANDLER_DONE : HANDLER_DECLINED;
+    int flen = n > 0 ? snprintf(full, sizeof full, "%s%s", rq->site->document_root, norm) : -1;
+    return flen > 0 && (size_t)flen < sizeof full && reply_from_cache(rp, rq, full, (size_t)flen)
+               ? HANDLER_DONE
+               : HANDLER_DECLINED;
 }
 
 const struct handler static_handler = {

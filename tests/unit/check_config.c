@@ -192,6 +192,7 @@ END_TEST
 /* {directive, default as -V prints it} */
 static const char *const printed_defaults[][2] = {
     {"ServerRoot", MPMD_PREFIX}, {"Listen", "none (required)"}, {"ServerName", "(host name)"},
+    {"ServerAlias", "none"},
     {"User", "none"}, {"Group", "none"}, {"DocumentRoot", "htdocs"},
     {"DirectoryIndex", "index.html"}, {"ErrorLog", "stderr"}, {"LogLevel", "warn"},
     {"AccessLog", "off"}, {"PidFile", "none"}, {"TypesConfig", "/etc/mime.types"},
@@ -857,7 +858,8 @@ END_TEST
 START_TEST(test_unknown_directive)
 {
     expect_error("Listen 80\n\nFrobnicate on\n", CONF ":3: Frobnicate: unknown directive");
-    expect_error("Listen 80\n<VirtualHost *:80>\n", CONF ":2: <VirtualHost: unknown directive");
+    expect_error("Listen 80\n<Directory /srv>\n",
+                 CONF ":2: <Directory>: unknown section (mpmd knows <VirtualHost>)");
     expect_error("Listen 80\n\"\"\n", CONF ":2: unknown directive ''");
 }
 END_TEST

@@ -7,6 +7,7 @@
 
 Suite *config_suite(void);
 Suite *conffile_suite(void);
+Suite *route_suite(void);
 Suite *path_suite(void);
 Suite *mime_suite(void);
 Suite *log_suite(void);

@@ -44,6 +44,9 @@ struct read_timeout {
 #define CONFIG_MAX_LISTEN 32      /* Listen directives */
 #define CONFIG_MAX_DIRECTIVES 48  /* >= the directives src/core/config.c knows */
 #define CONFIG_MAX_FILES 4096     /* files one configuration may read (Include) */
+#define CONFIG_MAX_ALIAS 32       /* ServerAlias names of one virtual host */
+#define CONFIG_MAX_VHOST_ADDRS 8  /* addresses of one <VirtualHost> */
+#define CONFIG_MAX_VHOSTS 4096
 #define CONFIG_MAX_INCLUDE_DEPTH 32
 
 /* One file read for a configuration: the main file, or one an Include
@@ -55,6 +58,30 @@ struct config_file {
     int depth;                    /* 0 for the main file */
 };
 
+/* One address of a <VirtualHost>: "*:80", "127.0.0.1:8080", "[::1]:80",
+ * "*" (any address and port). */
+struct vhost_addr {
+    int any_ip;                   /* "*" or _default_ */
+    int family;                   /* AF_INET or AF_INET6 when !any_ip */
+    unsigned char ip[16];         /* network order; 4 bytes for AF_INET */
+    int port;                     /* 0: any port */
+    char text[80];                /* as normalised for messages and -S */
+};
+
+struct config;
+
+/* A <VirtualHost> section: its addresses, where it is, and its own
+ * directives in a struct config of the same layout (only the fields of
+ * directives allowed in a virtual host are used), merged with the main
+ * server's after parsing: what the section does not set, it inherits. */
+struct vhost {
+    struct config *cfg;
+    struct vhost_addr addrs[CONFIG_MAX_VHOST_ADDRS];
+    int n_addrs;
+    const char *file;             /* in the main config's files */
+    int line;
+};
+
 struct config {
     char *file;                   /* path of the main file as given (for messages) */
     struct config_file *files;    /* every file read, in reading order; [0] is FILE */
@@ -62,6 +89,10 @@ struct config {
     char *server_root;            /* absolute; other relative paths resolve against it */
     char *server_name;            /* ServerName; default: gethostname() */
     char *document_root;          /* absolute, no trailing slash */
+    char *server_alias[CONFIG_MAX_ALIAS]; /* ServerAlias (virtual hosts only) */
+    int n_server_alias;
+    struct vhost *vhosts;         /* <VirtualHost> sections, in file order */
+    int n_vhosts;
     char *directory_index[CONFIG_MAX_INDEX];
     int n_directory_index;
     struct listen_spec listen[CONFIG_MAX_LISTEN];
@@ -135,6 +166,11 @@ void config_free(struct config *cfg);
  * them: "(*) main file", then each included file under the file that
  * included it, with the line of its Include. */
 void config_print_includes(const struct config *cfg, FILE *out);
+
+/* The virtual hosts as `apachectl -S` prints them: each address, its
+ * default server and name-based hosts with their aliases, then
+ * ServerRoot, the main DocumentRoot and ErrorLog. */
+void config_print_vhosts(const struct config *cfg, FILE *out);
 
 /* Print every directive with its default and one line of help (mpmd -V),
  * one line per directive, after a "# Directive Default Meaning" header. */

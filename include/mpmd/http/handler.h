@@ -33,6 +33,8 @@ struct handler_env {
 /* One request, as a handler sees it. */
 struct req_ctx {
     const struct request *req;    /* head parsed; body not read (see below) */
+    const struct config *site;    /* the virtual host's configuration (route.h), or the
+                                   * main server's */
     const struct handler_env *env;
     struct date_cache *date;      /* the calling thread's */
 };

@@ -1441,6 +1441,7 @@ static int finish_vhosts(struct parse *p)
     struct config *main = p->cfg;
     for (int v = 0; v < main->n_vhosts; v++) {
         struct config *vc = main->vhosts[v].cfg;
+        vc->site_id = v + 1;
         if ((vc->server_root = strdup(main->server_root)) == NULL)
             return fail(p, "<VirtualHost>", "out of memory");
         for (int i = 0; i < N_DIRECTIVES; i++) {

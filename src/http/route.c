@@ -26,46 +26,56 @@ size_t route_host_name(const char *value, size_t len, const char **host)
     return n;
 }
 
-int route_addr_matches(const struct vhost_addr *a, const struct sockaddr *local)
-{
+/* The connection's own address, taken apart once per request. */
+struct local_addr {
+    int family;                   /* AF_INET (also for v4-mapped IPv6) or AF_INET6 */
     int port;
     const unsigned char *ip;
     size_t iplen;
-    int family = local->sa_family;
-    if (family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)local;
-        port = ntohs(in->sin_port);
-        ip = (const unsigned char *)&in->sin_addr;
-        iplen = 4;
-    } else if (family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)local;
-        port = ntohs(in6->sin6_port);
-        ip = in6->sin6_addr.s6_addr;
-        iplen = 16;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {   /* 127.0.0.1 on a [::] socket */
-            family = AF_INET;
-            ip += 12;
-            iplen = 4;
-        }
-    } else {
+};
+
+static int local_addr_parse(const struct sockaddr *sa, struct local_addr *l)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        *l = (struct local_addr){ AF_INET, ntohs(in->sin_port),
+                                  (const unsigned char *)&in->sin_addr, 4 };
         return 0;
     }
-    if (a->port && a->port != port)
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        *l = (struct local_addr){ AF_INET6, ntohs(in6->sin6_port), in6->sin6_addr.s6_addr, 16 };
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {   /* 127.0.0.1 on a [::] socket */
+            l->family = AF_INET;
+            l->ip += 12;
+            l->iplen = 4;
+        }
         return 0;
-    return a->any_ip || (a->family == family && memcmp(a->ip, ip, iplen) == 0);
+    }
+    return -1;
 }
 
-/* How well virtual host V's addresses match LOCAL: 2 an IP-specific
- * address, 1 a "*" one, 0 none. */
-static int addr_match_rank(const struct vhost *v, const struct sockaddr *local)
+static int addr_matches(const struct vhost_addr *a, const struct local_addr *l)
+{
+    if (a->port && a->port != l->port)
+        return 0;
+    return a->any_ip || (a->family == l->family && memcmp(a->ip, l->ip, l->iplen) == 0);
+}
+
+int route_addr_matches(const struct vhost_addr *a, const struct sockaddr *local)
+{
+    struct local_addr l;
+    return local_addr_parse(local, &l) == 0 && addr_matches(a, &l);
+}
+
+/* How well virtual host V's addresses match L: 2 an IP-specific address,
+ * 1 a "*" one, 0 none. */
+static int addr_match_rank(const struct vhost *v, const struct local_addr *l)
 {
     int best = 0;
-    for (int i = 0; i < v->n_addrs; i++)
-        if (route_addr_matches(&v->addrs[i], local)) {
-            int rank = v->addrs[i].any_ip ? 1 : 2;
-            if (rank > best)
-                best = rank;
-        }
+    for (int i = 0; i < v->n_addrs && best < 2; i++)
+        if (addr_matches(&v->addrs[i], l) && (v->addrs[i].any_ip ? 1 : 2) > best)
+            best = v->addrs[i].any_ip ? 1 : 2;
     return best;
 }
 
@@ -100,23 +110,25 @@ static int answers_to(const struct config *vc, const char *host, size_t hostlen)
 const struct config *route_site(const struct config *cfg, const struct sockaddr *local,
                                 const char *host, size_t hostlen)
 {
-    int rank = 0;
-    for (int i = 0; i < cfg->n_vhosts; i++) {
-        int r = addr_match_rank(&cfg->vhosts[i], local);
-        if (r > rank)
-            rank = r;
-    }
-    if (rank == 0)
+    struct local_addr l;
+    if (local_addr_parse(local, &l) == -1)
         return cfg;
-    const struct config *first = NULL;
+    /* One pass: the best address rank so far, its first site (the
+     * default) and its first site answering to HOST. */
+    int rank = 0;
+    const struct config *first = NULL, *named = NULL;
     for (int i = 0; i < cfg->n_vhosts; i++) {
-        if (addr_match_rank(&cfg->vhosts[i], local) != rank)
+        int r = addr_match_rank(&cfg->vhosts[i], &l);
+        if (r == 0 || r < rank)
             continue;
         const struct config *vc = cfg->vhosts[i].cfg;
-        if (first == NULL)
+        if (r > rank) {
+            rank = r;
             first = vc;
-        if (host != NULL && answers_to(vc, host, hostlen))
-            return vc;
+            named = NULL;
+        }
+        if (named == NULL && host != NULL && answers_to(vc, host, hostlen))
+            named = vc;
     }
-    return first;
+    return named ? named : first ? first : cfg;
 }

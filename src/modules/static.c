@@ -235,8 +235,18 @@ static void reply_index(struct reply *rp, const struct req_ctx *rq, int dirfd,
     reply_error(rp, rq->date, 403);
 }
 
-/* Serve KEY (DocumentRoot and the normalised path: the file's path, which
- * tells virtual hosts apart) from the cache.  Returns 1 when served. */
+/* The file cache key of the normalised path NORM (N bytes) for this
+ * request's site: the site's number in two bytes, then the path, so
+ * virtual hosts never share entries.  KEY has room for N + 2 bytes. */
+static size_t cache_key(const struct req_ctx *rq, const char *norm, size_t n, char *key)
+{
+    key[0] = (char)(rq->site->site_id >> 8);
+    key[1] = (char)rq->site->site_id;
+    memcpy(key + 2, norm, n);
+    return n + 2;
+}
+
+/* Serve KEY (cache_key) from the cache.  Returns 1 when served. */
 static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
                             const char *key, size_t keylen)
 {
@@ -254,10 +264,11 @@ static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
 static void serve_path(struct reply *rp, const struct req_ctx *rq, const char *norm,
                        long n, const char *path, size_t plen, const char *query)
 {
-    char full[PATH_MAX * 2];
-    int flen = snprintf(full, sizeof full, "%s%s", rq->site->document_root, norm);
-    if (reply_from_cache(rp, rq, full, (size_t)flen))
+    char full[PATH_MAX * 2], key[PATH_MAX + 2];
+    size_t klen = cache_key(rq, norm, (size_t)n, key);
+    if (reply_from_cache(rp, rq, key, klen))
         return;
+    snprintf(full, sizeof full, "%s%s", rq->site->document_root, norm);
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd == -1 || fstat(fd, &st) == -1) {
@@ -270,13 +281,13 @@ static void serve_path(struct reply *rp, const struct req_ctx *rq, const char *n
         return;
     }
     if (S_ISREG(st.st_mode)) {
-        reply_disk_file(rp, rq, fd, &st, full, norm, full, (size_t)flen);
+        reply_disk_file(rp, rq, fd, &st, full, norm, key, klen);
         return;
     }
     if (S_ISDIR(st.st_mode) && norm[n - 1] != '/')
         reply_add_slash(rp, rq, path, plen, query);
     else if (S_ISDIR(st.st_mode))
-        reply_index(rp, rq, fd, full, full, (size_t)flen);
+        reply_index(rp, rq, fd, full, key, klen);
     else
         reply_error(rp, rq->date, 403);
     close(fd);
@@ -333,10 +344,9 @@ static int static_fast(const struct req_ctx *rq, struct reply *rp)
     if (!rq->env->cache || (m != HTTP_GET && m != HTTP_HEAD) ||
         http_request_path(rq->req, &path, &plen, &query) != 0)
         return HANDLER_DECLINED;
-    char full[PATH_MAX * 2];
+    char key[PATH_MAX + 2];
     long n = path_normalize(path, plen, norm, sizeof norm);
-    int flen = n > 0 ? snprintf(full, sizeof full, "%s%s", rq->site->document_root, norm) : -1;
-    return flen > 0 && (size_t)flen < sizeof full && reply_from_cache(rp, rq, full, (size_t)flen)
+    return n > 0 && reply_from_cache(rp, rq, key, cache_key(rq, norm, (size_t)n, key))
                ? HANDLER_DONE
                : HANDLER_DECLINED;
 }

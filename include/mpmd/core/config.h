@@ -93,6 +93,7 @@ struct config {
     int n_server_alias;
     struct vhost *vhosts;         /* <VirtualHost> sections, in file order */
     int n_vhosts;
+    int site_id;                  /* 0: the main server; virtual host i: i + 1 */
     char *directory_index[CONFIG_MAX_INDEX];
     int n_directory_index;
     struct listen_spec listen[CONFIG_MAX_LISTEN];

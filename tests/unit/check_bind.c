@@ -557,10 +557,21 @@ START_TEST(test_update_ipv6)
         config_free(cfg);
         return;
     }
-    struct config *cfg = config_ok("Listen [::1]:%d\nListen %d\n", p6, pany);
+    /* The ports were free a moment ago; a server or client that other
+     * tests run at the same time (make -j) may take one first: pick again. */
+    struct config *cfg;
     struct socket_set set, dropped;
-    empty_set(&set);
-    update_ok(&set, cfg, &dropped);
+    for (int attempt = 1;; attempt++) {
+        cfg = config_ok("Listen [::1]:%d\nListen %d\n", p6, pany);
+        empty_set(&set);
+        if (socket_set_update(&set, cfg, &dropped, err, sizeof err) == 0)
+            break;
+        config_free(cfg);
+        ck_assert_msg(attempt < 5 && strstr(err, "Address already in use") != NULL,
+                      "socket_set_update (attempt %d): %s", attempt, err);
+        p6 = free_port_on(AF_INET6, "::1");
+        pany = free_port_on(AF_INET6, "::");
+    }
     char text[32];
     snprintf(text, sizeof text, "[::]:%d", pany);
     ck_assert_int_eq(set.n, 2);

@@ -73,6 +73,7 @@ enum dtype {
     T_INCLUDE,    /* no field: parse the files a path or wildcard names */
     T_INCLUDE_OPT,/* the same; naming nothing is no error */
     T_HOSTS,      /* like T_LIST: host names, '*' and '?' wildcards allowed */
+    T_ADDTYPE,    /* struct add_type[max] at offset, int count at offset2 */
 };
 
 /* Where a directive may stand (nginx's context column, Apache's
@@ -168,6 +169,10 @@ static const struct directive directives[] = {
      "Where to log one line per request, and in which format (default combined)", CTX_SERVER},
     {"PidFile", T_PATH, F(pid_file), 0, 0, 0, NULL, "none", "PATH", NULL,
      "File the supervisor writes its process id to", CTX_SERVER},
+    {"AddType", T_ADDTYPE, F(add_types), F(n_add_types), 0, CONFIG_MAX_ADD_TYPES, NULL, "none",
+     "MEDIA-TYPE EXTENSION...", NULL, "Media type of files with these extensions (with or "
+     "without the dot), over TypesConfig; a site adds to the main server's",
+     CTX_SERVER | CTX_VHOST},
     {"TypesConfig", T_PATH, F(types_config), 0, 0, 0, "/etc/mime.types", NULL, "PATH", NULL,
      "File mapping media types to file-name extensions (Debian's media-types package); a "
      "built-in table fills the gaps. Set in the file, it must be readable", CTX_SERVER},
@@ -334,6 +339,9 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
     case T_INCLUDE:
     case T_INCLUDE_OPT:
         snprintf(buf, len, "a file, a directory or a wildcard pattern");
+        break;
+    case T_ADDTYPE:
+        snprintf(buf, len, "a media type (type/subtype) and 1 or more extensions");
         break;
     case T_HOSTS:
         snprintf(buf, len, "1 to %lld host names (letters, digits, '-', '.', '_', and the "
@@ -731,6 +739,33 @@ static int set_read_timeout(const struct parse *p, const struct directive *d, in
     return 0;
 }
 
+/* AddType TYPE EXT...: "text/x-foo" and extensions ("foo" or ".foo"). */
+static int set_add_type(const struct parse *p, const struct directive *d, int argc,
+                        char **argv)
+{
+    struct add_type *all = field(p->target, d->offset);
+    int *n = field(p->target, d->offset2);
+    const char *slash = strchr(argv[0], '/');
+    if (slash == NULL || slash == argv[0] || slash[1] == '\0' || strchr(argv[0], ' '))
+        return fail(p, d->name, "expected a media type such as text/html, got '%s'", argv[0]);
+    for (int i = 1; i < argc; i++) {
+        const char *ext = argv[i] + (argv[i][0] == '.');
+        size_t len = strlen(ext);
+        if (len == 0 || len >= sizeof all->ext || strchr(ext, '/') || strchr(ext, '.'))
+            return fail(p, d->name, "expected a file-name extension such as html or .html, "
+                        "got '%s'", argv[i]);
+        if (*n >= d->max)
+            return fail(p, d->name, "more than %lld extensions", d->max);
+        struct add_type *t = &all[*n];
+        for (size_t k = 0; k <= len; k++)
+            t->ext[k] = (char)(ext[k] >= 'A' && ext[k] <= 'Z' ? ext[k] + 32 : ext[k]);
+        if ((t->type = strdup(argv[0])) == NULL)
+            return fail_oom(p, d);
+        ++*n;
+    }
+    return 0;
+}
+
 /* ---- Include ------------------------------------------------------------ */
 
 static int parse_text(struct parse *p, char *text);
@@ -867,6 +902,9 @@ static const struct dtype_ops dtypes[] = {
     [T_INCLUDE_OPT] = {set_include, 1, 1, 0,
                        "As Include, but a wildcard that matches nothing or a path that does "
                        "not exist is skipped silently (Debian's `sites-enabled/*.conf`)."},
+    [T_ADDTYPE] = {set_add_type, 2, MAX_ARGS - 1, 0,
+                   "Repeatable. Extensions are case-insensitive; the latest AddType for an "
+                   "extension wins."},
     [T_HOSTS] = {set_list, 1, 0, 0,
                  "Repeatable: the names add up. Matched against the Host header without "
                  "its port or a trailing dot, case-insensitively."},
@@ -1434,6 +1472,27 @@ static int copy_setting(struct config *to, const struct config *from, const stru
     }
 }
 
+/* A site's AddType list: the main server's first, then its own (which
+ * win, being later). */
+static int merge_add_types(struct config *vc, const struct config *main)
+{
+    if (vc->n_add_types + main->n_add_types > CONFIG_MAX_ADD_TYPES)
+        return -1;
+    memmove(vc->add_types + main->n_add_types, vc->add_types,
+            (size_t)vc->n_add_types * sizeof *vc->add_types);
+    for (int i = 0; i < main->n_add_types; i++) {
+        vc->add_types[i] = main->add_types[i];
+        if ((vc->add_types[i].type = strdup(main->add_types[i].type)) == NULL) {
+            for (int k = i; k < main->n_add_types; k++)
+                vc->add_types[k].type = NULL;   /* not owned yet */
+            vc->n_add_types += main->n_add_types;
+            return -1;
+        }
+    }
+    vc->n_add_types += main->n_add_types;
+    return 0;
+}
+
 /* Step 3c: each virtual host inherits what it does not set from the main
  * server (Apache's merge), then its own paths are resolved and checked. */
 static int finish_vhosts(struct parse *p)
@@ -1446,6 +1505,12 @@ static int finish_vhosts(struct parse *p)
             return fail(p, "<VirtualHost>", "out of memory");
         for (int i = 0; i < N_DIRECTIVES; i++) {
             const struct directive *d = &directives[i];
+            if (d->type == T_ADDTYPE) {
+                if (merge_add_types(vc, main) == -1)
+                    return fail(p, d->name, "more than %d extensions in a virtual host",
+                                CONFIG_MAX_ADD_TYPES);
+                continue;
+            }
             if (!(d->ctx & CTX_VHOST) || !(d->ctx & CTX_SERVER) || vc->directive_line[i] ||
                 d->type == T_INCLUDE || d->type == T_INCLUDE_OPT)
                 continue;
@@ -1529,6 +1594,26 @@ struct config *config_load(const char *file, const char *server_root, char *err,
     return cfg;
 }
 
+const char *config_added_type(const struct config *cfg, const char *name, size_t len)
+{
+    if (cfg->n_add_types == 0)
+        return NULL;
+    const char *dot = NULL;
+    for (size_t i = len; i > 0 && name[i - 1] != '/'; i--)
+        if (name[i - 1] == '.') {
+            dot = name + i;
+            break;
+        }
+    if (dot == NULL)
+        return NULL;
+    size_t elen = (size_t)(name + len - dot);
+    for (int i = cfg->n_add_types - 1; i >= 0; i--)
+        if (strlen(cfg->add_types[i].ext) == elen &&
+            strncasecmp(cfg->add_types[i].ext, dot, elen) == 0)
+            return cfg->add_types[i].type;
+    return NULL;
+}
+
 /* apachectl -S: one address per line, its virtual hosts under it. */
 void config_print_vhosts(const struct config *cfg, FILE *out)
 {
@@ -1605,6 +1690,8 @@ void config_free(struct config *cfg)
             free(*(char **)field(cfg, d->offset));
         }
     }
+    for (int i = 0; i < cfg->n_add_types; i++)
+        free(cfg->add_types[i].type);
     for (int i = 0; i < cfg->n_vhosts; i++)
         config_free(cfg->vhosts[i].cfg);
     free(cfg->vhosts);

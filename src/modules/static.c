@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/modules/filecache.h"
@@ -206,7 +207,9 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
                             const struct stat *st, const char *full, const char *name,
                             const char *key, size_t keylen)
 {
-    const char *type = mime_lookup(rq->env->mime, name, strlen(name));
+    const char *type = config_added_type(rq->site, name, strlen(name));
+    if (type == NULL)
+        type = mime_lookup(rq->env->mime, name, strlen(name));
     if (rq->env->cache)
         filecache_put(rq->env->cache, key, keylen, full, fd, st, type, monotonic_seconds());
     struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd };

@@ -25,13 +25,15 @@ SITES = {"a": b"<p>site A</p>\n", "b": b"<p>site B</p>\n", "c": b"<p>site C</p>\
 def make_sites(tmp):
     for name, body in SITES.items():
         os.makedirs(os.path.join(tmp, name))
-        with open(os.path.join(tmp, name, "index.html"), "wb") as f:
-            f.write(body)
+        for fname, data in (("index.html", body), ("x.zzqq", b"zz\n")):
+            with open(os.path.join(tmp, name, fname), "wb") as f:
+                f.write(data)
 
 
 def vhost_conf(tmp, port, port2):
     return "\n".join([
         "Listen 127.0.0.1:%d" % port2,
+        "AddType application/x-main zzqq",
         "<VirtualHost *:%d>" % port,
         "    ServerName a.example",
         "    ServerAlias www.a.example *.a.test",
@@ -40,6 +42,7 @@ def vhost_conf(tmp, port, port2):
         "<VirtualHost *:%d>" % port,
         "    ServerName b.example",
         "    DocumentRoot %s/b" % tmp,
+        "    AddType application/x-site-b .ZZQQ",
         "</VirtualHost>",
         "<VirtualHost 127.0.0.1:%d>" % port2,
         "    ServerName c.example",
@@ -79,6 +82,11 @@ def check_sites(t, s, port2, tag):
          "%s: HTTP/1.0 without Host -> the default (first) site" % tag)
     t.eq(raw(s.port, b"GET http://b.example/index.html HTTP/1.1\r\nHost: a.example\r\n\r\n"),
          (200, SITES["b"]), "%s: absolute-form target's host wins over Host" % tag)
+    for host, want in [("a.example", "application/x-main"), ("b.example", "application/x-site-b")]:
+        with mpmdtest.Conn(s.port) as c:
+            c.request("GET", "/x.zzqq", headers=[("Host", host)])
+            t.eq(c.read_response().header("Content-Type"), want,
+                 "%s: AddType for %s: %s (a site adds to the main server's)" % (tag, host, want))
     # The same path from the file cache, alternating sites on one connection.
     with mpmdtest.Conn(s.port) as c:
         got = []

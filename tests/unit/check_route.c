@@ -260,6 +260,36 @@ START_TEST(test_vhost_addresses)
 }
 END_TEST
 
+/* AddType: extensions with or without the dot, case-insensitive, the
+ * latest wins; a site's list is the main server's, then its own. */
+START_TEST(test_add_type)
+{
+    struct config *cfg = parse_ok(
+        "Listen 80\nAddType text/x-one .one TWO\nAddType text/x-again one\n"
+        "<VirtualHost *:80>\nAddType text/x-site two three\n</VirtualHost>\n"
+        "<VirtualHost *:80>\nServerName other\n</VirtualHost>\n");
+    ck_assert_str_eq(config_added_type(cfg, "/a/b.ONE", 8), "text/x-again");
+    ck_assert_str_eq(config_added_type(cfg, "x.two", 5), "text/x-one");
+    ck_assert_ptr_null(config_added_type(cfg, "x.three", 7));
+    ck_assert_ptr_null(config_added_type(cfg, "one", 3));          /* no extension */
+    ck_assert_ptr_null(config_added_type(cfg, "a.one/b", 7));      /* dot in a directory */
+    const struct config *v0 = cfg->vhosts[0].cfg, *v1 = cfg->vhosts[1].cfg;
+    ck_assert_str_eq(config_added_type(v0, "x.two", 5), "text/x-site");
+    ck_assert_str_eq(config_added_type(v0, "x.three", 7), "text/x-site");
+    ck_assert_str_eq(config_added_type(v0, "x.one", 5), "text/x-again");
+    ck_assert_str_eq(config_added_type(v1, "x.two", 5), "text/x-one");
+    config_free(cfg);
+    parse_fails("Listen 80\nAddType html .html\n",
+                "v.conf:2: AddType: expected a media type such as text/html, got 'html'");
+    parse_fails("Listen 80\nAddType text/html a.b\n",
+                "v.conf:2: AddType: expected a file-name extension such as html or .html, "
+                "got 'a.b'");
+    parse_fails("Listen 80\nAddType text/html\n",
+                "v.conf:2: AddType: expected 2 to 63 arguments, got 1 (usage: AddType "
+                "MEDIA-TYPE EXTENSION...)");
+}
+END_TEST
+
 /* mpmd -S: Apache's layout. */
 START_TEST(test_print_vhosts)
 {
@@ -299,6 +329,7 @@ Suite *route_suite(void)
     tcase_add_test(tc, test_section_errors);
     tcase_add_test(tc, test_vhost_addresses);
     tcase_add_test(tc, test_print_vhosts);
+    tcase_add_test(tc, test_add_type);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -47,6 +47,13 @@ struct read_timeout {
 #define CONFIG_MAX_ALIAS 32       /* ServerAlias names of one virtual host */
 #define CONFIG_MAX_VHOST_ADDRS 8  /* addresses of one <VirtualHost> */
 #define CONFIG_MAX_VHOSTS 4096
+#define CONFIG_MAX_ADD_TYPES 256  /* AddType extensions of one server or site */
+
+/* AddType TYPE EXT: one extension (lower case, no dot) and its type. */
+struct add_type {
+    char ext[32];
+    char *type;                   /* owned */
+};
 #define CONFIG_MAX_INCLUDE_DEPTH 32
 
 /* One file read for a configuration: the main file, or one an Include
@@ -89,6 +96,9 @@ struct config {
     char *server_root;            /* absolute; other relative paths resolve against it */
     char *server_name;            /* ServerName; default: gethostname() */
     char *document_root;          /* absolute, no trailing slash */
+    struct add_type add_types[CONFIG_MAX_ADD_TYPES]; /* AddType, in file order; a
+                                   * site's list is the main server's, then its own */
+    int n_add_types;
     char *server_alias[CONFIG_MAX_ALIAS]; /* ServerAlias (virtual hosts only) */
     int n_server_alias;
     struct vhost *vhosts;         /* <VirtualHost> sections, in file order */
@@ -162,6 +172,11 @@ struct config *config_parse_text(const char *name, const char *text, const char 
                                  char *err, size_t errlen);
 
 void config_free(struct config *cfg);
+
+/* The AddType media type for the file name NAME (LEN bytes), looking at
+ * the extension after its last '.', case-insensitive; the latest AddType
+ * wins.  NULL when none names it.  Any thread. */
+const char *config_added_type(const struct config *cfg, const char *name, size_t len);
 
 /* The files CFG was read from, as `apachectl -t -D DUMP_INCLUDES` prints
  * them: "(*) main file", then each included file under the file that

@@ -77,7 +77,7 @@ enum dtype {
 };
 
 /* Where a directive may stand (nginx's context column, Apache's
- * RSRC_CONF / ACCESS_CONF).  0 means CTX_SERVER. */
+ * RSRC_CONF / ACCESS_CONF). */
 #define CTX_SERVER 1u             /* the main server config, outside sections */
 #define CTX_VHOST 2u              /* inside <VirtualHost> */
 
@@ -92,7 +92,7 @@ struct directive {
     const char *syntax;           /* the arguments, for messages and docs */
     const char *const *names;     /* T_ENUM values, T_PATH keywords, AccessLog formats */
     const char *help;             /* one line */
-    unsigned ctx;                 /* CTX_* bits; 0: server config only */
+    unsigned ctx;                 /* CTX_* bits */
 };
 
 /* Where the parser is, and where its error message goes.  An Include
@@ -771,25 +771,27 @@ static int set_add_type(const struct parse *p, const struct directive *d, int ar
 static int parse_text(struct parse *p, char *text);
 static char *path_resolve(const char *base, const char *path);
 
-/* ServerRoot as it stands at this line (mpmd -d wins), made absolute. */
-static char *root_now(const struct parse *p)
+/* PATH made absolute against the current directory (and normalised), or
+ * NULL with errno set. */
+static char *absolute_from_cwd(const char *path)
 {
-    const char *root = p->root_override ? p->root_override : p->cfg->server_root;
-    if (root[0] == '/')
-        return strdup(root);
-    char *cwd = getcwd(NULL, 0);
-    char *abs = cwd ? path_resolve(cwd, root) : NULL;
+    char *cwd = NULL;
+    if (path[0] != '/' && (cwd = getcwd(NULL, 0)) == NULL)
+        return NULL;
+    char *abs = path_resolve(cwd, path);
     free(cwd);
+    if (abs == NULL)
+        errno = ENOMEM;
     return abs;
 }
 
 /* Whether PATH is being read already by P or a parse that included it. */
-static const struct parse *reading(const struct parse *p, const char *path)
+static int reading(const struct parse *p, const char *path)
 {
     for (; p != NULL; p = p->parent)
         if (p->file != NULL && strcmp(p->file, path) == 0)
-            return p;
-    return NULL;
+            return 1;
+    return 0;
 }
 
 /* Remember PATH as a file read for this config, included at P's line.
@@ -813,7 +815,7 @@ static int add_file(struct config *cfg, const struct parse *p, const char *path)
 static int include_file(const struct parse *p, const struct directive *d, const char *path)
 {
     char why[256];
-    if (reading(p, path) != NULL)
+    if (reading(p, path))
         return fail(p, d->name, "'%s' is already being read: an Include loop", path);
     if (p->cfg->n_files >= CONFIG_MAX_FILES)
         return fail(p, d->name, "more than %d configuration files", CONFIG_MAX_FILES);
@@ -845,7 +847,8 @@ static int set_include(const struct parse *p, const struct directive *d, int arg
         return fail_value(p, d, argv[0]);
     if (p->file != NULL && p->cfg->files[p->file_index].depth >= CONFIG_MAX_INCLUDE_DEPTH)
         return fail(p, d->name, "Include nested more than %d deep", CONFIG_MAX_INCLUDE_DEPTH);
-    char *root = root_now(p);
+    /* ServerRoot as it stands at this line (mpmd -d wins). */
+    char *root = absolute_from_cwd(p->root_override ? p->root_override : p->cfg->server_root);
     char *path = root ? path_resolve(root, argv[0]) : NULL;
     free(root);
     if (path == NULL)
@@ -1028,36 +1031,27 @@ static int check_arity(const struct parse *p, const struct directive *d, int nar
                 d->syntax);
 }
 
-/* The contexts of D in words: "server config, <VirtualHost>". */
-static const char *context_names(const struct directive *d, char *buf, size_t len)
+/* The contexts of D in words: "server config, <VirtualHost>"; with MD
+ * the section name is in backticks (a bare <VirtualHost> is a tag in
+ * Markdown). */
+static const char *context_names(const struct directive *d, int md, char *buf, size_t len)
 {
-    unsigned ctx = d->ctx ? d->ctx : CTX_SERVER;
-    snprintf(buf, len, "%s%s%s", ctx & CTX_SERVER ? "server config" : "",
-             (ctx & CTX_SERVER) && (ctx & CTX_VHOST) ? ", " : "",
-             ctx & CTX_VHOST ? "<VirtualHost>" : "");
-    return buf;
-}
-
-/* The same for Markdown, where a bare <VirtualHost> would be a tag. */
-static const char *context_md(const struct directive *d, char *buf, size_t len)
-{
-    unsigned ctx = d->ctx ? d->ctx : CTX_SERVER;
-    snprintf(buf, len, "%s%s%s", ctx & CTX_SERVER ? "server config" : "",
-             (ctx & CTX_SERVER) && (ctx & CTX_VHOST) ? ", " : "",
-             ctx & CTX_VHOST ? "`<VirtualHost>`" : "");
+    snprintf(buf, len, "%s%s%s", d->ctx & CTX_SERVER ? "server config" : "",
+             (d->ctx & CTX_SERVER) && (d->ctx & CTX_VHOST) ? ", " : "",
+             !(d->ctx & CTX_VHOST) ? "" : md ? "`<VirtualHost>`" : "<VirtualHost>");
     return buf;
 }
 
 /* D may stand where the parser is (defaults apply outside any section). */
 static int check_context(const struct parse *p, const struct directive *d)
 {
-    unsigned ctx = d->ctx ? d->ctx : CTX_SERVER, here = p->vhost >= 0 ? CTX_VHOST : CTX_SERVER;
+    unsigned here = p->vhost >= 0 ? CTX_VHOST : CTX_SERVER;
     char where[64];
-    if (ctx & here)
+    if (d->ctx & here)
         return 0;
     return fail(p, d->name, "not allowed %s; allowed in: %s",
                 here == CTX_VHOST ? "in <VirtualHost>" : "outside <VirtualHost>",
-                context_names(d, where, sizeof where));
+                context_names(d, 0, where, sizeof where));
 }
 
 /* Apply one directive: ARGV[0] is its name. */
@@ -1309,14 +1303,12 @@ static int resolve_root(struct parse *p, const char *override)
     if (override != NULL && override[0] == '\0')
         return fail(p, d->name, "expected a path, got '' (from the command line)");
     const char *given = override ? override : *root;
-    char *cwd = NULL, *abs;
-    if (given[0] != '/' && (cwd = getcwd(NULL, 0)) == NULL)
+    char *abs = absolute_from_cwd(given);
+    if (abs == NULL && errno == ENOMEM)
+        return fail_oom(p, d);
+    if (abs == NULL)
         return fail(p, d->name, "cannot resolve '%s': current directory unknown: %s", given,
                     strerror(errno));
-    abs = path_resolve(cwd, given);
-    free(cwd);
-    if (abs == NULL)
-        return fail_oom(p, d);
     free(*root);
     *root = abs;
     return 0;
@@ -1614,6 +1606,38 @@ const char *config_added_type(const struct config *cfg, const char *name, size_t
     return NULL;
 }
 
+/* How many virtual-host addresses read TEXT; FIRST_V and FIRST_A get
+ * where the first of them is. */
+static int vhost_addr_uses(const struct config *cfg, const char *text, int *first_v,
+                           int *first_a)
+{
+    int n = 0;
+    for (int v = 0; v < cfg->n_vhosts; v++)
+        for (int a = 0; a < cfg->vhosts[v].n_addrs; a++)
+            if (strcmp(cfg->vhosts[v].addrs[a].text, text) == 0 && n++ == 0)
+                *first_v = v, *first_a = a;
+    return n;
+}
+
+/* The name-based virtual hosts on address TEXT, as apachectl -S lists
+ * them under "is a NameVirtualHost". */
+static void print_namevhosts(const struct config *cfg, const char *text, FILE *out)
+{
+    for (int v = 0; v < cfg->n_vhosts; v++)
+        for (int a = 0; a < cfg->vhosts[v].n_addrs; a++) {
+            const struct vhost *w = &cfg->vhosts[v];
+            if (strcmp(w->addrs[a].text, text) != 0)
+                continue;
+            char port[8] = "*";
+            if (w->addrs[a].port)
+                snprintf(port, sizeof port, "%d", w->addrs[a].port);
+            fprintf(out, "         port %s namevhost %s (%s:%d)\n", port, w->cfg->server_name,
+                    w->file, w->line);
+            for (int k = 0; k < w->cfg->n_server_alias; k++)
+                fprintf(out, "                 alias %s\n", w->cfg->server_alias[k]);
+        }
+}
+
 /* apachectl -S: one address per line, its virtual hosts under it. */
 void config_print_vhosts(const struct config *cfg, FILE *out)
 {
@@ -1621,39 +1645,18 @@ void config_print_vhosts(const struct config *cfg, FILE *out)
     for (int i = 0; i < cfg->n_vhosts; i++)
         for (int a = 0; a < cfg->vhosts[i].n_addrs; a++) {
             const char *text = cfg->vhosts[i].addrs[a].text;
-            int seen = 0, count = 0;
-            for (int j = 0; j < cfg->n_vhosts && !seen; j++)
-                for (int b = 0; b < cfg->vhosts[j].n_addrs; b++)
-                    if (strcmp(cfg->vhosts[j].addrs[b].text, text) == 0) {
-                        seen = j < i || (j == i && b < a);
-                        break;
-                    }
-            if (seen)
-                continue;
-            for (int j = 0; j < cfg->n_vhosts; j++)
-                for (int b = 0; b < cfg->vhosts[j].n_addrs; b++)
-                    count += strcmp(cfg->vhosts[j].addrs[b].text, text) == 0;
+            int fv = i, fa = a, uses = vhost_addr_uses(cfg, text, &fv, &fa);
+            if (fv != i || fa != a)
+                continue;             /* listed with its first use */
             const struct vhost *v = &cfg->vhosts[i];
-            if (count == 1) {
+            if (uses == 1) {
                 fprintf(out, "%-22s %s (%s:%d)\n", text, v->cfg->server_name, v->file, v->line);
                 continue;
             }
             fprintf(out, "%-22s is a NameVirtualHost\n", text);
             fprintf(out, "         default server %s (%s:%d)\n", v->cfg->server_name, v->file,
                     v->line);
-            for (int j = 0; j < cfg->n_vhosts; j++)
-                for (int b = 0; b < cfg->vhosts[j].n_addrs; b++) {
-                    const struct vhost *w = &cfg->vhosts[j];
-                    if (strcmp(w->addrs[b].text, text) != 0)
-                        continue;
-                    char port[8] = "*";
-                    if (w->addrs[b].port)
-                        snprintf(port, sizeof port, "%d", w->addrs[b].port);
-                    fprintf(out, "         port %s namevhost %s (%s:%d)\n", port,
-                            w->cfg->server_name, w->file, w->line);
-                    for (int k = 0; k < w->cfg->n_server_alias; k++)
-                        fprintf(out, "                 alias %s\n", w->cfg->server_alias[k]);
-                }
+            print_namevhosts(cfg, text, out);
         }
     fprintf(out, "ServerRoot: \"%s\"\n", cfg->server_root);
     fprintf(out, "Main DocumentRoot: \"%s\"\n", cfg->document_root);
@@ -1725,7 +1728,7 @@ static void print_directive_md(FILE *out, const struct directive *d)
     else
         fprintf(out, "- Default: `%s %s`\n", d->name, d->def);
     fprintf(out, "- Accepts: %s\n", describe(d, what, sizeof what));
-    fprintf(out, "- Context: %s\n", context_md(d, what, sizeof what));
+    fprintf(out, "- Context: %s\n", context_names(d, 1, what, sizeof what));
     if (note != NULL)
         fprintf(out, "\n%s\n", note);
     for (int i = 0; d->type == T_PATH && d->names != NULL && d->names[i] != NULL; i++)
@@ -1760,7 +1763,7 @@ void config_print_reference_md(FILE *out)
     for (int i = 0; i < N_DIRECTIVES; i++) {
         const struct directive *d = &directives[i];
         char ctx[64];
-        context_md(d, ctx, sizeof ctx);
+        context_names(d, 1, ctx, sizeof ctx);
         if (d->def_doc != NULL)
             fprintf(out, "| %s | %s | %s | %s |\n", d->name, d->def_doc, ctx, d->help);
         else

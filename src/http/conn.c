@@ -359,8 +359,9 @@ static void conn_log_access(struct conn *c)
 /* The site (virtual host) that answers the request in C: by the address
  * the connection came in on and the Host (RFC 9112 3.2.2: an absolute-form
  * target's authority instead).  A config without virtual hosts costs one
- * test. */
-static const struct config *conn_site(struct conn *c)
+ * test.  Chosen once per request: a request the listener's fast path
+ * declines is built again by a handler thread (c->site). */
+static const struct config *choose_site(struct conn *c)
 {
     const struct config *cfg = c->child->cfg;
     if (cfg->n_vhosts == 0)
@@ -401,7 +402,9 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
         reply_error(rp, date, c->req.error_status);
     } else {
         const struct handler *h = c->child->handler;
-        struct req_ctx rq = { .req = &c->req, .site = conn_site(c), .env = &c->child->env,
+        if (c->site == NULL)
+            c->site = choose_site(c);
+        struct req_ctx rq = { .req = &c->req, .site = c->site, .env = &c->child->env,
                               .date = date };
         if (listener && (h->fast == NULL || h->fast(&rq, rp) != HANDLER_DONE))
             return 0;
@@ -436,6 +439,7 @@ static int client_done_sending(const struct conn *c)
 static enum next_step conn_next_request(struct conn *c)
 {
     conn_begin_stage(c, 0);
+    c->site = NULL;
     if (http_request_next(&c->req) == 0) {
         http_request_release_buffer(&c->req);
         return NEXT_IDLE;
@@ -444,23 +448,18 @@ static enum next_step conn_next_request(struct conn *c)
                                                                              : NEXT_SERVE;
 }
 
-/* Discarding a body after its response, the parser said R. */
-static enum next_step conn_discard_step(struct conn *c, enum http_parse_result r)
+/* Discarding a body after its response, parsing has stopped: the body is
+ * over, broken, or more is needed. */
+static enum next_step conn_discard_next(struct conn *c)
 {
-    if (r == HTTP_PARSE_MORE)
+    if (!c->req.complete && !c->req.error_status)
         return NEXT_READ;
     c->discarding = 0;
-    if (r == HTTP_PARSE_DONE)
+    if (c->req.complete)
         return conn_next_request(c);
     log_msg(c->child->log, LOGL_INFO, "bad request body after the response (%d): %s",
             c->req.error_status, c->req.error_reason ? c->req.error_reason : "malformed");
     return NEXT_LINGER;   /* broken framing: the response is out, end here */
-}
-
-/* conn_read_request said READ_READY while discarding. */
-static enum next_step conn_discard_ended(struct conn *c)
-{
-    return conn_discard_step(c, c->req.complete ? HTTP_PARSE_DONE : HTTP_PARSE_ERROR);
 }
 
 /* A response is fully sent: log it and decide what the connection does
@@ -476,7 +475,8 @@ static enum next_step conn_response_done(struct conn *c)
     /* Answered from the head: read the rest of the (small) body, drop it. */
     c->discarding = 1;
     conn_begin_stage(c, 1);
-    return conn_discard_step(c, http_request_parse(&c->req, &c->child->limits));
+    http_request_parse(&c->req, &c->child->limits);
+    return conn_discard_next(c);
 }
 
 static void conn_wait_read(struct conn *c);
@@ -598,7 +598,7 @@ static void on_readable(struct conn *c)
     switch (conn_read_request(c)) {
     case READ_READY:
         if (c->discarding)
-            conn_continue(c, conn_discard_ended(c));
+            conn_continue(c, conn_discard_next(c));
         else
             conn_dispatch(c);
         break;
@@ -731,7 +731,7 @@ static enum next_step worker_read(struct worker *w, struct conn *c)
         if (r == READ_GONE)
             return NEXT_CLOSE;
         if (r == READ_READY)
-            return c->discarding ? conn_discard_ended(c) : NEXT_SERVE;
+            return c->discarding ? conn_discard_next(c) : NEXT_SERVE;
         int idle = c->req.len == 0 && c->served > 0 && !c->discarding;
         int left = idle ? cfg->keepalive_timeout : read_time_left(c);
         scoreboard_set_thread_state(w->sb, idle ? SB_THREAD_KEEPALIVE : SB_THREAD_READING);

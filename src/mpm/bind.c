@@ -67,13 +67,7 @@ static void tune_listener(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
 }
 
-/* The file a Listen was written in (an included one, or the main file). */
-static const char *spec_file(const struct config *cfg, const struct listen_spec *ls)
-{
-    return ls->file != NULL ? ls->file : cfg->file;
-}
-
-static int bind_one(const char *file, const struct listen_spec *ls, char *err, size_t errlen)
+static int bind_one(const struct listen_spec *ls, char *err, size_t errlen)
 {
     int fam = ls->addr.ss_family, one = 1, saved;
     int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -94,7 +88,7 @@ static int bind_one(const char *file, const struct listen_spec *ls, char *err, s
     return fd;
 fail:
     saved = errno;
-    snprintf(err, errlen, "%s:%d: Listen: cannot listen on %s: %s", file, ls->line, ls->text,
+    snprintf(err, errlen, "%s:%d: Listen: cannot listen on %s: %s", ls->file, ls->line, ls->text,
              strerror(saved));
     if (fd != -1)
         close(fd);
@@ -127,11 +121,11 @@ int socket_set_adopt(struct socket_set *set, char *err, size_t errlen)
 }
 
 static int add_socket(struct update *u, int fd, int origin, const struct listen_spec *ls,
-                      const char *file, char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
     if (u->n == CONFIG_MAX_LISTEN) {
-        snprintf(err, errlen, "%s:%d: Listen %s: more than %d listening sockets", file, ls->line,
-                 ls->text, CONFIG_MAX_LISTEN);
+        snprintf(err, errlen, "%s:%d: Listen %s: more than %d listening sockets", ls->file,
+                 ls->line, ls->text, CONFIG_MAX_LISTEN);
         errno = EINVAL;
         return -1;
     }
@@ -152,15 +146,15 @@ static int claim_passed(const struct socket_set *set, struct update *u, const st
             continue;
         if (u->claimed[i]) {
             const struct listen_spec *first = &cfg->listen[u->claimed[i] - 1];
-            int same = spec_file(cfg, first) == spec_file(cfg, ls);
+            int same = first->file == ls->file;
             snprintf(err, errlen, "%s:%d: Listen %s: systemd's socket fd %d (name \"%s\", %s) "
-                     "is already taken by the Listen on line %d%s%s", spec_file(cfg, ls),
+                     "is already taken by the Listen on line %d%s%s", ls->file,
                      ls->line, ls->text, p->fd, p->name, p->text, first->line,
-                     same ? "" : " of ", same ? "" : spec_file(cfg, first));
+                     same ? "" : " of ", same ? "" : first->file);
             errno = EINVAL;
             return -1;
         }
-        if (add_socket(u, p->fd, SOCKET_INHERITED, ls, spec_file(cfg, ls), err, errlen) == -1)
+        if (add_socket(u, p->fd, SOCKET_INHERITED, ls, err, errlen) == -1)
             return -1;
         u->claimed[i] = li + 1;
         got++;
@@ -205,12 +199,12 @@ static int take_socket(const struct socket_set *set, struct update *u, const str
         return got == -1 ? -1 : 0;
     int fd = find_own_socket(set, ls), origin = SOCKET_KEPT;
     if (fd == -1) {
-        fd = bind_one(spec_file(cfg, ls), ls, err, errlen);
+        fd = bind_one(ls, err, errlen);
         origin = SOCKET_BOUND;
     }
     if (fd == -1)
         return -1;
-    if (add_socket(u, fd, origin, ls, spec_file(cfg, ls), err, errlen) == -1) {
+    if (add_socket(u, fd, origin, ls, err, errlen) == -1) {
         if (origin == SOCKET_BOUND)
             close(fd);
         return -1;

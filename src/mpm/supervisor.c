@@ -452,7 +452,7 @@ static void log_own_sockets(const struct supervisor *s)
         const struct bound_socket *b = &s->socks.s[i];
         if (b->origin == SOCKET_BOUND)
             log_msg(&s->log, LOGL_WARN, "%s:%d: Listen %s: no socket from systemd matches; "
-                    "bound it (not socket-activated)", s->cfg->file, b->spec.line, b->spec.text);
+                    "bound it (not socket-activated)", b->spec.file, b->spec.line, b->spec.text);
     }
 }
 

@@ -26,7 +26,8 @@ struct listen_spec {
     socklen_t addrlen;
     char text[80];                /* normalised: "127.0.0.1:8080", "[::1]:80", port: "[::]:80" */
     char name[32];                /* optional second argument (FileDescriptorName); "" if none */
-    const char *file;             /* file of the directive (in struct config's files) */
+    const char *file;             /* file of the directive (in struct config's files;
+                                   * valid while that config lives) */
     int line;                     /* line of the directive, for errors */
 };
 

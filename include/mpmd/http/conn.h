@@ -73,6 +73,7 @@ struct conn {
         struct sockaddr_in6 in6;
     } peer;
     struct request req;
+    const struct config *site; /* the current request's site once chosen, or NULL */
     struct reply_out *out;   /* pending output handed to the listener, or NULL */
     int status;              /* status of the response in progress (access log) */
     long long body_sent;     /* body bytes sent for it (access log) */

@@ -16,7 +16,6 @@
 #endif
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,24 +30,12 @@ static char root[64];
 
 static void root_setup(void)
 {
-    char path[128];
-    snprintf(root, sizeof root, "/tmp/mpmd-check-include-XXXXXX");
-    ck_assert_msg(mkdtemp(root) != NULL, "mkdtemp: %s", strerror(errno));
-    snprintf(path, sizeof path, "%s/htdocs", root);
-    ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    sandbox_create(root, sizeof root, "include", (const char *const[]){"htdocs", NULL});
 }
 
 static void root_teardown(void)
 {
-    nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    sandbox_remove(root);
 }
 
 /* Write TEXT to ROOT/NAME, creating the directories on the way. */

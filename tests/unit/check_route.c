@@ -30,23 +30,12 @@ static const char *const site_dirs[] = {"htdocs", "a", "b", "c", NULL};
 
 static void root_setup(void)
 {
-    char path[128];
-    snprintf(root, sizeof root, "/tmp/mpmd-check-route-XXXXXX");
-    ck_assert_msg(mkdtemp(root) != NULL, "mkdtemp: %s", strerror(errno));
-    for (int i = 0; site_dirs[i]; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, site_dirs[i]);
-        ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
-    }
+    sandbox_create(root, sizeof root, "route", site_dirs);
 }
 
 static void root_teardown(void)
 {
-    char path[128];
-    for (int i = 0; site_dirs[i]; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, site_dirs[i]);
-        rmdir(path);
-    }
-    rmdir(root);
+    sandbox_remove(root);
 }
 
 static struct config *parse(const char *text, char *err, size_t errlen)

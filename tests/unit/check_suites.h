@@ -5,6 +5,12 @@
 
 #include <check.h>
 
+/* check_sandbox.c: ROOT (LEN bytes) gets a new directory under /tmp named
+ * after NAME, holding the directories DIRS (NULL-terminated); removed
+ * with everything in it by sandbox_remove. */
+void sandbox_create(char *root, size_t len, const char *name, const char *const *dirs);
+void sandbox_remove(const char *root);
+
 Suite *config_suite(void);
 Suite *conffile_suite(void);
 Suite *route_suite(void);

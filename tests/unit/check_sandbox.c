@@ -1,0 +1,42 @@
+/* check_sandbox.c: throw-away directories for the unit tests that need
+ * files (config Include, virtual hosts).  Runs in the Check runner's
+ * process; everything it makes, sandbox_remove removes. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check_suites.h"
+
+void sandbox_create(char *root, size_t len, const char *name, const char *const *dirs)
+{
+    char path[256];
+    snprintf(root, len, "/tmp/mpmd-check-%s-XXXXXX", name);
+    ck_assert_msg(mkdtemp(root) != NULL, "mkdtemp: %s", strerror(errno));
+    for (int i = 0; dirs[i] != NULL; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
+        ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
+    }
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void sandbox_remove(const char *root)
+{
+    nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}

@@ -13,8 +13,8 @@
 set -eu
 cd "$(dirname "$0")"
 
-DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev \
-check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client"
+DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev \
+check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client apache2"
 
 install_deps() {
     missing=""

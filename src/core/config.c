@@ -46,6 +46,12 @@
 #include <unistd.h>
 
 #include "mpmd/core/conffile.h"
+#include "mpmd/core/dirconf.h"
+#include "mpmd/core/module.h"
+#include "mpmd/core/secindex.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #ifndef MPMD_PREFIX
 #define MPMD_PREFIX "/usr/local"
@@ -74,12 +80,13 @@ enum dtype {
     T_INCLUDE_OPT,/* the same; naming nothing is no error */
     T_HOSTS,      /* like T_LIST: host names, '*' and '?' wildcards allowed */
     T_ADDTYPE,    /* struct add_type[max] at offset, int count at offset2 */
+    T_DIRSET,     /* no field: DIRSET parses into the struct dirconf of the place */
+    T_HANDLER,    /* SetHandler: struct dirconf's handler */
+    T_REQUIRE,    /* Require: a rule in the open <RequireAny>/<RequireAll> or section */
+    T_MODULE,     /* a module's directive (module.h); only in find_directive's result */
 };
 
-/* Where a directive may stand (nginx's context column, Apache's
- * RSRC_CONF / ACCESS_CONF). */
-#define CTX_SERVER 1u             /* the main server config, outside sections */
-#define CTX_VHOST 2u              /* inside <VirtualHost> */
+typedef int (*dirset_fn)(struct dirconf *d, int argc, char **argv, char *err, size_t errlen);
 
 struct directive {
     const char *name;
@@ -93,7 +100,11 @@ struct directive {
     const char *const *names;     /* T_ENUM values, T_PATH keywords, AccessLog formats */
     const char *help;             /* one line */
     unsigned ctx;                 /* CTX_* bits */
+    dirset_fn dirset;             /* T_DIRSET */
+    int min_args, max_args;       /* T_DIRSET and T_MODULE: argument counts */
 };
+
+#define MAX_AUTHZ_DEPTH 8         /* <RequireAny>/<RequireAll> nested in one section */
 
 /* Where the parser is, and where its error message goes.  An Include
  * parses its files with a copy whose PARENT is the including parse. */
@@ -101,6 +112,13 @@ struct parse {
     struct config *cfg;
     struct config *target;        /* where directives go: CFG, or the open section's */
     int vhost;                    /* index of the open <VirtualHost>, or -1 */
+    struct dirconf *dir;          /* where per-directory directives go: TARGET's, or
+                                   * the open section's */
+    int section;                  /* index of the open section in TARGET, or -1 */
+    struct authz *authz[MAX_AUTHZ_DEPTH]; /* open <RequireAny>/<RequireAll>, innermost last */
+    int authz_line[MAX_AUTHZ_DEPTH];
+    int n_authz;
+    int *sections_seen;           /* sections so far (struct section's seq) */
     const char *file;             /* file being read (cfg->files[file_index].path); NULL:
                                    * none (defaults), messages name cfg->file */
     int file_index;
@@ -138,107 +156,160 @@ _Static_assert(ACCESS_OFF == 0 && ACCESS_COMMON == 1 && ACCESS_COMBINED == 2,
 static const struct directive directives[] = {
     {"ServerRoot", T_ROOT, F(server_root), 0, 0, 0, MPMD_PREFIX,
      "the installation prefix (`configure --prefix`, usually /usr/local)", "DIRECTORY", NULL,
-     "Base directory for relative paths in this file; `mpmd -d DIR` overrides it", CTX_SERVER},
+     "Base directory for relative paths in this file; `mpmd -d DIR` overrides it", CTX_SERVER, NULL, 0, 0},
     {"Listen", T_LISTEN, F(listen), F(n_listen), 0, CONFIG_MAX_LISTEN, NULL,
      "none (required)", "PORT|IPV4:PORT|[IPV6]:PORT [NAME]", NULL,
      "Address and port to accept connections on; a bare PORT means every IPv4 and IPv6 "
-     "address", CTX_SERVER},
+     "address", CTX_SERVER, NULL, 0, 0},
     {"ServerName", T_STRING, F(server_name), 0, 0, 0, NULL, "(host name)", "NAME", NULL,
      "Name the server uses for itself (redirects, error pages), and the Host a virtual host "
-     "answers; default: gethostname()", CTX_SERVER | CTX_VHOST},
+     "answers; default: gethostname()", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"ServerAlias", T_HOSTS, F(server_alias), F(n_server_alias), 0, CONFIG_MAX_ALIAS, NULL,
      "none", "NAME...", NULL, "More Host names a virtual host answers; '*' and '?' match "
-     "any characters", CTX_VHOST},
+     "any characters", CTX_VHOST, NULL, 0, 0},
     {"User", T_USER, F(user), 0, 0, 0, NULL, "none", "NAME", NULL,
      "User the children run as when mpmd starts as root; unset: keep the starting user",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"Group", T_GROUP, F(group), 0, 0, 0, NULL, "none", "NAME", NULL,
      "Group the children run as when mpmd starts as root; unset: keep the starting group",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"DocumentRoot", T_DIR, F(document_root), 0, 0, 0, "htdocs", NULL, "DIRECTORY", NULL,
-     "Directory that the URL path / maps to", CTX_SERVER | CTX_VHOST},
+     "Directory that the URL path / maps to", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"DirectoryIndex", T_LIST, F(directory_index), F(n_directory_index), 0, CONFIG_MAX_INDEX,
      "index.html", NULL, "NAME...", NULL,
-     "Files tried, in order, when a request names a directory", CTX_SERVER | CTX_VHOST},
+     "Files tried, in order, when a request names a directory", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"ErrorLog", T_PATH, F(error_log), 0, 0, 0, "stderr", NULL, "PATH|stderr", errorlog_names,
-     "Where error messages go: a file, or standard error (journald under systemd)", CTX_SERVER},
+     "Where error messages go: a file, or standard error (journald under systemd); a virtual "
+     "host may have its own", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"LogLevel", T_LOGLEVEL, F(log_level), 0, 0, 0, "warn", NULL, "LEVEL", level_names,
-     "Least severe kind of message written to the error log", CTX_SERVER},
+     "Least severe kind of message written to the error log", CTX_SERVER, NULL, 0, 0},
     {"AccessLog", T_ACCESSLOG, F(access_log), F(access_format), 0, 0, "off", NULL,
      "off|PATH [common|combined]", access_names,
-     "Where to log one line per request, and in which format (default combined)", CTX_SERVER},
+     "Where to log one line per request, and in which format (default combined); a virtual "
+     "host may have its own", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"PidFile", T_PATH, F(pid_file), 0, 0, 0, NULL, "none", "PATH", NULL,
-     "File the supervisor writes its process id to", CTX_SERVER},
+     "File the supervisor writes its process id to", CTX_SERVER, NULL, 0, 0},
     {"AddType", T_ADDTYPE, F(add_types), F(n_add_types), 0, CONFIG_MAX_ADD_TYPES, NULL, "none",
      "MEDIA-TYPE EXTENSION...", NULL, "Media type of files with these extensions (with or "
      "without the dot), over TypesConfig; a site adds to the main server's",
-     CTX_SERVER | CTX_VHOST},
+     CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"TypesConfig", T_PATH, F(types_config), 0, 0, 0, "/etc/mime.types", NULL, "PATH", NULL,
      "File mapping media types to file-name extensions (Debian's media-types package); a "
-     "built-in table fills the gaps. Set in the file, it must be readable", CTX_SERVER},
+     "built-in table fills the gaps. Set in the file, it must be readable", CTX_SERVER, NULL, 0, 0},
     {"MPM", T_ENUM, F(mpm), 0, 0, 0, "event", NULL, "event|worker", mpm_names,
      "event: idle keep-alive connections wait in the listener without a thread; "
-     "worker: a thread stays with its connection until it closes", CTX_SERVER},
+     "worker: a thread stays with its connection until it closes", CTX_SERVER, NULL, 0, 0},
     {"StartServers", T_INT, F(start_servers), 0, 1, 20000, "3", NULL, "NUMBER", NULL,
-     "Child processes started at start-up", CTX_SERVER},
+     "Child processes started at start-up", CTX_SERVER, NULL, 0, 0},
     {"ServerLimit", T_INT, F(server_limit), 0, 1, 20000, "16", NULL, "NUMBER", NULL,
-     "Most child processes that may run at once", CTX_SERVER},
+     "Most child processes that may run at once", CTX_SERVER, NULL, 0, 0},
     {"ThreadsPerChild", T_INT, F(threads_per_child), 0, 1, 1024, "25", NULL, "NUMBER", NULL,
-     "Request handler threads in each child", CTX_SERVER},
+     "Request handler threads in each child", CTX_SERVER, NULL, 0, 0},
     {"MinSpareThreads", T_INT, F(min_spare_threads), 0, 1, MAX_THREADS, "75", NULL, "NUMBER",
      NULL, "Fewer idle handler threads than this (all children together) starts a child",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"MaxSpareThreads", T_INT, F(max_spare_threads), 0, 1, MAX_THREADS, "250", NULL, "NUMBER",
-     NULL, "More idle handler threads than this (all children together) stops a child", CTX_SERVER},
+     NULL, "More idle handler threads than this (all children together) stops a child", CTX_SERVER, NULL, 0, 0},
     {"MaxRequestWorkers", T_INT, F(max_request_workers), 0, 1, MAX_THREADS, "400", NULL,
-     "NUMBER", NULL, "Most requests served at once (handler threads of all children)", CTX_SERVER},
+     "NUMBER", NULL, "Most requests served at once (handler threads of all children)", CTX_SERVER, NULL, 0, 0},
     {"MaxConnectionsPerChild", T_LONG, F(max_connections_per_child), 0, 0, INT_MAX, "0", NULL,
      "NUMBER", NULL, "Connections a child handles before it is replaced; 0 means never",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"GracefulShutdownTimeout", T_INT, F(graceful_shutdown_timeout), 0, 0, 86400, "0", NULL,
      "SECONDS", NULL, "Seconds children get to finish in-flight requests on graceful stop or "
-     "restart before they are killed; 0 waits for them (stop and restart allow 5 s)", CTX_SERVER},
+     "restart before they are killed; 0 waits for them (stop and restart allow 5 s)", CTX_SERVER, NULL, 0, 0},
     {"Timeout", T_INT, F(timeout), 0, 1, 86400, "60", NULL, "SECONDS", NULL,
-     "Seconds a read or write may stall before the connection is closed", CTX_SERVER},
+     "Seconds a read or write may stall before the connection is closed", CTX_SERVER, NULL, 0, 0},
     {"KeepAlive", T_BOOL, F(keepalive), 0, 0, 1, "On", NULL, "On|Off", NULL,
-     "Allow persistent connections (several requests on one connection)", CTX_SERVER},
+     "Allow persistent connections (several requests on one connection)", CTX_SERVER, NULL, 0, 0},
     {"KeepAliveTimeout", T_INT, F(keepalive_timeout), 0, 1, 3600, "5", NULL, "SECONDS", NULL,
-     "Seconds to wait for the next request on a persistent connection", CTX_SERVER},
+     "Seconds to wait for the next request on a persistent connection", CTX_SERVER, NULL, 0, 0},
     {"MaxKeepAliveRequests", T_INT, F(max_keepalive_requests), 0, 0, 1000000, "100", NULL,
      "NUMBER", NULL, "Requests allowed on one persistent connection; 0 means unlimited",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"LimitRequestLine", T_INT, F(limit_request_line), 0, 64, 1048576, "8190", NULL, "BYTES",
-     NULL, "Longest request line (method, target, version) accepted; longer: 414", CTX_SERVER},
+     NULL, "Longest request line (method, target, version) accepted; longer: 414", CTX_SERVER, NULL, 0, 0},
     {"LimitRequestFieldSize", T_INT, F(limit_request_field_size), 0, 64, 1048576, "8190", NULL,
      "BYTES", NULL, "Longest request header field (name and value) accepted; longer: 431",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"LimitRequestFields", T_INT, F(limit_request_fields), 0, 1, 32767, "100", NULL, "NUMBER",
-     NULL, "Most header fields in one request; more: 431", CTX_SERVER},
+     NULL, "Most header fields in one request; more: 431", CTX_SERVER, NULL, 0, 0},
     {"LimitRequestBody", T_LONG, F(limit_request_body), 0, 0, LONG_MAX, "1073741824", NULL,
-     "BYTES", NULL, "Largest request body accepted; larger: 413. 0 means unlimited", CTX_SERVER},
+     "BYTES", NULL, "Largest request body accepted; larger: 413. 0 means unlimited", CTX_SERVER, NULL, 0, 0},
     {"FileCacheSize", T_LONG, F(file_cache_size), 0, 0, LONG_MAX, "16777216", NULL, "BYTES",
      NULL, "Memory each child may use to keep small files (content and validators); 0 turns "
-     "the cache off", CTX_SERVER},
+     "the cache off", CTX_SERVER, NULL, 0, 0},
     {"FileCacheMaxFileSize", T_LONG, F(file_cache_max_file), 0, 0, LONG_MAX, "65536", NULL,
      "BYTES", NULL, "Largest file kept in the file cache; bigger files are sent with sendfile",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"FileCacheValid", T_INT, F(file_cache_valid), 0, 0, 86400, "1", NULL, "SECONDS", NULL,
      "How often a cached file is checked (stat) for changes; 0 checks on every request",
-     CTX_SERVER},
+     CTX_SERVER, NULL, 0, 0},
     {"RequestReadTimeout", T_READTIMEOUT, F(header_timeout), F(body_timeout), 0, 0,
      "header=20-40,MinRate=500 body=20,MinRate=500", NULL,
      "[header=SECS[-MAX][,MinRate=BYTES]] [body=SECS[-MAX][,MinRate=BYTES]]", NULL,
      "Time allowed to receive a request head and body, extended by one second per MinRate "
-     "bytes up to MAX; then 408", CTX_SERVER},
+     "bytes up to MAX; then 408", CTX_SERVER, NULL, 0, 0},
+    {"SetHandler", T_HANDLER, 0, 0, 0, 0, NULL, "none (the static-file handler)",
+     "NAME|none|default-handler", NULL,
+     "The handler that answers requests here; none and default-handler mean the static-file "
+     "handler (files under DocumentRoot or an Alias)", CTX_SERVER | CTX_VHOST | CTX_DIR, NULL, 0, 0},
+    {"Options", T_DIRSET, 0, 0, 0, 0, NULL, "FollowSymLinks", "[+|-]OPTION...", NULL,
+     "Features allowed here: Indexes, FollowSymLinks, ExecCGI, All or None; '+'/'-' adjust "
+     "what an enclosing place allows", CTX_SERVER | CTX_VHOST | CTX_DIR,
+     dirconf_set_options, 1, 8},
+    {"Require", T_REQUIRE, 0, 0, 0, 0, NULL, "none (all granted)",
+     "all granted|all denied|[not] ip ADDRESS...|[not] local", NULL,
+     "Who may have what this section covers; several Require lines grant when one does "
+     "(<RequireAny>), <RequireAll> needs all", CTX_DIR, NULL, 1, MAX_ARGS - 1},
+    {"Header", T_DIRSET, 0, 0, 0, 0, NULL, "none",
+     "[always] set|append|add|merge|setifempty|unset NAME [VALUE]", NULL,
+     "Change a response header; without always only on successful answers (2xx, 3xx "
+     "from files)", CTX_SERVER | CTX_VHOST | CTX_DIR, dirconf_add_header, 2, 4},
+    {"ErrorDocument", T_DIRSET, 0, 0, 0, 0, NULL, "none", "CODE /PATH|\"TEXT\"|URL|default",
+     NULL, "What an error answer carries: a local page (keeping the status), a text, or a "
+     "redirect to a URL", CTX_SERVER | CTX_VHOST | CTX_DIR, dirconf_add_error_doc, 2, 2},
     {"Include", T_INCLUDE, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
      "Read more configuration from other files, at this point of the file",
-     CTX_SERVER | CTX_VHOST},
+     CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"IncludeOptional", T_INCLUDE_OPT, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
      "Include, silently skipping a pattern that matches nothing or a missing file",
-     CTX_SERVER | CTX_VHOST},
+     CTX_SERVER | CTX_VHOST, NULL, 0, 0},
 };
 
 #undef F
+
+/* Sections are directives too, for the reference and mpmd -V. */
+struct section_doc {
+    const char *name, *syntax, *help;
+    unsigned ctx;
+};
+
+static const struct section_doc section_docs[] = {
+    {"<VirtualHost>", "<VirtualHost ADDR[:PORT]...> ... </VirtualHost>",
+     "A site chosen by address and Host header (name-based virtual host)", CTX_SERVER},
+    {"<Directory>", "<Directory PATH> ... </Directory>",
+     "Directives for files in PATH and below ('*', '?' wildcards allowed)",
+     CTX_SERVER | CTX_VHOST},
+    {"<DirectoryMatch>", "<DirectoryMatch REGEX> ... </DirectoryMatch>",
+     "Directives for file-system paths matching a regular expression (PCRE2)",
+     CTX_SERVER | CTX_VHOST},
+    {"<Files>", "<Files NAME> ... </Files>",
+     "Directives for files with this name ('*', '?' wildcards allowed)", CTX_SERVER | CTX_VHOST},
+    {"<FilesMatch>", "<FilesMatch REGEX> ... </FilesMatch>",
+     "Directives for files whose name matches a regular expression (PCRE2)",
+     CTX_SERVER | CTX_VHOST},
+    {"<Location>", "<Location URL-PATH> ... </Location>",
+     "Directives for URL-PATH and the paths below it (whole segments; '*', '?' wildcards)",
+     CTX_SERVER | CTX_VHOST},
+    {"<LocationMatch>", "<LocationMatch REGEX> ... </LocationMatch>",
+     "Directives for URL paths matching a regular expression (PCRE2)", CTX_SERVER | CTX_VHOST},
+    {"<RequireAny>", "<RequireAny> Require... </RequireAny>",
+     "Grants when one of the rules in it grants", CTX_DIR},
+    {"<RequireAll>", "<RequireAll> Require... </RequireAll>",
+     "Grants when no rule in it denies and at least one grants", CTX_DIR},
+};
+#define N_SECTION_DOCS ((int)(sizeof section_docs / sizeof section_docs[0]))
 
 #define N_DIRECTIVES ((int)(sizeof directives / sizeof directives[0]))
 _Static_assert(sizeof directives / sizeof directives[0] <= CONFIG_MAX_DIRECTIVES,
@@ -346,6 +417,18 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
     case T_HOSTS:
         snprintf(buf, len, "1 to %lld host names (letters, digits, '-', '.', '_', and the "
                  "wildcards '*' and '?')", d->max);
+        break;
+    case T_DIRSET:
+    case T_REQUIRE:
+    case T_MODULE:
+        snprintf(buf, len, "%s", d->syntax);
+        break;
+    case T_HANDLER:
+        snprintf(buf, len, "a handler name: none, default-handler");
+        for (int i = 0; mpmd_conf_modules[i]; i++)
+            if (mpmd_conf_modules[i]->handler)
+                snprintf(buf + strlen(buf), len - strlen(buf), ", %s",
+                         mpmd_conf_modules[i]->handler);
         break;
     }
     return buf;
@@ -766,10 +849,49 @@ static int set_add_type(const struct parse *p, const struct directive *d, int ar
     return 0;
 }
 
+/* ---- per-directory directives -------------------------------------------- */
+
+static int set_dirset(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    char why[512];
+    if (d->dirset(p->dir, argc, argv, why, sizeof why) == -1)
+        return fail(p, d->name, "%s", why);
+    return 0;
+}
+
+/* SetHandler NAME: a module's handler, or none/default-handler. */
+static int set_handler(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    if (strcasecmp(argv[0], "none") == 0 || strcasecmp(argv[0], "default-handler") == 0) {
+        p->dir->handler = -1;
+        return 0;
+    }
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        if (mpmd_conf_modules[i]->handler && strcmp(mpmd_conf_modules[i]->handler, argv[0]) == 0) {
+            p->dir->handler = i + 1;
+            return 0;
+        }
+    return fail_value(p, d, argv[0]);
+}
+
+/* Require ...: into the innermost open <RequireAny>/<RequireAll>, or the
+ * section's own list (several Require lines: any of them grants). */
+static int set_require(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    char why[512];
+    struct authz *into = p->n_authz ? p->authz[p->n_authz - 1] : p->dir->require;
+    if (into == NULL && (into = p->dir->require = authz_new(AUTHZ_ANY)) == NULL)
+        return fail_oom(p, d);
+    if (authz_add_require(into, argc, argv, why, sizeof why) == -1)
+        return fail(p, d->name, "%s", why);
+    return 0;
+}
+
 /* ---- Include ------------------------------------------------------------ */
 
 static int parse_text(struct parse *p, char *text);
 static char *path_resolve(const char *base, const char *path);
+static int fail_section_open(const struct parse *p, const char *what);
 
 /* PATH made absolute against the current directory (and normalised), or
  * NULL with errno set. */
@@ -911,6 +1033,15 @@ static const struct dtype_ops dtypes[] = {
     [T_HOSTS] = {set_list, 1, 0, 0,
                  "Repeatable: the names add up. Matched against the Host header without "
                  "its port or a trailing dot, case-insensitively."},
+    [T_DIRSET] = {set_dirset, 1, 0, 0, NULL},
+    [T_HANDLER] = {set_handler, 1, 1, 0,
+                   "Modules add handler names (the status and proxy modules to come)."},
+    [T_REQUIRE] = {set_require, 1, 0, 0,
+                   "Without Require anywhere, everything is granted. A section's Require "
+                   "lines replace those of the sections merged before it (Apache's "
+                   "AuthMerging Off). `Require not` only stands in `<RequireAll>`. A denied "
+                   "request gets 403."},
+    [T_MODULE] = {NULL, 1, 0, 0, NULL},
     [T_READTIMEOUT] = {set_read_timeout, 1, 2, 0,
                        "Apache's mod_reqtimeout syntax. `header=0` or `body=0` turns that "
                        "stage's limit off (Timeout still applies)."},
@@ -1017,16 +1148,17 @@ static int split_args(const struct parse *p, char *s, char **argv, int *argc)
 static int check_arity(const struct parse *p, const struct directive *d, int nargs)
 {
     const struct dtype_ops *ops = &dtypes[d->type];
-    int max = ops->max_args > 0 ? ops->max_args : (int)d->max;
-    if (nargs >= ops->min_args && (nargs <= max || ops->explains_extra))
+    int min = d->max_args ? d->min_args : ops->min_args;
+    int max = d->max_args ? d->max_args : ops->max_args > 0 ? ops->max_args : (int)d->max;
+    if (nargs >= min && (nargs <= max || ops->explains_extra))
         return 0;
     char expected[48];
-    if (ops->min_args == max)
+    if (min == max)
         snprintf(expected, sizeof expected, "%d argument%s", max, max == 1 ? "" : "s");
-    else if (max == ops->min_args + 1)
-        snprintf(expected, sizeof expected, "%d or %d arguments", ops->min_args, max);
+    else if (max == min + 1)
+        snprintf(expected, sizeof expected, "%d or %d arguments", min, max);
     else
-        snprintf(expected, sizeof expected, "%d to %d arguments", ops->min_args, max);
+        snprintf(expected, sizeof expected, "%d to %d arguments", min, max);
     return fail(p, d->name, "expected %s, got %d (usage: %s %s)", expected, nargs, d->name,
                 d->syntax);
 }
@@ -1034,24 +1166,92 @@ static int check_arity(const struct parse *p, const struct directive *d, int nar
 /* The contexts of D in words: "server config, <VirtualHost>"; with MD
  * the section name is in backticks (a bare <VirtualHost> is a tag in
  * Markdown). */
-static const char *context_names(const struct directive *d, int md, char *buf, size_t len)
+static const char *ctx_names(unsigned ctx, int md, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s%s%s", d->ctx & CTX_SERVER ? "server config" : "",
-             (d->ctx & CTX_SERVER) && (d->ctx & CTX_VHOST) ? ", " : "",
-             !(d->ctx & CTX_VHOST) ? "" : md ? "`<VirtualHost>`" : "<VirtualHost>");
+    static const char *const plain[] = {"server config", "<VirtualHost>",
+                                        "<Directory>, <Files>, <Location> and their Match forms"};
+    static const char *const mark[] = {"server config", "`<VirtualHost>`",
+                                       "`<Directory>`, `<Files>`, `<Location>` and their "
+                                       "Match forms"};
+    buf[0] = '\0';
+    for (int i = 0; i < 3; i++)
+        if (ctx & (1u << i))
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ", " : "",
+                     md ? mark[i] : plain[i]);
     return buf;
 }
+
+static const char *context_names(const struct directive *d, int md, char *buf, size_t len)
+{
+    return ctx_names(d->ctx, md, buf, len);
+}
+
+static const char *const section_names[] = {
+    [SEC_DIRECTORY] = "Directory", [SEC_DIRECTORY_MATCH] = "DirectoryMatch",
+    [SEC_FILES] = "Files", [SEC_FILES_MATCH] = "FilesMatch",
+    [SEC_LOCATION] = "Location", [SEC_LOCATION_MATCH] = "LocationMatch",
+};
 
 /* D may stand where the parser is (defaults apply outside any section). */
 static int check_context(const struct parse *p, const struct directive *d)
 {
-    unsigned here = p->vhost >= 0 ? CTX_VHOST : CTX_SERVER;
-    char where[64];
+    unsigned here = p->section >= 0 ? CTX_DIR : p->vhost >= 0 ? CTX_VHOST : CTX_SERVER;
+    char where[160], in[48];
     if (d->ctx & here)
         return 0;
-    return fail(p, d->name, "not allowed %s; allowed in: %s",
-                here == CTX_VHOST ? "in <VirtualHost>" : "outside <VirtualHost>",
+    if (here == CTX_DIR)
+        snprintf(in, sizeof in, "in <%s>", section_names[p->target->sections[p->section].kind]);
+    else
+        snprintf(in, sizeof in, "%s", here == CTX_VHOST ? "in <VirtualHost>"
+                                                        : "outside <VirtualHost>");
+    return fail(p, d->name, "not allowed %s; allowed in: %s", in,
                 context_names(d, 0, where, sizeof where));
+}
+
+/* The module directive NAME as a table entry (for the context and
+ * arity checks); *INDEX gets its module. */
+static int find_module_directive(const char *name, struct directive *out, int *index,
+                                 const struct module_directive **md)
+{
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
+             m++)
+            if (strcasecmp(m->name, name) == 0) {
+                *out = (struct directive){.name = m->name, .type = T_MODULE, .syntax = m->syntax,
+                                          .help = m->help, .ctx = m->ctx,
+                                          .min_args = m->min_args, .max_args = m->max_args};
+                *index = i;
+                *md = m;
+                return 0;
+            }
+    return -1;
+}
+
+/* A module's directive: into the module's configuration of the place. */
+static int apply_module(struct parse *p, int argc, char **argv)
+{
+    struct directive d;
+    const struct module_directive *m;
+    int i;
+    char why[512];
+    if (find_module_directive(argv[0], &d, &i, &m) == -1)
+        return fail(p, argv[0], "unknown directive");
+    if (check_context(p, &d) == -1 || check_arity(p, &d, argc - 1) == -1)
+        return -1;
+    void **conf = &p->dir->module[i];
+    if (*conf == NULL && (*conf = mpmd_conf_modules[i]->create()) == NULL)
+        return fail_oom(p, &d);
+    if (m->set(*conf, argc - 1, argv + 1, why, sizeof why) == -1)
+        return fail(p, d.name, "%s", why);
+    return 0;
+}
+
+int module_index(const struct conf_module *m)
+{
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        if (mpmd_conf_modules[i] == m)
+            return i;
+    return -1;
 }
 
 /* Apply one directive: ARGV[0] is its name. */
@@ -1061,7 +1261,7 @@ static int apply(struct parse *p, int argc, char **argv)
     if (d == NULL && argv[0][0] == '\0')
         return fail(p, NULL, "unknown directive ''");
     if (d == NULL)
-        return fail(p, argv[0], "unknown directive");
+        return apply_module(p, argc, argv);
     if (check_context(p, d) == -1 || check_arity(p, d, argc - 1) == -1)
         return -1;
     if (dtypes[d->type].set(p, d, argc - 1, argv + 1) == -1)
@@ -1128,6 +1328,8 @@ bad:
 static int open_vhost(struct parse *p, int argc, char **argv)
 {
     struct config *cfg = p->cfg;
+    if (p->section >= 0)
+        return fail_section_open(p, "<VirtualHost>");
     if (p->vhost >= 0)
         return fail(p, "<VirtualHost>", "sections cannot nest: the <VirtualHost> of line %d "
                     "is still open", cfg->vhosts[p->vhost].line);
@@ -1156,11 +1358,14 @@ static int open_vhost(struct parse *p, int argc, char **argv)
             return -1;
     p->vhost = cfg->n_vhosts - 1;
     p->target = v->cfg;
+    p->dir = &v->cfg->dir;
     return 0;
 }
 
 static int close_vhost(struct parse *p, int argc)
 {
+    if (p->section >= 0)
+        return fail_section_open(p, "</VirtualHost>");
     if (p->vhost < 0)
         return fail(p, "</VirtualHost>", "no <VirtualHost> is open");
     if (argc > 1)
@@ -1171,6 +1376,161 @@ static int close_vhost(struct parse *p, int argc)
                     p->cfg->vhosts[p->vhost].line);
     p->vhost = -1;
     p->target = p->cfg;
+    p->dir = &p->cfg->dir;
+    return 0;
+}
+
+/* ---- <Directory>, <Files>, <Location> and their Match forms --------------- */
+
+static int fail_section_open(const struct parse *p, const char *what)
+{
+    const struct section *s = &p->target->sections[p->section];
+    if (p->n_authz > 0)
+        return fail(p, what, "the <Require...> section of line %d is still open",
+                    p->authz_line[p->n_authz - 1]);
+    return fail(p, what, "the <%s> section of line %d is still open", section_names[s->kind],
+                s->line);
+}
+
+static int kind_of(const char *name, int *match)
+{
+    for (int k = 0; k < (int)(sizeof section_names / sizeof *section_names); k++)
+        if (strcasecmp(section_names[k], name) == 0) {
+            *match = k == SEC_DIRECTORY_MATCH || k == SEC_FILES_MATCH ||
+                     k == SEC_LOCATION_MATCH;
+            return k;
+        }
+    return -1;
+}
+
+/* Compile S's pattern as a PCRE2 regex. */
+static int compile_regex(const struct parse *p, const char *tag, struct section *s)
+{
+    int code;
+    PCRE2_SIZE at;
+    s->regex = pcre2_compile((PCRE2_SPTR)s->pattern, PCRE2_ZERO_TERMINATED, 0, &code, &at, NULL);
+    if (s->regex != NULL)
+        return 0;
+    PCRE2_UCHAR msg[160];
+    pcre2_get_error_message(code, msg, sizeof msg);
+    return fail(p, tag, "bad regular expression '%s': %s at offset %zu", s->pattern,
+                (const char *)msg, (size_t)at);
+}
+
+/* A <Location> prefix without repeated slashes (the request paths it is
+ * compared with have none); a trailing slash is kept: it means "below". */
+static void squeeze_slashes(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++)
+        if (!(*r == '/' && w > s && w[-1] == '/'))
+            *w++ = *r;
+    *w = '\0';
+}
+
+static int open_section(struct parse *p, int kind, int match, int argc, char **argv)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "<%s>", section_names[kind]);
+    if (p->section >= 0)
+        return fail(p, tag, "sections cannot nest: the <%s> of line %d is still open",
+                    section_names[p->target->sections[p->section].kind],
+                    p->target->sections[p->section].line);
+    int tilde = argc == 3 && strcmp(argv[1], "~") == 0 && !match;
+    if (argc != 2 && !tilde)
+        return fail(p, tag, "expected one %s, e.g. %s", match ? "regular expression" : "pattern",
+                    kind == SEC_LOCATION ? "<Location /private>" :
+                    kind == SEC_DIRECTORY ? "<Directory /srv/www>" :
+                    kind == SEC_FILES ? "<Files \"*.txt\">" : "<FilesMatch \"\\.php$\">");
+    if (tilde)
+        kind += 1, match = 1;         /* <Location ~ "re"> is <LocationMatch "re"> */
+    const char *pattern = argv[argc - 1];
+    if (pattern[0] == '\0')
+        return fail(p, tag, "expected a non-empty pattern");
+    if (kind == SEC_LOCATION && pattern[0] != '/')
+        return fail(p, tag, "expected a URL path starting with '/', got '%s'", pattern);
+    if (kind == SEC_FILES && strchr(pattern, '/'))
+        return fail(p, tag, "expected a file name without '/', got '%s'", pattern);
+    struct config *t = p->target;
+    struct section *all = realloc(t->sections, (size_t)(t->n_sections + 1) * sizeof *all);
+    if (all == NULL)
+        return fail(p, tag, "out of memory");
+    t->sections = all;
+    struct section *s = &all[t->n_sections];
+    memset(s, 0, sizeof *s);
+    if ((s->pattern = strdup(pattern)) == NULL)
+        return fail(p, tag, "out of memory");
+    t->n_sections++;
+    s->kind = (enum section_kind)kind;
+    s->file = p->file;
+    s->line = p->line;
+    s->seq = (t == p->cfg ? 0 : 1 << 24) + ++*p->sections_seen;
+    s->wildcard = !match && strpbrk(pattern, "*?[") != NULL;
+    if (kind == SEC_LOCATION)
+        squeeze_slashes(s->pattern);
+    if (match && compile_regex(p, tag, s) == -1)
+        return -1;
+    p->section = t->n_sections - 1;
+    p->dir = &s->dir;
+    return 0;
+}
+
+static int close_section(struct parse *p, int kind, int argc)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "</%s>", section_names[kind]);
+    if (argc > 1)
+        return fail(p, tag, "takes no arguments");
+    if (p->n_authz > 0)
+        return fail_section_open(p, tag);
+    if (p->section < 0)
+        return fail(p, tag, "no <%s> is open", section_names[kind]);
+    const struct section *s = &p->target->sections[p->section];
+    int open = s->kind == SEC_LOCATION_MATCH && kind == SEC_LOCATION ? SEC_LOCATION
+               : s->kind == SEC_FILES_MATCH && kind == SEC_FILES ? SEC_FILES
+               : s->kind == SEC_DIRECTORY_MATCH && kind == SEC_DIRECTORY ? SEC_DIRECTORY
+               : (int)s->kind;  /* <Location ~ re> closes with </Location> */
+    if (open != kind)
+        return fail(p, tag, "the open section is <%s> of line %d", section_names[s->kind], s->line);
+    if (s->file != p->file)
+        return fail(p, tag, "closes the <%s> of %s:%d; a section must end in the file it "
+                    "starts in", section_names[s->kind], s->file, s->line);
+    p->section = -1;
+    p->dir = &p->target->dir;
+    return 0;
+}
+
+/* <RequireAny> / <RequireAll>: a container of rules, in a section. */
+static int open_authz(struct parse *p, enum authz_kind kind, const char *tag, int argc)
+{
+    if (p->section < 0)
+        return fail(p, tag, "not allowed outside sections; allowed in: <Directory>, <Files>, "
+                    "<Location> and their Match forms");
+    if (argc > 1)
+        return fail(p, tag, "takes no arguments");
+    if (p->n_authz == MAX_AUTHZ_DEPTH)
+        return fail(p, tag, "nested more than %d deep", MAX_AUTHZ_DEPTH);
+    struct authz *into = p->n_authz ? p->authz[p->n_authz - 1] : p->dir->require;
+    if (into == NULL && (into = p->dir->require = authz_new(AUTHZ_ANY)) == NULL)
+        return fail(p, tag, "out of memory");
+    struct authz *a = authz_new(kind);
+    if (a == NULL || authz_add_kid(into, a) == -1)
+        return fail(p, tag, "out of memory");
+    p->authz_line[p->n_authz] = p->line;
+    p->authz[p->n_authz++] = a;
+    return 0;
+}
+
+static int close_authz(struct parse *p, enum authz_kind kind, const char *tag, int argc)
+{
+    if (argc > 1)
+        return fail(p, tag, "takes no arguments");
+    if (p->n_authz == 0 || p->authz[p->n_authz - 1]->kind != kind)
+        return fail(p, tag, "no <%s> is open", kind == AUTHZ_ANY ? "RequireAny" : "RequireAll");
+    if (p->authz[p->n_authz - 1]->n_kids == 0)
+        return fail(p, tag, "the section of line %d has no Require in it",
+                    p->authz_line[p->n_authz - 1]);
+    p->n_authz--;
     return 0;
 }
 
@@ -1190,9 +1550,19 @@ static int section_line(struct parse *p, char *line)
         return -1;
     if (argc == 0)
         return fail(p, NULL, "a section needs a name, e.g. <VirtualHost *:80>");
+    int match, kind = kind_of(argv[0], &match);
+    if (kind >= 0)
+        return closing ? close_section(p, kind, argc) : open_section(p, kind, match, argc, argv);
+    if (strcasecmp(argv[0], "RequireAny") == 0 || strcasecmp(argv[0], "RequireAll") == 0) {
+        enum authz_kind k = strcasecmp(argv[0], "RequireAny") == 0 ? AUTHZ_ANY : AUTHZ_ALL;
+        char tag[32];
+        snprintf(tag, sizeof tag, "<%s%s>", closing ? "/" : "", argv[0]);
+        return closing ? close_authz(p, k, tag, argc) : open_authz(p, k, tag, argc);
+    }
     if (strcasecmp(argv[0], "VirtualHost") != 0)
-        return fail(p, NULL, "<%s%s>: unknown section (mpmd knows <VirtualHost>)",
-                    closing ? "/" : "", argv[0]);
+        return fail(p, NULL, "<%s%s>: unknown section (mpmd knows <VirtualHost>, <Directory>, <DirectoryMatch>, "
+                    "<Files>, <FilesMatch>, <Location>, <LocationMatch>, <RequireAny>, "
+                    "<RequireAll>)", closing ? "/" : "", argv[0]);
     return closing ? close_vhost(p, argc) : open_vhost(p, argc, argv);
 }
 
@@ -1201,7 +1571,7 @@ static int section_line(struct parse *p, char *line)
 static int parse_text(struct parse *p, char *text)
 {
     char *pos = text, *argv[MAX_ARGS];
-    int lineno = 1, argc, outer = p->vhost;
+    int lineno = 1, argc, outer = p->vhost, outer_section = p->section;
     while (*pos != '\0') {
         p->line = lineno;
         char *line = skip_blanks(next_logical_line(&pos, &lineno));
@@ -1214,6 +1584,20 @@ static int parse_text(struct parse *p, char *text)
         }
         if (split_args(p, line, argv, &argc) == -1 || apply(p, argc, argv) == -1)
             return -1;
+    }
+    if (p->n_authz > 0 && p->section != outer_section) {
+        p->line = p->authz_line[p->n_authz - 1];
+        return fail(p, p->authz[p->n_authz - 1]->kind == AUTHZ_ANY ? "<RequireAny>"
+                                                                   : "<RequireAll>",
+                    "not closed: </%s> missing",
+                    p->authz[p->n_authz - 1]->kind == AUTHZ_ANY ? "RequireAny" : "RequireAll");
+    }
+    if (p->section != outer_section) {
+        const struct section *s = &p->target->sections[p->section];
+        char tag[32];
+        p->line = s->line;
+        snprintf(tag, sizeof tag, "<%s>", section_names[s->kind]);
+        return fail(p, tag, "not closed: </%s> missing", section_names[s->kind]);
     }
     if (p->vhost != outer) {
         p->line = p->cfg->vhosts[p->vhost].line;
@@ -1448,6 +1832,14 @@ static int copy_setting(struct config *to, const struct config *from, const stru
         *dst = *src ? strdup(*src) : NULL;
         return *src && !*dst ? -1 : 0;
     }
+    case T_ACCESSLOG: {
+        char *const *src = field((struct config *)from, d->offset);
+        char **dst = field(to, d->offset);
+        *(int *)field(to, d->offset2) = *(const int *)field((struct config *)from, d->offset2);
+        free(*dst);
+        *dst = *src ? strdup(*src) : NULL;
+        return *src && !*dst ? -1 : 0;
+    }
     case T_LIST:
     case T_HOSTS: {
         char *const *src = field((struct config *)from, d->offset);
@@ -1493,6 +1885,7 @@ static int finish_vhosts(struct parse *p)
     for (int v = 0; v < main->n_vhosts; v++) {
         struct config *vc = main->vhosts[v].cfg;
         vc->site_id = v + 1;
+        vc->main_dir = &main->dir;
         if ((vc->server_root = strdup(main->server_root)) == NULL)
             return fail(p, "<VirtualHost>", "out of memory");
         for (int i = 0; i < N_DIRECTIVES; i++) {
@@ -1504,14 +1897,81 @@ static int finish_vhosts(struct parse *p)
                 continue;
             }
             if (!(d->ctx & CTX_VHOST) || !(d->ctx & CTX_SERVER) || vc->directive_line[i] ||
-                d->type == T_INCLUDE || d->type == T_INCLUDE_OPT)
-                continue;
+                d->type == T_INCLUDE || d->type == T_INCLUDE_OPT || d->type == T_DIRSET ||
+                d->type == T_HANDLER || d->type == T_REQUIRE)
+                continue;   /* per-directory settings merge per request (route.h) */
             if (copy_setting(vc, main, d) == -1)
                 return fail(p, d->name, "out of memory");
         }
         struct parse vp = *p;
         vp.cfg = vp.target = vc;
         if (resolve_paths(&vp) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+/* <Directory> paths: relative ones from ServerRoot, without a trailing
+ * slash (a directory and what is below it). */
+static int resolve_sections(struct parse *p, struct config *cfg)
+{
+    for (int i = 0; i < cfg->n_sections; i++) {
+        struct section *s = &cfg->sections[i];
+        if (s->kind != SEC_DIRECTORY)
+            continue;
+        char *abs = path_resolve(p->cfg->server_root, s->pattern);
+        if (abs == NULL)
+            return fail(p, "<Directory>", "out of memory");
+        free(s->pattern);
+        s->pattern = abs;
+    }
+    return 0;
+}
+
+/* A virtual host's module configurations: merge(main server's, own). */
+static int merge_modules(struct config *vc, const struct config *main)
+{
+    for (int i = 0; mpmd_conf_modules[i]; i++) {
+        if (main->dir.module[i] == NULL && vc->dir.module[i] == NULL)
+            continue;
+        void *merged = mpmd_conf_modules[i]->merge(main->dir.module[i], vc->dir.module[i]);
+        if (merged == NULL)
+            return -1;
+        if (vc->dir.module[i])
+            mpmd_conf_modules[i]->destroy(vc->dir.module[i]);
+        vc->dir.module[i] = merged;
+    }
+    return 0;
+}
+
+/* The section index of site CFG: the main server's sections, then its own. */
+static int build_index(struct parse *p, struct config *cfg, const struct config *main)
+{
+    int n = main->n_sections + (cfg != main ? cfg->n_sections : 0), k = 0;
+    if (n == 0)
+        return 0;
+    const struct section **all = malloc((size_t)n * sizeof *all);
+    if (all == NULL)
+        return fail(p, NULL, "out of memory indexing sections");
+    for (int i = 0; i < main->n_sections; i++)
+        all[k++] = &main->sections[i];
+    for (int i = 0; cfg != main && i < cfg->n_sections; i++)
+        all[k++] = &cfg->sections[i];
+    cfg->index = secindex_build(all, n);
+    free(all);
+    return cfg->index ? 0 : fail(p, NULL, "out of memory indexing sections");
+}
+
+static int finish_sections(struct parse *p)
+{
+    struct config *main = p->cfg;
+    if (resolve_sections(p, main) == -1 || build_index(p, main, main) == -1)
+        return -1;
+    for (int v = 0; v < main->n_vhosts; v++) {
+        struct config *vc = main->vhosts[v].cfg;
+        if (merge_modules(vc, main) == -1)
+            return fail(p, "<VirtualHost>", "out of memory");
+        if (resolve_sections(p, vc) == -1 || build_index(p, vc, main) == -1)
             return -1;
     }
     return 0;
@@ -1526,7 +1986,8 @@ static int finish(struct parse *p, const char *root_override)
     p->file = NULL;
     if (p->cfg->n_listen == 0)
         return fail(p, "Listen", "no Listen directive; add one, e.g. 'Listen 8080'");
-    if (default_server_name(p) == -1 || check_types_config(p) == -1 || finish_vhosts(p) == -1)
+    if (default_server_name(p) == -1 || check_types_config(p) == -1 || finish_vhosts(p) == -1 ||
+        finish_sections(p) == -1)
         return -1;
     p->line = 0;
     p->file = NULL;
@@ -1548,8 +2009,10 @@ struct config *config_parse_text(const char *name, const char *text, const char 
             snprintf(err, errlen, "%s: out of memory", name);
         goto fail;
     }
+    int sections_seen = 0;
     struct parse p = {.cfg = cfg, .target = cfg, .vhost = -1, .root_override = server_root,
-                      .applied = &applied, .err = err, .errlen = errlen};
+                      .applied = &applied, .err = err, .errlen = errlen, .dir = &cfg->dir,
+                      .section = -1, .sections_seen = &sections_seen};
     if (apply_defaults(&p) == -1)
         goto fail;
     if ((copy = strdup(text)) == NULL) {
@@ -1676,6 +2139,15 @@ void config_print_includes(const struct config *cfg, FILE *out)
     }
 }
 
+/* What D owns, the modules' configurations included. */
+static void free_dirconf(struct dirconf *d)
+{
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        if (d->module[i])
+            mpmd_conf_modules[i]->destroy(d->module[i]);
+    dirconf_free(d);
+}
+
 void config_free(struct config *cfg)
 {
     if (cfg == NULL)
@@ -1695,6 +2167,15 @@ void config_free(struct config *cfg)
     }
     for (int i = 0; i < cfg->n_add_types; i++)
         free(cfg->add_types[i].type);
+    secindex_free(cfg->index);
+    for (int i = 0; i < cfg->n_sections; i++) {
+        struct section *s = &cfg->sections[i];
+        free(s->pattern);
+        pcre2_code_free(s->regex);
+        free_dirconf(&s->dir);
+    }
+    free(cfg->sections);
+    free_dirconf(&cfg->dir);
     for (int i = 0; i < cfg->n_vhosts; i++)
         config_free(cfg->vhosts[i].cfg);
     free(cfg->vhosts);
@@ -1714,6 +2195,31 @@ void config_print_defaults(FILE *out)
         const struct directive *d = &directives[i];
         fprintf(out, "%-23s %-18s %s\n", d->name, d->def ? d->def : d->def_doc, d->help);
     }
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
+             m++)
+            fprintf(out, "%-23s %-18s %s\n", m->name, "none", m->help);
+    for (int i = 0; i < N_SECTION_DOCS; i++)
+        fprintf(out, "%-23s %-18s %s\n", section_docs[i].name, "-", section_docs[i].help);
+}
+
+static void print_module_directive_md(FILE *out, const struct conf_module *mod,
+                                      const struct module_directive *m)
+{
+    char what[200];
+    fprintf(out, "## %s\n\n%s.\n\n", m->name, m->help);
+    fprintf(out, "- Syntax: `%s %s`\n", m->name, m->syntax);
+    fprintf(out, "- Default: none\n");
+    fprintf(out, "- Context: %s\n", ctx_names(m->ctx, 1, what, sizeof what));
+    fprintf(out, "- Module: %s\n\n", mod->name);
+}
+
+static void print_section_md(FILE *out, const struct section_doc *sd)
+{
+    char what[200];
+    fprintf(out, "## %s\n\n%s.\n\n", sd->name, sd->help);
+    fprintf(out, "- Syntax: `%s`\n", sd->syntax);
+    fprintf(out, "- Context: %s\n\n", ctx_names(sd->ctx, 1, what, sizeof what));
 }
 
 static void print_directive_md(FILE *out, const struct directive *d)
@@ -1754,10 +2260,11 @@ void config_print_reference_md(FILE *out)
             "twice keeps its last value, except `Listen` and `DirectoryIndex`, which add\n"
             "up. `mpmd -V` prints the same list with the compiled-in defaults.\n\n"
             "Context says where a directive may stand: *server config* (the main\n"
-            "file, outside sections) and/or inside `<VirtualHost>`; elsewhere it is\n"
-            "an error naming the file, the line and the contexts allowed. A virtual\n"
-            "host inherits from the main server what it does not set. See\n"
-            "docs/sites.md.\n\n"
+            "file, outside sections), inside `<VirtualHost>`, and/or inside the\n"
+            "per-directory sections (`<Directory>`, `<Files>`, `<Location>` and\n"
+            "their Match forms); elsewhere it is an error naming the file, the line\n"
+            "and the contexts allowed. A virtual host inherits from the main server\n"
+            "what it does not set. See docs/sites.md.\n\n"
             "| Directive | Default | Context | Meaning |\n"
             "|---|---|---|---|\n");
     for (int i = 0; i < N_DIRECTIVES; i++) {
@@ -1769,6 +2276,18 @@ void config_print_reference_md(FILE *out)
         else
             fprintf(out, "| %s | `%s` | %s | %s |\n", d->name, d->def, ctx, d->help);
     }
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
+             m++) {
+            char ctx[200];
+            fprintf(out, "| %s | none | %s | %s |\n", m->name, ctx_names(m->ctx, 1, ctx, sizeof ctx),
+                    m->help);
+        }
+    for (int i = 0; i < N_SECTION_DOCS; i++) {
+        char ctx[200];
+        fprintf(out, "| `%s` | - | %s | %s |\n", section_docs[i].name,
+                ctx_names(section_docs[i].ctx, 1, ctx, sizeof ctx), section_docs[i].help);
+    }
     fprintf(out,
             "\nThe limits are checked against each other: MaxRequestWorkers must be at\n"
             "least ThreadsPerChild and at most ServerLimit x ThreadsPerChild,\n"
@@ -1776,4 +2295,17 @@ void config_print_reference_md(FILE *out)
             "MaxSpareThreads.\n\n");
     for (int i = 0; i < N_DIRECTIVES; i++)
         print_directive_md(out, &directives[i]);
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
+             m++)
+            print_module_directive_md(out, mpmd_conf_modules[i], m);
+    fprintf(out, "# Sections\n\n"
+            "Sections are merged per request in Apache's order: `<Directory>` (shortest\n"
+            "path first; wildcard and regex ones after the plain ones), then `<Files>` and\n"
+            "`<FilesMatch>`, then `<Location>` and `<LocationMatch>`, each group in file\n"
+            "order; the main server's sections come before a virtual host's. A later\n"
+            "section wins per directive; Header lines add up in that order. See\n"
+            "docs/sites.md.\n\n");
+    for (int i = 0; i < N_SECTION_DOCS; i++)
+        print_section_md(out, &section_docs[i]);
 }

@@ -158,6 +158,9 @@ void log_init_stderr(struct logger *lg, int level)
     lg->journal_prefix = stderr_is_journal();
     lg->access_fd = -1;
     lg->access_format = ACCESS_OFF;
+    lg->borrowed = 0;
+    lg->sites = NULL;
+    lg->n_sites = 0;
 }
 
 static int open_log_file(const char *path)
@@ -165,26 +168,50 @@ static int open_log_file(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
-int log_open(struct logger *lg, const struct config *cfg, char *err, size_t errlen)
+/* Open the ErrorLog and AccessLog of one site into LG; a path that MAIN
+ * (the main server's logger, NULL for the main server itself) has open
+ * already is shared, not opened again. */
+static int log_open_site(struct logger *lg, const struct config *cfg, const struct logger *main,
+                         const struct config *main_cfg, char *err, size_t errlen)
 {
     log_init_stderr(lg, cfg->log_level);
     if (cfg->error_log != NULL && strcmp(cfg->error_log, "stderr") != 0) {
-        lg->error_fd = open_log_file(cfg->error_log);
-        if (lg->error_fd == -1) {
+        if (main && main_cfg->error_log && strcmp(main_cfg->error_log, cfg->error_log) == 0) {
+            lg->error_fd = main->error_fd;
+            lg->borrowed |= LOG_BORROWED_ERROR;
+        } else if ((lg->error_fd = open_log_file(cfg->error_log)) == -1) {
             snprintf(err, errlen, "ErrorLog %s: cannot open: %s", cfg->error_log,
                      strerror(errno));
-            goto fail;
+            return -1;
         }
         lg->journal_prefix = 0;
     }
     if (cfg->access_log != NULL) {
-        lg->access_fd = open_log_file(cfg->access_log);
-        if (lg->access_fd == -1) {
+        if (main && main_cfg->access_log && strcmp(main_cfg->access_log, cfg->access_log) == 0) {
+            lg->access_fd = main->access_fd;
+            lg->borrowed |= LOG_BORROWED_ACCESS;
+        } else if ((lg->access_fd = open_log_file(cfg->access_log)) == -1) {
             snprintf(err, errlen, "AccessLog %s: cannot open: %s", cfg->access_log,
                      strerror(errno));
-            goto fail;
+            return -1;
         }
         lg->access_format = cfg->access_format;
+    }
+    return 0;
+}
+
+int log_open(struct logger *lg, const struct config *cfg, char *err, size_t errlen)
+{
+    if (log_open_site(lg, cfg, NULL, NULL, err, errlen) == -1)
+        goto fail;
+    if (cfg->n_vhosts > 0 && (lg->sites = calloc((size_t)cfg->n_vhosts, sizeof *lg->sites)) == NULL) {
+        snprintf(err, errlen, "out of memory for the virtual hosts' logs");
+        goto fail;
+    }
+    for (int i = 0; i < cfg->n_vhosts; i++) {
+        lg->n_sites = i + 1;
+        if (log_open_site(&lg->sites[i], cfg->vhosts[i].cfg, lg, cfg, err, errlen) == -1)
+            goto fail;
     }
     return 0;
 fail:
@@ -192,16 +219,32 @@ fail:
     return -1;
 }
 
-void log_close(struct logger *lg)
+static void close_fds(struct logger *lg)
 {
-    if (lg->error_fd >= 0 && lg->error_fd != 2)
+    if (lg->error_fd >= 0 && lg->error_fd != 2 && !(lg->borrowed & LOG_BORROWED_ERROR))
         close(lg->error_fd);
-    if (lg->access_fd >= 0)
+    if (lg->access_fd >= 0 && !(lg->borrowed & LOG_BORROWED_ACCESS))
         close(lg->access_fd);
+    lg->borrowed = 0;
     lg->error_fd = 2;
     lg->journal_prefix = stderr_is_journal();
     lg->access_fd = -1;
     lg->access_format = ACCESS_OFF;
+}
+
+void log_close(struct logger *lg)
+{
+    for (int i = 0; i < lg->n_sites; i++)
+        close_fds(&lg->sites[i]);
+    free(lg->sites);
+    lg->sites = NULL;
+    lg->n_sites = 0;
+    close_fds(lg);
+}
+
+const struct logger *log_for_site(const struct logger *lg, int site_id)
+{
+    return site_id > 0 && site_id <= lg->n_sites ? &lg->sites[site_id - 1] : lg;
 }
 
 int log_level_from_name(const char *name)

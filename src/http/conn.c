@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #include "mpmd/mpm/child.h"
-#include "mpmd/http/handler.h"
+#include "mpmd/http/dispatch.h"
 #include "mpmd/http/route.h"
 
 /* ---- replies ------------------------------------------------------ */
@@ -345,7 +345,7 @@ static int decide_keep_alive(const struct conn *c)
 
 static void conn_log_access(struct conn *c)
 {
-    const struct logger *lg = c->child->log;
+    const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
     if (lg->access_fd == -1)
         return;
     struct access_record rec = { .peer = &c->peer.sa, .status = c->status,
@@ -401,15 +401,12 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
                 c->req.error_reason ? c->req.error_reason : "malformed");
         reply_error(rp, date, c->req.error_status);
     } else {
-        const struct handler *h = c->child->handler;
         if (c->site == NULL)
             c->site = choose_site(c);
-        struct req_ctx rq = { .req = &c->req, .site = c->site, .env = &c->child->env,
-                              .date = date };
-        if (listener && (h->fast == NULL || h->fast(&rq, rp) != HANDLER_DONE))
+        struct dispatch_in in = { .req = &c->req, .site = c->site, .peer = &c->peer.sa,
+                                  .env = &c->child->env, .date = date };
+        if (!dispatch_request(&in, rp, listener))
             return 0;
-        if (!listener)
-            h->handle(&rq, rp);
     }
     conn_finish_head(c, rp);
     if (c->is_head) {

@@ -4,6 +4,7 @@
 
 #include "mpmd/http/reply.h"
 
+#include <string.h>
 #include <unistd.h>
 
 void reply_start(struct reply *rp, struct date_cache *date, int status)
@@ -36,6 +37,29 @@ void reply_error(struct reply *rp, struct date_cache *date, int status)
     response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
     response_head_add_num(&rp->out.head, "Content-Length", (long long)len);
     rp->must_close = status_closes_connection(status);
+    rp->out.body = body;
+    rp->out.body_len = len;
+}
+
+void reply_redirect(struct reply *rp, struct date_cache *date, int status, const char *location,
+                    size_t len)
+{
+    size_t blen;
+    const char *body = response_error_body(status, &blen);
+    reply_start(rp, date, status);
+    response_head_add(&rp->out.head, "Location", location, len);
+    response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)blen);
+    rp->out.body = body;
+    rp->out.body_len = blen;
+}
+
+void reply_text(struct reply *rp, struct date_cache *date, int status, const char *type,
+                const char *body, size_t len)
+{
+    reply_start(rp, date, status);
+    response_head_add(&rp->out.head, "Content-Type", type, strlen(type));
+    response_head_add_num(&rp->out.head, "Content-Length", (long long)len);
     rp->out.body = body;
     rp->out.body_len = len;
 }

@@ -219,6 +219,70 @@ void response_head_add_num(struct response_head *h, const char *name, long long 
     response_head_add(h, name, d, (size_t)(num + sizeof num - d));
 }
 
+/* The field line of NAME at or after FROM: its start and end (after the
+ * CRLF), or NULL.  The status line is never a match. */
+static char *find_field(const struct response_head *h, size_t from, const char *name,
+                        char **end)
+{
+    size_t nlen = strlen(name);
+    const char *buf = h->buf;
+    const char *line = memchr(buf, '\n', h->len);
+    line = line ? line + 1 : buf + h->len;
+    if ((size_t)(line - buf) < from)
+        line = buf + from;
+    while ((size_t)(line - buf) < h->len) {
+        const char *nl = memchr(line, '\n', h->len - (size_t)(line - buf));
+        const char *next = nl ? nl + 1 : buf + h->len;
+        if ((size_t)(next - line) > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+            *end = (char *)next;
+            return (char *)line;
+        }
+        line = next;
+    }
+    return NULL;
+}
+
+const char *response_head_get(const struct response_head *h, const char *name, size_t *vlen)
+{
+    char *end, *line = find_field(h, 0, name, &end);
+    if (line == NULL)
+        return NULL;
+    const char *v = line + strlen(name) + 1;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    *vlen = (size_t)(end - 2 - v);
+    return v;
+}
+
+int response_head_remove(struct response_head *h, const char *name)
+{
+    int n = 0;
+    char *end, *line;
+    while ((line = find_field(h, 0, name, &end)) != NULL) {
+        memmove(line, end, h->len - (size_t)(end - h->buf));
+        h->len -= (size_t)(end - line);
+        n++;
+    }
+    return n;
+}
+
+void response_head_set_status(struct response_head *h, int status)
+{
+    char line[96];
+    const char *nl = memchr(h->buf, '\n', h->len);
+    if (nl == NULL)
+        return;
+    size_t old = (size_t)(nl + 1 - h->buf);
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+    if (n < 0 || (size_t)n >= sizeof line || h->len - old + (size_t)n > sizeof h->buf) {
+        h->overflow = 1;
+        return;
+    }
+    memmove(h->buf + n, h->buf + old, h->len - old);
+    memcpy(h->buf, line, (size_t)n);
+    h->len = h->len - old + (size_t)n;
+}
+
 int response_head_finish(struct response_head *h)
 {
     append(h, "\r\n", 2);
@@ -236,9 +300,14 @@ static const struct {
     const char *body;
 } error_pages[] = {
     ERROR_PAGE(301, "Moved Permanently", "The document has moved."),
+    ERROR_PAGE(302, "Found", "The document has moved."),
+    ERROR_PAGE(303, "See Other", "The answer to your request is located elsewhere."),
+    ERROR_PAGE(307, "Temporary Redirect", "The document has moved temporarily."),
+    ERROR_PAGE(308, "Permanent Redirect", "The document has moved permanently."),
     ERROR_PAGE(400, "Bad Request", "Your browser sent a request that this server could not understand."),
     ERROR_PAGE(403, "Forbidden", "You don't have permission to access this resource."),
     ERROR_PAGE(404, "Not Found", "The requested URL was not found on this server."),
+    ERROR_PAGE(410, "Gone", "The requested resource is no longer available on this server."),
     ERROR_PAGE(405, "Method Not Allowed", "The requested method is not allowed for this URL."),
     ERROR_PAGE(408, "Request Timeout", "The server timed out waiting for the request."),
     ERROR_PAGE(411, "Length Required", "A request of this method requires a Content-Length."),

@@ -1,10 +1,16 @@
-/* route.c: choosing the site (virtual host) of a request (route.h).
+/* route.c: choosing the site (virtual host) of a request, the sections
+ * that apply to its path, and the settings they fold into (route.h).
  * Any thread: reads the finished configuration only. */
 #include "config.h"
 
 #include "mpmd/http/route.h"
 
+#include "mpmd/core/dirconf.h"
+#include "mpmd/core/secindex.h"
+#include "mpmd/http/path.h"
+
 #include <fnmatch.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
@@ -131,4 +137,158 @@ const struct config *route_site(const struct config *cfg, const struct sockaddr 
             named = vc;
     }
     return named ? named : first ? first : cfg;
+}
+
+/* ---- sections and per-directory settings -------------------------------- */
+
+void route_begin(struct route *rt, const struct config *site, const char *raw, size_t rawlen)
+{
+    rt->site = site;
+    long n = raw ? path_normalize(raw, rawlen, rt->path, sizeof rt->path) : -1;
+    rt->path_ok = n > 0;
+    rt->path_len = n > 0 ? (size_t)n : 0;
+    if (n <= 0)
+        rt->path[0] = '\0';
+    rt->fs_base = site->document_root;
+    rt->fs_skip = 0;
+    rt->n_chain = 0;
+}
+
+const char *route_fs_path(const struct route *rt, char *buf, size_t cap)
+{
+    size_t blen = strlen(rt->fs_base), rest = rt->path_len - rt->fs_skip;
+    const char *tail = rt->path + rt->fs_skip;
+    if (blen > 0 && rt->fs_base[blen - 1] == '/' && rest > 0 && tail[0] == '/')
+        tail++, rest--;               /* Alias /x/ /srv/x/ : no "//" */
+    if (blen + rest + 1 > cap)
+        return NULL;
+    memcpy(buf, rt->fs_base, blen);
+    memcpy(buf + blen, tail, rest);
+    buf[blen + rest] = '\0';
+    return buf;
+}
+
+static void chain_add(struct route *rt, const struct dirconf *d)
+{
+    if (rt->n_chain < ROUTE_MAX_CHAIN)
+        rt->chain[rt->n_chain++] = d;
+}
+
+void route_sections(struct route *rt, int sections)
+{
+    const struct config *site = rt->site;
+    /* The main server's own settings come first, for every site. */
+    if (site->main_dir)
+        chain_add(rt, site->main_dir);
+    chain_add(rt, &site->dir);
+    if (!sections || site->index == NULL || !rt->path_ok)
+        return;
+    const struct section *hits[ROUTE_MAX_CHAIN];
+    char fsbuf[ROUTE_PATH_MAX * 2];
+    const char *fs = secindex_needs_fs(site->index) ? route_fs_path(rt, fsbuf, sizeof fsbuf) : NULL;
+    int n = secindex_match(site->index, rt->path, rt->path_len, fs, hits,
+                           ROUTE_MAX_CHAIN - rt->n_chain);
+    for (int i = 0; i < n; i++)
+        chain_add(rt, &hits[i]->dir);
+}
+
+int route_handler_index(const struct route *rt)
+{
+    for (int i = rt->n_chain - 1; i >= 0; i--)
+        if (rt->chain[i]->handler)
+            return rt->chain[i]->handler > 0 ? rt->chain[i]->handler - 1 : 0;
+    return 0;
+}
+
+unsigned route_options(const struct route *rt)
+{
+    unsigned o = OPT_DEFAULT;
+    for (int i = 0; i < rt->n_chain; i++)
+        o = dirconf_options(rt->chain[i], o);
+    return o;
+}
+
+const struct authz *route_require(const struct route *rt)
+{
+    for (int i = rt->n_chain - 1; i >= 0; i--)
+        if (rt->chain[i]->require)
+            return rt->chain[i]->require;
+    return NULL;
+}
+
+const struct error_doc *route_error_doc(const struct route *rt, int status)
+{
+    for (int i = rt->n_chain - 1; i >= 0; i--)
+        for (int k = rt->chain[i]->n_error_docs - 1; k >= 0; k--) {
+            const struct error_doc *e = &rt->chain[i]->error_docs[k];
+            if (e->status == status)
+                return e->kind == ERRDOC_DEFAULT ? NULL : e;
+        }
+    return NULL;
+}
+
+/* Whether the comma-separated list V (LEN bytes) has the element WORD. */
+static int list_has(const char *v, size_t len, const char *word)
+{
+    size_t wlen = strlen(word);
+    for (size_t i = 0; i < len;) {
+        while (i < len && (v[i] == ' ' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && v[end - 1] == ' ')
+            end--;
+        if (end - start == wlen && strncasecmp(v + start, word, wlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void apply_header(const struct header_op *op, struct response_head *h)
+{
+    size_t vlen;
+    const char *old = response_head_get(h, op->name, &vlen);
+    char joined[1024];
+    switch (op->action) {
+    case HDR_SET:
+        response_head_remove(h, op->name);
+        response_head_add(h, op->name, op->value, strlen(op->value));
+        break;
+    case HDR_UNSET:
+        response_head_remove(h, op->name);
+        break;
+    case HDR_ADD:
+        response_head_add(h, op->name, op->value, strlen(op->value));
+        break;
+    case HDR_SETIFEMPTY:
+        if (old == NULL)
+            response_head_add(h, op->name, op->value, strlen(op->value));
+        break;
+    case HDR_MERGE:
+    case HDR_APPEND:
+        if (old != NULL && op->action == HDR_MERGE && list_has(old, vlen, op->value))
+            break;
+        if (old == NULL) {
+            response_head_add(h, op->name, op->value, strlen(op->value));
+            break;
+        }
+        int n = snprintf(joined, sizeof joined, "%.*s, %s", (int)vlen, old, op->value);
+        if (n < 0 || (size_t)n >= sizeof joined)
+            break;                    /* too long to join: left as it was */
+        response_head_remove(h, op->name);
+        response_head_add(h, op->name, joined, (size_t)n);
+        break;
+    }
+}
+
+void route_apply_headers(const struct route *rt, struct response_head *h, int error)
+{
+    for (int i = 0; i < rt->n_chain; i++)
+        for (int k = 0; k < rt->chain[i]->n_headers; k++) {
+            const struct header_op *op = &rt->chain[i]->headers[k];
+            if (op->always || !error)
+                apply_header(op, h);
+        }
 }

@@ -26,7 +26,6 @@
 #include "mpmd/core/log.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/modules/filecache.h"
-#include "mpmd/modules/path.h"
 #include "mpmd/modules/precond.h"
 
 /* What a reply needs to know about a file, from disk or from the cache. */
@@ -62,27 +61,23 @@ static void reply_options(struct reply *rp, const struct req_ctx *rq)
     response_head_add(&rp->out.head, "Content-Length", "0", 1);
 }
 
-/* 301 to the slash form of a directory: the raw path (still encoded),
- * a '/', and the query if any. */
+/* 301 to the slash form of a directory, as an absolute URL (Apache's
+ * mod_dir): the raw path (still encoded), a '/', and the query if any. */
 static void reply_add_slash(struct reply *rp, const struct req_ctx *rq,
                             const char *path, size_t plen, const char *query)
 {
-    char loc[PATH_MAX + 2];
+    char rel[PATH_MAX + 2], loc[PATH_MAX + 600];
     const char *end = rq->req->buf + rq->req->url_off + rq->req->url_len;
     size_t qlen = query ? (size_t)(end - query) : 0;
-    int n = snprintf(loc, sizeof loc, "%.*s/%.*s", (int)plen, path, (int)qlen, query ? query : "");
-    if (n < 0 || (size_t)n >= sizeof loc) {
+    int n = snprintf(rel, sizeof rel, "%.*s/%.*s", (int)plen, path, (int)qlen,
+                     query ? query : "");
+    size_t len = n < 0 || (size_t)n >= sizeof rel
+                     ? sizeof loc : handler_absolute_url(rq, rel, (size_t)n, loc, sizeof loc);
+    if (len >= sizeof loc) {
         reply_error(rp, rq->date, 414);
         return;
     }
-    size_t blen;
-    const char *body = response_error_body(301, &blen);
-    reply_start(rp, rq->date, 301);
-    response_head_add(&rp->out.head, "Location", loc, (size_t)n);
-    response_head_add(&rp->out.head, "Content-Type", "text/html; charset=utf-8", 24);
-    response_head_add_num(&rp->out.head, "Content-Length", (long long)blen);
-    rp->out.body = body;
-    rp->out.body_len = blen;
+    reply_redirect(rp, rq->date, 301, loc, len);
 }
 
 /* 304: the validators and no body (RFC 9110 15.4.5). */
@@ -117,7 +112,7 @@ static enum range_result requested_range(const struct req_ctx *rq, const char *e
                                          off_t size, off_t *first, off_t *last)
 {
     size_t len, iflen;
-    if (rq->req->parser.method != HTTP_GET)
+    if (rq->method != HTTP_GET)
         return RANGE_NONE;            /* RFC 9110 14.2: only GET has ranges */
     const char *range = http_request_header(rq->req, "Range", &len);
     if (!range)
@@ -171,7 +166,7 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
 {
     char lm[32], etag[40], cr[64];
     off_t first = 0, last = f->size - 1;
-    int m = rq->req->parser.method;
+    int m = rq->method;
     http_date_format(f->mtime, lm);
     precond_etag(etag, f->mtime, f->size);
     int pre = precond_evaluate(rq->req, m == HTTP_GET || m == HTTP_HEAD, etag, f->mtime);
@@ -264,14 +259,19 @@ static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
     return 1;
 }
 
-static void serve_path(struct reply *rp, const struct req_ctx *rq, const char *norm,
-                       long n, const char *path, size_t plen, const char *query)
+/* Serve the request's path: from the cache, else from the disk (a file,
+ * a directory's index, or the redirect to a directory's slash form). */
+static void serve_path(struct reply *rp, const struct req_ctx *rq)
 {
-    char full[PATH_MAX * 2], key[PATH_MAX + 2];
-    size_t klen = cache_key(rq, norm, (size_t)n, key);
+    const struct route *rt = rq->route;
+    char full[PATH_MAX * 2], key[ROUTE_PATH_MAX + 2];
+    size_t klen = cache_key(rq, rt->path, rt->path_len, key);
     if (reply_from_cache(rp, rq, key, klen))
         return;
-    snprintf(full, sizeof full, "%s%s", rq->site->document_root, norm);
+    if (route_fs_path(rt, full, sizeof full) == NULL) {
+        reply_error(rp, rq->date, 414);
+        return;
+    }
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd == -1 || fstat(fd, &st) == -1) {
@@ -279,31 +279,39 @@ static void serve_path(struct reply *rp, const struct req_ctx *rq, const char *n
         if (fd != -1)
             close(fd);
         if (status_for_errno(err) == 500)
-            log_msg(rq->env->log, LOGL_ERROR, "cannot open %s: %s", full, strerror(err));
+            log_msg(rq->log, LOGL_ERROR, "cannot open %s: %s", full, strerror(err));
         reply_error(rp, rq->date, status_for_errno(err));
         return;
     }
+    int dir_form = rt->path[rt->path_len - 1] == '/';
     if (S_ISREG(st.st_mode)) {
-        reply_disk_file(rp, rq, fd, &st, full, norm, key, klen);
+        reply_disk_file(rp, rq, fd, &st, full, rt->path, key, klen);
         return;
     }
-    if (S_ISDIR(st.st_mode) && norm[n - 1] != '/')
-        reply_add_slash(rp, rq, path, plen, query);
-    else if (S_ISDIR(st.st_mode))
+    if (S_ISDIR(st.st_mode) && !dir_form) {
+        const char *path, *query;
+        size_t plen;
+        if (http_request_path(rq->req, &path, &plen, &query) == 0)
+            reply_add_slash(rp, rq, path, plen, query);
+        else
+            reply_error(rp, rq->date, 400);
+    } else if (S_ISDIR(st.st_mode)) {
+        size_t n = strlen(full);
+        if (n > 0 && full[n - 1] != '/' && n + 1 < sizeof full)
+            full[n++] = '/', full[n] = '\0';
         reply_index(rp, rq, fd, full, key, klen);
-    else
+    } else {
         reply_error(rp, rq->date, 403);
+    }
     close(fd);
 }
 
-/* Method and target checks shared by both entry points.  Returns 1 and
- * fills NORM/N/PATH/PLEN/QUERY when the request names a path to serve;
- * 0 after building the reply (OPTIONS, 405, 400). */
-static int static_route(struct reply *rp, const struct req_ctx *rq, char *norm,
-                        size_t normcap, long *n, const char **path, size_t *plen,
-                        const char **query)
+/* Method and target checks shared by both entry points.  Returns 1 when
+ * the request names a path to serve; 0 after building the reply (OPTIONS,
+ * 405, 400). */
+static int static_route(struct reply *rp, const struct req_ctx *rq)
 {
-    int m = rq->req->parser.method;
+    int m = rq->method;
     if (m == HTTP_OPTIONS) {
         reply_options(rp, rq);
         return 0;
@@ -313,8 +321,7 @@ static int static_route(struct reply *rp, const struct req_ctx *rq, char *norm,
         response_head_add(&rp->out.head, "Allow", "GET, HEAD, OPTIONS", 18);
         return 0;
     }
-    if (http_request_path(rq->req, path, plen, query) != 0 ||
-        (*n = path_normalize(*path, *plen, norm, normcap)) < 0) {
+    if (!rq->route->path_ok) {
         reply_error(rp, rq->date, 400);
         return 0;
     }
@@ -326,12 +333,8 @@ static int static_route(struct reply *rp, const struct req_ctx *rq, char *norm,
  * directory, or an error page.  May block on the disk. */
 static int static_handle(const struct req_ctx *rq, struct reply *rp)
 {
-    char norm[PATH_MAX];
-    const char *path, *query;
-    size_t plen;
-    long n;
-    if (static_route(rp, rq, norm, sizeof norm, &n, &path, &plen, &query))
-        serve_path(rp, rq, norm, n, path, plen, query);
+    if (static_route(rp, rq))
+        serve_path(rp, rq);
     return HANDLER_DONE;
 }
 
@@ -340,22 +343,24 @@ static int static_handle(const struct req_ctx *rq, struct reply *rp)
  * declined to a handler thread. */
 static int static_fast(const struct req_ctx *rq, struct reply *rp)
 {
-    char norm[PATH_MAX];
-    const char *path, *query;
-    size_t plen;
-    int m = rq->req->parser.method;
-    if (!rq->env->cache || (m != HTTP_GET && m != HTTP_HEAD) ||
-        http_request_path(rq->req, &path, &plen, &query) != 0)
+    const struct route *rt = rq->route;
+    int m = rq->method;
+    if (!rq->env->cache || (m != HTTP_GET && m != HTTP_HEAD) || !rt->path_ok)
         return HANDLER_DECLINED;
-    char key[PATH_MAX + 2];
-    long n = path_normalize(path, plen, norm, sizeof norm);
-    return n > 0 && reply_from_cache(rp, rq, key, cache_key(rq, norm, (size_t)n, key))
+    char key[ROUTE_PATH_MAX + 2];
+    return reply_from_cache(rp, rq, key, cache_key(rq, rt->path, rt->path_len, key))
                ? HANDLER_DONE
                : HANDLER_DECLINED;
 }
 
+const struct conf_module static_conf_module = {
+    .name = "static",
+    .handler = "static",
+};
+
 const struct handler static_handler = {
     .name = "static",
+    .conf = &static_conf_module,
     .fast = static_fast,
     .handle = static_handle,
 };

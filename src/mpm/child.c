@@ -19,7 +19,6 @@
 
 #include "mpmd/http/conn.h"
 #include "mpmd/modules/filecache.h"
-#include "mpmd/modules/static.h"
 
 /* Children leave restart/stop signals to the supervisor (which talks to
  * them over the control pipe); SIGTERM alone means "stop now". */
@@ -87,7 +86,6 @@ static int child_setup(struct child *c)
     }
     c->env = (struct handler_env){ .cfg = c->cfg, .mime = c->mime, .cache = c->cache,
                                    .log = c->log };
-    c->handler = &static_handler;
     if (pipe2(c->stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
         log_msg(c->log, LOGL_ERROR, "child: pipe: %s", strerror(errno));
         return -1;

@@ -23,7 +23,7 @@ import sys
 # A file's layer is its directory: src/LAYER/x.c, include/mpmd/LAYER/x.h;
 # src/main.c is the program.
 LAYER_NAMES = ("core", "mpm", "http", "modules")
-HANDLER_API = {"handler", "reply", "http", "response"}   # http headers modules may use
+HANDLER_API = {"handler", "reply", "http", "response", "route"}   # http headers modules may use
 # conn.c reaches its child through child.h, and struct conn starts with
 # the work queue's link (workq.h); both go when the connection gets an
 # environment struct of its own.

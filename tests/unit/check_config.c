@@ -206,8 +206,14 @@ static const char *const printed_defaults[][2] = {
     {"LimitRequestFields", "100"}, {"LimitRequestBody", "1073741824"},
     {"FileCacheSize", "16777216"}, {"FileCacheMaxFileSize", "65536"}, {"FileCacheValid", "1"},
     {"RequestReadTimeout", "header=20-40,MinRate=500 body=20,MinRate=500"},
+    {"SetHandler", "none (the static-file handler)"}, {"Options", "FollowSymLinks"},
+    {"Require", "none (all granted)"}, {"Header", "none"}, {"ErrorDocument", "none"},
     {"Include", "none"},
     {"IncludeOptional", "none"},
+    {"Alias", "none"}, {"Redirect", "none"}, {"RedirectMatch", "none"},
+    {"<VirtualHost>", "-"}, {"<Directory>", "-"}, {"<DirectoryMatch>", "-"}, {"<Files>", "-"},
+    {"<FilesMatch>", "-"}, {"<Location>", "-"}, {"<LocationMatch>", "-"},
+    {"<RequireAny>", "-"}, {"<RequireAll>", "-"},
 };
 #define N_PRINTED ((int)(sizeof printed_defaults / sizeof printed_defaults[0]))
 
@@ -859,8 +865,10 @@ END_TEST
 START_TEST(test_unknown_directive)
 {
     expect_error("Listen 80\n\nFrobnicate on\n", CONF ":3: Frobnicate: unknown directive");
-    expect_error("Listen 80\n<Directory /srv>\n",
-                 CONF ":2: <Directory>: unknown section (mpmd knows <VirtualHost>)");
+    expect_error("Listen 80\n<Proxy *>\n",
+                 CONF ":2: <Proxy>: unknown section (mpmd knows <VirtualHost>, <Directory>, <DirectoryMatch>, "
+                 "<Files>, <FilesMatch>, <Location>, <LocationMatch>, <RequireAny>, "
+                 "<RequireAll>)");
     expect_error("Listen 80\n\"\"\n", CONF ":2: unknown directive ''");
 }
 END_TEST

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "check_suites.h"
-#include "mpmd/modules/path.h"
+#include "mpmd/http/path.h"
 
 struct path_case {
     const char *in;

@@ -43,7 +43,7 @@ struct read_timeout {
 
 #define CONFIG_MAX_INDEX 8        /* DirectoryIndex names */
 #define CONFIG_MAX_LISTEN 32      /* Listen directives */
-#define CONFIG_MAX_DIRECTIVES 48  /* >= the directives src/core/config.c knows */
+#define CONFIG_MAX_DIRECTIVES 64  /* >= the directives src/core/config.c knows */
 #define CONFIG_MAX_FILES 4096     /* files one configuration may read (Include) */
 #define CONFIG_MAX_ALIAS 32       /* ServerAlias names of one virtual host */
 #define CONFIG_MAX_VHOST_ADDRS 8  /* addresses of one <VirtualHost> */
@@ -77,6 +77,105 @@ struct vhost_addr {
 };
 
 struct config;
+
+/* Where a directive may stand (nginx's context column, Apache's
+ * RSRC_CONF / ACCESS_CONF). */
+#define CTX_SERVER 1u             /* the main server config, outside sections */
+#define CTX_VHOST 2u              /* inside <VirtualHost> */
+#define CTX_DIR 4u                /* inside <Directory>, <Files>, <Location> and their
+                                   * Match forms */
+
+#define CONFIG_MAX_MODULES 16     /* modules with configuration (module.h) */
+
+/* Options bits. */
+#define OPT_INDEXES 1u
+#define OPT_FOLLOW_SYMLINKS 2u
+#define OPT_EXEC_CGI 4u
+#define OPT_ALL (OPT_INDEXES | OPT_FOLLOW_SYMLINKS | OPT_EXEC_CGI)
+#define OPT_DEFAULT OPT_FOLLOW_SYMLINKS   /* Apache 2.4's default */
+
+/* One network of `Require ip`: FAMILY's first BITS bits of IP. */
+struct authz_net {
+    int family;                   /* AF_INET or AF_INET6 */
+    unsigned char ip[16];
+    int bits;
+};
+
+enum authz_kind {
+    AUTHZ_ALL_GRANTED,            /* Require all granted */
+    AUTHZ_ALL_DENIED,             /* Require all denied */
+    AUTHZ_IP,                     /* Require [not] ip NET..., Require [not] local */
+    AUTHZ_ANY,                    /* <RequireAny>, and several Require lines */
+    AUTHZ_ALL,                    /* <RequireAll> */
+};
+
+/* A Require rule, or a <RequireAny>/<RequireAll> container of rules. */
+struct authz {
+    enum authz_kind kind;
+    int negate;                   /* Require not ... (only inside <RequireAll>) */
+    struct authz_net *nets;       /* AUTHZ_IP; owned */
+    int n_nets;
+    struct authz **kids;          /* AUTHZ_ANY / AUTHZ_ALL; owned */
+    int n_kids;
+};
+
+/* Header ACTION NAME [VALUE] (mod_headers). */
+enum header_action { HDR_SET, HDR_APPEND, HDR_ADD, HDR_MERGE, HDR_UNSET, HDR_SETIFEMPTY };
+
+struct header_op {
+    enum header_action action;
+    int always;                   /* "always": error answers too */
+    char *name;                   /* owned */
+    char *value;                  /* owned; NULL for unset */
+};
+
+/* ErrorDocument CODE /local/path | "text" | URL. */
+enum errdoc_kind { ERRDOC_LOCAL, ERRDOC_TEXT, ERRDOC_URL, ERRDOC_DEFAULT };
+
+struct error_doc {
+    int status;
+    enum errdoc_kind kind;
+    char *text;                   /* owned: the path, the text or the URL */
+};
+
+/* The per-directory configuration (Apache's "dir config"): the
+ * directives allowed in sections.  One per section, plus one for each
+ * site (what the main server or virtual host says outside sections).
+ * Each field says "not set here" on its own, so that merging (route.h)
+ * takes what a later section sets and keeps the rest. */
+struct dirconf {
+    int handler;                  /* SetHandler: module index + 1; -1 the default
+                                   * handler ("none"); 0 not set here */
+    int options_set;              /* Options given here */
+    int options_absolute;         /* "Options A B" (replaces) rather than "+A -B" */
+    unsigned options_on, options_off;
+    struct authz *require;        /* owned; NULL: not set here */
+    struct header_op *headers;    /* owned, in file order */
+    int n_headers;
+    struct error_doc *error_docs; /* owned, in file order */
+    int n_error_docs;
+    void *module[CONFIG_MAX_MODULES]; /* modules' own (module.h); NULL: nothing set */
+};
+
+enum section_kind {
+    SEC_DIRECTORY, SEC_DIRECTORY_MATCH, SEC_FILES, SEC_FILES_MATCH,
+    SEC_LOCATION, SEC_LOCATION_MATCH,
+};
+
+/* <Directory PATH>, <Files NAME>, <Location PREFIX> or a Match form. */
+struct section {
+    enum section_kind kind;
+    char *pattern;                /* owned: a prefix (Directory absolute and resolved,
+                                   * Location normalised), a wildcard, or a regex */
+    int wildcard;                 /* a plain kind whose pattern has '*', '?' or '[' */
+    void *regex;                  /* pcre2_code * of the Match kinds; owned */
+    struct dirconf dir;
+    const char *file;             /* in the main config's files */
+    int line;
+    int seq;                      /* order in the configuration, main server's first */
+};
+
+struct section_index;
 
 /* A <VirtualHost> section: its addresses, where it is, and its own
  * directives in a struct config of the same layout (only the fields of
@@ -141,6 +240,13 @@ struct config {
     int access_format;            /* enum access_format */
     char *pid_file;               /* absolute path, or NULL */
     char *types_config;           /* TypesConfig: absolute path of the mime.types file */
+    struct dirconf dir;           /* directives of the sections' kind outside sections */
+    const struct dirconf *main_dir; /* a virtual host's: the main server's DIR, merged
+                                   * before its own; NULL for the main server */
+    struct section *sections;     /* <Directory>, <Files>, <Location>...: the main
+                                   * server's first, then the site's own */
+    int n_sections;
+    struct section_index *index;  /* SECTIONS, indexed for route_sections (route.h) */
     char *user;                   /* NULL: keep the starting user */
     char *group;                  /* NULL: keep the starting group */
 

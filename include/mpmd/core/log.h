@@ -22,15 +22,21 @@ struct logger {
                              * journal: set by log_init_stderr/log_open from $JOURNAL_STREAM) */
     int access_fd;          /* -1 when AccessLog is off */
     int access_format;      /* enum access_format */
+    unsigned borrowed;      /* LOG_BORROWED_*: fds of the main server's logger, not closed */
+    struct logger *sites;   /* the virtual hosts' own (index site_id - 1), or NULL */
+    int n_sites;
 };
+
+#define LOG_BORROWED_ERROR 1u
+#define LOG_BORROWED_ACCESS 2u
 
 /* Set up a logger that writes to stderr only, at LEVEL, with no access
  * log.  journal_prefix is set when systemd's $JOURNAL_STREAM names fd 2. */
 void log_init_stderr(struct logger *lg, int level);
 
-/* Open the ErrorLog and AccessLog files named by CFG (append, create 0644,
- * close-on-exec); ErrorLog "stderr" (or NULL) is fd 2, AccessLog NULL is
- * off.  Takes level and access format from CFG.  Returns 0, or -1 with a
+/* Open the ErrorLog and AccessLog files named by CFG and by each of its
+ * virtual hosts (append, create 0644, close-on-exec); ErrorLog "stderr"
+ * (or NULL) is fd 2, AccessLog NULL is off.  Takes level and access format from CFG.  Returns 0, or -1 with a
  * message in ERR ("ErrorLog /x/y: cannot open: Permission denied"); LG is
  * then a usable stderr-only logger with nothing left open.  Supervisor
  * only, before fork. */
@@ -39,6 +45,11 @@ int log_open(struct logger *lg, const struct config *cfg, char *err, size_t errl
 /* Close what log_open opened (stderr is left alone); LG then logs to
  * stderr with the access log off. */
 void log_close(struct logger *lg);
+
+/* The logger of site SITE_ID (struct config's site_id): a virtual host's
+ * own ErrorLog and AccessLog (the main server's files where it names the
+ * same path or none), or LG itself for the main server. */
+const struct logger *log_for_site(const struct logger *lg, int site_id);
 
 /* Write "[Mon Nov 23 06:03:17.123456 2026] [mpmd:error] [pid 12:tid 34]
  * message" (local time), or "<3>message" with journal_prefix, when LEVEL

@@ -43,6 +43,16 @@ void reply_start(struct reply *rp, struct date_cache *date, int status);
  * 431) and 5xx set must_close. */
 void reply_error(struct reply *rp, struct date_cache *date, int status);
 
+/* A complete redirect: STATUS (3xx), Location LOCATION (LEN bytes), the
+ * canned page. */
+void reply_redirect(struct reply *rp, struct date_cache *date, int status, const char *location,
+                    size_t len);
+
+/* A complete reply with BODY (LEN bytes, kept alive by the caller until
+ * the reply is sent: static or configuration memory) of media TYPE. */
+void reply_text(struct reply *rp, struct date_cache *date, int status, const char *type,
+                const char *body, size_t len);
+
 /* Give back what RP's body holds (file descriptor, cache reference). */
 void reply_release(struct reply_out *o);
 

@@ -54,6 +54,16 @@ void response_head_start(struct response_head *h, int status, const char *date);
 void response_head_add(struct response_head *h, const char *name, const char *value, size_t vlen);
 void response_head_add_num(struct response_head *h, const char *name, long long value);
 
+/* The value of the first field NAME (case-insensitive) in H, *VLEN its
+ * length; NULL when there is none. */
+const char *response_head_get(const struct response_head *h, const char *name, size_t *vlen);
+
+/* Remove every field NAME from H; returns how many. */
+int response_head_remove(struct response_head *h, const char *name);
+
+/* Replace the status line of H with one for STATUS. */
+void response_head_set_status(struct response_head *h, int status);
+
 /* Append the final CRLF.  Returns 0, or -1 if the head overflowed. */
 int response_head_finish(struct response_head *h);
 

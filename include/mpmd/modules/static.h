@@ -7,5 +7,6 @@
 #include "mpmd/http/handler.h"
 
 extern const struct handler static_handler;
+extern const struct conf_module static_conf_module;
 
 #endif

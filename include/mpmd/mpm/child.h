@@ -43,7 +43,6 @@ struct child {
     struct http_limits limits;
     struct filecache *cache;      /* small files; NULL when FileCacheSize is 0 */
     struct handler_env env;       /* what handlers may use (cfg, mime, cache, log) */
-    const struct handler *handler; /* answers every request, until routing picks one */
     struct listener lst;          /* listener thread state */
     struct workq q;               /* listener → handlers */
     struct pool pool;             /* handler threads */

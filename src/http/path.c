@@ -15,7 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include "mpmd/modules/path.h"
+#include "mpmd/http/path.h"
 
 /* The result being built; see path_normalize. */
 struct norm {

@@ -1,0 +1,177 @@
+/* dispatch.c: one request from route to finished reply (dispatch.h).
+ *
+ * The order is Apache's: translate (Alias, Redirect: before any section
+ * applies), the sections that apply to the path (route.h), Require (403),
+ * the handler SetHandler chose (the static-file handler by default), then
+ * ErrorDocument for an error answer, then Header.  Runs on the listener
+ * thread (only what cannot block) and on handler threads; everything lives
+ * on the caller's stack. */
+#include "config.h"
+
+#include "mpmd/http/dispatch.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mpmd/core/dirconf.h"
+#include "mpmd/core/log.h"
+
+#define TEXT_HTML_LATIN1 "text/html; charset=iso-8859-1"   /* Apache's, for ErrorDocument text */
+
+const void *handler_site_conf(const struct req_ctx *rq, const struct conf_module *m)
+{
+    int i = module_index(m);
+    return i < 0 ? NULL : rq->site->dir.module[i];
+}
+
+/* A Host value safe to copy into a Location: host name or IP literal and
+ * an optional port. */
+static int host_is_clean(const char *h, size_t len)
+{
+    if (len == 0 || len > 255)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']'))
+            return 0;
+    }
+    return 1;
+}
+
+size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t len, char *out,
+                            size_t cap)
+{
+    size_t hlen = 0;
+    const char *host = http_request_header(rq->req, "Host", &hlen);
+    if (host == NULL || !host_is_clean(host, hlen)) {
+        host = rq->site->server_name;
+        hlen = strlen(host);
+    }
+    int n = snprintf(out, cap, "http://%.*s%.*s", (int)hlen, host, (int)len, path);
+    return n < 0 || (size_t)n >= cap ? cap : (size_t)n;
+}
+
+/* The peer as text, for log lines. */
+static const char *peer_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+    const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                              : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (inet_ntop(sa->sa_family, a, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "-");
+    return buf;
+}
+
+/* Route RQ (whose route is RT, begun) and run its handler.  *SERVER_MADE
+ * is set when the answer did not come from a handler (a redirect, a
+ * Require refusal). */
+static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int listener,
+               int *server_made)
+{
+    *server_made = 0;
+    for (int i = 0; mpmd_handlers[i]; i++)
+        if (mpmd_handlers[i]->translate &&
+            mpmd_handlers[i]->translate(rq, rt, rp) == HANDLER_DONE) {
+            route_sections(rt, 0);
+            *server_made = 1;
+            return 1;
+        }
+    route_sections(rt, 1);
+    const struct authz *rule = route_require(rt);
+    if (rule && rq->peer && !authz_check(rule, rq->peer)) {
+        char who[64];
+        log_msg(rq->log, LOGL_ERROR, "client %s denied by server configuration: %s",
+                peer_text(rq->peer, who, sizeof who), rt->path);
+        reply_error(rp, rq->date, 403);
+        *server_made = 1;
+        return 1;
+    }
+    const struct handler *h = mpmd_handlers[route_handler_index(rt)];
+    if (listener)
+        return h->fast && h->fast(rq, rp) == HANDLER_DONE;
+    h->handle(rq, rp);
+    return 1;
+}
+
+/* The local ErrorDocument page PATH for the error in RP: served as a GET
+ * of PATH through the whole pipeline, under the original status.  Returns
+ * 0 when the listener must hand the request over, 1 otherwise; *RT2 is the
+ * page's route when it replaced RP (*USED set). */
+static int error_page(const struct req_ctx *rq, const char *path, struct reply *rp,
+                      struct route *rt2, int listener, int *used)
+{
+    struct req_ctx sub = *rq;
+    struct reply page;
+    int server_made;
+    const char *q = strchr(path, '?');
+    *used = 0;
+    route_begin(rt2, rq->site, path, q ? (size_t)(q - path) : strlen(path));
+    sub.route = rt2;
+    sub.method = HTTP_GET;
+    if (!run(&sub, rt2, &page, listener, &server_made))
+        return 0;
+    if (page.status != 200) {           /* the page itself failed: the plain error */
+        reply_release(&page.out);
+        return 1;
+    }
+    int status = rp->status, must_close = rp->must_close;
+    reply_release(&rp->out);
+    *rp = page;
+    rp->status = status;
+    rp->must_close = must_close;
+    response_head_set_status(&rp->out.head, status);
+    *used = 1;
+    return 1;
+}
+
+/* ErrorDocument text or URL for RP's error. */
+static void error_text_or_url(const struct req_ctx *rq, const struct error_doc *e,
+                              struct reply *rp)
+{
+    int must_close = rp->must_close;
+    reply_release(&rp->out);
+    if (e->kind == ERRDOC_URL)
+        reply_redirect(rp, rq->date, 302, e->text, strlen(e->text));
+    else
+        reply_text(rp, rq->date, rp->status, TEXT_HTML_LATIN1, e->text, strlen(e->text));
+    rp->must_close = must_close;
+}
+
+static int is_success(int status)
+{
+    return (status >= 200 && status < 300) || status == 304;
+}
+
+int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listener)
+{
+    struct route rt, page_rt;
+    const char *raw, *query;
+    size_t rawlen = 0;
+    if (http_request_path(in->req, &raw, &rawlen, &query) != 0)
+        raw = NULL;
+    struct req_ctx rq = {.req = in->req, .site = in->site, .route = &rt,
+                         .method = in->req->parser.method, .peer = in->peer, .env = in->env,
+                         .log = log_for_site(in->env->log, in->site->site_id),
+                         .date = in->date};
+    route_begin(&rt, in->site, raw, rawlen);
+    int server_made;
+    if (!run(&rq, &rt, rp, listener, &server_made))
+        return 0;
+    const struct route *final = &rt;
+    int error = server_made || !is_success(rp->status);
+    const struct error_doc *e = rp->status >= 400 ? route_error_doc(&rt, rp->status) : NULL;
+    if (e && e->kind == ERRDOC_LOCAL) {
+        int used;
+        if (!error_page(&rq, e->text, rp, &page_rt, listener, &used)) {
+            reply_release(&rp->out);
+            return 0;
+        }
+        if (used)
+            final = &page_rt, error = 0;
+    } else if (e) {
+        error_text_or_url(&rq, e, rp);
+    }
+    route_apply_headers(final, &rp->out.head, error);
+    return 1;
+}

@@ -1,0 +1,20 @@
+/* modules.c: the registry of modules, in the order their indexes take
+ * (module.h, handler.h).  Adding a module is one line in each list. */
+#include "config.h"
+
+#include "mpmd/core/module.h"
+#include "mpmd/http/handler.h"
+#include "mpmd/modules/alias.h"
+#include "mpmd/modules/static.h"
+
+const struct conf_module *const mpmd_conf_modules[] = {
+    &static_conf_module,
+    &alias_conf_module,
+    NULL,
+};
+
+const struct handler *const mpmd_handlers[] = {
+    &static_handler,
+    &alias_handler,
+    NULL,
+};

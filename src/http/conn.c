@@ -321,6 +321,78 @@ static enum read_result conn_read_request(struct conn *c)
     }
 }
 
+/* ---- the request body as a stream (handler threads) -------------------- */
+
+/* Send all of BUF (LEN bytes), waiting up to Timeout for room.  0 or -1. */
+static int conn_send_blocking(struct conn *c, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            buf += n, len -= (size_t)n;
+            continue;
+        }
+        struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+        if ((n == -1 && errno != EAGAIN && errno != EINTR) ||
+            poll(&pfd, 1, c->child->cfg->timeout * 1000) <= 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Wait until the socket has bytes, within the body stage's time.  0 or
+ * -1 with the request's error set (408). */
+static int conn_wait_readable(struct conn *c)
+{
+    int left = read_time_left(c);
+    struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+    int n = left > 0 ? poll(&pfd, 1, left * 1000) : 0;
+    if (n > 0 || (n == -1 && errno == EINTR))
+        return 0;
+    c->req.error_status = 408;
+    c->req.error_reason = "request body not received in time";
+    return -1;
+}
+
+/* body_reader.read for a handler thread that owns C: up to LEN bytes of
+ * the current request's body, decoded.  "100 Continue" goes out before
+ * the first wait, when the client asked for it (RFC 9110 10.1.1). */
+static ssize_t conn_read_body(void *ctx, char *buf, size_t len, int *status)
+{
+    struct conn *c = ctx;
+    if (!c->body_stage)
+        conn_begin_stage(c, 1);
+    for (;;) {
+        size_t got;
+        enum http_parse_result r =
+            http_request_read_body(&c->req, &c->child->limits, buf, len, &got);
+        if (got > 0)
+            return (ssize_t)got;
+        if (r == HTTP_PARSE_DONE)
+            return 0;
+        if (r == HTTP_PARSE_ERROR)
+            break;
+        if (c->req.expect_continue && !c->sent_continue) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            c->sent_continue = 1;
+            if (conn_send_blocking(c, cont, sizeof cont - 1) == -1)
+                return *status = 0, -1;
+        }
+        ssize_t n = conn_fill(c);
+        if (n == -1 && conn_wait_readable(c) == 0)
+            continue;
+        if (n == 0 || n == -2) {
+            c->req.error_status = 400;
+            c->req.error_reason = "connection closed before the request body was complete";
+            return *status = 0, -1;   /* nobody is left to answer */
+        }
+        if (n < 0)
+            break;
+    }
+    *status = c->req.error_status ? c->req.error_status : 400;
+    return -1;
+}
+
 /* Whether the response to the current request may keep the connection. */
 static int decide_keep_alive(const struct conn *c)
 {
@@ -394,7 +466,6 @@ static const struct config *choose_site(struct conn *c)
 static int conn_build_reply(struct date_cache *date, struct conn *c, struct reply *rp,
                             int listener)
 {
-    c->keep_alive = (uint8_t)decide_keep_alive(c);
     c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
     if (c->req.error_status) {
         log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
@@ -403,11 +474,14 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
     } else {
         if (c->site == NULL)
             c->site = choose_site(c);
+        struct body_reader body = { conn_read_body, c };
         struct dispatch_in in = { .req = &c->req, .site = c->site, .peer = &c->peer.sa,
-                                  .env = &c->child->env, .date = date };
+                                  .env = &c->child->env, .date = date, .body = &body };
         if (!dispatch_request(&in, rp, listener))
             return 0;
     }
+    /* After the handler: one that read the whole body leaves nothing to discard. */
+    c->keep_alive = (uint8_t)decide_keep_alive(c);
     conn_finish_head(c, rp);
     if (c->is_head) {
         reply_release(&rp->out);
@@ -437,6 +511,7 @@ static enum next_step conn_next_request(struct conn *c)
 {
     conn_begin_stage(c, 0);
     c->site = NULL;
+    c->sent_continue = 0;
     if (http_request_next(&c->req) == 0) {
         http_request_release_buffer(&c->req);
         return NEXT_IDLE;

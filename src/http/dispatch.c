@@ -25,6 +25,15 @@ const void *handler_site_conf(const struct req_ctx *rq, const struct conf_module
     return i < 0 ? NULL : rq->site->dir.module[i];
 }
 
+ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status)
+{
+    if (rq->body == NULL) {
+        *status = 500;
+        return -1;
+    }
+    return rq->body->read(rq->body->ctx, buf, len, status);
+}
+
 /* A Host value safe to copy into a Location: host name or IP literal and
  * an optional port. */
 static int host_is_clean(const char *h, size_t len)
@@ -153,7 +162,7 @@ int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listene
     struct req_ctx rq = {.req = in->req, .site = in->site, .route = &rt,
                          .method = in->req->parser.method, .peer = in->peer, .env = in->env,
                          .log = log_for_site(in->env->log, in->site->site_id),
-                         .date = in->date};
+                         .date = in->date, .body = listener ? NULL : in->body};
     route_begin(&rt, in->site, raw, rawlen);
     int server_made;
     if (!run(&rq, &rt, rp, listener, &server_made))

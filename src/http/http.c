@@ -219,10 +219,15 @@ static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct request *r = frame_req(p);
     uint64_t limit = frame_lim(p)->body;
-    (void)at;
     r->body_bytes += len;
     if (limit && r->body_bytes > limit)
         return fail(r, 413, "request body larger than LimitRequestBody");
+    if (r->sink != NULL) {        /* http_request_read_body: never more than it fed */
+        if (len > r->sink_cap - r->sink_len)
+            return fail(r, 500, "request body chunk larger than the reader's buffer");
+        memcpy(r->sink + r->sink_len, at, len);
+        r->sink_len += len;
+    }
     return 0;
 }
 
@@ -436,6 +441,61 @@ enum http_parse_result http_request_parse(struct request *r, const struct http_l
         return parse_error(r, status_for_parser_error(e), http_errno_description(e));
     if (r->headers_done && r->parsed == r->len)
         r->len = r->parsed = r->scan = referenced_end(r);
+    return HTTP_PARSE_MORE;
+}
+
+/* One http_parser_execute over at most CAP buffered bytes, the body
+ * going to OUT. */
+static enum http_parse_result read_body_once(struct request *r, const struct http_limits *lim,
+                                             char *out, size_t cap, size_t *got)
+{
+    uint32_t avail = r->len - r->parsed;
+    /* Body bytes never outnumber the input bytes that carry them, so
+     * feeding at most CAP bytes keeps every on_body within OUT. */
+    size_t feed = avail < cap ? avail : cap;
+    if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED)
+        http_parser_pause(&r->parser, 0);
+    struct parse_frame frame = { r, lim };
+    r->parser.data = &frame;
+    r->sink = out;
+    r->sink_cap = cap;
+    r->sink_len = 0;
+    size_t n = http_parser_execute(&r->parser, &parser_settings, r->buf + r->parsed, feed);
+    r->sink = NULL;
+    r->parser.data = NULL;
+    r->parsed += (uint32_t)n;
+    *got = r->sink_len;
+    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+    if (r->complete)
+        return HTTP_PARSE_DONE;
+    if (r->error_status)
+        return HTTP_PARSE_ERROR;
+    if (e != HPE_OK && e != HPE_PAUSED)
+        return parse_error(r, status_for_parser_error(e), http_errno_description(e));
+    return HTTP_PARSE_MORE;
+}
+
+enum http_parse_result http_request_read_body(struct request *r, const struct http_limits *lim,
+                                              char *out, size_t cap, size_t *got)
+{
+    *got = 0;
+    if (r->complete)
+        return HTTP_PARSE_DONE;
+    if (r->error_status)
+        return HTTP_PARSE_ERROR;
+    if (!r->headers_done || cap == 0)
+        return parse_error(r, 500, "request body read before the head");
+    /* Framing (chunk sizes, trailers) yields no body bytes: go on while
+     * bytes are buffered and nothing came out. */
+    while (*got == 0 && r->parsed < r->len && !r->complete && !r->error_status) {
+        enum http_parse_result res = read_body_once(r, lim, out, cap, got);
+        if (res != HTTP_PARSE_MORE)
+            return res;
+    }
+    if (r->complete)
+        return HTTP_PARSE_DONE;
+    if (r->parsed == r->len)
+        r->len = r->parsed = r->scan = referenced_end(r);   /* the head stays */
     return HTTP_PARSE_MORE;
 }
 

@@ -1434,6 +1434,157 @@ START_TEST(test_trailing_whitespace)
 }
 END_TEST
 
+
+/* ---- the body as a stream (http_request_read_body) --------------------- */
+
+/* Read the whole body of REQ (after HEAD) in pieces of at most CAP bytes,
+ * appending the rest of WIRE (bytes not yet in the buffer) STEP bytes at
+ * a time whenever the reader asks for more.  Returns the final result;
+ * OUT gets the body. */
+static enum http_parse_result read_body_all(const char *wire, size_t step, size_t cap,
+                                            const struct http_limits *lim, char *out,
+                                            size_t outcap, size_t *outlen)
+{
+    char piece[64];
+    size_t fed = 0, n = strlen(wire);
+    *outlen = 0;
+    ck_assert_uint_le(cap, sizeof piece);
+    for (int rounds = 0; rounds < 100000; rounds++) {
+        size_t got;
+        enum http_parse_result res = http_request_read_body(&req, lim, piece, cap, &got);
+        ck_assert_uint_le(got, cap);
+        ck_assert_uint_le(*outlen + got, outcap);
+        memcpy(out + *outlen, piece, got);
+        *outlen += got;
+        if (res != HTTP_PARSE_MORE)
+            return res;
+        if (got == 0) {
+            ck_assert_msg(fed < n, "reader wants more than the request has");
+            size_t k = n - fed < step ? n - fed : step;
+            append(&req, wire + fed, k);
+            fed += k;
+        }
+    }
+    ck_abort_msg("no end");
+    return HTTP_PARSE_ERROR;
+}
+
+static const char post_head_cl[] = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 26\r\n\r\n";
+static const char post_head_chunked[] =
+    "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz";
+
+START_TEST(test_body_stream_length)
+{
+    static const size_t caps[] = {1, 3, 7, 64};
+    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
+        http_request_free(&req);
+        http_request_init(&req);
+        ck_assert_int_eq(feed_raw(&req, post_head_cl), HTTP_PARSE_HEAD);
+        char body[64];
+        size_t len;
+        ck_assert_int_eq(read_body_all(alphabet, 5, caps[i], &limits, body, sizeof body, &len),
+                         HTTP_PARSE_DONE);
+        ck_assert_uint_eq(len, 26);
+        ck_assert(memcmp(body, alphabet, 26) == 0);
+        ck_assert(req.complete);
+        ck_assert_uint_eq(req.body_bytes, 26);
+    }
+}
+END_TEST
+
+START_TEST(test_body_stream_pipelined_next)
+{
+    static const char wire[] =
+        "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+        "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+    ck_assert_int_eq(feed_raw(&req, wire), HTTP_PARSE_HEAD);
+    char body[16];
+    size_t len;
+    ck_assert_int_eq(read_body_all("", 1, 4, &limits, body, sizeof body, &len), HTTP_PARSE_DONE);
+    ck_assert_uint_eq(len, 5);
+    ck_assert(memcmp(body, "hello", 5) == 0);
+    ck_assert_uint_gt(http_request_next(&req), 0);
+    ck_assert_int_eq(http_request_parse(&req, &limits), HTTP_PARSE_DONE);
+    assert_url(&req, "/next");
+}
+END_TEST
+
+START_TEST(test_body_stream_chunked)
+{
+    static const size_t steps[] = {1, 2, 9, 1000};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        http_request_free(&req);
+        http_request_init(&req);
+        ck_assert_int_eq(feed_raw(&req, post_head_chunked), HTTP_PARSE_HEAD);
+        char body[64];
+        size_t len;
+        ck_assert_int_eq(read_body_all("5\r\nabcde\r\n10;ext=1\r\nfghijklmnopqrstu\r\n"
+                                       "5\r\nvwxyz\r\n0\r\nX-Trailer: t\r\n\r\n",
+                                       steps[i], 3, &limits, body, sizeof body, &len),
+                         HTTP_PARSE_DONE);
+        ck_assert_uint_eq(len, 26);
+        ck_assert(memcmp(body, alphabet, 26) == 0);
+        ck_assert_uint_eq(req.body_bytes, 26);
+    }
+}
+END_TEST
+
+START_TEST(test_body_stream_limit)
+{
+    ck_assert_int_eq(feed_raw_lim(&req, post_head_chunked, strlen(post_head_chunked), &small_body),
+                     HTTP_PARSE_HEAD);
+    char body[64];
+    size_t len;
+    ck_assert_int_eq(read_body_all("8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n", 100, 64,
+                                   &small_body, body, sizeof body, &len),
+                     HTTP_PARSE_ERROR);
+    ck_assert_int_eq(req.error_status, 413);
+}
+END_TEST
+
+START_TEST(test_body_stream_bad_chunk)
+{
+    ck_assert_int_eq(feed_raw(&req, post_head_chunked), HTTP_PARSE_HEAD);
+    char body[64];
+    size_t len;
+    ck_assert_int_eq(read_body_all("zz\r\nabc\r\n", 100, 64, &limits, body, sizeof body, &len),
+                     HTTP_PARSE_ERROR);
+    ck_assert_int_eq(req.error_status, 400);
+    ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
+START_TEST(test_body_stream_buffer_bounded)
+{
+    /* 1 MiB of body through a 64-byte reader: the buffer stays head-sized. */
+    ck_assert_int_eq(feed_raw(&req, "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1048576\r\n\r\n"),
+                     HTTP_PARSE_HEAD);
+    char chunk[4096], piece[64];
+    memset(chunk, 'x', sizeof chunk);
+    size_t total = 0, fed = 0;
+    uint32_t max_cap = 0;
+    while (total < 1048576) {
+        size_t got;
+        enum http_parse_result r = http_request_read_body(&req, &limits, piece, sizeof piece, &got);
+        total += got;
+        if (r == HTTP_PARSE_DONE)
+            break;
+        ck_assert_int_eq(r, HTTP_PARSE_MORE);
+        if (got == 0) {
+            append(&req, chunk, sizeof chunk);
+            fed += sizeof chunk;
+        }
+        if (req.cap > max_cap)
+            max_cap = req.cap;
+    }
+    ck_assert_uint_eq(total, 1048576);
+    ck_assert_uint_eq(fed, 1048576);
+    ck_assert(req.complete);
+    ck_assert_uint_le(max_cap, 16384);
+}
+END_TEST
+
 Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -1540,6 +1691,12 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_release_twice);
     tcase_add_test(tc, test_reserve);
     tcase_add_test(tc, test_reserve_small_max);
+    tcase_add_test(tc, test_body_stream_length);
+    tcase_add_test(tc, test_body_stream_pipelined_next);
+    tcase_add_test(tc, test_body_stream_chunked);
+    tcase_add_test(tc, test_body_stream_limit);
+    tcase_add_test(tc, test_body_stream_bad_chunk);
+    tcase_add_test(tc, test_body_stream_buffer_bounded);
     suite_add_tcase(s, tc);
 
     return s;

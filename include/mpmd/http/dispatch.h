@@ -17,6 +17,7 @@ struct dispatch_in {
     const struct sockaddr *peer;
     const struct handler_env *env;
     struct date_cache *date;
+    const struct body_reader *body; /* handler threads: the body stream; else NULL */
 };
 
 /* Build the reply to IN's request in RP.  With LISTENER, returns 0 when

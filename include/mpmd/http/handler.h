@@ -11,6 +11,7 @@
 #define MPMD_HANDLER_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "mpmd/core/module.h"
 #include "mpmd/http/http.h"
@@ -31,6 +32,19 @@ struct handler_env {
     struct logger *log;
 };
 
+/* The request body as a stream, for handler threads: read calls return
+ * > 0 bytes (decoded: chunked framing removed), 0 at its end (or when
+ * there is none), -1 when it failed, with *STATUS the answer to give (400
+ * broken framing, 408 too slow, 413 over LimitRequestBody) or 0 when the
+ * client is gone.  Reading blocks, up to RequestReadTimeout body= and
+ * Timeout; a client that sent "Expect: 100-continue" gets its
+ * "100 Continue" on the first read.  What a handler leaves unread is
+ * discarded after its answer, as for handlers that take no body. */
+struct body_reader {
+    ssize_t (*read)(void *ctx, char *buf, size_t len, int *status);
+    void *ctx;
+};
+
 /* One request, as a handler sees it. */
 struct req_ctx {
     const struct request *req;    /* head parsed; body not read (see below) */
@@ -43,6 +57,7 @@ struct req_ctx {
     const struct sockaddr *peer;  /* the client's address */
     const struct handler_env *env;
     const struct logger *log;     /* the site's logs (its ErrorLog) */
+    const struct body_reader *body; /* handler threads only; NULL on the listener */
     struct date_cache *date;      /* the calling thread's */
 };
 
@@ -84,9 +99,8 @@ const void *handler_site_conf(const struct req_ctx *rq, const struct conf_module
 size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t len, char *out,
                             size_t cap);
 
-/* Request bodies: today's handlers answer from the head; the connection
- * then drops the body (src/http/conn.c, "Answering from the head" in
- * docs/architecture.md).  A handler that reads bodies (the proxy and
- * FastCGI work) will get a body stream through struct req_ctx. */
+/* Read up to LEN bytes of RQ's body (struct body_reader's contract);
+ * -1 with *STATUS 500 when called where there is no stream (listener). */
+ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status);
 
 #endif

@@ -53,7 +53,9 @@ struct request {
     struct http_header *hdr;  /* owned; grows by doubling */
     uint32_t nhdr, hdr_cap;
 
-    uint64_t body_bytes;   /* body bytes seen (discarded) */
+    uint64_t body_bytes;   /* body bytes seen (discarded, or given to a reader) */
+    char *sink;            /* http_request_read_body's buffer while it parses */
+    size_t sink_len, sink_cap;
     int error_status;      /* status to answer with when parsing failed */
     const char *error_reason; /* for the error log */
     unsigned headers_done : 1;
@@ -93,6 +95,18 @@ size_t http_request_reserve(struct request *r, size_t want, size_t max);
  * no space before the colon, values have no control characters; only
  * "Transfer-Encoding: chunked" (once) is accepted. */
 enum http_parse_result http_request_parse(struct request *r, const struct http_limits *lim);
+
+/* Read body bytes of the current message (after HTTP_PARSE_HEAD) from
+ * the bytes already in R's buffer, decoded (Content-Length or chunked),
+ * into OUT (CAP bytes): *GOT gets how many.  Returns HTTP_PARSE_DONE when
+ * the body is complete (bytes after it stay for the next message),
+ * HTTP_PARSE_MORE when the caller must read more bytes into the buffer
+ * (http_request_reserve) and call again (*GOT may be > 0: use those
+ * first), HTTP_PARSE_ERROR with error_status set (400 bad chunking, 413
+ * LimitRequestBody).  The buffer does not grow with the body: consumed
+ * bytes are dropped. */
+enum http_parse_result http_request_read_body(struct request *r, const struct http_limits *lim,
+                                              char *out, size_t cap, size_t *got);
 
 /* After a response: forget the finished message, move any pipelined
  * bytes to the front and reset the parser.  Returns the number of

@@ -174,7 +174,7 @@ static int open_log_file(const char *path)
 static int log_open_site(struct logger *lg, const struct config *cfg, const struct logger *main,
                          const struct config *main_cfg, char *err, size_t errlen)
 {
-    log_init_stderr(lg, cfg->log_level);
+    log_init_stderr(lg, main_cfg ? main_cfg->log_level : cfg->log_level);  /* LogLevel: server */
     if (cfg->error_log != NULL && strcmp(cfg->error_log, "stderr") != 0) {
         if (main && main_cfg->error_log && strcmp(main_cfg->error_log, cfg->error_log) == 0) {
             lg->error_fd = main->error_fd;

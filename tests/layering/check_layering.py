@@ -8,7 +8,7 @@
 #   http     connections, request parsing, replies, the handler API
 #   modules  handlers and what they use (static files, file cache, ...)
 # Rules, checked on every #include "mpmd/LAYER/..." of every source:
-#   - modules include core, the handler API (handler.h, reply.h, http.h,
+#   - modules include core, the handler API (handler.h, reply.h, http.h, route.h,
 #     response.h) and other modules; never mpm, never conn.h;
 #   - http includes no module; of mpm, only conn.c may include child.h
 #     (its connection environment, until that becomes its own struct);

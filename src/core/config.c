@@ -115,6 +115,8 @@ struct parse {
     struct dirconf *dir;          /* where per-directory directives go: TARGET's, or
                                    * the open section's */
     int section;                  /* index of the open section in TARGET, or -1 */
+    int section_tag;              /* the tag it was opened with (<Location ~> is a
+                                   * LocationMatch closed by </Location>) */
     struct authz *authz[MAX_AUTHZ_DEPTH]; /* open <RequireAny>/<RequireAll>, innermost last */
     int authz_line[MAX_AUTHZ_DEPTH];
     int n_authz;
@@ -300,7 +302,8 @@ static const struct section_doc section_docs[] = {
      "Directives for files whose name matches a regular expression (PCRE2)",
      CTX_SERVER | CTX_VHOST},
     {"<Location>", "<Location URL-PATH> ... </Location>",
-     "Directives for URL-PATH and the paths below it (whole segments; '*', '?' wildcards)",
+     "Directives for URL-PATH and the paths below it (whole segments); a pattern with '*' "
+     "or '?' matches the whole path instead",
      CTX_SERVER | CTX_VHOST},
     {"<LocationMatch>", "<LocationMatch REGEX> ... </LocationMatch>",
      "Directives for URL paths matching a regular expression (PCRE2)", CTX_SERVER | CTX_VHOST},
@@ -1437,11 +1440,15 @@ static int open_section(struct parse *p, int kind, int match, int argc, char **a
                     section_names[p->target->sections[p->section].kind],
                     p->target->sections[p->section].line);
     int tilde = argc == 3 && strcmp(argv[1], "~") == 0 && !match;
+    static const char *const examples[] = {
+        [SEC_DIRECTORY] = "<Directory /srv/www>",
+        [SEC_DIRECTORY_MATCH] = "<DirectoryMatch \"^/srv/www/[a-z]+\">",
+        [SEC_FILES] = "<Files \"*.txt\">", [SEC_FILES_MATCH] = "<FilesMatch \"\\.php$\">",
+        [SEC_LOCATION] = "<Location /private>", [SEC_LOCATION_MATCH] = "<LocationMatch \"^/api/\">",
+    };
     if (argc != 2 && !tilde)
         return fail(p, tag, "expected one %s, e.g. %s", match ? "regular expression" : "pattern",
-                    kind == SEC_LOCATION ? "<Location /private>" :
-                    kind == SEC_DIRECTORY ? "<Directory /srv/www>" :
-                    kind == SEC_FILES ? "<Files \"*.txt\">" : "<FilesMatch \"\\.php$\">");
+                    examples[kind]);
     if (tilde)
         kind += 1, match = 1;         /* <Location ~ "re"> is <LocationMatch "re"> */
     const char *pattern = argv[argc - 1];
@@ -1471,6 +1478,7 @@ static int open_section(struct parse *p, int kind, int match, int argc, char **a
     if (match && compile_regex(p, tag, s) == -1)
         return -1;
     p->section = t->n_sections - 1;
+    p->section_tag = tilde ? kind - 1 : kind;
     p->dir = &s->dir;
     return 0;
 }
@@ -1486,12 +1494,9 @@ static int close_section(struct parse *p, int kind, int argc)
     if (p->section < 0)
         return fail(p, tag, "no <%s> is open", section_names[kind]);
     const struct section *s = &p->target->sections[p->section];
-    int open = s->kind == SEC_LOCATION_MATCH && kind == SEC_LOCATION ? SEC_LOCATION
-               : s->kind == SEC_FILES_MATCH && kind == SEC_FILES ? SEC_FILES
-               : s->kind == SEC_DIRECTORY_MATCH && kind == SEC_DIRECTORY ? SEC_DIRECTORY
-               : (int)s->kind;  /* <Location ~ re> closes with </Location> */
-    if (open != kind)
-        return fail(p, tag, "the open section is <%s> of line %d", section_names[s->kind], s->line);
+    if (p->section_tag != kind)   /* <Location ~ re> closes with </Location> */
+        return fail(p, tag, "the open section is <%s> of line %d",
+                    section_names[p->section_tag], s->line);
     if (s->file != p->file)
         return fail(p, tag, "closes the <%s> of %s:%d; a section must end in the file it "
                     "starts in", section_names[s->kind], s->file, s->line);
@@ -1527,8 +1532,16 @@ static int close_authz(struct parse *p, enum authz_kind kind, const char *tag, i
         return fail(p, tag, "takes no arguments");
     if (p->n_authz == 0 || p->authz[p->n_authz - 1]->kind != kind)
         return fail(p, tag, "no <%s> is open", kind == AUTHZ_ANY ? "RequireAny" : "RequireAll");
-    if (p->authz[p->n_authz - 1]->n_kids == 0)
+    const struct authz *a = p->authz[p->n_authz - 1];
+    if (a->n_kids == 0)
         return fail(p, tag, "the section of line %d has no Require in it",
+                    p->authz_line[p->n_authz - 1]);
+    int grants = 0;
+    for (int i = 0; i < a->n_kids; i++)
+        grants += !a->kids[i]->negate;
+    if (kind == AUTHZ_ALL && grants == 0)
+        return fail(p, tag, "the <RequireAll> of line %d has only 'Require not' rules, so it "
+                    "can never grant; add the rule that grants (e.g. Require all granted)",
                     p->authz_line[p->n_authz - 1]);
     p->n_authz--;
     return 0;

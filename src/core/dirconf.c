@@ -381,7 +381,9 @@ static struct authz *parse_require(int argc, char **argv, int *negated, char *er
         a->kind = strcasecmp(argv[i], "granted") == 0 ? AUTHZ_ALL_GRANTED : AUTHZ_ALL_DENIED;
         return a;
     }
-    if (strcasecmp(what, "local") == 0 && argc == i) {
+    if (strcasecmp(what, "local") == 0 && argc > i) {
+        snprintf(err, errlen, "'local' takes no address, got '%s'", argv[i]);
+    } else if (strcasecmp(what, "local") == 0) {
         if (add_local_nets(a) == 0)
             return a;
         snprintf(err, errlen, "out of memory");

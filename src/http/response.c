@@ -260,6 +260,27 @@ const char *response_head_get(const struct response_head *h, const char *name, s
     return v;
 }
 
+void response_head_replace_first(struct response_head *h, const char *name, const char *value,
+                                 size_t vlen)
+{
+    char *end, *line = find_field(h, 0, name, &end);
+    if (line == NULL) {
+        response_head_add(h, name, value, vlen);
+        return;
+    }
+    size_t nlen = strlen(name), old = (size_t)(end - line), want = nlen + 2 + vlen + 2;
+    size_t tail = h->len - (size_t)(end - h->buf);
+    if (h->len - old + want > sizeof h->buf) {
+        h->overflow = 1;
+        return;
+    }
+    memmove(line + want, end, tail);
+    memcpy(line + nlen, ": ", 2);
+    memcpy(line + nlen + 2, value, vlen);
+    memcpy(line + nlen + 2 + vlen, "\r\n", 2);
+    h->len = h->len - old + want;
+}
+
 int response_head_remove(struct response_head *h, const char *name)
 {
     int n = 0;

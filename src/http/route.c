@@ -277,8 +277,7 @@ static void apply_header(const struct header_op *op, struct response_head *h)
         int n = snprintf(joined, sizeof joined, "%.*s, %s", (int)vlen, old, op->value);
         if (n < 0 || (size_t)n >= sizeof joined)
             break;                    /* too long to join: left as it was */
-        response_head_remove(h, op->name);
-        response_head_add(h, op->name, joined, (size_t)n);
+        response_head_replace_first(h, op->name, joined, (size_t)n); /* as apr_table_mergen */
         break;
     }
 }

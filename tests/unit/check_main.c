@@ -9,6 +9,7 @@ int main(void)
     SRunner *sr = srunner_create(config_suite());
     srunner_add_suite(sr, conffile_suite());
     srunner_add_suite(sr, route_suite());
+    srunner_add_suite(sr, sections_suite());
     srunner_add_suite(sr, path_suite());
     srunner_add_suite(sr, mime_suite());
     srunner_add_suite(sr, log_suite());

@@ -14,6 +14,7 @@ void sandbox_remove(const char *root);
 Suite *config_suite(void);
 Suite *conffile_suite(void);
 Suite *route_suite(void);
+Suite *sections_suite(void);
 Suite *path_suite(void);
 Suite *mime_suite(void);
 Suite *log_suite(void);

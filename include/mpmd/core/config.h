@@ -243,8 +243,8 @@ struct config {
     struct dirconf dir;           /* directives of the sections' kind outside sections */
     const struct dirconf *main_dir; /* a virtual host's: the main server's DIR, merged
                                    * before its own; NULL for the main server */
-    struct section *sections;     /* <Directory>, <Files>, <Location>...: the main
-                                   * server's first, then the site's own */
+    struct section *sections;     /* <Directory>, <Files>, <Location>... of this site
+                                   * (INDEX covers the main server's too) */
     int n_sections;
     struct section_index *index;  /* SECTIONS, indexed for route_sections (route.h) */
     char *user;                   /* NULL: keep the starting user */

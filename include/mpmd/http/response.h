@@ -61,6 +61,11 @@ const char *response_head_get(const struct response_head *h, const char *name, s
 /* Remove every field NAME from H; returns how many. */
 int response_head_remove(struct response_head *h, const char *name);
 
+/* Give the first field NAME of H the value VALUE (VLEN bytes), where it
+ * stands; add the field when there is none. */
+void response_head_replace_first(struct response_head *h, const char *name, const char *value,
+                                 size_t vlen);
+
 /* Replace the status line of H with one for STATUS. */
 void response_head_set_status(struct response_head *h, int status);
 

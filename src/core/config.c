@@ -1174,8 +1174,8 @@ static const char *ctx_names(unsigned ctx, int md, char *buf, size_t len)
     static const char *const plain[] = {"server config", "<VirtualHost>",
                                         "<Directory>, <Files>, <Location> and their Match forms"};
     static const char *const mark[] = {"server config", "`<VirtualHost>`",
-                                       "`<Directory>`, `<Files>`, `<Location>` and their "
-                                       "Match forms"};
+                                       ("`<Directory>`, `<Files>`, `<Location>` and their "
+                                        "Match forms")};
     buf[0] = '\0';
     for (int i = 0; i < 3; i++)
         if (ctx & (1u << i))

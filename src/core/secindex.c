@@ -134,9 +134,12 @@ static int combine(const struct section ***list, int *n, const struct section *c
         return 0;
     if ((*list = malloc((size_t)total * sizeof **list)) == NULL)
         return -1;
-    memcpy(*list, base, (size_t)nbase * sizeof *base);
-    memcpy(*list + nbase, a, (size_t)na * sizeof *a);
-    memcpy(*list + nbase + na, b, (size_t)nb * sizeof *b);
+    if (nbase)                    /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(*list, base, (size_t)nbase * sizeof *base);
+    if (na)
+        memcpy(*list + nbase, a, (size_t)na * sizeof *a);
+    if (nb)
+        memcpy(*list + nbase + na, b, (size_t)nb * sizeof *b);
     qsort(*list, (size_t)total, sizeof **list, by_merge_order);
     *n = total;
     return 0;

@@ -178,7 +178,7 @@ static int set_redirect_common(struct alias_conf *c, enum alias_kind kind, int a
         snprintf(err, errlen, "expected a URL path starting with '/', got '%s'", a[0]);
         return -1;
     }
-    if (rest == 2 && a[1][0] != '/' && strstr(a[1], "://") == NULL) {
+    if (rest == 2 && kind == REDIRECT && a[1][0] != '/' && strstr(a[1], "://") == NULL) {
         snprintf(err, errlen, "expected an absolute URL or a path starting with '/', got '%s'",
                  a[1]);
         return -1;
@@ -229,7 +229,7 @@ static const struct module_directive alias_directives[] = {
      "redirect to URL (the rest of the path and the query appended); STATUS permanent, temp "
      "(default), seeother, gone or a number", CTX_SERVER | CTX_VHOST, 2, 3, set_redirect},
     {"RedirectMatch", "[STATUS] REGEX URL", "Redirect when the URL path matches REGEX (PCRE2); "
-     "$1..$9 in URL stand for its groups", CTX_SERVER | CTX_VHOST, 2, 3, set_redirect_match},
+     "$1..$9 in URL stand for its groups (the result must be a path or a URL)", CTX_SERVER | CTX_VHOST, 2, 3, set_redirect_match},
     {NULL, NULL, NULL, 0, 0, 0, NULL},
 };
 
@@ -339,12 +339,19 @@ static void reply_redirect_to(const struct req_ctx *rq, const struct alias_entry
         return;
     }
     size_t n = len;
-    if (target[0] == '/')
+    if (target[0] == '/') {
         n = handler_absolute_url(rq, target, len, loc, sizeof loc);
-    else if (len < sizeof loc)
+    } else if (memmem(target, len, "://", 3) == NULL) {
+        /* RedirectMatch may make anything; Apache too answers 500 then. */
+        log_msg(rq->log, LOGL_ERROR, "RedirectMatch %s: '%.*s' is neither a path nor a URL",
+                e->from, (int)len, target);
+        reply_error(rp, rq->date, 500);
+        return;
+    } else if (len < sizeof loc) {
         memcpy(loc, target, len);
-    else
+    } else {
         n = sizeof loc;
+    }
     if (http_request_path(rq->req, &path, &plen, &query) == 0 && query &&
         memchr(target, '?', len) == NULL && n < sizeof loc) {
         const char *end = rq->req->buf + rq->req->url_off + rq->req->url_len;

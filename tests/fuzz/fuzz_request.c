@@ -46,7 +46,7 @@
 #include "fuzz_target.h"
 #include "mpmd/http/conn.h"
 #include "mpmd/http/http.h"
-#include "mpmd/modules/path.h"
+#include "mpmd/http/path.h"
 #include "mpmd/modules/precond.h"
 #include "mpmd/http/response.h"
 

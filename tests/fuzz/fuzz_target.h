@@ -8,8 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Run one input (DATA, SIZE bytes) through the request path; see
- * fuzz_request.c for the input format.  Returns 0.  Aborts (so the fuzzer
+/* Run one input (DATA, SIZE bytes) through the code under test: the
+ * request path (fuzz_request.c, which describes its input format) or the
+ * configuration parser (fuzz_config.c: the input is config text).
+ * Returns 0.  Aborts (so the fuzzer
  * or the replayer reports it) when an invariant of the code under test is
  * broken; memory errors are left to the sanitizers. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

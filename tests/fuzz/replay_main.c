@@ -2,7 +2,9 @@
  * printing TAP ("ok N - FILE") for the automake TAP driver.
  *
  * Usage: replay [FILE-OR-DIR...]; with no argument it replays
- * $MPMD_SRCDIR/tests/fuzz/corpus (or tests/fuzz/corpus).  Directories are
+ * $MPMD_SRCDIR/REPLAY_CORPUS (or REPLAY_CORPUS), REPLAY_CORPUS being
+ * tests/fuzz/corpus unless the build defines it (the config harness's
+ * replayer: -DREPLAY_CORPUS='"tests/fuzz/corpus-config"').  Directories are
  * read in name order, dot files skipped.  An input that breaks an
  * invariant aborts the whole run (the harness calls abort()), which the
  * TAP driver reports as a failure.  Single-threaded. */
@@ -16,6 +18,10 @@
 #include <sys/stat.h>
 
 #include "fuzz_target.h"
+
+#ifndef REPLAY_CORPUS
+#define REPLAY_CORPUS "tests/fuzz/corpus"
+#endif
 
 struct file_list {
     char **names;          /* owned, each owned */
@@ -118,7 +124,7 @@ int main(int argc, char **argv)
     int rc = 0;
     if (argc < 2) {
         const char *src = getenv("MPMD_SRCDIR");
-        snprintf(def, sizeof def, "%s%stests/fuzz/corpus", src ? src : "", src ? "/" : "");
+        snprintf(def, sizeof def, "%s%s" REPLAY_CORPUS, src ? src : "", src ? "/" : "");
         rc = list_add_arg(&l, def);
     }
     for (int i = 1; i < argc && rc == 0; i++)

@@ -438,10 +438,10 @@ static const struct config *choose_site(struct conn *c)
     const struct config *cfg = c->child->cfg;
     if (cfg->n_vhosts == 0)
         return cfg;
-    struct sockaddr_storage local;
-    socklen_t len = sizeof local;
-    if (getsockname(c->fd, (struct sockaddr *)&local, &len) == -1)
+    socklen_t len = sizeof c->local;
+    if (!c->have_local && getsockname(c->fd, &c->local.sa, &len) == -1)
         return cfg;
+    c->have_local = 1;            /* asked once per connection, not per request */
     const char *value = NULL, *host = NULL;
     size_t vlen = 0, hlen = 0;
     const char *url = c->req.buf + c->req.url_off;
@@ -453,10 +453,10 @@ static const struct config *choose_site(struct conn *c)
         hlen = u.field_data[UF_HOST].len;
         if (hlen > 1 && host[hlen - 1] == '.')
             hlen--;
-    } else if ((value = http_request_header(&c->req, "Host", &vlen)) != NULL) {
+    } else if ((value = http_request_host(&c->req, &vlen)) != NULL) {
         hlen = route_host_name(value, vlen, &host);
     }
-    return route_site(cfg, (const struct sockaddr *)&local, host, hlen);
+    return route_site(cfg, &c->local.sa, host, hlen);
 }
 
 /* Build the reply for the complete (or failed) request in C: an error

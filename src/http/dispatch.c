@@ -53,7 +53,7 @@ size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t l
                             size_t cap)
 {
     size_t hlen = 0;
-    const char *host = http_request_header(rq->req, "Host", &hlen);
+    const char *host = http_request_host(rq->req, &hlen);
     if (host == NULL || !host_is_clean(host, hlen)) {
         host = rq->site->server_name;
         hlen = strlen(host);

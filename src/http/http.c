@@ -54,6 +54,7 @@ static int on_message_begin(http_parser *p)
     struct request *r = frame_req(p);
     r->url_off = r->url_len = 0;
     r->nhdr = 0;
+    r->host_idx = 0;
     r->in_value = 0;
     r->headers_done = 0;
     r->complete = 0;
@@ -126,13 +127,16 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-/* Count the Host fields: RFC 9112 3.2 wants exactly one in HTTP/1.1. */
-static int host_count(const struct request *r)
+/* Count the Host fields (RFC 9112 3.2 wants exactly one in HTTP/1.1)
+ * and remember where the first is (http_request_host). */
+static int host_count(struct request *r)
 {
     int n = 0;
+    r->host_idx = 0;
     for (uint32_t i = 0; i < r->nhdr; i++)
-        if (r->hdr[i].name_len == 4 && strncasecmp(r->buf + r->hdr[i].name_off, "host", 4) == 0)
-            n++;
+        if (r->hdr[i].name_len == 4 && strncasecmp(r->buf + r->hdr[i].name_off, "host", 4) == 0 &&
+            n++ == 0)
+            r->host_idx = i + 1;
     return n;
 }
 
@@ -510,6 +514,7 @@ uint32_t http_request_next(struct request *r)
     r->fields_seen = 0;
     r->head_scanned = r->request_line_seen = r->expect_continue = r->head_reported = 0;
     r->nhdr = 0;
+    r->host_idx = 0;
     r->url_off = r->url_len = 0;
     r->headers_done = r->complete = r->in_value = 0;
     r->error_status = 0;
@@ -528,6 +533,17 @@ void http_request_release_buffer(struct request *r)
     r->hdr = NULL;
     r->cap = r->len = r->parsed = r->scan = 0;
     r->hdr_cap = r->nhdr = 0;
+}
+
+const char *http_request_host(const struct request *r, size_t *len)
+{
+    if (r->host_idx == 0 || r->host_idx > r->nhdr) {
+        *len = 0;
+        return NULL;
+    }
+    const struct http_header *h = &r->hdr[r->host_idx - 1];
+    *len = h->value_len;
+    return r->buf + h->value_off;
 }
 
 const char *http_request_header(const struct request *r, const char *name, size_t *len)

@@ -52,6 +52,7 @@ struct request {
     uint32_t url_off, url_len;
     struct http_header *hdr;  /* owned; grows by doubling */
     uint32_t nhdr, hdr_cap;
+    uint32_t host_idx;     /* the Host field: index + 1 in hdr, 0 when none (yet) */
 
     uint64_t body_bytes;   /* body bytes seen (discarded, or given to a reader) */
     char *sink;            /* http_request_read_body's buffer while it parses */
@@ -120,6 +121,9 @@ void http_request_release_buffer(struct request *r);
 /* The value of header NAME (case-insensitive), or NULL; *LEN gets its
  * length.  The first match wins. */
 const char *http_request_header(const struct request *r, const char *name, size_t *len);
+
+/* The Host field's value (found while the head was checked), or NULL. */
+const char *http_request_host(const struct request *r, size_t *len);
 
 /* The path of the request target, origin-form or absolute-form (RFC 9112
  * 3.2): *PATH, *PLEN (still percent-encoded, no query), *QUERY at the '?'

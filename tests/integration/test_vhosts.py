@@ -8,7 +8,8 @@
 # selection by ServerName and ServerAlias, the first site as the default
 # for unknown or missing Host, the second address's own site, an
 # absolute-form target's host winning over Host, the same path cached
-# separately per site, and mpmd -S.  MPM event and worker.
+# separately per site, a site's own AccessLog and ErrorLog, and mpmd -S.
+# MPM event and worker.
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_vhosts.py
 
 import os
@@ -43,6 +44,11 @@ def vhost_conf(tmp, port, port2):
         "    ServerName b.example",
         "    DocumentRoot %s/b" % tmp,
         "    AddType application/x-site-b .ZZQQ",
+        "    AccessLog %s/b-access.log common" % tmp,
+        "    ErrorLog %s/b-error.log" % tmp,
+        "    <Location /denied>",
+        "        Require all denied",
+        "    </Location>",
         "</VirtualHost>",
         "<VirtualHost 127.0.0.1:%d>" % port2,
         "    ServerName c.example",
@@ -97,6 +103,39 @@ def check_sites(t, s, port2, tag):
          "%s: one path, two sites, cached apart (6 requests on one connection)" % tag)
 
 
+def read_text(path):
+    try:
+        with open(path, encoding="latin-1") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def check_logs(t, s, tmp, tag):
+    """b.example logs to its own files; a.example to the main server's."""
+    b_access, b_error = os.path.join(tmp, "b-access.log"), os.path.join(tmp, "b-error.log")
+    main_access, main_error = os.path.join(s.dir, "access.log"), os.path.join(s.dir, "error.log")
+    mark = tag.replace(" ", "-")
+    t.eq(curl("b.example", s.port, "/b-%s" % mark)[0], 404, "%s: b.example 404 for the log" % tag)
+    t.eq(curl("a.example", s.port, "/a-%s" % mark)[0], 404, "%s: a.example 404 for the log" % tag)
+    t.eq(curl("b.example", s.port, "/denied/%s" % mark)[0], 403, "%s: Require all denied: 403" % tag)
+    t.ok(mpmdtest.wait_until(lambda: "/denied/%s" % mark in read_text(b_access) and
+                             "/a-%s" % mark in read_text(main_access), 10),
+         "%s: both access logs written" % tag)
+    b_lines, main_lines = read_text(b_access), read_text(main_access)
+    t.ok('"GET /b-%s HTTP/1.1" 404' % mark in b_lines and "/a-%s" % mark not in b_lines,
+         "%s: b.example's requests in its own AccessLog only" % tag, diag=b_lines[-400:])
+    t.ok("/b-%s" % mark not in main_lines and '"GET /a-%s HTTP/1.1" 404' % mark in main_lines,
+         "%s: a.example's in the main AccessLog, b.example's not" % tag, diag=main_lines[-400:])
+    t.ok('" 403 ' in b_lines and "curl/" not in b_lines and "curl/" in main_lines,
+         "%s: b.example's AccessLog in its own format (common: no User-Agent)" % tag)
+    t.ok(mpmdtest.wait_until(lambda: "denied by server configuration: /denied/%s" % mark
+                             in read_text(b_error), 10),
+         "%s: the refusal is in b.example's ErrorLog" % tag, diag=read_text(b_error)[-400:])
+    t.ok("/denied/%s" % mark not in read_text(main_error),
+         "%s: and not in the main ErrorLog" % tag)
+
+
 def check_dump(t, s, port, port2, tmp):
     rc, out, err = run_mpmd(["-S", "-f", s.conf])
     lines = out.splitlines()
@@ -131,6 +170,7 @@ def main(t):
                 t.ok(mpmdtest.wait_until(lambda: curl("b.example", s.port)[1] == SITES["b"],
                                          10), "%s: sections in force after USR1" % tag)
                 check_sites(t, s, port2, tag)
+                check_logs(t, s, tmp, tag)
                 if mpm == "event":
                     check_dump(t, s, s.port, port2, tmp)
     finally:

@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -211,15 +213,16 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
     reply_file(rp, rq, &f);
 }
 
-/* Serve DirectoryIndex from the open directory DIRFD (path DIR), or 403. */
+/* Serve DirectoryIndex from the open directory DIRFD (path DIR), or 403;
+ * without FOLLOW not through a symbolic link (Options -FollowSymLinks). */
 static void reply_index(struct reply *rp, const struct req_ctx *rq, int dirfd,
-                        const char *dir, const char *key, size_t keylen)
+                        const char *dir, const char *key, size_t keylen, int follow)
 {
     const struct config *cfg = rq->site;
     char full[PATH_MAX * 2];
     for (int i = 0; i < cfg->n_directory_index; i++) {
         const char *name = cfg->directory_index[i];
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
         if (fd == -1)
             continue;
         struct stat st;
@@ -259,6 +262,33 @@ static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
     return 1;
 }
 
+/* Open FULL (RT's file-system path) for reading.  Without FollowSymLinks
+ * (Options) no symbolic link below the directory the path maps into may
+ * be followed: openat2's RESOLVE_NO_SYMLINKS refuses them with ELOOP, a
+ * 403 (Apache refuses them too).  Kernels before 5.6 lack openat2: only
+ * the last component is checked then (O_NOFOLLOW). */
+static int open_target(const struct route *rt, const char *full, int follow)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+    if (follow)
+        return open(full, flags);
+    int dir = open(rt->fs_base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir == -1)
+        return -1;
+    const char *rel = full + strlen(rt->fs_base);
+    while (*rel == '/')
+        rel++;
+    struct open_how how = { .flags = (unsigned)flags,
+                            .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH };
+    int fd = (int)syscall(SYS_openat2, dir, *rel ? rel : ".", &how, sizeof how);
+    if (fd == -1 && errno == ENOSYS)
+        fd = openat(dir, *rel ? rel : ".", flags | O_NOFOLLOW);
+    int err = errno;
+    close(dir);
+    errno = err;
+    return fd;
+}
+
 /* Serve the request's path: from the cache, else from the disk (a file,
  * a directory's index, or the redirect to a directory's slash form). */
 static void serve_path(struct reply *rp, const struct req_ctx *rq)
@@ -272,7 +302,8 @@ static void serve_path(struct reply *rp, const struct req_ctx *rq)
         reply_error(rp, rq->date, 414);
         return;
     }
-    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int follow = (route_options(rt) & OPT_FOLLOW_SYMLINKS) != 0;
+    int fd = open_target(rt, full, follow);
     struct stat st;
     if (fd == -1 || fstat(fd, &st) == -1) {
         int err = errno;
@@ -299,7 +330,7 @@ static void serve_path(struct reply *rp, const struct req_ctx *rq)
         size_t n = strlen(full);
         if (n > 0 && full[n - 1] != '/' && n + 1 < sizeof full)
             full[n++] = '/', full[n] = '\0';
-        reply_index(rp, rq, fd, full, key, klen);
+        reply_index(rp, rq, fd, full, key, klen, follow);
     } else {
         reply_error(rp, rq->date, 403);
     }

@@ -80,6 +80,9 @@ Header set X-Foo server
     <Directory "@ROOT@/a/order">
         Header set X-Order dir
     </Directory>
+    <Directory "@ROOT@/a/links">
+        Options -FollowSymLinks
+    </Directory>
     <Location /order>
         Header set X-Order loc
     </Location>
@@ -172,6 +175,7 @@ SITE_FILES = {
     "a/twice/inner/index.html": html("twice inner"),
     "a/cached/page.html": html("cached page"),
     "a/foo/page.html": html("foo page"),
+    "a/links/real.txt": b"real file behind a link\n",
     "static/logo.txt": b"static logo text\n",
     "static/app.css": b"p { margin: 0; }\n",
     "b/index.html": html("site B index"),
@@ -225,6 +229,9 @@ REQUESTS = [
     ("P1", A, "GET", "/twice/inner/", 200),
     ("P1", A, "GET", "/cached/page.html", 200),
     ("P1", A, "GET", "/foo/page.html", 200),
+    ("P1", A, "GET", "/sub/link.txt", 200),
+    ("P1", A, "GET", "/links/real.txt", 200),
+    ("P1", A, "GET", "/links/link.txt", 403, True),
     ("P1", "a.example", "GET", "/old", 302),
     ("P1", "www.a.example:@P1@", "GET", "/", 200),
     ("P1", "x.y.a.test:@P1@", "GET", "/", 200),
@@ -258,6 +265,10 @@ def make_site(root):
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "wb") as f:
             f.write(data)
+    # Symbolic links: followed by default (Options FollowSymLinks), refused
+    # under <Directory .../links> with Options -FollowSymLinks.
+    for link, target in (("a/links/link.txt", "real.txt"), ("a/sub/link.txt", "readme.txt")):
+        os.symlink(target, os.path.join(root, link))
     for d, _dirs, files in os.walk(root):
         os.chmod(d, 0o755)
         for name in files:

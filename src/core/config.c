@@ -1211,14 +1211,20 @@ static int check_context(const struct parse *p, const struct directive *d)
                 context_names(d, 0, where, sizeof where));
 }
 
+/* Module I's directive table; an empty one when it has none. */
+static const struct module_directive *module_directives(int i)
+{
+    static const struct module_directive none = {NULL, NULL, NULL, 0, 0, 0, NULL};
+    return mpmd_conf_modules[i]->directives ? mpmd_conf_modules[i]->directives : &none;
+}
+
 /* The module directive NAME as a table entry (for the context and
  * arity checks); *INDEX gets its module. */
 static int find_module_directive(const char *name, struct directive *out, int *index,
                                  const struct module_directive **md)
 {
     for (int i = 0; mpmd_conf_modules[i]; i++)
-        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
-             m++)
+        for (const struct module_directive *m = module_directives(i); m->name; m++)
             if (strcasecmp(m->name, name) == 0) {
                 *out = (struct directive){.name = m->name, .type = T_MODULE, .syntax = m->syntax,
                                           .help = m->help, .ctx = m->ctx,
@@ -2209,8 +2215,7 @@ void config_print_defaults(FILE *out)
         fprintf(out, "%-23s %-18s %s\n", d->name, d->def ? d->def : d->def_doc, d->help);
     }
     for (int i = 0; mpmd_conf_modules[i]; i++)
-        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
-             m++)
+        for (const struct module_directive *m = module_directives(i); m->name; m++)
             fprintf(out, "%-23s %-18s %s\n", m->name, "none", m->help);
     for (int i = 0; i < N_SECTION_DOCS; i++)
         fprintf(out, "%-23s %-18s %s\n", section_docs[i].name, "-", section_docs[i].help);
@@ -2290,8 +2295,7 @@ void config_print_reference_md(FILE *out)
             fprintf(out, "| %s | `%s` | %s | %s |\n", d->name, d->def, ctx, d->help);
     }
     for (int i = 0; mpmd_conf_modules[i]; i++)
-        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
-             m++) {
+        for (const struct module_directive *m = module_directives(i); m->name; m++) {
             char ctx[200];
             fprintf(out, "| %s | none | %s | %s |\n", m->name, ctx_names(m->ctx, 1, ctx, sizeof ctx),
                     m->help);
@@ -2309,8 +2313,7 @@ void config_print_reference_md(FILE *out)
     for (int i = 0; i < N_DIRECTIVES; i++)
         print_directive_md(out, &directives[i]);
     for (int i = 0; mpmd_conf_modules[i]; i++)
-        for (const struct module_directive *m = mpmd_conf_modules[i]->directives; m && m->name;
-             m++)
+        for (const struct module_directive *m = module_directives(i); m->name; m++)
             print_module_directive_md(out, mpmd_conf_modules[i], m);
     fprintf(out, "# Sections\n\n"
             "Sections are merged per request in Apache's order: `<Directory>` (shortest\n"

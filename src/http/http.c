@@ -415,6 +415,18 @@ static enum http_parse_result parse_error(struct request *r, int status, const c
     return HTTP_PARSE_ERROR;
 }
 
+/* One http_parser_execute over LEN bytes from r->parsed (the callbacks
+ * see R and LIM); returns the parser's errno. */
+static enum http_errno execute(struct request *r, const struct http_limits *lim, size_t len)
+{
+    struct parse_frame frame = { r, lim };
+    r->parser.data = &frame;
+    size_t n = http_parser_execute(&r->parser, &parser_settings, r->buf + r->parsed, len);
+    r->parser.data = NULL;
+    r->parsed += (uint32_t)n;
+    return HTTP_PARSER_ERRNO(&r->parser);
+}
+
 enum http_parse_result http_request_parse(struct request *r, const struct http_limits *lim)
 {
     int bad = scan_head(r, lim);
@@ -426,13 +438,7 @@ enum http_parse_result http_request_parse(struct request *r, const struct http_l
         return HTTP_PARSE_MORE;
     if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED && !r->complete)
         http_parser_pause(&r->parser, 0);         /* the body, after HTTP_PARSE_HEAD */
-    struct parse_frame frame = { r, lim };
-    r->parser.data = &frame;
-    size_t n = http_parser_execute(&r->parser, &parser_settings, r->buf + r->parsed,
-                                   upto - r->parsed);
-    r->parser.data = NULL;
-    r->parsed += (uint32_t)n;
-    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+    enum http_errno e = execute(r, lim, upto - r->parsed);
     if (r->complete)
         return HTTP_PARSE_DONE;
     if (r->error_status)
@@ -459,17 +465,12 @@ static enum http_parse_result read_body_once(struct request *r, const struct htt
     size_t feed = avail < cap ? avail : cap;
     if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED)
         http_parser_pause(&r->parser, 0);
-    struct parse_frame frame = { r, lim };
-    r->parser.data = &frame;
     r->sink = out;
     r->sink_cap = cap;
     r->sink_len = 0;
-    size_t n = http_parser_execute(&r->parser, &parser_settings, r->buf + r->parsed, feed);
+    enum http_errno e = execute(r, lim, feed);
     r->sink = NULL;
-    r->parser.data = NULL;
-    r->parsed += (uint32_t)n;
     *got = r->sink_len;
-    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
     if (r->complete)
         return HTTP_PARSE_DONE;
     if (r->error_status)

@@ -38,26 +38,15 @@ static void root_teardown(void)
     sandbox_remove(root);
 }
 
-static struct config *parse(const char *text, char *err, size_t errlen)
-{
-    return config_parse_text("v.conf", text, root, err, errlen);
-}
-
 static struct config *parse_ok(const char *text)
 {
-    char err[512] = "";
-    struct config *cfg = parse(text, err, sizeof err);
-    ck_assert_msg(cfg != NULL, "refused: %s\n%s", err, text);
-    return cfg;
+    return sandbox_parse_ok(root, "v.conf", text);
 }
 
+/* TEXT is refused with exactly WANT. */
 static void parse_fails(const char *text, const char *want)
 {
-    char err[512] = "";
-    struct config *cfg = parse(text, err, sizeof err);
-    config_free(cfg);
-    ck_assert_msg(cfg == NULL, "accepted:\n%s", text);
-    ck_assert_str_eq(err, want);
+    sandbox_parse_fails(root, "v.conf", text, want);
 }
 
 static struct sockaddr_storage addr4(const char *ip, int port)

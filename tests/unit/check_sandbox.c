@@ -1,5 +1,6 @@
 /* check_sandbox.c: throw-away directories for the unit tests that need
- * files (config Include, virtual hosts).  Runs in the Check runner's
+ * files (config Include, virtual hosts), and parsing config text with
+ * one as ServerRoot.  Runs in the Check runner's
  * process; everything it makes, sandbox_remove removes. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "check_suites.h"
+#include "mpmd/core/config.h"
 
 void sandbox_create(char *root, size_t len, const char *name, const char *const *dirs)
 {
@@ -39,4 +41,21 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 void sandbox_remove(const char *root)
 {
     nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct config *sandbox_parse_ok(const char *root, const char *name, const char *text)
+{
+    char err[512] = "";
+    struct config *cfg = config_parse_text(name, text, root, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "refused: %s\n%s", err, text);
+    return cfg;
+}
+
+void sandbox_parse_fails(const char *root, const char *name, const char *text, const char *want)
+{
+    char err[512] = "";
+    struct config *cfg = config_parse_text(name, text, root, err, sizeof err);
+    config_free(cfg);
+    ck_assert_msg(cfg == NULL, "accepted:\n%s", text);
+    ck_assert_str_eq(err, want);
 }

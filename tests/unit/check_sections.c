@@ -66,20 +66,13 @@ static struct config *parse(const char *text, char *err, size_t errlen)
 
 static struct config *parse_ok(const char *text)
 {
-    char err[512] = "";
-    struct config *cfg = parse(text, err, sizeof err);
-    ck_assert_msg(cfg != NULL, "refused: %s\n%s", err, text);
-    return cfg;
+    return sandbox_parse_ok(root, "s.conf", text);
 }
 
 /* TEXT is refused with exactly WANT. */
 static void parse_fails(const char *text, const char *want)
 {
-    char err[512] = "";
-    struct config *cfg = parse(text, err, sizeof err);
-    config_free(cfg);
-    ck_assert_msg(cfg == NULL, "accepted:\n%s", text);
-    ck_assert_str_eq(err, want);
+    sandbox_parse_fails(root, "s.conf", text, want);
 }
 
 /* "Listen 80\n" + BODY is refused at line 2 of s.conf with "WHAT: WHY". */

@@ -5,11 +5,18 @@
 
 #include <check.h>
 
+struct config;
+
 /* check_sandbox.c: ROOT (LEN bytes) gets a new directory under /tmp named
  * after NAME, holding the directories DIRS (NULL-terminated); removed
  * with everything in it by sandbox_remove. */
 void sandbox_create(char *root, size_t len, const char *name, const char *const *dirs);
 void sandbox_remove(const char *root);
+
+/* Config TEXT (named NAME in messages) parsed with ROOT as ServerRoot:
+ * must load (the config, to free), or must be refused with exactly WANT. */
+struct config *sandbox_parse_ok(const char *root, const char *name, const char *text);
+void sandbox_parse_fails(const char *root, const char *name, const char *text, const char *want);
 
 Suite *config_suite(void);
 Suite *conffile_suite(void);

@@ -34,6 +34,21 @@ ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *
     return rq->body->read(rq->body->ctx, buf, len, status);
 }
 
+int handler_dir_confs(const struct req_ctx *rq, const struct conf_module *m, const void **out,
+                      int max)
+{
+    int i = module_index(m), n = 0;
+    if (i < 0)
+        return 0;
+    for (int k = 0; k < rq->route->n_chain && n < max; k++) {
+        const struct dirconf *d = rq->route->chain[k];
+        /* A virtual host's own object is merged with the main server's already. */
+        if (d->module[i] && d != rq->site->main_dir)
+            out[n++] = d->module[i];
+    }
+    return n;
+}
+
 /* A Host value safe to copy into a Location: host name or IP literal and
  * an optional port. */
 static int host_is_clean(const char *h, size_t len)

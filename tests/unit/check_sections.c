@@ -1508,6 +1508,44 @@ START_TEST(test_alias_vhost_order)
 }
 END_TEST
 
+
+/* handler_dir_confs: a module's objects along the route, in merge order;
+ * a virtual host's (merged at load) stands for the main server's. */
+START_TEST(test_handler_dir_confs)
+{
+    struct config *cfg = parse_ok("Listen 80\nAlias /m/ /srv/m/\n"
+                                  "<VirtualHost *:80>\n ServerName v\n Alias /v/ /srv/v/\n"
+                                  "</VirtualHost>\n");
+    int ai = module_index(&alias_conf_module);
+    ck_assert_int_ge(ai, 0);
+    const void *got[8];
+    struct req_ctx rq = {.route = &rt};     /* the file's route */
+    for (int site = 0; site < 2; site++) {
+        const struct config *sc = site ? cfg->vhosts[0].cfg : cfg;
+        rq.site = sc;
+        route_begin(&rt, sc, "/x", 2);
+        route_sections(&rt, 1);
+        ck_assert_int_eq(handler_dir_confs(&rq, &alias_conf_module, got, 8), 1);
+        ck_assert_ptr_eq(got[0], sc->dir.module[ai]);
+        ck_assert_ptr_eq(handler_site_conf(&rq, &alias_conf_module), sc->dir.module[ai]);
+    }
+    /* Sections that set something for the module follow, in chain order. */
+    struct dirconf d1, d2, d3;
+    memset(&d1, 0, sizeof d1), memset(&d2, 0, sizeof d2), memset(&d3, 0, sizeof d3);
+    int one, three;
+    d1.module[ai] = &one;
+    d3.module[ai] = &three;
+    rt.chain[rt.n_chain++] = &d1;
+    rt.chain[rt.n_chain++] = &d2;
+    rt.chain[rt.n_chain++] = &d3;
+    ck_assert_int_eq(handler_dir_confs(&rq, &alias_conf_module, got, 8), 3);
+    ck_assert_ptr_eq(got[1], &one);
+    ck_assert_ptr_eq(got[2], &three);
+    ck_assert_int_eq(handler_dir_confs(&rq, &alias_conf_module, got, 2), 2);
+    config_free(cfg);
+}
+END_TEST
+
 Suite *sections_suite(void)
 {
     Suite *s = suite_create("sections");
@@ -1545,6 +1583,7 @@ Suite *sections_suite(void)
     tcase_add_test(tc, test_alias_forms);
     tcase_add_test(tc, test_alias_errors);
     tcase_add_test(tc, test_alias_vhost_order);
+    tcase_add_test(tc, test_handler_dir_confs);
     suite_add_tcase(s, tc);
     return s;
 }

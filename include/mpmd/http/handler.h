@@ -91,6 +91,14 @@ extern const struct handler *const mpmd_handlers[];
  * main server + virtual host), or NULL when the site sets nothing. */
 const void *handler_site_conf(const struct req_ctx *rq, const struct conf_module *m);
 
+/* Module M's configurations along the request's route, in merge order
+ * (the site's -- a virtual host's already merged with the main
+ * server's -- then each section's that set something for M): up to MAX
+ * pointers into OUT; returns how many.  Nothing is merged per request: a
+ * module folds the list itself (most take the last setting). */
+int handler_dir_confs(const struct req_ctx *rq, const struct conf_module *m, const void **out,
+                      int max);
+
 /* The absolute URL "http://HOST/PATH" for a redirect to PATH (LEN bytes,
  * already escaped), HOST being the request's Host as sent (port
  * included), or the site's ServerName without one: Apache's

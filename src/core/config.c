@@ -84,6 +84,7 @@ enum dtype {
     T_HANDLER,    /* SetHandler: struct dirconf's handler */
     T_REQUIRE,    /* Require: a rule in the open <RequireAny>/<RequireAll> or section */
     T_MODULE,     /* a module's directive (module.h); only in find_directive's result */
+    T_DEFINE,     /* Define NAME [VALUE]: a ${NAME} variable for the lines after it */
 };
 
 typedef int (*dirset_fn)(struct dirconf *d, int argc, char **argv, char *err, size_t errlen);
@@ -189,6 +190,13 @@ static const struct directive directives[] = {
      "off|PATH [common|combined]", access_names,
      "Where to log one line per request, and in which format (default combined); a virtual "
      "host may have its own", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
+    {"CustomLog", T_ACCESSLOG, F(access_log), F(access_format), 0, 0, NULL, "none",
+     "PATH common|combined", access_names,
+     "Apache's name for AccessLog, with one of the two formats mpmd writes", CTX_SERVER | CTX_VHOST,
+     NULL, 2, 2},
+    {"ServerAdmin", T_STRING, F(server_admin), 0, 0, 0, NULL, "none", "EMAIL|URL", NULL,
+     "Contact address of the site (kept for Apache compatibility and shown by mpmd -V)",
+     CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"PidFile", T_PATH, F(pid_file), 0, 0, 0, NULL, "none", "PATH", NULL,
      "File the supervisor writes its process id to", CTX_SERVER, NULL, 0, 0},
     {"AddType", T_ADDTYPE, F(add_types), F(n_add_types), 0, CONFIG_MAX_ADD_TYPES, NULL, "none",
@@ -271,6 +279,15 @@ static const struct directive directives[] = {
     {"ErrorDocument", T_DIRSET, 0, 0, 0, 0, NULL, "none", "CODE /PATH|\"TEXT\"|URL|default",
      NULL, "What an error answer carries: a local page (keeping the status), a text, or a "
      "redirect to a URL", CTX_SERVER | CTX_VHOST | CTX_DIR, dirconf_add_error_doc, 2, 2},
+    {"AllowOverride", T_DIRSET, 0, 0, 0, 0, NULL, "None", "None", NULL,
+     "Which directives .htaccess files may change: mpmd reads no .htaccess files, so only "
+     "None is accepted", CTX_DIR, dirconf_allow_override, 1, 1},
+    {"HostnameLookups", T_DIRSET, 0, 0, 0, 0, NULL, "Off", "Off", NULL,
+     "Look up client host names for the logs: mpmd never does, so only Off is accepted",
+     CTX_SERVER | CTX_VHOST | CTX_DIR, dirconf_hostname_lookups, 1, 1},
+    {"Define", T_DEFINE, 0, 0, 0, 0, NULL, "none", "NAME [VALUE]", NULL,
+     "Set the variable ${NAME} for the lines that follow (the environment's variables "
+     "are there too)", CTX_SERVER, NULL, 1, 2},
     {"Include", T_INCLUDE, 0, 0, 0, 0, NULL, "none", "PATH|WILDCARD", NULL,
      "Read more configuration from other files, at this point of the file",
      CTX_SERVER | CTX_VHOST, NULL, 0, 0},
@@ -424,6 +441,7 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
     case T_DIRSET:
     case T_REQUIRE:
     case T_MODULE:
+    case T_DEFINE:
         snprintf(buf, len, "%s", d->syntax);
         break;
     case T_HANDLER:
@@ -726,6 +744,12 @@ static int set_accesslog(const struct parse *p, const struct directive *d, int a
 {
     int *format = field(p->target, d->offset2);
     int f = ACCESS_COMBINED;
+    if (argv[0][0] == '|')
+        return fail(p, d->name, "piped logs are not supported; expected a file path, got '%s'",
+                    argv[0]);
+    if (strcasecmp(argv[0], "off") == 0 && d->max_args == 2)
+        return fail(p, d->name, "expected PATH common|combined, got 'off' (AccessLog off "
+                    "turns logging off)");
     if (strcasecmp(argv[0], "off") == 0) {
         if (argc > 1)
             return fail(p, d->name, "'off' takes no format, got '%s'; expected 'off' or "
@@ -736,7 +760,8 @@ static int set_accesslog(const struct parse *p, const struct directive *d, int a
     if (argv[0][0] == '\0')
         return fail_value(p, d, argv[0]);
     if (argc == 2 && ((f = name_index(d->names, argv[1])) <= 0))
-        return fail(p, d->name, "unknown format '%s'; expected common or combined", argv[1]);
+        return fail(p, d->name, "unknown format '%s'; expected common or combined (LogFormat "
+                    "strings are not supported)", argv[1]);
     *format = f;
     return store_string(p, d, argv[0]);
 }
@@ -888,6 +913,110 @@ static int set_require(const struct parse *p, const struct directive *d, int arg
     if (authz_add_require(into, argc, argv, why, sizeof why) == -1)
         return fail(p, d->name, "%s", why);
     return 0;
+}
+
+/* ---- Define and ${NAME} -------------------------------------------------- */
+
+static int valid_var_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < 128 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static int set_define(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    struct config *cfg = p->cfg;
+    if (!valid_var_name(argv[0]))
+        return fail(p, d->name, "expected a NAME of letters, digits, '_', '.' or '-', got '%s'",
+                    argv[0]);
+    char *value = strdup(argc == 2 ? argv[1] : "");
+    if (value == NULL)
+        return fail_oom(p, d);
+    for (int i = 0; i < cfg->n_defines; i++)
+        if (strcmp(cfg->defines[i].name, argv[0]) == 0) {
+            free(cfg->defines[i].value);
+            cfg->defines[i].value = value;
+            return 0;
+        }
+    struct define *all = realloc(cfg->defines, (size_t)(cfg->n_defines + 1) * sizeof *all);
+    if (all == NULL || (all[cfg->n_defines].name = strdup(argv[0])) == NULL) {
+        if (all)
+            cfg->defines = all;
+        free(value);
+        return fail_oom(p, d);
+    }
+    cfg->defines = all;
+    all[cfg->n_defines++].value = value;
+    return 0;
+}
+
+static const char *variable(const struct config *cfg, const char *name)
+{
+    for (int i = cfg->n_defines - 1; i >= 0; i--)
+        if (strcmp(cfg->defines[i].name, name) == 0)
+            return cfg->defines[i].value;
+    return getenv(name);
+}
+
+#define MAX_EXPANDED (64 * 1024)
+
+/* LINE with every ${NAME} replaced (Apache's config variables).  Returns
+ * LINE itself when it has none, a new string (to free) otherwise, or NULL
+ * after failing (an undefined or malformed variable, a line too long). */
+static char *expand_variables(const struct parse *p, char *line)
+{
+    if (strstr(line, "${") == NULL)
+        return line;
+    size_t cap = strlen(line) + 256, len = 0;
+    char *out = malloc(cap);
+    for (const char *r = line; out != NULL && *r;) {
+        const char *piece = r;
+        size_t n = 1;
+        char name[128];
+        if (r[0] == '$' && r[1] == '{') {
+            const char *end = strchr(r + 2, '}');
+            size_t nlen = end ? (size_t)(end - r - 2) : 0;
+            if (end == NULL || nlen == 0 || nlen >= sizeof name) {
+                free(out);
+                fail(p, NULL, "malformed variable '%.40s': expected ${NAME}", r);
+                return NULL;
+            }
+            memcpy(name, r + 2, nlen);
+            name[nlen] = '\0';
+            if ((piece = variable(p->cfg, name)) == NULL) {
+                free(out);
+                fail(p, NULL, "${%s} is not defined: Define it above this line or set it in "
+                     "the environment", name);
+                return NULL;
+            }
+            n = strlen(piece);
+            r = end + 1;
+        } else {
+            r++;
+        }
+        if (len + n + 1 > MAX_EXPANDED) {
+            free(out);
+            fail(p, NULL, "line longer than %d bytes once its variables are replaced",
+                 MAX_EXPANDED);
+            return NULL;
+        }
+        if (len + n + 1 > cap) {
+            char *bigger = realloc(out, cap = 2 * (len + n + 1));
+            if (bigger == NULL)
+                break;
+            out = bigger;
+        }
+        memcpy(out + len, piece, n);
+        len += n;
+    }
+    if (out == NULL || len + 1 > cap) {
+        free(out);
+        fail(p, NULL, "out of memory");
+        return NULL;
+    }
+    out[len] = '\0';
+    return out;
 }
 
 /* ---- Include ------------------------------------------------------------ */
@@ -1045,6 +1174,11 @@ static const struct dtype_ops dtypes[] = {
                    "AuthMerging Off). `Require not` only stands in `<RequireAll>`. A denied "
                    "request gets 403."},
     [T_MODULE] = {NULL, 1, 0, 0, NULL},
+    [T_DEFINE] = {set_define, 1, 2, 0,
+                  "`${NAME}` anywhere in a later line (sections and Include files too) is "
+                  "replaced by the value: a Define above it, else the environment "
+                  "variable. An undefined variable is an error naming the file and line "
+                  "(Apache only warns and keeps the text)."},
     [T_READTIMEOUT] = {set_read_timeout, 1, 2, 0,
                        "Apache's mod_reqtimeout syntax. `header=0` or `body=0` turns that "
                        "stage's limit off (Timeout still applies)."},
@@ -1593,15 +1727,17 @@ static int parse_text(struct parse *p, char *text)
     int lineno = 1, argc, outer = p->vhost, outer_section = p->section;
     while (*pos != '\0') {
         p->line = lineno;
-        char *line = skip_blanks(next_logical_line(&pos, &lineno));
-        if (*line == '\0' || *line == '#')
+        char *raw = skip_blanks(next_logical_line(&pos, &lineno));
+        if (*raw == '\0' || *raw == '#')
             continue;
-        if (*line == '<') {
-            if (section_line(p, line) == -1)
-                return -1;
-            continue;
-        }
-        if (split_args(p, line, argv, &argc) == -1 || apply(p, argc, argv) == -1)
+        char *line = expand_variables(p, raw);
+        if (line == NULL)
+            return -1;
+        int status = *line == '<' ? section_line(p, line)
+                     : split_args(p, line, argv, &argc) == -1 ? -1 : apply(p, argc, argv);
+        if (line != raw)
+            free(line);
+        if (status == -1)
             return -1;
     }
     if (p->n_authz > 0 && p->section != outer_section) {
@@ -1896,6 +2032,18 @@ static int merge_add_types(struct config *vc, const struct config *main)
     return 0;
 }
 
+/* Whether CFG's own text set D's field (through D, or a directive that
+ * writes the same field: CustomLog and AccessLog). */
+static int field_set_here(const struct config *cfg, const struct directive *d)
+{
+    for (int i = 0; i < N_DIRECTIVES; i++)
+        if (cfg->directive_line[i] && (d == &directives[i] ||
+            (d->offset != 0 && directives[i].offset == d->offset &&
+             directives[i].type == d->type)))
+            return 1;
+    return 0;
+}
+
 /* Step 3c: each virtual host inherits what it does not set from the main
  * server (Apache's merge), then its own paths are resolved and checked. */
 static int finish_vhosts(struct parse *p)
@@ -1915,7 +2063,7 @@ static int finish_vhosts(struct parse *p)
                                 CONFIG_MAX_ADD_TYPES);
                 continue;
             }
-            if (!(d->ctx & CTX_VHOST) || !(d->ctx & CTX_SERVER) || vc->directive_line[i] ||
+            if (!(d->ctx & CTX_VHOST) || !(d->ctx & CTX_SERVER) || field_set_here(vc, d) ||
                 d->type == T_INCLUDE || d->type == T_INCLUDE_OPT || d->type == T_DIRSET ||
                 d->type == T_HANDLER || d->type == T_REQUIRE)
                 continue;   /* per-directory settings merge per request (route.h) */
@@ -2181,12 +2329,19 @@ void config_free(struct config *cfg)
         } else if (d->type == T_STRING || d->type == T_ROOT || d->type == T_PATH ||
                    d->type == T_DIR || d->type == T_ACCESSLOG || d->type == T_USER ||
                    d->type == T_GROUP) {
-            free(*(char **)field(cfg, d->offset));
+            char **slot = field(cfg, d->offset);   /* CustomLog shares AccessLog's */
+            free(*slot);
+            *slot = NULL;
         }
     }
     for (int i = 0; i < cfg->n_add_types; i++)
         free(cfg->add_types[i].type);
     secindex_free(cfg->index);
+    for (int i = 0; i < cfg->n_defines; i++) {
+        free(cfg->defines[i].name);
+        free(cfg->defines[i].value);
+    }
+    free(cfg->defines);
     for (int i = 0; i < cfg->n_sections; i++) {
         struct section *s = &cfg->sections[i];
         free(s->pattern);

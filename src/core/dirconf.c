@@ -89,6 +89,28 @@ unsigned dirconf_options(const struct dirconf *d, unsigned base)
     return (base | d->options_on) & ~d->options_off;
 }
 
+/* ---- accepted for Apache configs, with the one value mpmd has -------------- */
+
+int dirconf_allow_override(struct dirconf *d, int argc, char **argv, char *err, size_t errlen)
+{
+    (void)d, (void)argc;
+    if (strcasecmp(argv[0], "None") == 0)
+        return 0;
+    snprintf(err, errlen, "mpmd reads no .htaccess files: only None is accepted, got '%s'; "
+             "put the directives in a <Directory> section instead", argv[0]);
+    return -1;
+}
+
+int dirconf_hostname_lookups(struct dirconf *d, int argc, char **argv, char *err, size_t errlen)
+{
+    (void)d, (void)argc;
+    if (strcasecmp(argv[0], "Off") == 0)
+        return 0;
+    snprintf(err, errlen, "mpmd logs addresses, never host names: only Off is accepted, got "
+             "'%s'", argv[0]);
+    return -1;
+}
+
 /* ---- Header ------------------------------------------------------------- */
 
 static const char *const header_actions[] = {

@@ -195,7 +195,8 @@ static const char *const printed_defaults[][2] = {
     {"ServerAlias", "none"},
     {"User", "none"}, {"Group", "none"}, {"DocumentRoot", "htdocs"},
     {"DirectoryIndex", "index.html"}, {"ErrorLog", "stderr"}, {"LogLevel", "warn"},
-    {"AccessLog", "off"}, {"PidFile", "none"}, {"AddType", "none"},
+    {"AccessLog", "off"}, {"CustomLog", "none"}, {"ServerAdmin", "none"},
+    {"PidFile", "none"}, {"AddType", "none"},
     {"TypesConfig", "/etc/mime.types"},
     {"MPM", "event"}, {"StartServers", "3"},
     {"ServerLimit", "16"}, {"ThreadsPerChild", "25"}, {"MinSpareThreads", "75"},
@@ -208,6 +209,7 @@ static const char *const printed_defaults[][2] = {
     {"RequestReadTimeout", "header=20-40,MinRate=500 body=20,MinRate=500"},
     {"SetHandler", "none (the static-file handler)"}, {"Options", "FollowSymLinks"},
     {"Require", "none (all granted)"}, {"Header", "none"}, {"ErrorDocument", "none"},
+    {"AllowOverride", "None"}, {"HostnameLookups", "Off"}, {"Define", "none"},
     {"Include", "none"},
     {"IncludeOptional", "none"},
     {"Alias", "none"}, {"Redirect", "none"}, {"RedirectMatch", "none"},
@@ -601,9 +603,11 @@ START_TEST(test_access_log_errors)
                  CONF ":2: AccessLog: 'off' takes no format, got 'common'; expected 'off' or "
                       "PATH [common|combined]");
     expect_error("Listen 80\nAccessLog a.log xml\n",
-                 CONF ":2: AccessLog: unknown format 'xml'; expected common or combined");
+                 CONF ":2: AccessLog: unknown format 'xml'; expected common or combined "
+                 "(LogFormat strings are not supported)");
     expect_error("Listen 80\nAccessLog a.log off\n",
-                 CONF ":2: AccessLog: unknown format 'off'; expected common or combined");
+                 CONF ":2: AccessLog: unknown format 'off'; expected common or combined "
+                 "(LogFormat strings are not supported)");
     expect_error("Listen 80\nAccessLog \"\"\n",
                  CONF ":2: AccessLog: expected off, or a path and an optional format: common "
                       "or combined, got ''");

@@ -1546,6 +1546,97 @@ START_TEST(test_handler_dir_confs)
 }
 END_TEST
 
+
+/* ---- what Debian's Apache files say: Define/${NAME}, CustomLog, ... ---- */
+
+START_TEST(test_define_variables)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "Define SITE_ROOT %s\n"
+             "Define LOGS ${SITE_ROOT}/htdocs\n"
+             "Listen 80\n"
+             "DocumentRoot ${SITE_ROOT}/a\n"
+             "<VirtualHost *:80>\n ServerName v\n DocumentRoot ${SITE_ROOT}/b\n"
+             " CustomLog ${LOGS}/v-access.log common\n"
+             " <Location \"/${MPMD_CHECK_VAR}\">\n  Header set X-Var \"${MPMD_CHECK_VAR}\"\n"
+             " </Location>\n"
+             "</VirtualHost>\n", root);
+    setenv("MPMD_CHECK_VAR", "from env", 1);
+    struct config *cfg = parse_ok(text);
+    char want[256];
+    snprintf(want, sizeof want, "%s/a", root);
+    ck_assert_str_eq(cfg->document_root, want);
+    const struct config *v = cfg->vhosts[0].cfg;
+    snprintf(want, sizeof want, "%s/b", root);
+    ck_assert_str_eq(v->document_root, want);
+    snprintf(want, sizeof want, "%s/htdocs/v-access.log", root);
+    ck_assert_str_eq(v->access_log, want);
+    ck_assert_int_eq(v->access_format, ACCESS_COMMON);
+    ck_assert_str_eq(v->sections[0].pattern, "/from env");
+    ck_assert_str_eq(v->sections[0].dir.headers[0].value, "from env");
+    config_free(cfg);
+    unsetenv("MPMD_CHECK_VAR");
+    parse_fails("Listen 80\n\nDocumentRoot ${MPMD_CHECK_UNSET}/x\n",
+                "s.conf:3: ${MPMD_CHECK_UNSET} is not defined: Define it above this line or set "
+                "it in the environment");
+    parse_fails("Listen 80\nDocumentRoot ${BROKEN\n",
+                "s.conf:2: malformed variable '${BROKEN': expected ${NAME}");
+    parse_fails("Listen 80\nDefine a/b 1\n",
+                "s.conf:2: Define: expected a NAME of letters, digits, '_', '.' or '-', got 'a/b'");
+    parse_fails("Listen 80\n<VirtualHost *:80>\nDefine X 1\n</VirtualHost>\n",
+                "s.conf:3: Define: not allowed in <VirtualHost>; allowed in: server config");
+}
+END_TEST
+
+START_TEST(test_customlog)
+{
+    /* The vhost's CustomLog is not overwritten by the main AccessLog it
+     * otherwise inherits (both name the same setting). */
+    struct config *cfg = parse_ok("Listen 80\nAccessLog main.log combined\n"
+                                  "<VirtualHost *:80>\n ServerName v\n CustomLog v.log common\n"
+                                  "</VirtualHost>\n<VirtualHost *:80>\n ServerName w\n"
+                                  "</VirtualHost>\n");
+    char want[256];
+    snprintf(want, sizeof want, "%s/v.log", root);
+    ck_assert_str_eq(cfg->vhosts[0].cfg->access_log, want);
+    ck_assert_int_eq(cfg->vhosts[0].cfg->access_format, ACCESS_COMMON);
+    snprintf(want, sizeof want, "%s/main.log", root);
+    ck_assert_str_eq(cfg->vhosts[1].cfg->access_log, want);
+    ck_assert_int_eq(cfg->vhosts[1].cfg->access_format, ACCESS_COMBINED);
+    config_free(cfg);
+    line2_fails("CustomLog x.log\n",
+                "CustomLog: expected 2 arguments, got 1 (usage: CustomLog PATH common|combined)");
+    line2_fails("CustomLog \"|/usr/bin/rotatelogs x 86400\" common\n",
+                "CustomLog: piped logs are not supported; expected a file path, got "
+                "'|/usr/bin/rotatelogs x 86400'");
+    line2_fails("CustomLog x.log vhost_combined\n",
+                "CustomLog: unknown format 'vhost_combined'; expected common or combined "
+                "(LogFormat strings are not supported)");
+}
+END_TEST
+
+START_TEST(test_apache_leftovers)
+{
+    struct config *cfg = parse_ok("Listen 80\nServerAdmin webmaster@localhost\n"
+                                  "HostnameLookups Off\n<Directory />\n AllowOverride None\n"
+                                  "</Directory>\n<VirtualHost *:80>\n ServerName v\n"
+                                  "</VirtualHost>\n");
+    ck_assert_str_eq(cfg->server_admin, "webmaster@localhost");
+    ck_assert_str_eq(cfg->vhosts[0].cfg->server_admin, "webmaster@localhost");
+    config_free(cfg);
+    parse_fails("Listen 80\n<Directory />\nAllowOverride All\n</Directory>\n",
+                "s.conf:3: AllowOverride: mpmd reads no .htaccess files: only None is accepted, got "
+                "'All'; put the directives in a <Directory> section instead");
+    line2_fails("HostnameLookups On\n",
+                "HostnameLookups: mpmd logs addresses, never host names: only Off is accepted, "
+                "got 'On'");
+    line2_fails("AllowOverride None\n",
+                "AllowOverride: not allowed outside <VirtualHost>; allowed in: <Directory>, "
+                "<Files>, <Location> and their Match forms");
+}
+END_TEST
+
 Suite *sections_suite(void)
 {
     Suite *s = suite_create("sections");
@@ -1584,6 +1675,9 @@ Suite *sections_suite(void)
     tcase_add_test(tc, test_alias_errors);
     tcase_add_test(tc, test_alias_vhost_order);
     tcase_add_test(tc, test_handler_dir_confs);
+    tcase_add_test(tc, test_define_variables);
+    tcase_add_test(tc, test_customlog);
+    tcase_add_test(tc, test_apache_leftovers);
     suite_add_tcase(s, tc);
     return s;
 }

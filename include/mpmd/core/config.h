@@ -177,6 +177,11 @@ struct section {
 
 struct section_index;
 
+/* Define NAME VALUE: a ${NAME} variable. */
+struct define {
+    char *name, *value;           /* owned */
+};
+
 /* A <VirtualHost> section: its addresses, where it is, and its own
  * directives in a struct config of the same layout (only the fields of
  * directives allowed in a virtual host are used), merged with the main
@@ -195,6 +200,9 @@ struct config {
     int n_files;
     char *server_root;            /* absolute; other relative paths resolve against it */
     char *server_name;            /* ServerName; default: gethostname() */
+    char *server_admin;           /* ServerAdmin, or NULL */
+    struct define *defines;       /* Define, in file order (the main config only) */
+    int n_defines;
     char *document_root;          /* absolute, no trailing slash */
     struct add_type add_types[CONFIG_MAX_ADD_TYPES]; /* AddType, in file order; a
                                    * site's list is the main server's, then its own */

@@ -106,6 +106,9 @@ struct directive {
 };
 
 #define MAX_AUTHZ_DEPTH 8         /* <RequireAny>/<RequireAll> nested in one section */
+#define MAX_IF_DEPTH 16           /* <IfModule>/<IfDefine> nested */
+
+enum if_kind { IF_MODULE, IF_DEFINE };
 
 /* Where the parser is, and where its error message goes.  An Include
  * parses its files with a copy whose PARENT is the including parse. */
@@ -122,6 +125,12 @@ struct parse {
     int authz_line[MAX_AUTHZ_DEPTH];
     int n_authz;
     int *sections_seen;           /* sections so far (struct section's seq) */
+    int if_kind[MAX_IF_DEPTH];    /* open <IfModule>/<IfDefine> whose condition held */
+    int if_line[MAX_IF_DEPTH];
+    int if_state[MAX_IF_DEPTH];   /* section and vhost open when it opened (nesting) */
+    int n_if;
+    int skip;                     /* > 0: inside a false <If...>, this many deep */
+    int skip_kind, skip_line;
     const char *file;             /* file being read (cfg->files[file_index].path); NULL:
                                    * none (defaults), messages name cfg->file */
     int file_index;
@@ -324,6 +333,12 @@ static const struct section_doc section_docs[] = {
      CTX_SERVER | CTX_VHOST},
     {"<LocationMatch>", "<LocationMatch REGEX> ... </LocationMatch>",
      "Directives for URL paths matching a regular expression (PCRE2)", CTX_SERVER | CTX_VHOST},
+    {"<IfModule>", "<IfModule [!]MODULE> ... </IfModule>",
+     "Lines read only when the Apache module is one whose work mpmd does itself (alias, "
+     "headers, dir, mime, authz_core, authz_host, log_config, reqtimeout)",
+     CTX_SERVER | CTX_VHOST | CTX_DIR},
+    {"<IfDefine>", "<IfDefine [!]NAME> ... </IfDefine>",
+     "Lines read only when NAME was given a Define above", CTX_SERVER | CTX_VHOST | CTX_DIR},
     {"<RequireAny>", "<RequireAny> Require... </RequireAny>",
      "Grants when one of the rules in it grants", CTX_DIR},
     {"<RequireAll>", "<RequireAll> Require... </RequireAll>",
@@ -1687,6 +1702,98 @@ static int close_authz(struct parse *p, enum authz_kind kind, const char *tag, i
     return 0;
 }
 
+/* ---- <IfModule> and <IfDefine> ------------------------------------------- */
+
+/* Apache modules whose work mpmd does itself: <IfModule> of these holds. */
+static const char *const builtin_modules[] = {
+    "alias", "headers", "dir", "mime", "authz_core", "authz_host", "log_config",
+    "reqtimeout", NULL,
+};
+
+/* NAME as IfModule writes it: "mod_alias.c" or "alias_module". */
+static int module_is_builtin(const char *name)
+{
+    char base[64];
+    size_t n = strlen(name);
+    if (strncmp(name, "mod_", 4) == 0 && n > 6 && strcmp(name + n - 2, ".c") == 0 && n - 6 < sizeof base) {
+        memcpy(base, name + 4, n - 6);
+        base[n - 6] = '\0';
+    } else if (n > 7 && strcmp(name + n - 7, "_module") == 0 && n - 7 < sizeof base) {
+        memcpy(base, name, n - 7);
+        base[n - 7] = '\0';
+    } else {
+        return 0;
+    }
+    return name_index(builtin_modules, base) >= 0;
+}
+
+static int is_defined(const struct config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_defines; i++)
+        if (strcmp(cfg->defines[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const if_names[] = {[IF_MODULE] = "IfModule", [IF_DEFINE] = "IfDefine"};
+
+/* The nesting state an <If...> must find again at its close. */
+static int nest_state(const struct parse *p)
+{
+    return (p->vhost + 1) * 4096 + (p->section + 1) * 16 + p->n_authz;
+}
+
+static int open_if(struct parse *p, enum if_kind kind, int argc, char **argv)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "<%s>", if_names[kind]);
+    if (argc != 2)
+        return fail(p, tag, "expected one %s, e.g. <%s %s>",
+                    kind == IF_MODULE ? "module name" : "variable name", if_names[kind],
+                    kind == IF_MODULE ? "mod_headers.c" : "NAME");
+    const char *name = argv[1] + (argv[1][0] == '!');
+    int holds = kind == IF_MODULE ? module_is_builtin(name) : is_defined(p->cfg, name);
+    if (argv[1][0] == '!')
+        holds = !holds;
+    if (!holds) {
+        p->skip = 1, p->skip_kind = kind, p->skip_line = p->line;
+        return 0;
+    }
+    if (p->n_if == MAX_IF_DEPTH)
+        return fail(p, tag, "nested more than %d deep", MAX_IF_DEPTH);
+    p->if_kind[p->n_if] = kind;
+    p->if_line[p->n_if] = p->line;
+    p->if_state[p->n_if++] = nest_state(p);
+    return 0;
+}
+
+static int close_if(struct parse *p, enum if_kind kind, int argc)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "</%s>", if_names[kind]);
+    if (argc > 1)
+        return fail(p, tag, "takes no arguments");
+    if (p->n_if == 0 || p->if_kind[p->n_if - 1] != (int)kind)
+        return fail(p, tag, "no <%s> is open", if_names[kind]);
+    if (p->if_state[p->n_if - 1] != nest_state(p))
+        return fail(p, tag, "a section opened inside the <%s> of line %d is still open",
+                    if_names[kind], p->if_line[p->n_if - 1]);
+    p->n_if--;
+    return 0;
+}
+
+/* Inside a false <If...>: only its own kind's nesting counts. */
+static void skip_line(struct parse *p, const char *line)
+{
+    const char *name = if_names[p->skip_kind];
+    size_t n = strlen(name);
+    int closing = line[0] == '<' && line[1] == '/';
+    const char *w = line + 1 + closing;
+    if (line[0] != '<' || strncasecmp(w, name, n) != 0 || (w[n] != '>' && !is_blank(w[n])))
+        return;
+    p->skip += closing ? -1 : 1;
+}
+
 /* A line "<Name args>" or "</Name>" (LINE starts with '<'). */
 static int section_line(struct parse *p, char *line)
 {
@@ -1703,6 +1810,10 @@ static int section_line(struct parse *p, char *line)
         return -1;
     if (argc == 0)
         return fail(p, NULL, "a section needs a name, e.g. <VirtualHost *:80>");
+    if (strcasecmp(argv[0], "IfModule") == 0 || strcasecmp(argv[0], "IfDefine") == 0) {
+        enum if_kind k = strcasecmp(argv[0], "IfModule") == 0 ? IF_MODULE : IF_DEFINE;
+        return closing ? close_if(p, k, argc) : open_if(p, k, argc, argv);
+    }
     int match, kind = kind_of(argv[0], &match);
     if (kind >= 0)
         return closing ? close_section(p, kind, argc) : open_section(p, kind, match, argc, argv);
@@ -1713,9 +1824,10 @@ static int section_line(struct parse *p, char *line)
         return closing ? close_authz(p, k, tag, argc) : open_authz(p, k, tag, argc);
     }
     if (strcasecmp(argv[0], "VirtualHost") != 0)
-        return fail(p, NULL, "<%s%s>: unknown section (mpmd knows <VirtualHost>, <Directory>, <DirectoryMatch>, "
-                    "<Files>, <FilesMatch>, <Location>, <LocationMatch>, <RequireAny>, "
-                    "<RequireAll>)", closing ? "/" : "", argv[0]);
+        return fail(p, NULL, "<%s%s>: unknown section (mpmd knows <VirtualHost>, <Directory>, "
+                    "<DirectoryMatch>, <Files>, <FilesMatch>, <Location>, <LocationMatch>, "
+                    "<RequireAny>, <RequireAll>, <IfModule>, <IfDefine>)", closing ? "/" : "",
+                    argv[0]);
     return closing ? close_vhost(p, argc) : open_vhost(p, argc, argv);
 }
 
@@ -1724,12 +1836,16 @@ static int section_line(struct parse *p, char *line)
 static int parse_text(struct parse *p, char *text)
 {
     char *pos = text, *argv[MAX_ARGS];
-    int lineno = 1, argc, outer = p->vhost, outer_section = p->section;
+    int lineno = 1, argc, outer = p->vhost, outer_section = p->section, outer_if = p->n_if;
     while (*pos != '\0') {
         p->line = lineno;
         char *raw = skip_blanks(next_logical_line(&pos, &lineno));
         if (*raw == '\0' || *raw == '#')
             continue;
+        if (p->skip > 0) {
+            skip_line(p, raw);
+            continue;
+        }
         char *line = expand_variables(p, raw);
         if (line == NULL)
             return -1;
@@ -1739,6 +1855,17 @@ static int parse_text(struct parse *p, char *text)
             free(line);
         if (status == -1)
             return -1;
+    }
+    if (p->skip > 0) {
+        p->line = p->skip_line;
+        p->skip = 0;
+        return fail(p, p->skip_kind == IF_MODULE ? "<IfModule>" : "<IfDefine>",
+                    "not closed: </%s> missing", if_names[p->skip_kind]);
+    }
+    if (p->n_if > outer_if) {
+        p->line = p->if_line[p->n_if - 1];
+        return fail(p, p->if_kind[p->n_if - 1] == IF_MODULE ? "<IfModule>" : "<IfDefine>",
+                    "not closed: </%s> missing", if_names[p->if_kind[p->n_if - 1]]);
     }
     if (p->n_authz > 0 && p->section != outer_section) {
         p->line = p->authz_line[p->n_authz - 1];

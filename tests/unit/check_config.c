@@ -215,7 +215,7 @@ static const char *const printed_defaults[][2] = {
     {"Alias", "none"}, {"Redirect", "none"}, {"RedirectMatch", "none"},
     {"<VirtualHost>", "-"}, {"<Directory>", "-"}, {"<DirectoryMatch>", "-"}, {"<Files>", "-"},
     {"<FilesMatch>", "-"}, {"<Location>", "-"}, {"<LocationMatch>", "-"},
-    {"<RequireAny>", "-"}, {"<RequireAll>", "-"},
+    {"<IfModule>", "-"}, {"<IfDefine>", "-"}, {"<RequireAny>", "-"}, {"<RequireAll>", "-"},
 };
 #define N_PRINTED ((int)(sizeof printed_defaults / sizeof printed_defaults[0]))
 
@@ -872,7 +872,7 @@ START_TEST(test_unknown_directive)
     expect_error("Listen 80\n<Proxy *>\n",
                  CONF ":2: <Proxy>: unknown section (mpmd knows <VirtualHost>, <Directory>, <DirectoryMatch>, "
                  "<Files>, <FilesMatch>, <Location>, <LocationMatch>, <RequireAny>, "
-                 "<RequireAll>)");
+                 "<RequireAll>, <IfModule>, <IfDefine>)");
     expect_error("Listen 80\n\"\"\n", CONF ":2: unknown directive ''");
 }
 END_TEST

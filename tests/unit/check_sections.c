@@ -1637,6 +1637,35 @@ START_TEST(test_apache_leftovers)
 }
 END_TEST
 
+
+START_TEST(test_if_sections)
+{
+    struct config *cfg = parse_ok("Listen 80\n"
+                                  "<IfModule mod_headers.c>\n Header set X-H yes\n</IfModule>\n"
+                                  "<IfModule !alias_module>\n Unknown Directive\n"
+                                  " <IfModule nested>\n </IfModule>\n</IfModule>\n"
+                                  "<IfModule mpm_event_module>\n ThreadLimit 64\n</IfModule>\n"
+                                  "Define WITH_X\n"
+                                  "<IfDefine WITH_X>\n <Location /x>\n  Header set X-X 1\n"
+                                  " </Location>\n</IfDefine>\n"
+                                  "<IfDefine !WITH_X>\n Nope\n</IfDefine>\n");
+    ck_assert_int_eq(cfg->dir.n_headers, 1);
+    ck_assert_str_eq(cfg->dir.headers[0].name, "X-H");
+    ck_assert_int_eq(cfg->n_sections, 1);
+    ck_assert_str_eq(cfg->sections[0].pattern, "/x");
+    config_free(cfg);
+    parse_fails("Listen 80\n<IfModule x>\n", "s.conf:2: <IfModule>: not closed: </IfModule> missing");
+    parse_fails("Listen 80\n<IfDefine Y>\n", "s.conf:2: <IfDefine>: not closed: </IfDefine> missing");
+    parse_fails("Listen 80\n<IfModule mod_dir.c>\n", "s.conf:2: <IfModule>: not closed: </IfModule> missing");
+    parse_fails("Listen 80\n</IfModule>\n", "s.conf:2: </IfModule>: no <IfModule> is open");
+    parse_fails("Listen 80\n<IfModule mod_dir.c>\n<Location />\n</IfModule>\n</Location>\n",
+                "s.conf:4: </IfModule>: a section opened inside the <IfModule> of line 2 is "
+                "still open");
+    parse_fails("Listen 80\n<IfModule>\n</IfModule>\n",
+                "s.conf:2: <IfModule>: expected one module name, e.g. <IfModule mod_headers.c>");
+}
+END_TEST
+
 Suite *sections_suite(void)
 {
     Suite *s = suite_create("sections");
@@ -1678,6 +1707,7 @@ Suite *sections_suite(void)
     tcase_add_test(tc, test_define_variables);
     tcase_add_test(tc, test_customlog);
     tcase_add_test(tc, test_apache_leftovers);
+    tcase_add_test(tc, test_if_sections);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2253,7 +2253,14 @@ static int build_index(struct parse *p, struct config *cfg, const struct config 
         all[k++] = &cfg->sections[i];
     cfg->index = secindex_build(all, n);
     free(all);
-    return cfg->index ? 0 : fail(p, NULL, "out of memory indexing sections");
+    if (cfg->index == NULL)
+        return fail(p, NULL, "out of memory indexing sections");
+    int most = secindex_max_match(cfg->index);
+    if (most > CONFIG_MAX_CHAIN - 2) {
+        return fail(p, NULL, "up to %d sections could apply to one request%s; at most %d may",
+                    most, cfg == main ? "" : " of a virtual host", CONFIG_MAX_CHAIN - 2);
+    }
+    return 0;
 }
 
 static int finish_sections(struct parse *p)

@@ -1666,6 +1666,24 @@ START_TEST(test_if_sections)
 }
 END_TEST
 
+
+/* A configuration where more sections could apply to one request than a
+ * route holds is refused at load, never cut short per request. */
+START_TEST(test_chain_limit)
+{
+    char text[8192] = "Listen 80\n";
+    for (int i = 0; i < CONFIG_MAX_CHAIN - 2; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text),
+                 "<Files \"*%d\">\nHeader set X-F %d\n</Files>\n", i, i);
+    config_free(parse_ok(text));
+    snprintf(text + strlen(text), sizeof text - strlen(text), "<Location />\n</Location>\n");
+    char want[128];
+    snprintf(want, sizeof want, "s.conf: up to %d sections could apply to one request; at most "
+             "%d may", CONFIG_MAX_CHAIN - 1, CONFIG_MAX_CHAIN - 2);
+    parse_fails(text, want);
+}
+END_TEST
+
 Suite *sections_suite(void)
 {
     Suite *s = suite_create("sections");
@@ -1708,6 +1726,7 @@ Suite *sections_suite(void)
     tcase_add_test(tc, test_customlog);
     tcase_add_test(tc, test_apache_leftovers);
     tcase_add_test(tc, test_if_sections);
+    tcase_add_test(tc, test_chain_limit);
     suite_add_tcase(s, tc);
     return s;
 }

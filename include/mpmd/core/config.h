@@ -86,6 +86,8 @@ struct config;
                                    * Match forms */
 
 #define CONFIG_MAX_MODULES 16     /* modules with configuration (module.h) */
+#define CONFIG_MAX_CHAIN 64       /* per-directory configurations that may apply to one
+                                   * request: the site's two and the sections' */
 
 /* Options bits. */
 #define OPT_INDEXES 1u

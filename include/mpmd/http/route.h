@@ -16,7 +16,7 @@
 #include "mpmd/http/response.h"
 
 #define ROUTE_PATH_MAX 4096
-#define ROUTE_MAX_CHAIN 64        /* per-directory configurations merged for one request */
+#define ROUTE_MAX_CHAIN CONFIG_MAX_CHAIN /* checked at load: no request can exceed it */
 
 /* One request's route.  CHAIN holds the per-directory configurations
  * that apply, in merge order: the main server's, the virtual host's,

@@ -366,6 +366,23 @@ static void link_entry(struct filecache *fc, struct filecache_entry *e)
 int filecache_put(struct filecache *fc, const char *key, size_t keylen, const char *file, int fd,
                   const struct stat *st, const char *type, long now)
 {
+    return filecache_put_validated(fc, key, keylen, file, fd, st, type, NULL, NULL, now);
+}
+
+/* DST (CAP bytes) := SRC, or "" when SRC is NULL or does not fit. */
+static void copy_validator(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap)
+        n = 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
+int filecache_put_validated(struct filecache *fc, const char *key, size_t keylen,
+                            const char *file, int fd, const struct stat *st, const char *type,
+                            const char *last_modified, const char *etag, long now)
+{
     if (fc->max_bytes == 0 || !S_ISREG(st->st_mode) || st->st_size < 0 || (uintmax_t)st->st_size > fc->max_file
         || (uintmax_t)st->st_size > fc->max_bytes)
         return 0;
@@ -374,6 +391,8 @@ int filecache_put(struct filecache *fc, const char *key, size_t keylen, const ch
     struct filecache_entry *e = make_entry(key, keylen, hash, file, fd, st, type, &oom);
     if (e == NULL)
         return oom ? -1 : 0;
+    copy_validator(e->last_modified, sizeof e->last_modified, last_modified);
+    copy_validator(e->etag, sizeof e->etag, etag);
     atomic_init(&e->checked, now);
 
     pthread_rwlock_wrlock(&fc->lock);

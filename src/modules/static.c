@@ -38,7 +38,18 @@ struct static_file {
     int fd;                               /* owned, or -1 when DATA is used */
     const char *data;                     /* cached content, or NULL */
     struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
+    char lm[32];                          /* Last-Modified and ETag, formatted once */
+    char etag[48];
 };
+
+/* F's validators, formatted (from the cache entry they are already). */
+static void static_file_validators(struct static_file *f)
+{
+    if (f->lm[0] && f->etag[0])
+        return;
+    http_date_format(f->mtime, f->lm);
+    precond_etag(f->etag, f->mtime, f->size);
+}
 
 static int status_for_errno(int err)
 {
@@ -166,11 +177,11 @@ static void static_file_release(const struct req_ctx *rq, struct static_file *f)
 static void reply_file(struct reply *rp, const struct req_ctx *rq,
                        struct static_file *f)
 {
-    char lm[32], etag[40], cr[64];
+    char cr[64];
     off_t first = 0, last = f->size - 1;
     int m = rq->method;
-    http_date_format(f->mtime, lm);
-    precond_etag(etag, f->mtime, f->size);
+    static_file_validators(f);
+    const char *lm = f->lm, *etag = f->etag;
     int pre = precond_evaluate(rq->req, m == HTTP_GET || m == HTTP_HEAD, etag, f->mtime);
     enum range_result range =
         pre ? RANGE_NONE : requested_range(rq, etag, f->mtime, f->size, &first, &last);
@@ -207,9 +218,11 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
     const char *type = config_added_type(rq->site, name, strlen(name));
     if (type == NULL)
         type = mime_lookup(rq->env->mime, name, strlen(name));
-    if (rq->env->cache)
-        filecache_put(rq->env->cache, key, keylen, full, fd, st, type, monotonic_seconds());
     struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd };
+    static_file_validators(&f);
+    if (rq->env->cache)
+        filecache_put_validated(rq->env->cache, key, keylen, full, fd, st, type, f.lm, f.etag,
+                                monotonic_seconds());
     reply_file(rp, rq, &f);
 }
 
@@ -258,6 +271,8 @@ static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
         return 0;
     struct static_file f = { .size = e->size, .mtime = e->mtime, .type = e->type, .fd = -1,
                              .data = e->data, .entry = e };
+    memcpy(f.lm, e->last_modified, sizeof f.lm);
+    memcpy(f.etag, e->etag, sizeof f.etag);
     reply_file(rp, rq, &f);
     return 1;
 }

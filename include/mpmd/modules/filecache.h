@@ -41,6 +41,8 @@ struct filecache_entry {
     dev_t dev;
     ino_t ino;
     const char *type;            /* Content-Type (lives as long as the mime table) */
+    char last_modified[32];      /* the caller's validators, formatted once ("" if none) */
+    char etag[48];
     char *data;                  /* SIZE bytes of content */
     /* Mutable. */
     _Atomic int refs;            /* the cache's own reference + one per user */
@@ -82,6 +84,13 @@ void filecache_release(struct filecache *fc, struct filecache_entry *e);
  * NOW as for filecache_get.  Any thread. */
 int filecache_put(struct filecache *fc, const char *key, size_t keylen, const char *file, int fd,
                   const struct stat *st, const char *type, long now);
+
+/* The same, keeping LAST_MODIFIED and ETAG (the HTTP validators as the
+ * caller formats them, or NULL) in the entry, so that a hit does not
+ * format them again. */
+int filecache_put_validated(struct filecache *fc, const char *key, size_t keylen,
+                            const char *file, int fd, const struct stat *st, const char *type,
+                            const char *last_modified, const char *etag, long now);
 
 /* Bytes of content held and entries in the table (for tests and status). */
 size_t filecache_bytes(struct filecache *fc);

@@ -433,6 +433,18 @@ static void conn_log_access(struct conn *c)
  * target's authority instead).  A config without virtual hosts costs one
  * test.  Chosen once per request: a request the listener's fast path
  * declines is built again by a handler thread (c->site). */
+/* FNV-1a of HOST (LEN bytes) in lower case; never 0 (0: nothing cached). */
+static uint64_t host_key(const char *host, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; host && i < len; i++) {
+        unsigned char ch = (unsigned char)host[i];
+        h = (h ^ (ch >= 'A' && ch <= 'Z' ? ch + 32u : ch)) * 1099511628211ULL;
+    }
+    h ^= host ? len : 0x9e3779b97f4a7c15ULL;  /* no host differs from "" */
+    return h ? h : 1;
+}
+
 static const struct config *choose_site(struct conn *c)
 {
     const struct config *cfg = c->child->cfg;
@@ -456,7 +468,16 @@ static const struct config *choose_site(struct conn *c)
     } else if ((value = http_request_host(&c->req, &vlen)) != NULL) {
         hlen = route_host_name(value, vlen, &host);
     }
-    return route_site(cfg, &c->local.sa, host, hlen);
+    /* The answer depends on the local address (fixed for the connection)
+     * and the host name only: a keep-alive client naming the same host
+     * again gets the same site without the look-up.  A crafted hash
+     * collision could only pick a site the client may name anyway. */
+    uint64_t key = host_key(host, hlen);
+    if (key != c->site_key) {
+        c->site_key = key;
+        c->site_known = route_site(cfg, &c->local.sa, host, hlen);
+    }
+    return c->site_known;
 }
 
 /* Build the reply for the complete (or failed) request in C: an error

@@ -81,6 +81,8 @@ struct conn {
     } local;                 /* our own address (virtual hosts), once asked for */
     struct request req;
     const struct config *site; /* the current request's site once chosen, or NULL */
+    const struct config *site_known; /* the site of the host name hashed in SITE_KEY */
+    uint64_t site_key;       /* host_key of the last host name looked up; 0: none */
     struct reply_out *out;   /* pending output handed to the listener, or NULL */
     int status;              /* status of the response in progress (access log) */
     long long body_sent;     /* body bytes sent for it (access log) */

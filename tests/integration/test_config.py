@@ -10,6 +10,7 @@
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 
 import mpmdtest
@@ -215,6 +216,36 @@ def check_types_config(t):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+DEBIAN_SITE = "/etc/apache2/sites-available/000-default.conf"
+
+
+def check_debian_site(t):
+    """Debian's default Apache site file loads as it is (apache2 installed)."""
+    if not os.path.exists(DEBIAN_SITE) or not os.path.isdir("/var/www/html"):
+        t.skip("Debian's 000-default.conf", "apache2 is not installed (%s)" % DEBIAN_SITE)
+        return
+    tmp = tempfile.mkdtemp(prefix="mpmdtest-debsite-")
+    try:
+        os.makedirs(os.path.join(tmp, "logs"))
+        conf = write_conf(tmp, "server.conf", ["Listen 127.0.0.1:%d" % free_port(),
+                                               "DocumentRoot /var/www/html",
+                                               "Include %s" % DEBIAN_SITE])
+        env = dict(os.environ, APACHE_LOG_DIR=os.path.join(tmp, "logs"))
+        p = subprocess.run([mpmdtest.MPMD, "-t", "-f", conf], env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=10)
+        t.eq((p.returncode, p.stderr.decode().strip()), (0, "Syntax OK"),
+             "Debian's 000-default.conf loads with APACHE_LOG_DIR set (as envvars does)")
+        env.pop("APACHE_LOG_DIR")
+        p = subprocess.run([mpmdtest.MPMD, "-t", "-f", conf], env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=10)
+        err = p.stderr.decode()
+        t.ok(p.returncode != 0 and DEBIAN_SITE + ":" in err and
+             "${APACHE_LOG_DIR} is not defined" in err,
+             "without APACHE_LOG_DIR: refused, naming the file, line and variable", diag=err)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main(t):
     tmp = tempfile.mkdtemp(prefix="mpmdtest-conf-")
     try:
@@ -234,6 +265,8 @@ def main(t):
         check_include(t)
     with t.guard("TypesConfig"):
         check_types_config(t)
+    with t.guard("Debian site"):
+        check_debian_site(t)
 
 
 if __name__ == "__main__":

@@ -450,10 +450,6 @@ static const struct config *choose_site(struct conn *c)
     const struct config *cfg = c->child->cfg;
     if (cfg->n_vhosts == 0)
         return cfg;
-    socklen_t len = sizeof c->local;
-    if (!c->have_local && getsockname(c->fd, &c->local.sa, &len) == -1)
-        return cfg;
-    c->have_local = 1;            /* asked once per connection, not per request */
     const char *value = NULL, *host = NULL;
     size_t vlen = 0, hlen = 0;
     const char *url = c->req.buf + c->req.url_off;
@@ -470,13 +466,17 @@ static const struct config *choose_site(struct conn *c)
     }
     /* The answer depends on the local address (fixed for the connection)
      * and the host name only: a keep-alive client naming the same host
-     * again gets the same site without the look-up.  A crafted hash
+     * again gets the same site without the look-up (and getsockname).  A crafted hash
      * collision could only pick a site the client may name anyway. */
     uint64_t key = host_key(host, hlen);
-    if (key != c->site_key) {
-        c->site_key = key;
-        c->site_known = route_site(cfg, &c->local.sa, host, hlen);
-    }
+    if (key == c->site_key)
+        return c->site_known;
+    struct sockaddr_storage local;
+    socklen_t len = sizeof local;
+    if (getsockname(c->fd, (struct sockaddr *)&local, &len) == -1)
+        return cfg;
+    c->site_key = key;
+    c->site_known = route_site(cfg, (const struct sockaddr *)&local, host, hlen);
     return c->site_known;
 }
 

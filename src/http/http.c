@@ -26,6 +26,8 @@
 struct parse_frame {
     struct request *req;
     const struct http_limits *lim;
+    char *sink;                   /* http_request_read_body's buffer, or NULL: discard */
+    size_t sink_len, sink_cap;
 };
 
 static struct request *frame_req(http_parser *p)
@@ -226,11 +228,12 @@ static int on_body(http_parser *p, const char *at, size_t len)
     r->body_bytes += len;
     if (limit && r->body_bytes > limit)
         return fail(r, 413, "request body larger than LimitRequestBody");
-    if (r->sink != NULL) {        /* http_request_read_body: never more than it fed */
-        if (len > r->sink_cap - r->sink_len)
+    struct parse_frame *f = p->data;
+    if (f->sink != NULL) {        /* http_request_read_body: never more than it fed */
+        if (len > f->sink_cap - f->sink_len)
             return fail(r, 500, "request body chunk larger than the reader's buffer");
-        memcpy(r->sink + r->sink_len, at, len);
-        r->sink_len += len;
+        memcpy(f->sink + f->sink_len, at, len);
+        f->sink_len += len;
     }
     return 0;
 }
@@ -422,12 +425,11 @@ static enum http_parse_result parse_error(struct request *r, int status, const c
     return HTTP_PARSE_ERROR;
 }
 
-/* One http_parser_execute over LEN bytes from r->parsed (the callbacks
- * see R and LIM); returns the parser's errno. */
-static enum http_errno execute(struct request *r, const struct http_limits *lim, size_t len)
+/* One http_parser_execute over LEN bytes from r->parsed, the callbacks
+ * seeing FRAME; returns the parser's errno. */
+static enum http_errno execute(struct request *r, struct parse_frame *frame, size_t len)
 {
-    struct parse_frame frame = { r, lim };
-    r->parser.data = &frame;
+    r->parser.data = frame;
     size_t n = http_parser_execute(&r->parser, &parser_settings, r->buf + r->parsed, len);
     r->parser.data = NULL;
     r->parsed += (uint32_t)n;
@@ -445,7 +447,8 @@ enum http_parse_result http_request_parse(struct request *r, const struct http_l
         return HTTP_PARSE_MORE;
     if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED && !r->complete)
         http_parser_pause(&r->parser, 0);         /* the body, after HTTP_PARSE_HEAD */
-    enum http_errno e = execute(r, lim, upto - r->parsed);
+    struct parse_frame frame = { r, lim, NULL, 0, 0 };
+    enum http_errno e = execute(r, &frame, upto - r->parsed);
     if (r->complete)
         return HTTP_PARSE_DONE;
     if (r->error_status)
@@ -472,12 +475,9 @@ static enum http_parse_result read_body_once(struct request *r, const struct htt
     size_t feed = avail < cap ? avail : cap;
     if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED)
         http_parser_pause(&r->parser, 0);
-    r->sink = out;
-    r->sink_cap = cap;
-    r->sink_len = 0;
-    enum http_errno e = execute(r, lim, feed);
-    r->sink = NULL;
-    *got = r->sink_len;
+    struct parse_frame frame = { r, lim, out, 0, cap };
+    enum http_errno e = execute(r, &frame, feed);
+    *got = frame.sink_len;
     if (r->complete)
         return HTTP_PARSE_DONE;
     if (r->error_status)

@@ -63,7 +63,6 @@ struct conn {
     uint8_t armed;           /* EV is registered with the listener's base */
     uint8_t discarding;      /* answered from the head: reading the body to drop it */
     uint8_t sent_continue;   /* "100 Continue" sent for the current request */
-    uint8_t have_local;      /* LOCAL is filled in */
     uint32_t served;         /* responses sent on this connection */
     uint32_t drained;        /* bytes read and dropped while lingering */
     time_t stage_start;      /* monotonic second the current read stage (or the
@@ -74,11 +73,6 @@ struct conn {
         struct sockaddr_in in;
         struct sockaddr_in6 in6;
     } peer;
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } local;                 /* our own address (virtual hosts), once asked for */
     struct request req;
     const struct config *site; /* the current request's site once chosen, or NULL */
     const struct config *site_known; /* the site of the host name hashed in SITE_KEY */

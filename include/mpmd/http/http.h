@@ -55,8 +55,6 @@ struct request {
     uint32_t host_idx;     /* the Host field: index + 1 in hdr, 0 when none (yet) */
 
     uint64_t body_bytes;   /* body bytes seen (discarded, or given to a reader) */
-    char *sink;            /* http_request_read_body's buffer while it parses */
-    size_t sink_len, sink_cap;
     int error_status;      /* status to answer with when parsing failed */
     const char *error_reason; /* for the error log */
     unsigned headers_done : 1;

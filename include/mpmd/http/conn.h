@@ -63,6 +63,7 @@ struct conn {
     uint8_t armed;           /* EV is registered with the listener's base */
     uint8_t discarding;      /* answered from the head: reading the body to drop it */
     uint8_t sent_continue;   /* "100 Continue" sent for the current request */
+    uint8_t recv_full;       /* the last recv filled the buffer: more may be waiting */
     uint32_t served;         /* responses sent on this connection */
     uint32_t drained;        /* bytes read and dropped while lingering */
     time_t stage_start;      /* monotonic second the current read stage (or the

@@ -1575,9 +1575,7 @@ static int compile_regex(const struct parse *p, const char *tag, struct section 
                 (const char *)msg, (size_t)at);
 }
 
-/* A <Location> prefix without repeated slashes (the request paths it is
- * compared with have none); a trailing slash is kept: it means "below". */
-static void squeeze_slashes(char *s)
+void config_squeeze_slashes(char *s)
 {
     char *w = s;
     for (const char *r = s; *r; r++)
@@ -1629,7 +1627,7 @@ static int open_section(struct parse *p, int kind, int match, int argc, char **a
     s->seq = (t == p->cfg ? 0 : 1 << 24) + ++*p->sections_seen;
     s->wildcard = !match && strpbrk(pattern, "*?[") != NULL;
     if (kind == SEC_LOCATION)
-        squeeze_slashes(s->pattern);
+        config_squeeze_slashes(s->pattern);
     if (match && compile_regex(p, tag, s) == -1)
         return -1;
     p->section = t->n_sections - 1;

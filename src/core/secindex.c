@@ -257,14 +257,13 @@ static const struct section *const *walk(const struct node *root, const char *pa
     return nd->below;
 }
 
-int secindex_regex_matches(const void *re, const char *s, size_t len)
+/* Whether regex RE matches S (LEN bytes) anywhere.  *MD is the match
+ * data of the whole look-up, made on the first regex it tests. */
+static int regex_matches(const void *re, const char *s, size_t len, pcre2_match_data **md)
 {
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (md == NULL)
+    if (*md == NULL && (*md = pcre2_match_data_create(1, NULL)) == NULL)
         return 0;
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-    return rc >= 0;
+    return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, *md, NULL) >= 0;
 }
 
 /* The first COUNT components of PATH ("/a/b/c", 2 -> "/a/b") into BUF. */
@@ -283,19 +282,28 @@ static const char *leading(const char *path, int count, char *buf, size_t cap)
     return buf;
 }
 
-static int dir_other_matches(const struct section *s, const char *fs)
+int secindex_regex_matches(const void *re, const char *s, size_t len)
+{
+    pcre2_match_data *md = NULL;
+    int r = regex_matches(re, s, len, &md);
+    pcre2_match_data_free(md);
+    return r;
+}
+
+static int dir_other_matches(const struct section *s, const char *fs, pcre2_match_data **md)
 {
     if (s->regex)
-        return secindex_regex_matches(s->regex, fs, strlen(fs));
+        return regex_matches(s->regex, fs, strlen(fs), md);
     char buf[4096];
     const char *prefix = leading(fs, components(s->pattern), buf, sizeof buf);
     return prefix && fnmatch(s->pattern, prefix, FNM_PATHNAME) == 0;
 }
 
-static int files_match(const struct section *s, const char *base, size_t len)
+static int files_match(const struct section *s, const char *base, size_t len,
+                       pcre2_match_data **md)
 {
     if (s->regex)
-        return secindex_regex_matches(s->regex, base, len);
+        return regex_matches(s->regex, base, len, md);
     char buf[1024];
     if (len >= sizeof buf)
         return 0;
@@ -304,10 +312,11 @@ static int files_match(const struct section *s, const char *base, size_t len)
     return s->wildcard ? fnmatch(s->pattern, buf, 0) == 0 : strcmp(s->pattern, buf) == 0;
 }
 
-static int loc_other_matches(const struct section *s, const char *url, size_t ulen)
+static int loc_other_matches(const struct section *s, const char *url, size_t ulen,
+                             pcre2_match_data **md)
 {
     if (s->regex)
-        return secindex_regex_matches(s->regex, url, ulen);
+        return regex_matches(s->regex, url, ulen, md);
     char buf[4096];
     if (ulen >= sizeof buf)
         return 0;
@@ -330,6 +339,7 @@ int secindex_match(const struct section_index *ix, const char *url, size_t ulen,
                    const char *fs, const struct section **out, int max)
 {
     int n = 0, k;
+    pcre2_match_data *md = NULL;  /* one for every regex of this look-up */
     if (ix == NULL)
         return 0;
     if (fs && ix->dir) {
@@ -338,13 +348,13 @@ int secindex_match(const struct section_index *ix, const char *url, size_t ulen,
             out[n++] = l[i];
     }
     for (int i = 0; fs && i < ix->n_dir_other && n < max; i++)
-        if (dir_other_matches(ix->dir_other[i], fs))
+        if (dir_other_matches(ix->dir_other[i], fs, &md))
             out[n++] = ix->dir_other[i];
     if (ix->n_files) {
         size_t blen;
         const char *base = fs ? base_name(fs, strlen(fs), &blen) : base_name(url, ulen, &blen);
         for (int i = 0; blen > 0 && i < ix->n_files && n < max; i++)
-            if (files_match(ix->files[i], base, blen))
+            if (files_match(ix->files[i], base, blen, &md))
                 out[n++] = ix->files[i];
     }
     const struct section *const *loc = NULL;
@@ -353,7 +363,7 @@ int secindex_match(const struct section_index *ix, const char *url, size_t ulen,
         loc = walk(ix->loc, url, ulen, &nloc);
     /* Merge the tree's list with the wildcard and regex ones, by file order. */
     for (int i = 0; (i < nloc || o < ix->n_loc_other) && n < max;) {
-        while (o < ix->n_loc_other && !loc_other_matches(ix->loc_other[o], url, ulen))
+        while (o < ix->n_loc_other && !loc_other_matches(ix->loc_other[o], url, ulen, &md))
             o++;
         int take_other = o < ix->n_loc_other && (i >= nloc || ix->loc_other[o]->seq < loc[i]->seq);
         if (take_other)
@@ -361,5 +371,6 @@ int secindex_match(const struct section_index *ix, const char *url, size_t ulen,
         else if (i < nloc)
             out[n++] = loc[i++];
     }
+    pcre2_match_data_free(md);
     return n;
 }

@@ -103,15 +103,6 @@ static int push_entry(struct alias_conf *c, const struct alias_entry *e, char *e
     return 0;
 }
 
-static void squeeze_slashes(char *s)
-{
-    char *w = s;
-    for (const char *r = s; *r; r++)
-        if (!(*r == '/' && w > s && w[-1] == '/'))
-            *w++ = *r;
-    *w = '\0';
-}
-
 static int set_alias(void *conf, int argc, char **argv, char *err, size_t errlen)
 {
     (void)argc;
@@ -129,7 +120,7 @@ static int set_alias(void *conf, int argc, char **argv, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    squeeze_slashes(e.from);
+    config_squeeze_slashes(e.from);
     if (push_entry(conf, &e, err, errlen) == -1) {
         entry_free(&e);
         return -1;
@@ -191,7 +182,7 @@ static int set_redirect_common(struct alias_conf *c, enum alias_kind kind, int a
         return -1;
     }
     if (kind == REDIRECT) {
-        squeeze_slashes(e.from);
+        config_squeeze_slashes(e.from);
     } else {
         int code;
         PCRE2_SIZE at;

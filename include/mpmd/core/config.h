@@ -290,6 +290,11 @@ struct config *config_parse_text(const char *name, const char *text, const char 
 
 void config_free(struct config *cfg);
 
+/* URL prefix S (<Location>, Alias, Redirect) without repeated slashes, in
+ * place: the request paths it is compared with have none.  A trailing
+ * slash stays (it means "below"). */
+void config_squeeze_slashes(char *s);
+
 /* The AddType media type for the file name NAME (LEN bytes), looking at
  * the extension after its last '.', case-insensitive; the latest AddType
  * wins.  NULL when none names it.  Any thread. */

@@ -31,6 +31,7 @@
 
 #include "mpmd/core/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -82,6 +83,7 @@ enum dtype {
     T_ADDTYPE,    /* struct add_type[max] at offset, int count at offset2 */
     T_DIRSET,     /* no field: DIRSET parses into the struct dirconf of the place */
     T_HANDLER,    /* SetHandler: struct dirconf's handler */
+    T_ADD_HANDLER, /* AddHandler: struct dirconf's add_handlers */
     T_REQUIRE,    /* Require: a rule in the open <RequireAny>/<RequireAll> or section */
     T_MODULE,     /* a module's directive (module.h); only in find_directive's result */
     T_DEFINE,     /* Define NAME [VALUE]: a ${NAME} variable for the lines after it */
@@ -273,6 +275,15 @@ static const struct directive directives[] = {
      "NAME|none|default-handler", NULL,
      "The handler that answers requests here; none and default-handler mean the static-file "
      "handler (files under DocumentRoot or an Alias)", CTX_SERVER | CTX_VHOST | CTX_DIR, NULL, 0, 0},
+    {"AddHandler", T_ADD_HANDLER, 0, 0, 0, 0, NULL, "none", "HANDLER EXTENSION...", NULL,
+     "Files ending in .EXTENSION are answered by HANDLER (cgi-script needs Options ExecCGI); "
+     "SetHandler wins over it", CTX_SERVER | CTX_VHOST | CTX_DIR, NULL, 2, MAX_ARGS - 1},
+    {"SetEnv", T_DIRSET, 0, 0, 0, 0, NULL, "none", "NAME [VALUE]", NULL,
+     "Set a variable for CGI and FastCGI scripts here (and proxy-sendcl for the proxy)",
+     CTX_SERVER | CTX_VHOST | CTX_DIR, dirconf_set_env, 1, 2},
+    {"UnsetEnv", T_DIRSET, 0, 0, 0, 0, NULL, "none", "NAME...", NULL,
+     "Remove variables set by SetEnv in an enclosing place", CTX_SERVER | CTX_VHOST | CTX_DIR,
+     dirconf_unset_env, 1, MAX_ARGS - 1},
     {"Options", T_DIRSET, 0, 0, 0, 0, NULL, "FollowSymLinks", "[+|-]OPTION...", NULL,
      "Features allowed here: Indexes, FollowSymLinks, ExecCGI, All or None; '+'/'-' adjust "
      "what an enclosing place allows", CTX_SERVER | CTX_VHOST | CTX_DIR,
@@ -459,12 +470,15 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
     case T_DEFINE:
         snprintf(buf, len, "%s", d->syntax);
         break;
+    case T_ADD_HANDLER:
     case T_HANDLER:
         snprintf(buf, len, "a handler name: none, default-handler");
         for (int i = 0; mpmd_conf_modules[i]; i++)
-            if (mpmd_conf_modules[i]->handler)
-                snprintf(buf + strlen(buf), len - strlen(buf), ", %s",
-                         mpmd_conf_modules[i]->handler);
+            if (mpmd_conf_modules[i]->handler) {
+                const char *h = mpmd_conf_modules[i]->handler;
+                snprintf(buf + strlen(buf), len - strlen(buf), ", %s%s", h,
+                         h[strlen(h) - 1] == ':' ? "URL" : "");
+            }
         break;
     }
     return buf;
@@ -909,12 +923,56 @@ static int set_handler(const struct parse *p, const struct directive *d, int arg
         p->dir->handler = -1;
         return 0;
     }
-    for (int i = 0; mpmd_conf_modules[i]; i++)
-        if (mpmd_conf_modules[i]->handler && strcmp(mpmd_conf_modules[i]->handler, argv[0]) == 0) {
-            p->dir->handler = i + 1;
-            return 0;
+    for (int i = 0; mpmd_conf_modules[i]; i++) {
+        const struct conf_module *m = mpmd_conf_modules[i];
+        size_t n = m->handler ? strlen(m->handler) : 0;
+        if (n == 0 || strncmp(m->handler, argv[0], n) != 0)
+            continue;
+        if (m->handler[n - 1] != ':' && argv[0][n] != '\0')
+            continue;
+        if (m->handler[n - 1] == ':') {       /* "proxy:fcgi://...": the module takes the rest */
+            char why[512];
+            void **conf = &p->dir->module[i];
+            if (*conf == NULL && (*conf = m->create()) == NULL)
+                return fail_oom(p, d);
+            if (m->handler_arg(*conf, argv[0] + n, why, sizeof why) == -1)
+                return fail(p, d->name, "%s", why);
         }
+        p->dir->handler = i + 1;
+        return 0;
+    }
     return fail_value(p, d, argv[0]);
+}
+
+/* AddHandler NAME EXT...: a module's handler (without an argument) for
+ * files with those extensions. */
+static int set_add_handler(const struct parse *p, const struct directive *d, int argc,
+                           char **argv)
+{
+    int handler = 0;
+    for (int i = 0; mpmd_conf_modules[i] && !handler; i++) {
+        const char *name = mpmd_conf_modules[i]->handler;
+        if (name && name[strlen(name) - 1] != ':' && strcmp(name, argv[0]) == 0)
+            handler = i + 1;
+    }
+    if (handler == 0)
+        return fail_value(p, d, argv[0]);
+    for (int k = 1; k < argc; k++) {
+        const char *ext = argv[k][0] == '.' ? argv[k] + 1 : argv[k];
+        struct add_handler ah = {.handler = handler};
+        size_t n = strlen(ext);
+        if (n == 0 || n >= sizeof ah.ext || strchr(ext, '/') || strchr(ext, '.'))
+            return fail(p, d->name, "expected a file extension such as .cgi, got '%s'", argv[k]);
+        for (size_t i = 0; i <= n; i++)
+            ah.ext[i] = (char)tolower((unsigned char)ext[i]);
+        struct add_handler *all = realloc(p->dir->add_handlers,
+                                          (size_t)(p->dir->n_add_handlers + 1) * sizeof *all);
+        if (all == NULL)
+            return fail_oom(p, d);
+        p->dir->add_handlers = all;
+        all[p->dir->n_add_handlers++] = ah;
+    }
+    return 0;
 }
 
 /* Require ...: into the innermost open <RequireAny>/<RequireAll>, or the
@@ -1183,6 +1241,10 @@ static const struct dtype_ops dtypes[] = {
     [T_DIRSET] = {set_dirset, 1, 0, 0, NULL},
     [T_HANDLER] = {set_handler, 1, 1, 0,
                    "Modules add handler names (the status and proxy modules to come)."},
+    [T_ADD_HANDLER] = {set_add_handler, 2, 0, 0,
+                       "Repeatable. Extensions are case-insensitive, with or without the "
+                       "dot; the latest AddHandler for an extension wins. A name such as "
+                       "`index.cgi.html` counts by its last extension only."},
     [T_REQUIRE] = {set_require, 1, 0, 0,
                    "Without Require anywhere, everything is granted. A section's Require "
                    "lines replace those of the sections merged before it (Apache's "
@@ -1363,7 +1425,7 @@ static int check_context(const struct parse *p, const struct directive *d)
 /* Module I's directive table; an empty one when it has none. */
 static const struct module_directive *module_directives(int i)
 {
-    static const struct module_directive none = {NULL, NULL, NULL, 0, 0, 0, NULL};
+    static const struct module_directive none = {NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL};
     return mpmd_conf_modules[i]->directives ? mpmd_conf_modules[i]->directives : &none;
 }
 
@@ -1399,8 +1461,21 @@ static int apply_module(struct parse *p, int argc, char **argv)
     void **conf = &p->dir->module[i];
     if (*conf == NULL && (*conf = mpmd_conf_modules[i]->create()) == NULL)
         return fail_oom(p, &d);
-    if (m->set(*conf, argc - 1, argv + 1, why, sizeof why) == -1)
+    struct directive_place at = {.ctx = p->section >= 0 ? CTX_DIR
+                                        : p->vhost >= 0 ? CTX_VHOST : CTX_SERVER};
+    if (p->section >= 0) {
+        const struct section *s = &p->target->sections[p->section];
+        at.section_kind = (int)s->kind;
+        at.section = s->pattern;
+        at.section_regex = s->regex != NULL || s->wildcard;
+    }
+    int r = m->set(*conf, &at, argc - 1, argv + 1, why, sizeof why);
+    if (r == -1)
         return fail(p, d.name, "%s", why);
+    if (r == MODULE_SET_HANDLER)
+        p->dir->handler = i + 1;
+    else if (r == MODULE_SET_NO_HANDLER)
+        p->dir->handler = -1;
     return 0;
 }
 
@@ -2190,7 +2265,7 @@ static int finish_vhosts(struct parse *p)
             }
             if (!(d->ctx & CTX_VHOST) || !(d->ctx & CTX_SERVER) || field_set_here(vc, d) ||
                 d->type == T_INCLUDE || d->type == T_INCLUDE_OPT || d->type == T_DIRSET ||
-                d->type == T_HANDLER || d->type == T_REQUIRE)
+                d->type == T_HANDLER || d->type == T_ADD_HANDLER || d->type == T_REQUIRE)
                 continue;   /* per-directory settings merge per request (route.h) */
             if (copy_setting(vc, main, d) == -1)
                 return fail(p, d->name, "out of memory");
@@ -2503,7 +2578,7 @@ void config_print_defaults(FILE *out)
     }
     for (int i = 0; mpmd_conf_modules[i]; i++)
         for (const struct module_directive *m = module_directives(i); m->name; m++)
-            fprintf(out, "%-23s %-18s %s\n", m->name, "none", m->help);
+            fprintf(out, "%-23s %-18s %s\n", m->name, m->def ? m->def : "none", m->help);
     for (int i = 0; i < N_SECTION_DOCS; i++)
         fprintf(out, "%-23s %-18s %s\n", section_docs[i].name, "-", section_docs[i].help);
 }
@@ -2514,9 +2589,11 @@ static void print_module_directive_md(FILE *out, const struct conf_module *mod,
     char what[200];
     fprintf(out, "## %s\n\n%s.\n\n", m->name, m->help);
     fprintf(out, "- Syntax: `%s %s`\n", m->name, m->syntax);
-    fprintf(out, "- Default: none\n");
+    fprintf(out, "- Default: %s\n", m->def ? m->def : "none");
     fprintf(out, "- Context: %s\n", ctx_names(m->ctx, 1, what, sizeof what));
     fprintf(out, "- Module: %s\n\n", mod->name);
+    if (m->note)
+        fprintf(out, "%s\n\n", m->note);
 }
 
 static void print_section_md(FILE *out, const struct section_doc *sd)
@@ -2584,8 +2661,8 @@ void config_print_reference_md(FILE *out)
     for (int i = 0; mpmd_conf_modules[i]; i++)
         for (const struct module_directive *m = module_directives(i); m->name; m++) {
             char ctx[200];
-            fprintf(out, "| %s | none | %s | %s |\n", m->name, ctx_names(m->ctx, 1, ctx, sizeof ctx),
-                    m->help);
+            fprintf(out, "| %s | %s | %s | %s |\n", m->name, m->def ? m->def : "none",
+                    ctx_names(m->ctx, 1, ctx, sizeof ctx), m->help);
         }
     for (int i = 0; i < N_SECTION_DOCS; i++) {
         char ctx[200];

@@ -237,8 +237,58 @@ int dirconf_add_error_doc(struct dirconf *d, int argc, char **argv, char *err, s
     return 0;
 }
 
+/* ---- SetEnv / UnsetEnv ---------------------------------------------------- */
+
+static int valid_env_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < 256 && strchr(s, '=') == NULL &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
+}
+
+static int push_env(struct dirconf *d, const char *name, const char *value, char *err,
+                    size_t errlen)
+{
+    if (!valid_env_name(name)) {
+        snprintf(err, errlen, "expected a variable name (letters, digits, '_', '-', '.'), "
+                 "got '%s'", name);
+        return -1;
+    }
+    struct env_op *all = realloc(d->env, (size_t)(d->n_env + 1) * sizeof *all);
+    if (all)
+        d->env = all;
+    struct env_op op = {.name = strdup(name), .value = value ? strdup(value) : NULL};
+    if (all == NULL || op.name == NULL || (value && op.value == NULL)) {
+        free(op.name);
+        free(op.value);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    d->env[d->n_env++] = op;
+    return 0;
+}
+
+int dirconf_set_env(struct dirconf *d, int argc, char **argv, char *err, size_t errlen)
+{
+    return push_env(d, argv[0], argc > 1 ? argv[1] : "", err, errlen);
+}
+
+int dirconf_unset_env(struct dirconf *d, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 0; i < argc; i++)
+        if (push_env(d, argv[i], NULL, err, errlen) == -1)
+            return -1;
+    return 0;
+}
+
 void dirconf_free(struct dirconf *d)
 {
+    for (int i = 0; i < d->n_env; i++) {
+        free(d->env[i].name);
+        free(d->env[i].value);
+    }
+    free(d->env);
+    free(d->add_handlers);
     for (int i = 0; i < d->n_headers; i++) {
         free(d->headers[i].name);
         free(d->headers[i].value);

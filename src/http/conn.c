@@ -43,6 +43,7 @@
 #include "mpmd/mpm/child.h"
 #include "mpmd/http/dispatch.h"
 #include "mpmd/http/route.h"
+#include "mpmd/http/tunnel.h"
 
 /* ---- replies ------------------------------------------------------ */
 
@@ -68,7 +69,7 @@ static int out_send(int fd, struct reply_out *o, long long *body_sent)
 {
     while (o->head_sent < o->head.len || o->body_sent < o->body_len) {
         struct iovec iov[2] = {
-            { o->head.buf + o->head_sent, o->head.len - o->head_sent },
+            { (char *)response_head_data(&o->head) + o->head_sent, o->head.len - o->head_sent },
             { (char *)o->body + o->body_sent, o->body_len - o->body_sent },
         };
         struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -200,6 +201,8 @@ void conn_close(struct conn *c)
 {
     struct child *ch = c->child;
     conn_disarm(c);
+    if (c->tunnel)
+        tunnel_free(c->tunnel);   /* asked for, never started */
     if (c->out) {
         reply_release(c->out);
         free(c->out);
@@ -438,6 +441,189 @@ static int decide_keep_alive(const struct conn *c)
     return 1;
 }
 
+/* ---- streamed responses (handler threads) ---------------------------------- */
+
+/* The state of one streamed response (handler.h), on the stack of the
+ * handler thread that answers. */
+struct conn_stream {
+    struct conn *c;
+    struct reply *rp;
+    uint8_t begun, head_pending, chunked, no_body, ended, failed;
+    long long cl_left;       /* Content-Length still to send; -1: none given */
+};
+
+/* Send the N buffers of IOV completely, waiting up to Timeout each time
+ * the socket is full.  0, or -1 (the client is gone or stopped reading). */
+static int conn_sendv_blocking(struct conn *c, struct iovec *iov, int n)
+{
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    while (msg.msg_iovlen > 0 && msg.msg_iov->iov_len == 0)
+        msg.msg_iov++, msg.msg_iovlen--;
+    while (msg.msg_iovlen > 0) {
+        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (w == -1) {
+            struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN || poll(&pfd, 1, c->child->cfg->timeout * 1000) <= 0)
+                return -1;
+            continue;
+        }
+        size_t left = (size_t)w;
+        while (msg.msg_iovlen > 0 && left >= msg.msg_iov->iov_len) {
+            left -= msg.msg_iov->iov_len;
+            msg.msg_iov++, msg.msg_iovlen--;
+        }
+        if (msg.msg_iovlen > 0) {
+            msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + left;
+            msg.msg_iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+static int decide_keep_alive(const struct conn *c);
+static void conn_finish_head(struct conn *c, struct reply *rp);
+
+/* A Content-Length value: its number, or -1 when it is not one. */
+static long long parse_length(const char *v, size_t len)
+{
+    long long n = 0;
+    if (len == 0 || len > 18)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        n = n * 10 + (v[i] - '0');
+    }
+    return n;
+}
+
+static int stream_write(void *ctx, const char *buf, size_t len, int last);
+
+static int stream_begin(void *ctx, struct reply *rp, int flush)
+{
+    struct conn_stream *cs = ctx;
+    struct conn *c = cs->c;
+    if (cs->begun)
+        return -1;
+    cs->begun = 1;
+    cs->rp = rp;
+    rp->streamed = 1;
+    int st = rp->status;
+    size_t vlen;
+    const char *cl = response_head_get(&rp->out.head, "Content-Length", &vlen);
+    cs->cl_left = cl ? parse_length(cl, vlen) : -1;
+    cs->no_body = c->is_head || st < 200 || st == 204 || st == 304;
+    if (st == 101) {
+        c->keep_alive = 0;        /* the tunnel follows; the handler said Connection: Upgrade */
+        response_head_finish(&rp->out.head);
+    } else {
+        if (!cs->no_body && cs->cl_left < 0) {
+            if (c->req.parser.http_major == 1 && c->req.parser.http_minor >= 1) {
+                response_head_add(&rp->out.head, "Transfer-Encoding", "chunked", 7);
+                cs->chunked = 1;
+            } else {
+                rp->must_close = 1;   /* HTTP/1.0: the close ends the body */
+            }
+        }
+        c->keep_alive = (uint8_t)decide_keep_alive(c);
+        conn_finish_head(c, rp);
+    }
+    if (rp->out.head.overflow) {
+        cs->failed = 1;
+        return -1;
+    }
+    c->status = st;
+    c->body_sent = 0;
+    cs->head_pending = 1;
+    return flush ? stream_write(cs, NULL, 0, 0) : 0;
+}
+
+static int stream_write(void *ctx, const char *buf, size_t len, int last)
+{
+    struct conn_stream *cs = ctx;
+    struct conn *c = cs->c;
+    if (!cs->begun || cs->failed || cs->ended)
+        return -1;
+    if (cs->no_body)
+        len = 0;
+    if (cs->cl_left >= 0 && (long long)len > cs->cl_left)
+        len = (size_t)cs->cl_left;            /* never more than the head announced */
+    char size_line[24];
+    struct iovec iov[5];
+    int n = 0;
+    if (cs->head_pending)
+        iov[n++] = (struct iovec){(char *)response_head_data(&cs->rp->out.head),
+                                  cs->rp->out.head.len};
+    if (cs->chunked && len > 0) {
+        int sl = snprintf(size_line, sizeof size_line, "%zx\r\n", len);
+        iov[n++] = (struct iovec){size_line, (size_t)sl};
+    }
+    iov[n++] = (struct iovec){(char *)buf, len};
+    if (cs->chunked && len > 0)
+        iov[n++] = (struct iovec){(char *)"\r\n", 2};
+    if (cs->chunked && last)
+        iov[n++] = (struct iovec){(char *)"0\r\n\r\n", 5};
+    if (conn_sendv_blocking(c, iov, n) == -1) {
+        cs->failed = 1;
+        return -1;
+    }
+    cs->head_pending = 0;
+    c->body_sent += (long long)len;
+    if (cs->cl_left >= 0)
+        cs->cl_left -= (long long)len;
+    if (last)
+        cs->ended = 1;
+    return 0;
+}
+
+static int stream_tunnel(void *ctx, int fd, const char *pending, size_t len, int idle_s)
+{
+    struct conn_stream *cs = ctx;
+    struct conn *c = cs->c;
+    if (!cs->begun || cs->failed || cs->rp->status != 101 || c->tunnel) {
+        close(fd);
+        return -1;
+    }
+    if (cs->head_pending && stream_write(cs, NULL, 0, 0) == -1) {
+        close(fd);
+        return -1;
+    }
+    struct tunnel *t = tunnel_new(c->fd, fd, idle_s);
+    const struct request *r = &c->req;
+    if (t == NULL || tunnel_push(t, 0, pending, len) == -1 ||
+        tunnel_push(t, 1, r->buf + r->parsed, r->len - r->parsed) == -1) {
+        tunnel_free(t);
+        cs->failed = 1;
+        return -1;
+    }
+    cs->ended = 1;
+    c->tunnel = t;            /* started once the handler has returned */
+    return 0;
+}
+
+static int stream_local_addr(void *ctx, struct sockaddr_storage *out)
+{
+    struct conn_stream *cs = ctx;
+    socklen_t len = sizeof *out;
+    return getsockname(cs->c->fd, (struct sockaddr *)out, &len);
+}
+
+/* What the connection does after a streamed response: NEXT_* as
+ * conn_response_done says when the stream ended whole, else close (the
+ * client is gone) or linger (the body was cut short: the close tells). */
+static int stream_done(const struct conn_stream *cs)
+{
+    if (cs->failed && !cs->ended)
+        return -1;
+    if (!cs->ended || cs->cl_left > 0) {
+        cs->c->keep_alive = 0;
+        return 0;
+    }
+    return 1;
+}
+
 static void conn_log_access(struct conn *c)
 {
     const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
@@ -508,7 +694,7 @@ static const struct config *choose_site(struct conn *c)
  * thread), only the handler's non-blocking entry point runs; returns 0
  * when it declines (the request needs a handler thread). */
 static int conn_build_reply(struct date_cache *date, struct conn *c, struct reply *rp,
-                            int listener)
+                            int listener, struct conn_stream *cs)
 {
     c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
     if (c->req.error_status) {
@@ -519,16 +705,26 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
         if (c->site == NULL)
             c->site = choose_site(c);
         struct body_reader body = { conn_read_body, c };
+        struct reply_stream stream = { stream_begin, stream_write, stream_tunnel,
+                                       stream_local_addr, cs };
         struct dispatch_in in = { .req = &c->req, .site = c->site, .peer = &c->peer.sa,
-                                  .env = &c->child->env, .date = date, .body = &body };
+                                  .env = &c->child->env, .date = date, .body = &body,
+                                  .stream = cs ? &stream : NULL };
         if (!dispatch_request(&in, rp, listener))
             return 0;
+        if (rp->streamed && !(cs->head_pending && !cs->ended && !c->tunnel))
+            return 1;         /* sent (or being tunnelled): conn_stream_finish goes on */
+        if (rp->streamed) {   /* failed before its head went out: still time for a 502 */
+            reply_release(&rp->out);
+            reply_error(rp, date, 502);
+            *cs = (struct conn_stream){ .c = c, .cl_left = -1 };
+        }
     }
     /* After the handler: one that read the whole body leaves nothing to discard. */
     c->keep_alive = (uint8_t)decide_keep_alive(c);
     conn_finish_head(c, rp);
     if (c->is_head) {
-        reply_release(&rp->out);
+        reply_release_body(&rp->out);
         rp->out.body = NULL;
         rp->out.body_len = 0;
         rp->out.file_end = rp->out.file_pos;
@@ -538,7 +734,8 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
     return 1;
 }
 
-enum next_step { NEXT_SERVE, NEXT_READ, NEXT_IDLE, NEXT_CLOSE, NEXT_LINGER };
+enum next_step { NEXT_SERVE, NEXT_READ, NEXT_IDLE, NEXT_CLOSE, NEXT_LINGER,
+                 NEXT_GONE /* handed over (a tunnel): the caller lets go of C */ };
 
 /* Whether the client has said it will send nothing more: it asked for the
  * close (a client that sends "close" MUST NOT send further requests, RFC
@@ -598,6 +795,51 @@ static enum next_step conn_response_done(struct conn *c)
 static void conn_wait_read(struct conn *c, int on_listener);
 static void conn_continue(struct conn *c, enum next_step next);
 
+/* Listener: a tunnel ended; the client's socket goes with it. */
+static void conn_tunnel_done(void *arg)
+{
+    struct conn *c = arg;
+    c->tunnel = NULL;
+    conn_close(c);
+}
+
+/* Start the tunnel a handler asked for (conn_stream's tunnel), handing C
+ * to the listener.  Handler thread; C is not ours afterwards. */
+static void conn_start_tunnel(struct conn *c)
+{
+    struct tunnel *t = c->tunnel;
+    conn_log_access(c);
+    c->served++;
+    c->state = CONN_TUNNEL;
+    http_request_release_buffer(&c->req);
+    if (tunnel_start(t, c->child->lst.base, conn_tunnel_done, c) == -1) {
+        c->tunnel = NULL;     /* freed by tunnel_start */
+        conn_close(c);
+    }
+}
+
+/* A streamed response is over (handler thread): start its tunnel, or
+ * say in *NEXT what the connection does now.  Returns 0 when C was
+ * handed over (the caller lets go of it), else 1. */
+static int conn_stream_finish(struct conn *c, struct conn_stream *cs, struct reply *rp,
+                              enum next_step *next)
+{
+    reply_release(&rp->out);
+    if (c->tunnel) {
+        conn_start_tunnel(c);
+        return 0;
+    }
+    int whole = stream_done(cs);
+    if (whole == 1) {
+        *next = conn_response_done(c);
+        return 1;
+    }
+    conn_log_access(c);
+    c->served++;
+    *next = whole == 0 ? NEXT_LINGER : NEXT_CLOSE;
+    return 1;
+}
+
 /* Send RP; on a full socket hand the rest to the listener's write
  * completion.  Returns 1 when the response is complete (caller
  * continues), 0 when handed over or closed (caller must let go of C).
@@ -634,7 +876,7 @@ static void conn_dispatch(struct conn *c)
     struct child *ch = c->child;
     for (;;) {
         struct reply rp;
-        if (!conn_build_reply(&ch->lst.date, c, &rp, 1))
+        if (!conn_build_reply(&ch->lst.date, c, &rp, 1, NULL))
             break;
         if (!conn_send_reply(c, &rp))
             return;
@@ -675,6 +917,8 @@ static void conn_continue(struct conn *c, enum next_step next)
         break;
     case NEXT_CLOSE:
         conn_close(c);
+        break;
+    case NEXT_GONE:
         break;
     }
 }
@@ -806,11 +1050,23 @@ static void run_event(struct worker *w, struct conn *c)
 {
     for (;;) {
         struct reply rp;
-        conn_build_reply(&w->date, c, &rp, 0);
+        struct conn_stream cs = { .c = c, .cl_left = -1 };
+        enum next_step next;
+        conn_build_reply(&w->date, c, &rp, 0, &cs);
+        if (rp.streamed) {
+            atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+            if (!conn_stream_finish(c, &cs, &rp, &next))
+                return;
+            if (next != NEXT_SERVE) {
+                conn_continue(c, next);
+                return;
+            }
+            continue;
+        }
         if (!conn_send_reply(c, &rp))
             return;
         atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
-        enum next_step next = conn_response_done(c);
+        next = conn_response_done(c);
         if (next != NEXT_SERVE) {
             conn_continue(c, next);
             return;
@@ -883,8 +1139,14 @@ static int worker_send(struct conn *c, struct reply *rp)
 static enum next_step worker_serve(struct worker *w, struct conn *c)
 {
     struct reply rp;
+    struct conn_stream cs = { .c = c, .cl_left = -1 };
     scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
-    conn_build_reply(&w->date, c, &rp, 0);
+    conn_build_reply(&w->date, c, &rp, 0, &cs);
+    if (rp.streamed) {
+        enum next_step next;
+        atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+        return conn_stream_finish(c, &cs, &rp, &next) ? next : NEXT_GONE;
+    }
     int sent = worker_send(c, &rp);
     if (sent != 1)
         return sent == 0 ? NEXT_LINGER : NEXT_CLOSE;
@@ -911,6 +1173,8 @@ static void run_worker(struct worker *w, struct conn *c)
             return;
         case NEXT_CLOSE:
             conn_close(c);
+            return;
+        case NEXT_GONE:
             return;
         }
     }
@@ -952,10 +1216,11 @@ static int collect_conn(const struct event_base *base, const struct event *ev, v
 
 int conn_close_registered(struct event_base *base)
 {
+    int tunnels = tunnel_close_registered(base);
     struct close_scan s = { .n = 0 };
     event_base_foreach_event(base, collect_conn, &s);
     for (int i = 0; i < s.n; i++)
         conn_close(s.found[i]);
     free(s.found);
-    return s.n;
+    return s.n + tunnels;
 }

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mpmd/core/dirconf.h"
@@ -23,6 +24,38 @@ const void *handler_site_conf(const struct req_ctx *rq, const struct conf_module
 {
     int i = module_index(m);
     return i < 0 ? NULL : rq->site->dir.module[i];
+}
+
+void *handler_state(const struct req_ctx *rq, const struct handler *h)
+{
+    int i = module_index(h->conf);
+    return i < 0 ? NULL : rq->env->state[i];
+}
+
+static int is_success(int status);
+
+int handler_stream_begin(const struct req_ctx *rq, struct reply *rp, int flush)
+{
+    if (rq->stream == NULL)
+        return -1;
+    route_apply_headers(rq->route, &rp->out.head, !is_success(rp->status));
+    return rq->stream->begin(rq->stream->ctx, rp, flush);
+}
+
+int handler_local_addr(const struct req_ctx *rq, struct sockaddr_storage *out)
+{
+    return rq->stream ? rq->stream->local_addr(rq->stream->ctx, out) : -1;
+}
+
+int handler_stream_write(const struct req_ctx *rq, const char *buf, size_t len, int last)
+{
+    return rq->stream ? rq->stream->write(rq->stream->ctx, buf, len, last) : -1;
+}
+
+int handler_stream_tunnel(const struct req_ctx *rq, int fd, const char *pending, size_t len,
+                          int idle_s)
+{
+    return rq->stream ? rq->stream->tunnel(rq->stream->ctx, fd, pending, len, idle_s) : -1;
 }
 
 ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status)
@@ -127,6 +160,7 @@ static int error_page(const struct req_ctx *rq, const char *path, struct reply *
 {
     struct req_ctx sub = *rq;
     struct reply page;
+    sub.stream = NULL;     /* the page is sent under another status: not streamed */
     int server_made;
     const char *q = strchr(path, '?');
     *used = 0;
@@ -167,9 +201,68 @@ static int is_success(int status)
     return (status >= 200 && status < 300) || status == 304;
 }
 
+/* ErrorDocument and Header for RP, the answer to RQ along RT. */
+static int finish(const struct req_ctx *rq, const struct route *rt, struct reply *rp,
+                  int listener, int server_made)
+{
+    struct route page_rt;
+    const struct route *final = rt;
+    int error = server_made || !is_success(rp->status);
+    const struct error_doc *e = rp->status >= 400 ? route_error_doc(rt, rp->status) : NULL;
+    if (e && e->kind == ERRDOC_LOCAL) {
+        int used;
+        if (!error_page(rq, e->text, rp, &page_rt, listener, &used)) {
+            reply_release(&rp->out);
+            return 0;
+        }
+        if (used)
+            final = &page_rt, error = 0;
+    } else if (e) {
+        error_text_or_url(rq, e, rp);
+    }
+    route_apply_headers(final, &rp->out.head, error);
+    return 1;
+}
+
+#define MAX_LOCAL_REDIRECTS 10   /* Apache's LimitInternalRecursion */
+
+/* A script answered "Location: /path" alone (RFC 3875 6.2.2): answer
+ * with a GET of that path instead, the query the Location gives. */
+static int local_redirect(const struct req_ctx *rq, struct reply *rp)
+{
+    struct route rt;
+    struct req_ctx sub = *rq;
+    char *target = NULL;
+    int server_made = 0;
+    for (int depth = 0; rp->local_redirect; depth++) {
+        free(target);
+        target = rp->local_redirect;
+        rp->local_redirect = NULL;
+        reply_release(&rp->out);
+        if (depth == MAX_LOCAL_REDIRECTS) {
+            log_msg(rq->log, LOGL_ERROR, "more than %d local redirects (CGI Location) in a row; "
+                    "the last to %s", MAX_LOCAL_REDIRECTS, target);
+            reply_error(rp, rq->date, 500);
+            free(target);
+            return 1;
+        }
+        const char *q = strchr(target, '?');
+        size_t plen = q ? (size_t)(q - target) : strlen(target);
+        route_begin(&rt, rq->site, target, plen);
+        sub.route = &rt;
+        sub.method = HTTP_GET;
+        sub.query = q ? q + 1 : "";
+        sub.query_len = q ? strlen(q + 1) : 0;
+        run(&sub, &rt, rp, 0, &server_made);
+    }
+    int r = rp->streamed ? 1 : finish(&sub, &rt, rp, 0, server_made);
+    free(target);
+    return r;
+}
+
 int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listener)
 {
-    struct route rt, page_rt;
+    struct route rt;
     const char *raw, *query;
     size_t rawlen = 0;
     if (http_request_path(in->req, &raw, &rawlen, &query) != 0)
@@ -177,25 +270,15 @@ int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listene
     struct req_ctx rq = {.req = in->req, .site = in->site, .route = &rt,
                          .method = in->req->parser.method, .peer = in->peer, .env = in->env,
                          .log = log_for_site(in->env->log, in->site->site_id),
-                         .date = in->date, .body = listener ? NULL : in->body};
+                         .date = in->date, .body = listener ? NULL : in->body,
+                         .stream = listener ? NULL : in->stream};
     route_begin(&rt, in->site, raw, rawlen);
     int server_made;
     if (!run(&rq, &rt, rp, listener, &server_made))
         return 0;
-    const struct route *final = &rt;
-    int error = server_made || !is_success(rp->status);
-    const struct error_doc *e = rp->status >= 400 ? route_error_doc(&rt, rp->status) : NULL;
-    if (e && e->kind == ERRDOC_LOCAL) {
-        int used;
-        if (!error_page(&rq, e->text, rp, &page_rt, listener, &used)) {
-            reply_release(&rp->out);
-            return 0;
-        }
-        if (used)
-            final = &page_rt, error = 0;
-    } else if (e) {
-        error_text_or_url(&rq, e, rp);
-    }
-    route_apply_headers(final, &rp->out.head, error);
-    return 1;
+    if (rp->local_redirect && !rp->streamed)
+        return local_redirect(&rq, rp);
+    if (rp->streamed)
+        return 1;         /* sent as it came, Header directives included */
+    return finish(&rq, &rt, rp, listener, server_made);
 }

@@ -11,6 +11,8 @@ void reply_start(struct reply *rp, struct date_cache *date, int status)
 {
     rp->status = status;
     rp->must_close = 0;
+    rp->streamed = 0;
+    rp->local_redirect = NULL;
     rp->out.head_sent = 0;
     rp->out.body = NULL;
     rp->out.body_len = rp->out.body_sent = 0;
@@ -65,6 +67,12 @@ void reply_text(struct reply *rp, struct date_cache *date, int status, const cha
 }
 
 void reply_release(struct reply_out *o)
+{
+    reply_release_body(o);
+    response_head_free(&o->head);
+}
+
+void reply_release_body(struct reply_out *o)
 {
     if (o->file_fd != -1) {
         close(o->file_fd);

@@ -6,6 +6,7 @@
 #include "mpmd/http/response.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -147,6 +148,28 @@ static const struct status_text statuses[] = {
     { 501, "Not Implemented" },
     { 503, "Service Unavailable" },
     { 505, "HTTP Version Not Supported" },
+    /* The rest of RFC 9110's, for answers relayed from upstreams and scripts. */
+    { 101, "Switching Protocols" },
+    { 103, "Early Hints" },
+    { 201, "Created" },
+    { 202, "Accepted" },
+    { 203, "Non-Authoritative Information" },
+    { 205, "Reset Content" },
+    { 207, "Multi-Status" },
+    { 300, "Multiple Choices" },
+    { 402, "Payment Required" },
+    { 406, "Not Acceptable" },
+    { 407, "Proxy Authentication Required" },
+    { 409, "Conflict" },
+    { 415, "Unsupported Media Type" },
+    { 421, "Misdirected Request" },
+    { 422, "Unprocessable Content" },
+    { 426, "Upgrade Required" },
+    { 428, "Precondition Required" },
+    { 429, "Too Many Requests" },
+    { 451, "Unavailable For Legal Reasons" },
+    { 502, "Bad Gateway" },
+    { 504, "Gateway Timeout" },
 };
 
 static const struct status_text *status_lookup(int status)
@@ -163,13 +186,56 @@ const char *http_reason(int status)
     return st ? st->reason : "Unknown";
 }
 
+static char *head_base(struct response_head *h)
+{
+    return h->heap ? h->heap : h->buf;
+}
+
+/* Make room for a head of WANT bytes in all.  0, or -1 (overflow set). */
+static int head_room(struct response_head *h, size_t want)
+{
+    size_t cap = h->heap ? h->heap_cap : sizeof h->buf;
+    if (want <= cap)
+        return 0;
+    if (h->overflow || want > h->max) {
+        h->overflow = 1;
+        return -1;
+    }
+    size_t ncap = cap * 2 < want ? want : cap * 2;
+    if (ncap > h->max)
+        ncap = h->max;
+    char *n = realloc(h->heap, ncap);
+    if (n == NULL) {
+        h->overflow = 1;
+        return -1;
+    }
+    if (h->heap == NULL)
+        memcpy(n, h->buf, h->len);
+    h->heap = n;
+    h->heap_cap = ncap;
+    return 0;
+}
+
+void response_head_allow_growth(struct response_head *h, size_t max)
+{
+    h->max = max;
+}
+
+void response_head_free(struct response_head *h)
+{
+    free(h->heap);
+    h->heap = NULL;
+    h->heap_cap = 0;
+    h->len = 0;
+}
+
 static void append(struct response_head *h, const char *s, size_t n)
 {
-    if (h->overflow || n > sizeof h->buf - h->len) {
+    if (h->overflow || (n > sizeof h->buf - h->len && head_room(h, h->len + n) == -1)) {
         h->overflow = 1;
         return;
     }
-    memcpy(h->buf + h->len, s, n);
+    memcpy(head_base(h) + h->len, s, n);
     h->len += n;
 }
 
@@ -196,6 +262,9 @@ void response_head_start(struct response_head *h, int status, const char *date)
     char num[24];
     h->len = 0;
     h->overflow = 0;
+    h->max = 0;
+    h->heap = NULL;
+    h->heap_cap = 0;
     char *d = format_unsigned(num, sizeof num, (unsigned)status);
     append(h, "HTTP/1.1 ", 9);
     append(h, d, (size_t)(num + sizeof num - d));
@@ -231,7 +300,7 @@ static char *find_field(const struct response_head *h, size_t from, const char *
                         char **end)
 {
     size_t nlen = strlen(name);
-    const char *buf = h->buf;
+    const char *buf = response_head_data(h);
     const char *line = memchr(buf, '\n', h->len);
     line = line ? line + 1 : buf + h->len;
     if ((size_t)(line - buf) < from)
@@ -269,11 +338,12 @@ void response_head_replace_first(struct response_head *h, const char *name, cons
         return;
     }
     size_t nlen = strlen(name), old = (size_t)(end - line), want = nlen + 2 + vlen + 2;
-    size_t tail = h->len - (size_t)(end - h->buf);
-    if (h->len - old + want > sizeof h->buf) {
-        h->overflow = 1;
+    size_t line_off = (size_t)(line - head_base(h)), end_off = (size_t)(end - head_base(h));
+    size_t tail = h->len - end_off;
+    if (want > old && head_room(h, h->len - old + want) == -1)
         return;
-    }
+    line = head_base(h) + line_off;
+    end = head_base(h) + end_off;
     memmove(line + want, end, tail);
     memcpy(line + nlen, ": ", 2);
     memcpy(line + nlen + 2, value, vlen);
@@ -286,7 +356,7 @@ int response_head_remove(struct response_head *h, const char *name)
     int n = 0;
     char *end, *line;
     while ((line = find_field(h, 0, name, &end)) != NULL) {
-        memmove(line, end, h->len - (size_t)(end - h->buf));
+        memmove(line, end, h->len - (size_t)(end - head_base(h)));
         h->len -= (size_t)(end - line);
         n++;
     }
@@ -295,18 +365,30 @@ int response_head_remove(struct response_head *h, const char *name)
 
 void response_head_set_status(struct response_head *h, int status)
 {
-    char line[96];
-    const char *nl = memchr(h->buf, '\n', h->len);
+    const char *reason = http_reason(status);
+    response_head_set_status_reason(h, status, reason, strlen(reason));
+}
+
+void response_head_set_status_reason(struct response_head *h, int status, const char *reason,
+                                     size_t rlen)
+{
+    char line[192];
+    const char *nl = memchr(head_base(h), '\n', h->len);
     if (nl == NULL)
         return;
-    size_t old = (size_t)(nl + 1 - h->buf);
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
-    if (n < 0 || (size_t)n >= sizeof line || h->len - old + (size_t)n > sizeof h->buf) {
+    size_t old = (size_t)(nl + 1 - head_base(h));
+    if (rlen > 128)
+        rlen = 128;
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %.*s\r\n", status, (int)rlen, reason);
+    if (n < 0 || (size_t)n >= sizeof line) {
         h->overflow = 1;
         return;
     }
-    memmove(h->buf + n, h->buf + old, h->len - old);
-    memcpy(h->buf, line, (size_t)n);
+    if ((size_t)n > old && head_room(h, h->len - old + (size_t)n) == -1)
+        return;
+    char *b = head_base(h);
+    memmove(b + n, b + old, h->len - old);
+    memcpy(b, line, (size_t)n);
     h->len = h->len - old + (size_t)n;
 }
 
@@ -346,7 +428,9 @@ static const struct {
     ERROR_PAGE(431, "Request Header Fields Too Large", "A request header field exceeds the server limit."),
     ERROR_PAGE(500, "Internal Server Error", "The server encountered an internal error."),
     ERROR_PAGE(501, "Not Implemented", "The request method is not supported by this server."),
+    ERROR_PAGE(502, "Bad Gateway", "The proxy server received an invalid response from an upstream server."),
     ERROR_PAGE(503, "Service Unavailable", "The server is temporarily unable to service your request."),
+    ERROR_PAGE(504, "Gateway Timeout", "The proxy server did not receive a timely response from the upstream server."),
     ERROR_PAGE(505, "HTTP Version Not Supported", "This server speaks HTTP/1.0 and HTTP/1.1 only."),
 };
 

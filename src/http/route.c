@@ -152,6 +152,7 @@ void route_begin(struct route *rt, const struct config *site, const char *raw, s
     rt->fs_base = site->document_root;
     rt->fs_skip = 0;
     rt->n_chain = 0;
+    rt->handler_forced = 0;
 }
 
 const char *route_fs_path(const struct route *rt, char *buf, size_t cap)
@@ -192,12 +193,57 @@ void route_sections(struct route *rt, int sections)
         chain_add(rt, &hits[i]->dir);
 }
 
+/* The extension of the last segment of PATH (after its last dot), or NULL. */
+static const char *path_extension(const char *path, size_t len, size_t *elen)
+{
+    for (size_t i = len; i > 0; i--) {
+        if (path[i - 1] == '/')
+            return NULL;
+        if (path[i - 1] == '.') {
+            *elen = len - i;
+            return i > 1 && path[i - 2] != '/' && *elen > 0 ? path + i : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* AddHandler's choice for RT's file name, or 0. */
+static int added_handler(const struct route *rt)
+{
+    size_t elen = 0;
+    const char *ext = path_extension(rt->path, rt->path_len, &elen);
+    if (ext == NULL)
+        return 0;
+    for (int i = rt->n_chain - 1; i >= 0; i--)
+        for (int k = rt->chain[i]->n_add_handlers - 1; k >= 0; k--) {
+            const struct add_handler *ah = &rt->chain[i]->add_handlers[k];
+            if (strlen(ah->ext) == elen && strncasecmp(ah->ext, ext, elen) == 0)
+                return ah->handler;
+        }
+    return 0;
+}
+
 int route_handler_index(const struct route *rt)
 {
+    if (rt->handler_forced > 0)
+        return rt->handler_forced - 1;
     for (int i = rt->n_chain - 1; i >= 0; i--)
-        if (rt->chain[i]->handler)
-            return rt->chain[i]->handler > 0 ? rt->chain[i]->handler - 1 : 0;
-    return 0;
+        if (rt->chain[i]->handler) {
+            if (rt->chain[i]->handler > 0)
+                return rt->chain[i]->handler - 1;
+            break;                /* SetHandler none: back to what AddHandler says */
+        }
+    int added = added_handler(rt);
+    return added > 0 ? added - 1 : 0;
+}
+
+const char *route_env(const struct route *rt, const char *name)
+{
+    for (int i = rt->n_chain - 1; i >= 0; i--)
+        for (int k = rt->chain[i]->n_env - 1; k >= 0; k--)
+            if (strcmp(rt->chain[i]->env[k].name, name) == 0)
+                return rt->chain[i]->env[k].value;
+    return NULL;
 }
 
 unsigned route_options(const struct route *rt)

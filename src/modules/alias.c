@@ -103,9 +103,10 @@ static int push_entry(struct alias_conf *c, const struct alias_entry *e, char *e
     return 0;
 }
 
-static int set_alias(void *conf, int argc, char **argv, char *err, size_t errlen)
+static int set_alias(void *conf, const struct directive_place *at, int argc, char **argv,
+                     char *err, size_t errlen)
 {
-    (void)argc;
+    (void)at, (void)argc;
     if (argv[0][0] != '/') {
         snprintf(err, errlen, "expected a URL path starting with '/', got '%s'", argv[0]);
         return -1;
@@ -203,25 +204,29 @@ static int set_redirect_common(struct alias_conf *c, enum alias_kind kind, int a
     return 0;
 }
 
-static int set_redirect(void *conf, int argc, char **argv, char *err, size_t errlen)
+static int set_redirect(void *conf, const struct directive_place *at, int argc, char **argv,
+                        char *err, size_t errlen)
 {
+    (void)at;
     return set_redirect_common(conf, REDIRECT, argc, argv, err, errlen);
 }
 
-static int set_redirect_match(void *conf, int argc, char **argv, char *err, size_t errlen)
+static int set_redirect_match(void *conf, const struct directive_place *at, int argc, char **argv,
+                              char *err, size_t errlen)
 {
+    (void)at;
     return set_redirect_common(conf, REDIRECT_MATCH, argc, argv, err, errlen);
 }
 
 static const struct module_directive alias_directives[] = {
     {"Alias", "URL-PATH DIRECTORY", "Serve URL-PATH and below from DIRECTORY (an absolute "
-     "path) instead of DocumentRoot", CTX_SERVER | CTX_VHOST, 2, 2, set_alias},
+     "path) instead of DocumentRoot", CTX_SERVER | CTX_VHOST, 2, 2, set_alias, NULL, NULL},
     {"Redirect", "[STATUS] URL-PATH [URL]", "Answer requests for URL-PATH and below with a "
      "redirect to URL (the rest of the path and the query appended); STATUS permanent, temp "
-     "(default), seeother, gone or a number", CTX_SERVER | CTX_VHOST, 2, 3, set_redirect},
+     "(default), seeother, gone or a number", CTX_SERVER | CTX_VHOST, 2, 3, set_redirect, NULL, NULL},
     {"RedirectMatch", "[STATUS] REGEX URL", "Redirect when the URL path matches REGEX (PCRE2); "
-     "$1..$9 in URL stand for its groups (the result must be a path or a URL)", CTX_SERVER | CTX_VHOST, 2, 3, set_redirect_match},
-    {NULL, NULL, NULL, 0, 0, 0, NULL},
+     "$1..$9 in URL stand for its groups (the result must be a path or a URL)", CTX_SERVER | CTX_VHOST, 2, 3, set_redirect_match, NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
 const struct conf_module alias_conf_module = {

@@ -5,16 +5,22 @@
 #include "mpmd/core/module.h"
 #include "mpmd/http/handler.h"
 #include "mpmd/modules/alias.h"
+#include "mpmd/modules/cgi.h"
+#include "mpmd/modules/proxy.h"
 #include "mpmd/modules/static.h"
 
 const struct conf_module *const mpmd_conf_modules[] = {
     &static_conf_module,
     &alias_conf_module,
+    &proxy_conf_module,
+    &cgi_conf_module,
     NULL,
 };
 
 const struct handler *const mpmd_handlers[] = {
     &static_handler,
     &alias_handler,
+    &proxy_handler,
+    &cgi_handler,
     NULL,
 };

@@ -68,6 +68,32 @@ static void child_idle_handler(void *arg)
     listener_wake_accept(arg);
 }
 
+/* Each handler's per-child state (handler.h's child_init). */
+static int child_init_handlers(struct child *c)
+{
+    for (int i = 0; mpmd_handlers[i]; i++) {
+        char err[256] = "";
+        if (mpmd_handlers[i]->child_init == NULL)
+            continue;
+        c->env.state[i] = mpmd_handlers[i]->child_init(&c->env, err, sizeof err);
+        if (c->env.state[i] == NULL) {
+            log_msg(c->log, LOGL_ERROR, "child: %s: %s", mpmd_handlers[i]->name,
+                    err[0] ? err : "cannot start");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void child_exit_handlers(struct child *c)
+{
+    for (int i = 0; mpmd_handlers[i]; i++)
+        if (c->env.state[i] && mpmd_handlers[i]->child_exit) {
+            mpmd_handlers[i]->child_exit(c->env.state[i]);
+            c->env.state[i] = NULL;
+        }
+}
+
 static int child_setup(struct child *c)
 {
     c->limits.line = (uint32_t)c->cfg->limit_request_line;
@@ -86,6 +112,8 @@ static int child_setup(struct child *c)
     }
     c->env = (struct handler_env){ .cfg = c->cfg, .mime = c->mime, .cache = c->cache,
                                    .log = c->log };
+    if (child_init_handlers(c) == -1)
+        return -1;
     if (pipe2(c->stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
         log_msg(c->log, LOGL_ERROR, "child: pipe: %s", strerror(errno));
         return -1;
@@ -124,6 +152,7 @@ int child_main(struct child *c)
 out:
     atomic_store(&slot->state, SB_CHILD_FREE);
     listener_free(c);
+    child_exit_handlers(c);
     workq_destroy(&c->q);
     if (c->cache)
         filecache_free(c->cache);

@@ -21,6 +21,8 @@ int main(void)
     srunner_add_suite(sr, scoreboard_suite());
     srunner_add_suite(sr, bind_suite());
     srunner_add_suite(sr, balance_suite());
+    srunner_add_suite(sr, fcgi_record_suite());
+    srunner_add_suite(sr, cgihead_suite());
     srunner_set_tap(sr, "-");
     srunner_run_all(sr, CK_SILENT);
     int failed = srunner_ntests_failed(sr);

@@ -609,9 +609,14 @@ START_TEST(test_dirset_errors)
     line2_fails("ErrorDocument 404\n",
                 "ErrorDocument: expected 2 arguments, got 1 (usage: ErrorDocument CODE "
                 "/PATH|\"TEXT\"|URL|default)");
-    line2_fails("SetHandler cgi-script\n",
-                "SetHandler: expected a handler name: none, default-handler, static, got "
-                "'cgi-script'");
+    line2_fails("SetHandler php-script\n",
+                "SetHandler: expected a handler name: none, default-handler, static, proxy:URL, "
+                "cgi-script, got 'php-script'");
+    line2_fails("SetHandler proxy:gopher://x/\n",
+                "SetHandler: expected an http://, ws:// or fcgi:// URL (https:// upstreams are "
+                "not supported yet), got 'gopher://x/'");
+    line2_fails("AddHandler cgi-script .a/b\n",
+                "AddHandler: expected a file extension such as .cgi, got '.a/b'");
     line2_fails("SetHandler\n",
                 "SetHandler: expected 1 argument, got 0 (usage: SetHandler "
                 "NAME|none|default-handler)");

@@ -33,5 +33,7 @@ Suite *precond_suite(void);
 Suite *scoreboard_suite(void);
 Suite *bind_suite(void);
 Suite *balance_suite(void);
+Suite *fcgi_record_suite(void);
+Suite *cgihead_suite(void);
 
 #endif

@@ -140,6 +140,19 @@ struct error_doc {
     char *text;                   /* owned: the path, the text or the URL */
 };
 
+/* SetEnv NAME VALUE / UnsetEnv NAME (mod_env): for CGI and FastCGI
+ * scripts' environments, and the proxy's proxy-sendcl. */
+struct env_op {
+    char *name;                   /* owned */
+    char *value;                  /* owned; NULL: UnsetEnv */
+};
+
+/* AddHandler HANDLER EXT: files whose name ends in .EXT. */
+struct add_handler {
+    char ext[32];                 /* lower case, no dot */
+    int handler;                  /* module index + 1 */
+};
+
 /* The per-directory configuration (Apache's "dir config"): the
  * directives allowed in sections.  One per section, plus one for each
  * site (what the main server or virtual host says outside sections).
@@ -156,6 +169,10 @@ struct dirconf {
     int n_headers;
     struct error_doc *error_docs; /* owned, in file order */
     int n_error_docs;
+    struct env_op *env;           /* SetEnv/UnsetEnv; owned, in file order */
+    int n_env;
+    struct add_handler *add_handlers; /* owned, in file order */
+    int n_add_handlers;
     void *module[CONFIG_MAX_MODULES]; /* modules' own (module.h); NULL: nothing set */
 };
 

@@ -19,6 +19,10 @@ int dirconf_set_options(struct dirconf *d, int argc, char **argv, char *err, siz
 int dirconf_add_header(struct dirconf *d, int argc, char **argv, char *err, size_t errlen);
 int dirconf_add_error_doc(struct dirconf *d, int argc, char **argv, char *err, size_t errlen);
 
+/* SetEnv NAME [VALUE] and UnsetEnv NAME... */
+int dirconf_set_env(struct dirconf *d, int argc, char **argv, char *err, size_t errlen);
+int dirconf_unset_env(struct dirconf *d, int argc, char **argv, char *err, size_t errlen);
+
 /* AllowOverride None and HostnameLookups Off: the only values mpmd has,
  * accepted so that Apache configs load; anything else is refused. */
 int dirconf_allow_override(struct dirconf *d, int argc, char **argv, char *err, size_t errlen);

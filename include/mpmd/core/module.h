@@ -15,6 +15,18 @@
 
 #include <stddef.h>
 
+/* Where a module directive stands, for setters that need more than its
+ * arguments (ProxyPass inside <Location> takes the section's path). */
+struct directive_place {
+    unsigned ctx;                 /* CTX_SERVER, CTX_VHOST or CTX_DIR (config.h) */
+    int section_kind;             /* enum section_kind when CTX_DIR */
+    const char *section;          /* the open section's pattern, NULL outside sections */
+    int section_regex;            /* the section is a Match form (or a wildcard) */
+};
+
+#define MODULE_SET_HANDLER 1
+#define MODULE_SET_NO_HANDLER 2
+
 struct module_directive {
     const char *name;             /* NULL ends a table */
     const char *syntax;           /* the arguments, for messages and the reference */
@@ -23,13 +35,23 @@ struct module_directive {
     int min_args, max_args;
     /* Apply ARGV (ARGC arguments, the name not included) to CONF.  On a
      * bad value returns -1 with one sentence in ERR ("expected ..., got
-     * 'x'"); the loader adds file, line and directive name. */
-    int (*set)(void *conf, int argc, char **argv, char *err, size_t errlen);
+     * 'x'"); the loader adds file, line and directive name.  Returns 0,
+     * or MODULE_SET_HANDLER when the module's handler answers in this
+     * place from now on (as SetHandler would say: ProxyPass in a
+     * <Location>), MODULE_SET_NO_HANDLER for SetHandler none. */
+    int (*set)(void *conf, const struct directive_place *at, int argc, char **argv, char *err,
+               size_t errlen);
+    const char *def;              /* the default, for the reference; NULL: "none" */
+    const char *note;             /* more for the reference (a paragraph), or NULL */
 };
 
 struct conf_module {
     const char *name;             /* "alias" */
-    const char *handler;          /* the SetHandler name it answers, or NULL */
+    const char *handler;          /* the SetHandler name it answers, or NULL; a name
+                                   * ending in ':' ("proxy:") takes an argument after it */
+    /* SetHandler "NAME:ARG" (HANDLER ends in ':'): ARG into CONF, the
+     * module's configuration of the place; -1 with ERR as for set. */
+    int (*handler_arg)(void *conf, const char *arg, char *err, size_t errlen);
     const struct module_directive *directives;   /* NULL: none */
     void *(*create)(void);        /* an empty configuration, or NULL (out of memory) */
     /* A new object: ADD over BASE (either may be NULL); NULL when out of

@@ -50,6 +50,8 @@ enum conn_state {
     CONN_WRITING,    /* listener: completing a write a handler started */
     CONN_LINGERING,  /* listener: write side shut, dropping input until the client
                       * closes (no buffer held) */
+    CONN_TUNNEL,     /* listener: relayed to an upstream after a 101 (tunnel.h); the
+                      * tunnel's events, not EV, watch the socket */
 };
 
 struct conn {
@@ -79,6 +81,8 @@ struct conn {
     const struct config *site_known; /* the site of the host name hashed in SITE_KEY */
     uint64_t site_key;       /* host_key of the last host name looked up; 0: none */
     struct reply_out *out;   /* pending output handed to the listener, or NULL */
+    struct tunnel *tunnel;   /* a handler's 101 answer: the tunnel to start once it
+                              * returns; NULL otherwise */
     int status;              /* status of the response in progress (access log) */
     long long body_sent;     /* body bytes sent for it (access log) */
 };

@@ -18,6 +18,7 @@ struct dispatch_in {
     const struct handler_env *env;
     struct date_cache *date;
     const struct body_reader *body; /* handler threads: the body stream; else NULL */
+    const struct reply_stream *stream; /* handler threads: the response stream; else NULL */
 };
 
 /* Build the reply to IN's request in RP.  With LISTENER, returns 0 when

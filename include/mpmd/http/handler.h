@@ -30,6 +30,19 @@ struct handler_env {
     const struct mime_table *mime;
     struct filecache *cache;      /* NULL when FileCacheSize is 0 */
     struct logger *log;
+    void *state[CONFIG_MAX_MODULES]; /* each handler's child_init result (its own
+                                   * locking), by registry index */
+};
+
+/* A response sent as it is produced (proxy, FastCGI, CGI): handler
+ * threads only, through the handler_stream_* calls below.  The
+ * connection code implements it (src/http/conn.c). */
+struct reply_stream {
+    int (*begin)(void *ctx, struct reply *rp, int flush);
+    int (*write)(void *ctx, const char *buf, size_t len, int last);
+    int (*tunnel)(void *ctx, int fd, const char *pending, size_t len, int idle_s);
+    int (*local_addr)(void *ctx, struct sockaddr_storage *out);
+    void *ctx;
 };
 
 /* The request body as a stream, for handler threads: read calls return
@@ -58,7 +71,11 @@ struct req_ctx {
     const struct handler_env *env;
     const struct logger *log;     /* the site's logs (its ErrorLog) */
     const struct body_reader *body; /* handler threads only; NULL on the listener */
+    const struct reply_stream *stream; /* handler threads only; NULL on the listener */
     struct date_cache *date;      /* the calling thread's */
+    const char *query;            /* after a local redirect: its query (no '?'), else NULL:
+                                   * the request's */
+    size_t query_len;
 };
 
 enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1 };
@@ -77,6 +94,11 @@ enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1 };
 struct handler {
     const char *name;
     const struct conf_module *conf;
+    /* In each child, once, before any request (handler_env's state[]),
+     * and at its end; either may be NULL.  A NULL return with a message
+     * in ERR stops the child. */
+    void *(*child_init)(const struct handler_env *env, char *err, size_t errlen);
+    void (*child_exit)(void *state);
     int (*translate)(const struct req_ctx *rq, struct route *rt, struct reply *rp);
     int (*fast)(const struct req_ctx *rq, struct reply *rp);
     int (*handle)(const struct req_ctx *rq, struct reply *rp);
@@ -110,5 +132,45 @@ size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t l
 /* Read up to LEN bytes of RQ's body (struct body_reader's contract);
  * -1 with *STATUS 500 when called where there is no stream (listener). */
 ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status);
+
+/* This handler's per-child state (its child_init result), or NULL. */
+void *handler_state(const struct req_ctx *rq, const struct handler *h);
+
+/* ---- streaming a response (handler threads) ------------------------------
+ * A handler that relays what an upstream produces builds the head with
+ * reply_start and response_head_add (no body source), then:
+ *   handler_stream_begin   the head goes out (Header directives applied,
+ *                          Connection added by the connection code); with
+ *                          no Content-Length in it and a status that has a
+ *                          body, the body is sent chunked to an HTTP/1.1
+ *                          client and delimited by the close otherwise.
+ *                          FLUSH: send the head now (no body bytes are at
+ *                          hand); else it waits for the first write.
+ *   handler_stream_write   body bytes, sent before it returns (blocks up to
+ *                          Timeout for a slow client: the backpressure);
+ *                          LAST: the body ends with them (the final chunk
+ *                          goes in the same packet).  With a Content-Length
+ *                          head, bytes beyond it are dropped.
+ *   handler_stream_tunnel  after a 101: the connection becomes a tunnel
+ *                          between the client and FD (owned from here on),
+ *                          relayed by the listener thread until either
+ *                          side closes or both are quiet for IDLE_S
+ *                          seconds; PENDING (LEN bytes already read from
+ *                          FD) go to the client first.
+ * Each returns 0, or -1 when the client is gone or stopped reading: the
+ * handler then stops and drops its upstream.  A handler that began a
+ * stream must return HANDLER_DONE without touching RP again; a stream
+ * not ended by a LAST write (the upstream failed half-way) ends the
+ * connection, so the client sees the response cut short.  Every call
+ * returns -1 where there is no stream (the listener thread). */
+int handler_stream_begin(const struct req_ctx *rq, struct reply *rp, int flush);
+
+/* The address the client connected to (SERVER_ADDR, SERVER_PORT), into
+ * OUT: 0, or -1 (on the listener thread, or the socket is gone).  A
+ * system call each time: for handlers that need it (CGI). */
+int handler_local_addr(const struct req_ctx *rq, struct sockaddr_storage *out);
+int handler_stream_write(const struct req_ctx *rq, const char *buf, size_t len, int last);
+int handler_stream_tunnel(const struct req_ctx *rq, int fd, const char *pending, size_t len,
+                          int idle_s);
 
 #endif

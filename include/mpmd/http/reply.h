@@ -31,6 +31,9 @@ struct reply_out {
 struct reply {
     int status;
     int must_close;          /* the connection must end after this reply */
+    int streamed;            /* sent through the stream (handler.h): nothing left to send */
+    char *local_redirect;    /* a CGI "Location: /path" (owned, malloc'd): answer with
+                              * a GET of that path instead (dispatch.c) */
     struct reply_out out;
 };
 
@@ -53,7 +56,11 @@ void reply_redirect(struct reply *rp, struct date_cache *date, int status, const
 void reply_text(struct reply *rp, struct date_cache *date, int status, const char *type,
                 const char *body, size_t len);
 
-/* Give back what RP's body holds (file descriptor, cache reference). */
+/* Give back what O holds: its body's file descriptor or cache reference,
+ * and a head that grew onto the heap (the head is empty afterwards). */
 void reply_release(struct reply_out *o);
+
+/* The body's part only: the head stays (a HEAD answer). */
+void reply_release_body(struct reply_out *o);
 
 #endif

@@ -37,12 +37,30 @@ const char *date_cache_now(struct date_cache *dc);
 
 /* A response head under construction: a fixed buffer, so building it
  * never allocates.  Overflowing it sets overflow and keeps the head
- * valid but truncated (callers check response_head_ok). */
+ * valid but truncated (callers check response_head_finish).  A head that
+ * relays an upstream's fields may be allowed to grow onto the heap
+ * (response_head_allow_growth); it then lives in HEAP, owned, freed by
+ * response_head_free (reply_release does it).  Read it through
+ * response_head_data. */
 struct response_head {
     char buf[2048];
     size_t len;
     int overflow;
+    size_t max;              /* 0: BUF only; else the most bytes it may grow to */
+    char *heap;              /* the head, once it outgrew BUF; owned */
+    size_t heap_cap;
 };
+
+static inline const char *response_head_data(const struct response_head *h)
+{
+    return h->heap ? h->heap : h->buf;
+}
+
+/* Let H grow up to MAX bytes (allocating when it outgrows its buffer). */
+void response_head_allow_growth(struct response_head *h, size_t max);
+
+/* Free what H allocated; H is empty afterwards. */
+void response_head_free(struct response_head *h);
 
 /* The reason phrase for STATUS ("Not Found"), or "Unknown". */
 const char *http_reason(int status);
@@ -68,6 +86,12 @@ void response_head_replace_first(struct response_head *h, const char *name, cons
 
 /* Replace the status line of H with one for STATUS. */
 void response_head_set_status(struct response_head *h, int status);
+
+/* The same with the reason phrase REASON (RLEN bytes, at most 128 kept;
+ * the caller checked it has no control characters): an upstream's or a
+ * script's own. */
+void response_head_set_status_reason(struct response_head *h, int status, const char *reason,
+                                     size_t rlen);
 
 /* Append the final CRLF.  Returns 0, or -1 if the head overflowed. */
 int response_head_finish(struct response_head *h);

@@ -32,6 +32,8 @@ struct route {
     size_t fs_skip;               /* leading bytes of PATH that FS_BASE replaces */
     const struct dirconf *chain[ROUTE_MAX_CHAIN];
     int n_chain;
+    int handler_forced;           /* set by a translate step (ProxyPass, ScriptAlias):
+                                   * module index + 1, over SetHandler; 0: none */
 };
 
 /* Start RT for SITE and the raw path RAW (RAWLEN bytes, no query):
@@ -51,6 +53,8 @@ const char *route_fs_path(const struct route *rt, char *buf, size_t cap);
 
 /* The folded settings. */
 int route_handler_index(const struct route *rt);       /* registry index; 0: static */
+/* SetEnv's value of NAME (the latest along the chain), NULL when unset. */
+const char *route_env(const struct route *rt, const char *name);
 unsigned route_options(const struct route *rt);
 const struct authz *route_require(const struct route *rt); /* NULL: everyone */
 const struct error_doc *route_error_doc(const struct route *rt, int status); /* or NULL */

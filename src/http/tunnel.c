@@ -1,0 +1,303 @@
+/* tunnel.c: relaying two sockets in the listener thread (tunnel.h).
+ *
+ * Side i has a read event (persistent, with the idle timeout) and a write
+ * event (one-shot, armed only while bytes wait for it).  Bytes read from
+ * side i are sent at once to the other side; what does not fit is kept in
+ * the other side's pending buffer, and side i is not read again until it
+ * has drained.  EOF from side i is passed on as shutdown(SHUT_WR) of the
+ * other once its pending bytes are out; when both have ended, the tunnel
+ * ends.  Built on a handler thread, then run by the listener thread
+ * only. */
+#include "config.h"
+
+#include "mpmd/http/tunnel.h"
+
+#include <errno.h>
+#include <event2/event_struct.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpmd/http/response.h"
+
+#define TUNNEL_READ_CHUNK 16384
+#define TUNNEL_READS_PER_EVENT 4     /* then let other connections run */
+
+struct tunnel;
+
+struct tunnel_side {
+    struct tunnel *t;
+    int fd;
+    struct event rd, wr;
+    char *pend;                      /* bytes waiting to be written to FD; owned */
+    size_t pend_len, pend_off;
+    int eof;                         /* FD sent EOF */
+    int rd_on;                       /* RD is registered */
+};
+
+struct tunnel {
+    struct tunnel_side s[2];         /* 0: the client, 1: the upstream */
+    struct timeval idle;
+    long last_active;                /* monotonic second of the last byte either way */
+    void (*done)(void *arg);
+    void *arg;
+};
+
+struct tunnel *tunnel_new(int a, int b, int idle_s)
+{
+    struct tunnel *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        close(b);
+        return NULL;
+    }
+    t->s[0].fd = a;
+    t->s[1].fd = b;
+    t->s[0].t = t->s[1].t = t;
+    t->idle.tv_sec = idle_s > 0 ? idle_s : 60;
+    return t;
+}
+
+int tunnel_push(struct tunnel *t, int to_b, const char *data, size_t len)
+{
+    struct tunnel_side *s = &t->s[to_b ? 1 : 0];
+    if (len == 0)
+        return 0;
+    char *p = realloc(s->pend, s->pend_len + len);
+    if (p == NULL)
+        return -1;
+    memcpy(p + s->pend_len, data, len);
+    s->pend = p;
+    s->pend_len += len;
+    return 0;
+}
+
+static void side_release(struct tunnel_side *s)
+{
+    free(s->pend);
+    s->pend = NULL;
+    s->pend_len = s->pend_off = 0;
+}
+
+void tunnel_free(struct tunnel *t)
+{
+    if (t == NULL)
+        return;
+    close(t->s[1].fd);
+    side_release(&t->s[0]);
+    side_release(&t->s[1]);
+    free(t);
+}
+
+/* The tunnel is over: take it out of the loop, close the upstream, free
+ * it, and tell its owner (who closes the client side). */
+static void tunnel_end(struct tunnel *t)
+{
+    void (*done)(void *) = t->done;
+    void *arg = t->arg;
+    for (int i = 0; i < 2; i++) {
+        event_del(&t->s[i].rd);
+        event_del(&t->s[i].wr);
+    }
+    tunnel_free(t);
+    if (done)
+        done(arg);
+}
+
+static void read_on(struct tunnel_side *s)
+{
+    if (!s->rd_on && !s->eof) {
+        event_add(&s->rd, &s->t->idle);
+        s->rd_on = 1;
+    }
+}
+
+static void read_off(struct tunnel_side *s)
+{
+    if (s->rd_on) {
+        event_del(&s->rd);
+        s->rd_on = 0;
+    }
+}
+
+static int tunnel_finished(const struct tunnel *t)
+{
+    return t->s[0].eof && t->s[1].eof && t->s[0].pend_len == 0 && t->s[1].pend_len == 0;
+}
+
+/* Send to side TO what waits for it.  Returns 1 when all is out, 0 when
+ * the socket is full, -1 on error. */
+static int flush_pending(struct tunnel_side *to)
+{
+    while (to->pend_off < to->pend_len) {
+        ssize_t n = send(to->fd, to->pend + to->pend_off, to->pend_len - to->pend_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            to->pend_off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        return n == -1 && errno == EAGAIN ? 0 : -1;
+    }
+    side_release(to);
+    return 1;
+}
+
+/* Side FROM ended its sending: pass the EOF on once its bytes are out. */
+static void pass_eof(struct tunnel_side *from, struct tunnel_side *to)
+{
+    if (from->eof && to->pend_len == 0)
+        shutdown(to->fd, SHUT_WR);
+}
+
+/* BUF (LEN bytes, read from the other side) for TO: sent now, the rest
+ * kept.  Returns 1 all sent, 0 some kept, -1 error / out of memory. */
+static int relay(struct tunnel_side *to, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(to->fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno == EAGAIN)
+            return tunnel_push(to->t, to == &to->t->s[1], buf + off, len - off) == 0 ? 0 : -1;
+        return -1;
+    }
+    return 1;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel_side *from = arg;
+    struct tunnel *t = from->t;
+    struct tunnel_side *to = &t->s[from == &t->s[0] ? 1 : 0];
+    (void)fd;
+    if (what & EV_TIMEOUT) {
+        if (monotonic_seconds() - t->last_active >= t->idle.tv_sec)
+            tunnel_end(t);
+        return;
+    }
+    char buf[TUNNEL_READ_CHUNK];
+    for (int i = 0; i < TUNNEL_READS_PER_EVENT; i++) {
+        ssize_t n = recv(from->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n < 0) {
+            tunnel_end(t);
+            return;
+        }
+        if (n == 0) {
+            from->eof = 1;
+            read_off(from);
+            pass_eof(from, to);
+            if (tunnel_finished(t))
+                tunnel_end(t);
+            return;
+        }
+        t->last_active = monotonic_seconds();
+        int r = relay(to, buf, (size_t)n);
+        if (r == -1) {
+            tunnel_end(t);
+            return;
+        }
+        if (r == 0) {                 /* TO is full: stop reading FROM until it drains */
+            read_off(from);
+            event_add(&to->wr, &t->idle);
+            return;
+        }
+    }
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel_side *to = arg;
+    struct tunnel *t = to->t;
+    struct tunnel_side *from = &t->s[to == &t->s[0] ? 1 : 0];
+    (void)fd;
+    int r = (what & EV_TIMEOUT) ? -1 : flush_pending(to);
+    if (r == -1) {
+        tunnel_end(t);
+        return;
+    }
+    if (r == 0) {
+        event_add(&to->wr, &t->idle);
+        return;
+    }
+    t->last_active = monotonic_seconds();
+    pass_eof(from, to);
+    read_on(from);
+    if (tunnel_finished(t))
+        tunnel_end(t);
+}
+
+int tunnel_start(struct tunnel *t, struct event_base *base, void (*done)(void *arg), void *arg)
+{
+    t->done = done;
+    t->arg = arg;
+    t->last_active = monotonic_seconds();
+    for (int i = 0; i < 2; i++) {
+        struct tunnel_side *s = &t->s[i];
+        if (event_assign(&s->rd, base, s->fd, EV_READ | EV_PERSIST, on_read, s) == -1 ||
+            event_assign(&s->wr, base, s->fd, EV_WRITE, on_write, s) == -1) {
+            tunnel_free(t);
+            return -1;
+        }
+    }
+    /* Pending bytes for a side first; its source is read once they are out. */
+    for (int i = 0; i < 2; i++) {
+        struct tunnel_side *to = &t->s[i], *from = &t->s[1 - i];
+        int r = to->pend_len ? event_add(&to->wr, &t->idle) : (read_on(from), 0);
+        if (r == -1) {
+            for (int k = 0; k < 2; k++) {
+                event_del(&t->s[k].rd);
+                event_del(&t->s[k].wr);
+            }
+            tunnel_free(t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct tunnel_scan {
+    struct tunnel **found;
+    int n, cap;
+};
+
+static int collect_tunnel(const struct event_base *base, const struct event *ev, void *arg)
+{
+    struct tunnel_scan *s = arg;
+    (void)base;
+    if (event_get_callback(ev) != on_read && event_get_callback(ev) != on_write)
+        return 0;
+    struct tunnel *t = ((struct tunnel_side *)event_get_callback_arg(ev))->t;
+    for (int i = 0; i < s->n; i++)
+        if (s->found[i] == t)
+            return 0;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 32;
+        struct tunnel **f = realloc(s->found, (size_t)cap * sizeof *f);
+        if (f == NULL)
+            return -1;
+        s->found = f;
+        s->cap = cap;
+    }
+    s->found[s->n++] = t;
+    return 0;
+}
+
+int tunnel_close_registered(struct event_base *base)
+{
+    struct tunnel_scan s = {0};
+    event_base_foreach_event(base, collect_tunnel, &s);
+    for (int i = 0; i < s.n; i++)
+        tunnel_end(s.found[i]);
+    free(s.found);
+    return s.n;
+}

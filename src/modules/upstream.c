@@ -1,0 +1,347 @@
+/* upstream.c: per-child pools of upstream connections (upstream.h).
+ * Any thread (handler threads use it); each pool's state is behind its
+ * own mutex, and connecting, waiting and peeking happen outside it. */
+#include "config.h"
+
+#include "mpmd/modules/upstream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpmd/http/response.h"
+
+struct idle_conn {
+    int fd;
+    long long since;              /* monotonic millisecond it went idle */
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct upstream_pool {
+    struct upstream_addr addr;
+    pthread_mutex_t mu;
+    pthread_cond_t freed;         /* a connection closed or went idle */
+    int max;                      /* open at once; <= 0: no limit */
+    int open;                     /* busy + idle */
+    struct idle_conn *idle;       /* a stack: newest last */
+    int n_idle, cap_idle;
+    long down_until;              /* monotonic second before which connecting is refused */
+};
+
+struct upstream_set {
+    pthread_mutex_t mu;
+    struct upstream_pool **pools;
+    int n, cap;
+};
+
+int upstream_addr_parse(struct upstream_addr *a, const char *host, const char *port,
+                        const char *unix_path, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    if (unix_path) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&a->sa;
+        if (unix_path[0] != '/' || strlen(unix_path) >= sizeof un->sun_path) {
+            snprintf(err, errlen, "expected an absolute unix socket path shorter than %zu bytes, "
+                     "got '%s'", sizeof un->sun_path, unix_path);
+            return -1;
+        }
+        un->sun_family = AF_UNIX;
+        strcpy(un->sun_path, unix_path);
+        a->len = (socklen_t)sizeof *un;
+        snprintf(a->text, sizeof a->text, "unix:%s", unix_path);
+        return 0;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+    int r = getaddrinfo(host, port, &hints, &res);
+    if (r != 0) {
+        snprintf(err, errlen, "cannot resolve '%s' port '%s': %s", host, port, gai_strerror(r));
+        return -1;
+    }
+    memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
+    a->len = res->ai_addrlen;
+    freeaddrinfo(res);
+    snprintf(a->text, sizeof a->text, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+    return 0;
+}
+
+struct upstream_set *upstream_set_new(void)
+{
+    struct upstream_set *s = calloc(1, sizeof *s);
+    if (s)
+        pthread_mutex_init(&s->mu, NULL);
+    return s;
+}
+
+static void pool_free(struct upstream_pool *p)
+{
+    for (int i = 0; i < p->n_idle; i++)
+        close(p->idle[i].fd);
+    free(p->idle);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->freed);
+    free(p);
+}
+
+void upstream_set_free(struct upstream_set *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < s->n; i++)
+        pool_free(s->pools[i]);
+    free(s->pools);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static int same_addr(const struct upstream_addr *a, const struct upstream_addr *b)
+{
+    return a->len == b->len && memcmp(&a->sa, &b->sa, a->len) == 0;
+}
+
+static struct upstream_pool *pool_new(const struct upstream_addr *addr, int max)
+{
+    struct upstream_pool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->addr = *addr;
+    p->max = max;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    return p;
+}
+
+struct upstream_pool *upstream_pool(struct upstream_set *s, const struct upstream_addr *addr,
+                                    int max)
+{
+    struct upstream_pool *found = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n && !found; i++)
+        if (same_addr(&s->pools[i]->addr, addr))
+            found = s->pools[i];
+    if (found == NULL && s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 8;
+        struct upstream_pool **n = realloc(s->pools, (size_t)cap * sizeof *n);
+        if (n) {
+            s->pools = n;
+            s->cap = cap;
+        }
+    }
+    if (found == NULL && s->n < s->cap && (found = pool_new(addr, max)) != NULL)
+        s->pools[s->n++] = found;
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+int upstream_wait(int fd, short events, int timeout_s)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int r;
+    do {
+        r = poll(&p, 1, timeout_s > 0 ? timeout_s * 1000 : -1);
+    } while (r == -1 && errno == EINTR);
+    if (r == 1 && (p.revents & POLLNVAL))
+        return -1;
+    return r;
+}
+
+int upstream_send_all(int fd, const char *buf, size_t len, int timeout_s)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno != EAGAIN)
+            return -1;
+        int r = upstream_wait(fd, POLLOUT, timeout_s);
+        if (r <= 0) {
+            if (r == 0)
+                errno = ETIMEDOUT;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A new connection to ADDR within CONNECT_S seconds, or -1 with errno. */
+static int connect_new(const struct upstream_addr *addr, int connect_s)
+{
+    int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return -1;
+    if (addr->sa.ss_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (connect(fd, (const struct sockaddr *)&addr->sa, addr->len) == 0)
+        return fd;
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    int r = upstream_wait(fd, POLLOUT, connect_s);
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+        return fd;
+    close(fd);
+    errno = r == 0 ? ETIMEDOUT : soerr ? soerr : ECONNREFUSED;
+    return -1;
+}
+
+/* Whether idle FD is still usable: open, with no bytes waiting (a late
+ * response or the upstream's EOF). */
+static int still_open(int fd)
+{
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Under P's lock: an idle connection younger than TTL_S, or -1.  Stale
+ * ones are taken off the list into STALE (closed by the caller). */
+static int take_idle(struct upstream_pool *p, int ttl_s, int *stale, int *n_stale)
+{
+    long long now = now_ms(), ttl = (long long)ttl_s * 1000;
+    int old = 0;                  /* the oldest first: the stack is in idle order */
+    while (old < p->n_idle && old < 8 && now - p->idle[old].since >= ttl)
+        stale[(*n_stale)++] = p->idle[old++].fd;
+    if (old > 0) {
+        memmove(p->idle, p->idle + old, (size_t)(p->n_idle - old) * sizeof *p->idle);
+        p->n_idle -= old;
+        p->open -= old;
+    }
+    while (p->n_idle > 0) {
+        struct idle_conn ic = p->idle[--p->n_idle];
+        if (now - ic.since < ttl)
+            return ic.fd;
+        stale[(*n_stale)++] = ic.fd;
+        p->open--;
+        if (*n_stale == 16)
+            break;
+    }
+    return -1;
+}
+
+/* Close STALE idle connections of P (outside its lock). */
+static void close_stale(struct upstream_pool *p, const int *stale, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(stale[i]);
+    if (n > 0)
+        pthread_cond_broadcast(&p->freed);
+}
+
+int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reused)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += connect_s > 0 ? connect_s : 1;
+    for (;;) {
+        int stale[16], n_stale = 0, fd = -1, may_open = 0;
+        pthread_mutex_lock(&p->mu);
+        if (p->down_until > monotonic_seconds()) {
+            pthread_mutex_unlock(&p->mu);
+            errno = EHOSTDOWN;
+            return -1;
+        }
+        fd = take_idle(p, ttl_s, stale, &n_stale);
+        if (fd == -1 && (p->max <= 0 || p->open < p->max)) {
+            p->open++;            /* reserved: connected below, outside the lock */
+            may_open = 1;
+        } else if (fd == -1 && n_stale == 0) {
+            int r = pthread_cond_timedwait(&p->freed, &p->mu, &deadline);
+            pthread_mutex_unlock(&p->mu);
+            if (r == ETIMEDOUT) {
+                errno = EAGAIN;
+                return -1;
+            }
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        close_stale(p, stale, n_stale);
+        if (fd != -1) {
+            if (still_open(fd)) {
+                *reused = 1;
+                return fd;
+            }
+            upstream_release(p, fd, 0);
+            continue;
+        }
+        if (!may_open)
+            continue;
+        *reused = 0;
+        fd = connect_new(&p->addr, connect_s);
+        if (fd == -1) {
+            int e = errno;
+            pthread_mutex_lock(&p->mu);
+            p->open--;
+            pthread_cond_signal(&p->freed);
+            pthread_mutex_unlock(&p->mu);
+            errno = e;
+        }
+        return fd;
+    }
+}
+
+void upstream_release(struct upstream_pool *p, int fd, int reusable)
+{
+    pthread_mutex_lock(&p->mu);
+    if (reusable && p->n_idle == p->cap_idle) {
+        int cap = p->cap_idle ? p->cap_idle * 2 : 8;
+        struct idle_conn *n = realloc(p->idle, (size_t)cap * sizeof *n);
+        if (n) {
+            p->idle = n;
+            p->cap_idle = cap;
+        }
+    }
+    if (reusable && p->n_idle < p->cap_idle) {
+        p->idle[p->n_idle++] = (struct idle_conn){fd, now_ms()};
+        fd = -1;
+    } else {
+        p->open--;
+    }
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->mu);
+    if (fd != -1)
+        close(fd);
+}
+
+void upstream_detach(struct upstream_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->open--;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void upstream_mark_failed(struct upstream_pool *p, int retry_s)
+{
+    if (retry_s <= 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->down_until = monotonic_seconds() + retry_s;
+    pthread_mutex_unlock(&p->mu);
+}

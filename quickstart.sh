@@ -4,8 +4,10 @@
 #   ./quickstart.sh          install build dependencies if missing, build, and
 #                            run mpmd in the foreground on http://127.0.0.1:8080
 #                            serving www/ (Ctrl-C stops it)
-#   ./quickstart.sh check    same preparation, then run the whole test suite
-#                            (make check) and print "N passed, N failed"
+#   ./quickstart.sh check    same preparation (and the upstreams the tests
+#                            start: gunicorn, uvicorn, php-fpm), then run the
+#                            whole test suite (make check) and print
+#                            "N passed, N failed"
 #   ./quickstart.sh summary  print that line again for the last run
 #
 # Nothing is installed outside the build tree except the Debian packages;
@@ -15,6 +17,10 @@ cd "$(dirname "$0")"
 
 DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev \
 check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client apache2"
+
+# The upstreams the integration tests start (reverse proxy, FastCGI,
+# WebSocket): only for `check`.
+TEST_DEPS="gunicorn python3-uvicorn python3-websockets php8.2-fpm php8.2-cli"
 
 install_deps() {
     missing=""
@@ -60,6 +66,7 @@ if [ "${1:-run}" = summary ]; then
     summarize
     exit 0
 fi
+[ "${1:-run}" = check ] && DEPS="$DEPS $TEST_DEPS"
 install_deps
 build
 case "${1:-run}" in

@@ -1780,7 +1780,8 @@ static int close_authz(struct parse *p, enum authz_kind kind, const char *tag, i
 /* Apache modules whose work mpmd does itself: <IfModule> of these holds. */
 static const char *const builtin_modules[] = {
     "alias", "headers", "dir", "mime", "authz_core", "authz_host", "log_config",
-    "reqtimeout", NULL,
+    "reqtimeout", "env", "proxy", "proxy_http", "proxy_fcgi", "proxy_wstunnel", "cgi", "cgid",
+    NULL,
 };
 
 /* NAME as IfModule writes it: "mod_alias.c" or "alias_module". */

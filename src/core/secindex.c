@@ -335,6 +335,38 @@ static const char *base_name(const char *path, size_t len, size_t *blen)
     return path + i;
 }
 
+/* Whether some <Files> section matches the segment SEG (LEN bytes). */
+static int any_files_match(const struct section_index *ix, const char *seg, size_t len,
+                           pcre2_match_data **md)
+{
+    for (int i = 0; len > 0 && i < ix->n_files; i++)
+        if (files_match(ix->files[i], seg, len, md))
+            return 1;
+    return 0;
+}
+
+size_t secindex_files_prefix(const struct section_index *ix, const char *fs)
+{
+    if (ix == NULL || ix->n_files == 0 || fs == NULL)
+        return 0;
+    pcre2_match_data *md = NULL;
+    size_t len = strlen(fs), blen, cut = 0;
+    const char *base = base_name(fs, len, &blen);
+    if (!any_files_match(ix, base, blen, &md)) {
+        size_t end = (size_t)(base - fs);            /* the '/' before the last segment */
+        while (end > 1 && cut == 0) {
+            size_t start = end - 1;
+            while (start > 0 && fs[start - 1] != '/')
+                start--;
+            if (any_files_match(ix, fs + start, end - 1 - start, &md))
+                cut = end - 1;
+            end = start;
+        }
+    }
+    pcre2_match_data_free(md);
+    return cut;
+}
+
 int secindex_match(const struct section_index *ix, const char *url, size_t ulen,
                    const char *fs, const struct section **out, int max)
 {

@@ -515,6 +515,8 @@ static int stream_begin(void *ctx, struct reply *rp, int flush)
     const char *cl = response_head_get(&rp->out.head, "Content-Length", &vlen);
     cs->cl_left = cl ? parse_length(cl, vlen) : -1;
     cs->no_body = c->is_head || st < 200 || st == 204 || st == 304;
+    if (cs->no_body)
+        cs->cl_left = -1;         /* a HEAD's or 304's length describes another body */
     if (st == 101) {
         c->keep_alive = 0;        /* the tunnel follows; the handler said Connection: Upgrade */
         response_head_finish(&rp->out.head);

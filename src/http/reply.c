@@ -69,7 +69,8 @@ void reply_text(struct reply *rp, struct date_cache *date, int status, const cha
 void reply_release(struct reply_out *o)
 {
     reply_release_body(o);
-    response_head_free(&o->head);
+    if (o->head.heap)
+        response_head_free(&o->head);
 }
 
 void reply_release_body(struct reply_out *o)

@@ -231,7 +231,8 @@ void response_head_free(struct response_head *h)
 
 static void append(struct response_head *h, const char *s, size_t n)
 {
-    if (h->overflow || (n > sizeof h->buf - h->len && head_room(h, h->len + n) == -1)) {
+    size_t cap = h->heap ? h->heap_cap : sizeof h->buf;
+    if (h->overflow || (n > cap - h->len && head_room(h, h->len + n) == -1)) {
         h->overflow = 1;
         return;
     }

@@ -10,6 +10,7 @@
 #include "mpmd/http/path.h"
 
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -153,6 +154,7 @@ void route_begin(struct route *rt, const struct config *site, const char *raw, s
     rt->fs_skip = 0;
     rt->n_chain = 0;
     rt->handler_forced = 0;
+    rt->path_info_len = 0;
 }
 
 const char *route_fs_path(const struct route *rt, char *buf, size_t cap)
@@ -186,7 +188,20 @@ void route_sections(struct route *rt, int sections)
         return;
     const struct section *hits[ROUTE_MAX_CHAIN];
     char fsbuf[ROUTE_PATH_MAX * 2];
-    const char *fs = secindex_needs_fs(site->index) ? route_fs_path(rt, fsbuf, sizeof fsbuf) : NULL;
+    char *fs = secindex_needs_fs(site->index) ? (char *)route_fs_path(rt, fsbuf, sizeof fsbuf)
+                                              : NULL;
+    size_t cut = secindex_files_prefix(site->index, fs);
+    if (cut > 0) {
+        /* "/a.php/more" with <FilesMatch \.php$>: the sections of the file
+         * a.php when it is one, the rest being PATH_INFO (Apache's walk). */
+        struct stat st;
+        char keep = fs[cut];
+        fs[cut] = '\0';
+        if (stat(fs, &st) == 0 && S_ISREG(st.st_mode))
+            rt->path_info_len = strlen(fsbuf + cut + 1) + 1;
+        else
+            fs[cut] = keep;
+    }
     int n = secindex_match(site->index, rt->path, rt->path_len, fs, hits,
                            ROUTE_MAX_CHAIN - rt->n_chain);
     for (int i = 0; i < n; i++)
@@ -210,6 +225,11 @@ static const char *path_extension(const char *path, size_t len, size_t *elen)
 /* AddHandler's choice for RT's file name, or 0. */
 static int added_handler(const struct route *rt)
 {
+    int any = 0;
+    for (int i = 0; i < rt->n_chain && !any; i++)
+        any = rt->chain[i]->n_add_handlers > 0;
+    if (!any)
+        return 0;             /* the common case: no AddHandler anywhere on the route */
     size_t elen = 0;
     const char *ext = path_extension(rt->path, rt->path_len, &elen);
     if (ext == NULL)

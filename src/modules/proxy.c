@@ -352,7 +352,7 @@ static struct proxy_worker *worker_new(const char *url, int argc, char **argv, c
     }
     w->max = w->ttl = w->connect_timeout = w->timeout = -1;
     w->response_field_size = PROXY_DEFAULT_FIELD_SIZE;
-    w->reuse = 1;
+    w->reuse = -1;
     if (parse_url(w, url, err, errlen) == -1) {
         worker_free(w);
         return NULL;
@@ -364,6 +364,12 @@ static struct proxy_worker *worker_new(const char *url, int argc, char **argv, c
             worker_free(w);
             return NULL;
         }
+    /* php-fpm gives each connection a worker until it closes: pooled idle
+     * connections would hold all of pm.max_children and starve new ones.
+     * As Apache and nginx, FastCGI connections are reused only when asked
+     * (enablereuse=On, with max= at most pm.max_children / StartServers). */
+    if (w->reuse == -1)
+        w->reuse = w->scheme != PROXY_FCGI;
     return w;
 }
 
@@ -527,7 +533,9 @@ static const struct module_directive proxy_directives[] = {
      "(default ProxyTimeout), `retry=S` seconds to answer 503 at once after a failed connect "
      "(default 0; Apache's is 60), `upgrade=websocket` (tunnel WebSocket upgrades; implied by "
      "ws://), `responsefieldsize=BYTES` (the longest response header line, default 8192), "
-     "`disablereuse=On`, `enablereuse=Off`; `keepalive=` and `flushpackets=` are accepted "
+     "`disablereuse=On`, `enablereuse=On|Off` (FastCGI connections are reused only with "
+     "enablereuse=On: php-fpm gives each open connection a worker, so keep max= at most "
+     "pm.max_children divided by the children); `keepalive=` and `flushpackets=` are accepted "
      "(responses are always flushed as they come). A refused connection or a malformed "
      "response is 502, a timeout 504."},
     {"ProxyPassReverse", "[PATH] URL", "Rewrite Location, Content-Location and URI response "

@@ -28,6 +28,13 @@ int secindex_needs_fs(const struct section_index *ix);
 /* The most sections that can apply to one request. */
 int secindex_max_match(const struct section_index *ix);
 
+/* PATH_INFO for <Files>: when no <Files>/<FilesMatch> section matches the
+ * last segment of FS but one matches an earlier segment, the length of FS
+ * up to the end of the last such segment ("/srv/a.php/x/y" -> 10 for
+ * FilesMatch \.php$): the caller checks that it is a file.  0 otherwise.
+ * No system call. */
+size_t secindex_files_prefix(const struct section_index *ix, const char *fs);
+
 /* The sections that apply, in Apache's merge order: <Directory> (shortest
  * path first), then <Files> and <FilesMatch> (file order), then
  * <Location> and <LocationMatch> (file order).  URL is the normalised URL

@@ -76,6 +76,26 @@ def echo_many(t, s):
          diag=json.dumps(r))
 
 
+def concurrent_gets(port, path, n):
+    """N GETs of PATH at once, each on its own connection: their statuses."""
+    import threading
+    out = [None] * n
+
+    def one(i):
+        try:
+            with Conn(port) as c:
+                c.request("GET", path)
+                out[i] = c.read_response().status
+        except Exception as e:             # noqa: BLE001 - reported as the status
+            out[i] = repr(e)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    return out
+
+
 def held_connections(s):
     return sum(len(peer_ports_held(k, s.port)) for k in s.children())
 
@@ -102,6 +122,10 @@ def many_idle(t, s, up):
         t.ok(r.get("opened") == IDLE and 0 < threads < IDLE,
              "%d children with %d threads in all (ThreadsPerChild %d) carry %d tunnels: "
              "no thread per tunnel" % (len(kids), threads, THREADS, IDLE))
+        statuses = concurrent_gets(s.port, "/plain/echo", 2 * THREADS)
+        t.eq(statuses, [200] * (2 * THREADS),
+             "with the %d tunnels open, %d requests at once are all answered: the handler "
+             "threads are free" % (IDLE, 2 * THREADS))
         w.echo()
         r = w.phase(60)
         t.ok(r.get("echoed") == IDLE and r.get("failed") == 0,

@@ -257,6 +257,14 @@ int route_handler_index(const struct route *rt)
     return added > 0 ? added - 1 : 0;
 }
 
+size_t route_prefix_len(const char *prefix, const char *path, size_t plen)
+{
+    size_t n = strlen(prefix);
+    if (n == 0 || n > plen || memcmp(prefix, path, n) != 0)
+        return 0;
+    return prefix[n - 1] == '/' || n == plen || path[n] == '/' ? n : 0;
+}
+
 const char *route_env(const struct route *rt, const char *name)
 {
     for (int i = rt->n_chain - 1; i >= 0; i--)

@@ -239,15 +239,6 @@ const struct conf_module alias_conf_module = {
 
 /* ---- translation ------------------------------------------------------- */
 
-/* Length of FROM when it is a whole-segment prefix of PATH, else 0. */
-static size_t prefix_matches(const char *from, const char *path, size_t plen)
-{
-    size_t flen = strlen(from);
-    if (flen > plen || memcmp(from, path, flen) != 0)
-        return 0;
-    return from[flen - 1] == '/' || flen == plen || path[flen] == '/' ? flen : 0;
-}
-
 /* Append S (N bytes) to OUT, percent-encoding what cannot stand in a URL
  * path.  Returns the new length, or CAP when it does not fit. */
 static size_t put_escaped(char *out, size_t len, size_t cap, const char *s, size_t n)
@@ -300,7 +291,7 @@ static size_t redirect_target(const struct alias_entry *e, const struct route *r
                               size_t cap)
 {
     if (e->kind == REDIRECT) {
-        size_t l = prefix_matches(e->from, rt->path, rt->path_len);
+        size_t l = route_prefix_len(e->from, rt->path, rt->path_len);
         if (l == 0)
             return 0;
         if (e->to == NULL)
@@ -385,7 +376,7 @@ static int alias_translate(const struct req_ctx *rq, struct route *rt, struct re
     }
     for (int i = 0; i < c->n; i++) {
         const struct alias_entry *e = &c->e[i];
-        size_t l = e->kind == ALIAS ? prefix_matches(e->from, rt->path, rt->path_len) : 0;
+        size_t l = e->kind == ALIAS ? route_prefix_len(e->from, rt->path, rt->path_len) : 0;
         if (l > 0) {
             rt->fs_base = e->to;
             rt->fs_skip = l;

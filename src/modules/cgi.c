@@ -165,18 +165,10 @@ const struct conf_module cgi_conf_module = {
 
 /* ---- translation ------------------------------------------------------- */
 
-static size_t prefix_matches(const char *prefix, const char *path, size_t plen)
-{
-    size_t n = strlen(prefix);
-    if (n > plen || memcmp(prefix, path, n) != 0)
-        return 0;
-    return prefix[n - 1] == '/' || n == plen || path[n] == '/' ? n : 0;
-}
-
 static const struct script_alias *alias_for(const struct cgi_conf *c, const struct route *rt)
 {
     for (int i = 0; c && rt->path_ok && i < c->n_alias; i++)
-        if (prefix_matches(c->alias[i].from, rt->path, rt->path_len))
+        if (route_prefix_len(c->alias[i].from, rt->path, rt->path_len))
             return &c->alias[i];
     return NULL;
 }

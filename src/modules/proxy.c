@@ -572,20 +572,11 @@ const struct conf_module proxy_conf_module = {
 
 /* ---- routing --------------------------------------------------------------- */
 
-/* Length of PREFIX when it is a whole-segment prefix of PATH, else 0. */
-static size_t prefix_matches(const char *prefix, const char *path, size_t plen)
-{
-    size_t n = strlen(prefix);
-    if (n > plen || memcmp(prefix, path, n) != 0)
-        return 0;
-    return prefix[n - 1] == '/' || n == plen || path[n] == '/' ? n : 0;
-}
-
 /* The server-level ProxyPass entry for RT's path, or NULL. */
 static const struct proxy_pass *site_pass(const struct proxy_conf *c, const struct route *rt)
 {
     for (int i = 0; c && rt->path_ok && i < c->n_pass; i++)
-        if (prefix_matches(c->pass[i].prefix, rt->path, rt->path_len))
+        if (route_prefix_len(c->pass[i].prefix, rt->path, rt->path_len))
             return c->pass[i].exclude ? NULL : &c->pass[i];
     return NULL;
 }

@@ -27,13 +27,13 @@
 #include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
+#include "mpmd/modules/cgienv.h"
 #include "mpmd/modules/proxy.h"
 #include "mpmd/modules/proxy_resp.h"
 
@@ -241,43 +241,6 @@ static void build_head(const struct proxy_request *pr, struct strbuf *b, enum bo
 }
 
 /* ---- the request body ------------------------------------------------------- */
-
-/* Read the client's whole body into an unlinked file (proxy-sendcl).
- * Returns the fd (at offset 0) and *LEN, or -1 with *STATUS the answer. */
-static int spool_body(const struct proxy_request *pr, long long *len, int *status)
-{
-    int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    char *buf = malloc(BODY_CHUNK);
-    *len = 0;
-    if (fd == -1 || buf == NULL) {
-        log_msg(pr->rq->log, LOGL_ERROR, "proxy: cannot buffer a request body (proxy-sendcl): %s",
-                strerror(errno));
-        *status = 500;
-        goto fail;
-    }
-    for (;;) {
-        ssize_t n = handler_read_body(pr->rq, buf, BODY_CHUNK, status);
-        if (n == 0)
-            break;
-        if (n < 0)
-            goto fail;
-        if (write(fd, buf, (size_t)n) != n) {
-            log_msg(pr->rq->log, LOGL_ERROR, "proxy: cannot buffer a request body: %s",
-                    strerror(errno));
-            *status = 500;
-            goto fail;
-        }
-        *len += n;
-    }
-    free(buf);
-    lseek(fd, 0, SEEK_SET);
-    return fd;
-fail:
-    free(buf);
-    if (fd != -1)
-        close(fd);
-    return -1;
-}
 
 /* Send the spooled body. */
 static int send_spooled(int up, int fd, long long len, int timeout)
@@ -556,7 +519,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
     long long body_len;
     enum body_mode mode = choose_body_mode(pr, &body_len);
     int status = 0, spool_fd = -1;
-    if (mode == BODY_SPOOLED && (spool_fd = spool_body(pr, &body_len, &status)) == -1) {
+    if (mode == BODY_SPOOLED && (spool_fd = cgi_body_spool(rq, &body_len, &status)) == -1) {
         reply_error(rp, rq->date, status ? status : 400);
         return HANDLER_DONE;
     }

@@ -66,6 +66,11 @@ const struct error_doc *route_error_doc(const struct route *rt, int status); /* 
  * the server) only those marked "always". */
 void route_apply_headers(const struct route *rt, struct response_head *h, int error);
 
+/* The length of PREFIX (a URL path: Alias, ProxyPass, ScriptAlias) when
+ * it covers PATH (PLEN bytes) by whole segments -- "/app" covers "/app"
+ * and "/app/x", not "/apple"; "/app/" covers what is below it -- else 0. */
+size_t route_prefix_len(const char *prefix, const char *path, size_t plen);
+
 /* The host part of a Host header value (or of an absolute-form target's
  * authority): without ":port", without one trailing dot, IPv6 literals
  * with their brackets.  Returns its length; *HOST points into VALUE. */

@@ -471,6 +471,13 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
         snprintf(buf, len, "%s", d->syntax);
         break;
     case T_ADD_HANDLER:
+        snprintf(buf, len, "a handler name");
+        for (int i = 0, n = 0; mpmd_conf_modules[i]; i++) {
+            const char *h = mpmd_conf_modules[i]->handler;
+            if (h && h[strlen(h) - 1] != ':')
+                snprintf(buf + strlen(buf), len - strlen(buf), "%s %s", n++ ? "," : ":", h);
+        }
+        break;
     case T_HANDLER:
         snprintf(buf, len, "a handler name: none, default-handler");
         for (int i = 0; mpmd_conf_modules[i]; i++)

@@ -101,8 +101,10 @@ static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out)
         errno = ENOMEM;
         return -1;
     }
+    int readable = 0;         /* the request just went out: wait before the first read */
     while (!ended && !stop) {
-        ssize_t n = recv(fd, buf, FCGI_READ, 0);
+        ssize_t n = readable ? recv(fd, buf, FCGI_READ, 0) : (errno = EAGAIN, -1);
+        readable = 1;
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && errno == EAGAIN) {

@@ -262,12 +262,13 @@ static int parse_url(struct proxy_worker *w, const char *url, char *err, size_t 
         snprintf(host, sizeof host, "%.*s", (int)((colon ? colon : a + alen) - a), a);
     }
     size_t plen = colon ? (size_t)(a + alen - colon - 1) : 0;
-    if (colon && (plen == 0 || plen > 5 || strspn(colon + 1, "0123456789") < plen))
+    if (colon && (plen == 0 || plen > 5 || strspn(colon + 1, "0123456789") < plen ||
+                  atoi(colon + 1) < 1 || atoi(colon + 1) > 65535))
         return set_error(err, errlen, "expected a port number after ':', got '%s'", url);
     snprintf(port, sizeof port, "%.*s", (int)plen, colon ? colon + 1 : "");
     if (!colon)
         snprintf(port, sizeof port, "%s", defport);
-    if (rest[alen] == '?' || rest[alen] == '#')
+    if (strpbrk(rest + alen, "?#") != NULL)
         return set_error(err, errlen, "expected no query or fragment in the URL, got '%s'", url);
     w->authority = strndup(rest, alen);
     w->path = strdup(rest[alen] ? rest + alen : "/");
@@ -783,7 +784,7 @@ static int proxy_handle(const struct req_ctx *rq, struct reply *rp)
     pr.ttl = !pr.w->reuse ? 0 : pr.w->ttl >= 0 ? pr.w->ttl : PROXY_DEFAULT_TTL;
     struct upstream_set *set = handler_state(rq, &proxy_handler);
     pr.pool = set ? upstream_pool(set, &pr.w->addr,
-                                  pr.w->max > 0 ? pr.w->max : cfg->threads_per_child)
+                                  pr.w->max > 0 ? pr.w->max : cfg->threads_per_child, pr.ttl)
                   : NULL;
     if (pr.pool == NULL) {
         reply_error(rp, rq->date, 500);

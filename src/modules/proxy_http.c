@@ -473,14 +473,14 @@ static void relay_response(const struct proxy_request *pr, int up, struct proxy_
     st.on_body = on_body;
     st.on_message_complete = on_message_complete;
     struct relay rl = {.pr = pr};
-    proxy_resp_body_parser(resp, &hp, pr->rq->req->parser.method == HTTP_HEAD);
+    int ended = proxy_resp_body_parser(resp, &hp, pr->rq->req->parser.method == HTTP_HEAD);
     hp.data = &rl;
     int have_body_bytes = resp->len > resp->head_len;
-    if (handler_stream_begin(pr->rq, rp, !have_body_bytes && !resp->no_body) == -1) {
+    if (handler_stream_begin(pr->rq, rp, !have_body_bytes && !resp->no_body && !ended) == -1) {
         upstream_release(pr->pool, up, 0);
         return;
     }
-    if (resp->no_body || pr->rq->req->parser.method == HTTP_HEAD)
+    if (resp->no_body || ended || pr->rq->req->parser.method == HTTP_HEAD)
         rl.done = 1;
     else
         relay_body(pr, up, resp, &hp, &rl, &st);

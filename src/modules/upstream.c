@@ -12,6 +12,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +40,26 @@ struct upstream_pool {
     pthread_mutex_t mu;
     pthread_cond_t freed;         /* a connection closed or went idle */
     int max;                      /* open at once; <= 0: no limit */
+    int ttl;                          /* seconds an idle connection lives (the sweeper's) */
     int open;                     /* busy + idle */
     struct idle_conn *idle;       /* a stack: newest last */
     int n_idle, cap_idle;
     long down_until;              /* monotonic second before which connecting is refused */
 };
 
+#define UPSTREAM_MAX_POOLS 1024    /* distinct upstream addresses per child */
+
 struct upstream_set {
-    pthread_mutex_t mu;
-    struct upstream_pool **pools;
-    int n, cap;
+    pthread_mutex_t mu;           /* adding a pool; the sweeper's sleep */
+    struct upstream_pool *pools[UPSTREAM_MAX_POOLS]; /* only ever appended */
+    _Atomic int n;                /* read without the lock: pools[0..n) are complete */
+    pthread_t sweeper;            /* closes idle connections past their ttl */
+    pthread_cond_t wake;          /* stop the sweeper */
+    int stop, sweeping;
 };
+
+#define SWEEP_INTERVAL_MS 500
+#define PEEK_AFTER_MS 20             /* idle longer than this: peek before reuse */
 
 int upstream_addr_parse(struct upstream_addr *a, const char *host, const char *port,
                         const char *unix_path, char *err, size_t errlen)
@@ -67,6 +78,12 @@ int upstream_addr_parse(struct upstream_addr *a, const char *host, const char *p
         snprintf(a->text, sizeof a->text, "unix:%s", unix_path);
         return 0;
     }
+    size_t plen = strlen(port);
+    if (plen == 0 || plen > 5 || strspn(port, "0123456789") != plen || atoi(port) < 1 ||
+        atoi(port) > 65535) {
+        snprintf(err, errlen, "expected a port from 1 to 65535, got '%s'", port);
+        return -1;
+    }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
     int r = getaddrinfo(host, port, &hints, &res);
     if (r != 0) {
@@ -80,12 +97,50 @@ int upstream_addr_parse(struct upstream_addr *a, const char *host, const char *p
     return 0;
 }
 
+static void sweep_pool(struct upstream_pool *p, long long now);
+
+/* The sweeper: twice a second, every pool's idle connections past their
+ * ttl are closed, so an upstream that dedicates a worker to each open
+ * connection (php-fpm) gets it back even when no request comes. */
+static void *sweep_main(void *arg)
+{
+    struct upstream_set *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L)
+            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->wake, &s->mu, &until);
+        int n = atomic_load(&s->n);
+        for (int i = 0; i < n && !s->stop; i++)
+            sweep_pool(s->pools[i], now_ms());   /* pool locks nest inside the set's */
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 struct upstream_set *upstream_set_new(void)
 {
     struct upstream_set *s = calloc(1, sizeof *s);
-    if (s)
-        pthread_mutex_init(&s->mu, NULL);
+    if (s == NULL)
+        return NULL;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->wake, NULL);
     return s;
+}
+
+/* Under S's lock, with its first pool: start the sweeper (a child that
+ * proxies nothing runs no such thread).  0, or -1. */
+static int start_sweeper(struct upstream_set *s)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals are the main thread's */
+    s->sweeping = pthread_create(&s->sweeper, NULL, sweep_main, s) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return s->sweeping ? 0 : -1;
 }
 
 static void pool_free(struct upstream_pool *p)
@@ -102,9 +157,16 @@ void upstream_set_free(struct upstream_set *s)
 {
     if (s == NULL)
         return;
-    for (int i = 0; i < s->n; i++)
+    if (s->sweeping) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = 1;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->sweeper, NULL);
+    }
+    pthread_cond_destroy(&s->wake);
+    for (int i = 0; i < atomic_load(&s->n); i++)
         pool_free(s->pools[i]);
-    free(s->pools);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -114,36 +176,40 @@ static int same_addr(const struct upstream_addr *a, const struct upstream_addr *
     return a->len == b->len && memcmp(&a->sa, &b->sa, a->len) == 0;
 }
 
-static struct upstream_pool *pool_new(const struct upstream_addr *addr, int max)
+static struct upstream_pool *pool_new(const struct upstream_addr *addr, int max, int ttl)
 {
     struct upstream_pool *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->addr = *addr;
     p->max = max;
+    p->ttl = ttl;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->freed, NULL);
     return p;
 }
 
 struct upstream_pool *upstream_pool(struct upstream_set *s, const struct upstream_addr *addr,
-                                    int max)
+                                    int max, int ttl_s)
 {
+    int n = atomic_load(&s->n);
+    for (int i = 0; i < n; i++)             /* the common case: no lock */
+        if (same_addr(&s->pools[i]->addr, addr))
+            return s->pools[i];
     struct upstream_pool *found = NULL;
     pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->n && !found; i++)
+    n = atomic_load(&s->n);
+    for (int i = 0; i < n && !found; i++)
         if (same_addr(&s->pools[i]->addr, addr))
             found = s->pools[i];
-    if (found == NULL && s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 8;
-        struct upstream_pool **n = realloc(s->pools, (size_t)cap * sizeof *n);
-        if (n) {
-            s->pools = n;
-            s->cap = cap;
-        }
+    if (found == NULL && !s->sweeping && start_sweeper(s) == -1) {
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
     }
-    if (found == NULL && s->n < s->cap && (found = pool_new(addr, max)) != NULL)
-        s->pools[s->n++] = found;
+    if (found == NULL && n < UPSTREAM_MAX_POOLS && (found = pool_new(addr, max, ttl_s)) != NULL) {
+        s->pools[n] = found;
+        atomic_store(&s->n, n + 1);         /* publishes the complete pool */
+    }
     pthread_mutex_unlock(&s->mu);
     return found;
 }
@@ -220,9 +286,11 @@ static int still_open(int fd)
     return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-/* Under P's lock: an idle connection younger than TTL_S, or -1.  Stale
- * ones are taken off the list into STALE (closed by the caller). */
-static int take_idle(struct upstream_pool *p, int ttl_s, int *stale, int *n_stale)
+/* Under P's lock: an idle connection younger than TTL_S, or -1 (*IDLE_MS:
+ * how long it was idle).  Stale ones are taken off the list into STALE
+ * (closed by the caller). */
+static int take_idle(struct upstream_pool *p, int ttl_s, int *stale, int *n_stale,
+                     long long *idle_ms)
 {
     long long now = now_ms(), ttl = (long long)ttl_s * 1000;
     int old = 0;                  /* the oldest first: the stack is in idle order */
@@ -235,6 +303,7 @@ static int take_idle(struct upstream_pool *p, int ttl_s, int *stale, int *n_stal
     }
     while (p->n_idle > 0) {
         struct idle_conn ic = p->idle[--p->n_idle];
+        *idle_ms = now - ic.since;
         if (now - ic.since < ttl)
             return ic.fd;
         stale[(*n_stale)++] = ic.fd;
@@ -267,7 +336,8 @@ int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reu
             errno = EHOSTDOWN;
             return -1;
         }
-        fd = take_idle(p, ttl_s, stale, &n_stale);
+        long long idle_ms = 0;
+        fd = take_idle(p, ttl_s, stale, &n_stale, &idle_ms);
         if (fd == -1 && (p->max <= 0 || p->open < p->max)) {
             p->open++;            /* reserved: connected below, outside the lock */
             may_open = 1;
@@ -283,7 +353,10 @@ int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reu
         pthread_mutex_unlock(&p->mu);
         close_stale(p, stale, n_stale);
         if (fd != -1) {
-            if (still_open(fd)) {
+            /* A connection given back moments ago (the common case under
+             * load) is taken as it is; one idle for longer is first checked
+             * for the upstream's close (the retry covers the rest). */
+            if (idle_ms < PEEK_AFTER_MS || still_open(fd)) {
                 *reused = 1;
                 return fd;
             }
@@ -327,6 +400,22 @@ void upstream_release(struct upstream_pool *p, int fd, int reusable)
     pthread_mutex_unlock(&p->mu);
     if (fd != -1)
         close(fd);
+}
+
+static void sweep_pool(struct upstream_pool *p, long long now)
+{
+    int stale[64], n = 0;
+    pthread_mutex_lock(&p->mu);
+    int old = 0;                  /* the stack is in idle order: the oldest first */
+    while (old < p->n_idle && n < 64 && now - p->idle[old].since >= (long long)p->ttl * 1000)
+        stale[n++] = p->idle[old++].fd;
+    if (old > 0) {
+        memmove(p->idle, p->idle + old, (size_t)(p->n_idle - old) * sizeof *p->idle);
+        p->n_idle -= old;
+        p->open -= old;
+    }
+    pthread_mutex_unlock(&p->mu);
+    close_stale(p, stale, n);
 }
 
 void upstream_detach(struct upstream_pool *p)

@@ -51,6 +51,14 @@ int workq_push(struct workq *q, struct workq_item *it)
     return spare;
 }
 
+size_t workq_pending(struct workq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->len;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
 /* Called with the lock held: unlink and return the head item. */
 static struct workq_item *take_head(struct workq *q)
 {

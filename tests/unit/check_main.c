@@ -23,6 +23,9 @@ int main(void)
     srunner_add_suite(sr, balance_suite());
     srunner_add_suite(sr, fcgi_record_suite());
     srunner_add_suite(sr, cgihead_suite());
+    srunner_add_suite(sr, proxy_resp_suite());
+    srunner_add_suite(sr, upstream_suite());
+    srunner_add_suite(sr, proxy_conf_suite());
     srunner_set_tap(sr, "-");
     srunner_run_all(sr, CK_SILENT);
     int failed = srunner_ntests_failed(sr);

@@ -35,5 +35,8 @@ Suite *bind_suite(void);
 Suite *balance_suite(void);
 Suite *fcgi_record_suite(void);
 Suite *cgihead_suite(void);
+Suite *proxy_resp_suite(void);
+Suite *upstream_suite(void);
+Suite *proxy_conf_suite(void);
 
 #endif

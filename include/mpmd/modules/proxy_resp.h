@@ -62,8 +62,10 @@ int proxy_resp_read_head(struct proxy_resp *r, int fd, int timeout_s);
 const char *proxy_resp_field(const struct proxy_resp *r, const char *name, size_t *len);
 
 /* Prepare HP to decode the body after the head: an http_parser for a
- * response that has consumed the head (HEAD_REQUEST: the answer to a
- * HEAD, no body follows). */
-void proxy_resp_body_parser(const struct proxy_resp *r, http_parser *hp, int head_request);
+ * response that has consumed the head's framing (HEAD_REQUEST: the
+ * answer to a HEAD, no body follows).  Returns 1 when the message ended
+ * with its head (Content-Length: 0, or HEAD_REQUEST): no body byte
+ * follows and HP's callbacks will not see its end; else 0. */
+int proxy_resp_body_parser(const struct proxy_resp *r, http_parser *hp, int head_request);
 
 #endif

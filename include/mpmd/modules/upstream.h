@@ -30,14 +30,19 @@ struct upstream_pool;
 int upstream_addr_parse(struct upstream_addr *a, const char *host, const char *port,
                         const char *unix_path, char *err, size_t errlen);
 
-/* A child's pools; NULL when out of memory. */
+/* A child's pools.  With the first pool comes a thread of their own that
+ * closes idle connections once past their pool's ttl (twice a second: an
+ * upstream such as php-fpm dedicates a worker to every open connection,
+ * so idle ones must not wait for the next request to be closed);
+ * upstream_set_free joins it.  NULL when out of memory. */
 struct upstream_set *upstream_set_new(void);
 void upstream_set_free(struct upstream_set *s);
 
 /* The pool for ADDR in S, created on first use with MAX connections at
- * most (<= 0: no limit).  NULL when out of memory. */
+ * most (<= 0: no limit) and idle connections kept TTL_S seconds (the
+ * first caller's values stay).  NULL when out of memory. */
 struct upstream_pool *upstream_pool(struct upstream_set *s, const struct upstream_addr *addr,
-                                    int max);
+                                    int max, int ttl_s);
 
 /* A connection (non-blocking, close-on-exec) to POOL's address: an idle
  * one younger than TTL_S seconds (*REUSED = 1), else a new one connected

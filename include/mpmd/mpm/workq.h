@@ -47,6 +47,9 @@ int workq_push(struct workq *q, struct workq_item *it);
  * once the queue is closed and empty.  Handler threads. */
 struct workq_item *workq_pop(struct workq *q);
 
+/* Items queued and not yet taken (a snapshot).  Any thread. */
+size_t workq_pending(struct workq *q);
+
 /* Wake every waiter; later pops drain what is queued, then return NULL. */
 void workq_close(struct workq *q);
 

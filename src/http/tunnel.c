@@ -39,6 +39,7 @@ struct tunnel_side {
 
 struct tunnel {
     struct tunnel_side s[2];         /* 0: the client, 1: the upstream */
+    struct event start;              /* run once by the listener: registers the sides */
     struct timeval idle;
     long last_active;                /* monotonic second of the last byte either way */
     void (*done)(void *arg);
@@ -100,6 +101,7 @@ static void tunnel_end(struct tunnel *t)
         event_del(&t->s[i].rd);
         event_del(&t->s[i].wr);
     }
+    event_del(&t->start);
     tunnel_free(t);
     if (done)
         done(arg);
@@ -107,10 +109,8 @@ static void tunnel_end(struct tunnel *t)
 
 static void read_on(struct tunnel_side *s)
 {
-    if (!s->rd_on && !s->eof) {
-        event_add(&s->rd, &s->t->idle);
-        s->rd_on = 1;
-    }
+    if (!s->rd_on && !s->eof)
+        s->rd_on = event_add(&s->rd, &s->t->idle) == 0;
 }
 
 static void read_off(struct tunnel_side *s)
@@ -236,6 +236,29 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
         tunnel_end(t);
 }
 
+/* Listener: register the sides' events.  Pending bytes for a side go
+ * first; its source is read once they are out. */
+static void on_start(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    (void)fd, (void)what;
+    for (int i = 0; i < 2; i++) {
+        struct tunnel_side *to = &t->s[i], *from = &t->s[1 - i];
+        if (to->pend_len) {
+            if (event_add(&to->wr, &t->idle) == -1) {
+                tunnel_end(t);
+                return;
+            }
+        } else {
+            read_on(from);
+            if (!from->rd_on && !from->eof) {
+                tunnel_end(t);
+                return;
+            }
+        }
+    }
+}
+
 int tunnel_start(struct tunnel *t, struct event_base *base, void (*done)(void *arg), void *arg)
 {
     t->done = done;
@@ -249,19 +272,13 @@ int tunnel_start(struct tunnel *t, struct event_base *base, void (*done)(void *a
             return -1;
         }
     }
-    /* Pending bytes for a side first; its source is read once they are out. */
-    for (int i = 0; i < 2; i++) {
-        struct tunnel_side *to = &t->s[i], *from = &t->s[1 - i];
-        int r = to->pend_len ? event_add(&to->wr, &t->idle) : (read_on(from), 0);
-        if (r == -1) {
-            for (int k = 0; k < 2; k++) {
-                event_del(&t->s[k].rd);
-                event_del(&t->s[k].wr);
-            }
-            tunnel_free(t);
-            return -1;
-        }
+    if (event_assign(&t->start, base, -1, 0, on_start, t) == -1) {
+        tunnel_free(t);
+        return -1;
     }
+    /* From here on only the listener touches T (the caller may be a
+     * handler thread: registering here would race with the callbacks). */
+    event_active(&t->start, EV_TIMEOUT, 1);
     return 0;
 }
 
@@ -274,9 +291,13 @@ static int collect_tunnel(const struct event_base *base, const struct event *ev,
 {
     struct tunnel_scan *s = arg;
     (void)base;
-    if (event_get_callback(ev) != on_read && event_get_callback(ev) != on_write)
+    struct tunnel *t;
+    if (event_get_callback(ev) == on_start)
+        t = event_get_callback_arg(ev);
+    else if (event_get_callback(ev) == on_read || event_get_callback(ev) == on_write)
+        t = ((struct tunnel_side *)event_get_callback_arg(ev))->t;
+    else
         return 0;
-    struct tunnel *t = ((struct tunnel_side *)event_get_callback_arg(ev))->t;
     for (int i = 0; i < s->n; i++)
         if (s->found[i] == t)
             return 0;

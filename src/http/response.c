@@ -229,7 +229,9 @@ void response_head_free(struct response_head *h)
     h->len = 0;
 }
 
-static void append(struct response_head *h, const char *s, size_t n)
+/* append's rare case: the head lives on the heap, or must move there. */
+static __attribute__((noinline)) void append_slow(struct response_head *h, const char *s,
+                                                  size_t n)
 {
     size_t cap = h->heap ? h->heap_cap : sizeof h->buf;
     if (h->overflow || (n > cap - h->len && head_room(h, h->len + n) == -1)) {
@@ -238,6 +240,18 @@ static void append(struct response_head *h, const char *s, size_t n)
     }
     memcpy(head_base(h) + h->len, s, n);
     h->len += n;
+}
+
+/* Kept small enough to inline: every head of every response goes through
+ * it, with the inline buffer. */
+static inline void append(struct response_head *h, const char *s, size_t n)
+{
+    if (__builtin_expect(h->heap == NULL && !h->overflow && n <= sizeof h->buf - h->len, 1)) {
+        memcpy(h->buf + h->len, s, n);
+        h->len += n;
+        return;
+    }
+    append_slow(h, s, n);
 }
 
 static void append_str(struct response_head *h, const char *s)

@@ -431,6 +431,10 @@ static int set_reverse(void *conf, const struct directive_place *at, int argc, c
 {
     struct proxy_conf *c = conf;
     int in_location = at->ctx == CTX_DIR;
+    if (in_location && (at->section_kind != SEC_LOCATION || at->section_regex))
+        return set_error(err, errlen, "%s", "ProxyPassReverse stands in a server, a "
+                         "<VirtualHost> or a plain <Location> (not a Match form, <Directory> "
+                         "or <Files>)");
     if (in_location ? argc != 1 : argc != 2)
         return set_error(err, errlen, "%s", in_location ? "expected a URL (the <Location>'s "
                          "path is the local one)" : "expected a URL path and a URL");
@@ -550,7 +554,7 @@ static const struct module_directive proxy_directives[] = {
      CTX_SERVER | CTX_VHOST, 1, 1, set_timeout, "Timeout", NULL},
     {"ProxyTrustForwardedFrom", "ADDRESS[/BITS]...", "Clients whose X-Forwarded-* fields are "
      "passed on (appended to); from anyone else they are dropped", CTX_SERVER | CTX_VHOST, 1,
-     64, set_trusted, "none", "Apache and nginx pass on whatever X-Forwarded-For a client "
+     60, set_trusted, "none", "Apache and nginx pass on whatever X-Forwarded-For a client "
      "sends, so an application that trusts the first address can be told any address. mpmd "
      "drops the client's X-Forwarded-* fields unless it connects from one of these addresses "
      "(a load balancer in front), and then appends its address to the list."},
@@ -607,10 +611,10 @@ static void fold_settings(const struct req_ctx *rq, struct proxy_request *pr,
         const struct proxy_conf *c = confs[i];
         preserve = pick(c->preserve_host, preserve);
         add = pick(c->add_headers, add);
-        if (c->here) {
+        if (c->here)
             *here = c->here;
-            pr->dir = c;
-        }
+        if (c->here || c->n_rev)
+            pr->dir = c;          /* its ProxyPassReverse lines apply */
         if (c->handler_worker)
             *hw = c->handler_worker;
     }

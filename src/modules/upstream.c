@@ -44,7 +44,7 @@ struct upstream_pool {
     int open;                     /* busy + idle */
     struct idle_conn *idle;       /* a stack: newest last */
     int n_idle, cap_idle;
-    long down_until;              /* monotonic second before which connecting is refused */
+    long long down_until;         /* monotonic millisecond before which connecting is refused */
 };
 
 #define UPSTREAM_MAX_POOLS 1024    /* distinct upstream addresses per child */
@@ -331,7 +331,7 @@ int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reu
     for (;;) {
         int stale[16], n_stale = 0, fd = -1, may_open = 0;
         pthread_mutex_lock(&p->mu);
-        if (p->down_until > monotonic_seconds()) {
+        if (p->down_until > now_ms()) {
             pthread_mutex_unlock(&p->mu);
             errno = EHOSTDOWN;
             return -1;
@@ -431,6 +431,6 @@ void upstream_mark_failed(struct upstream_pool *p, int retry_s)
     if (retry_s <= 0)
         return;
     pthread_mutex_lock(&p->mu);
-    p->down_until = monotonic_seconds() + retry_s;
+    p->down_until = now_ms() + (long long)retry_s * 1000;
     pthread_mutex_unlock(&p->mu);
 }

@@ -249,7 +249,8 @@ START_TEST(test_proxypass_reverse)
     in_location_fails("ProxyPassReverse /app http://127.0.0.1/\n",
                       "ProxyPassReverse: expected a URL (the <Location>'s path is the local one)");
     line3_in_fails("<Files index.php>", "ProxyPassReverse http://127.0.0.1/\n", "</Files>",
-                   "ProxyPassReverse: expected a URL path starting with '/', got 'index.php'");
+                   "ProxyPassReverse: ProxyPassReverse stands in a server, a <VirtualHost> or "
+                   "a plain <Location> (not a Match form, <Directory> or <Files>)");
     load("Listen 80\nProxyPassReverse / http://127.0.0.1:8000/\n"
          "<Location /app>\nProxyPassReverse http://127.0.0.1:8001/\n</Location>\n");
 }
@@ -298,7 +299,7 @@ START_TEST(test_trust_forwarded_from)
                  bad[i]);
         line2_fails(body, want);
     }
-    line2_fails("ProxyTrustForwardedFrom\n", "ProxyTrustForwardedFrom: expected 1 to 64 "
+    line2_fails("ProxyTrustForwardedFrom\n", "ProxyTrustForwardedFrom: expected 1 to 60 "
                 "arguments, got 0 (usage: ProxyTrustForwardedFrom ADDRESS[/BITS]...)");
     in_location_fails("ProxyTrustForwardedFrom 10.0.0.1\n", "ProxyTrustForwardedFrom: not "
                       "allowed in <Location>; allowed in: server config, <VirtualHost>");

@@ -34,6 +34,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import threading
 import time
 
@@ -446,6 +447,55 @@ def keepalive_race(t, s, c):
     t.ok(done[0] >= 16, "keep-alive load: at least 16 requests made (%d)" % done[0])
 
 
+def graceful_under_load(t, s, c):
+    """3 graceful restarts (SIGUSR1, as `mpmd -k graceful`) while 4 client
+    threads keep sending proxied requests: every request gets its answer."""
+    errors, done = [], [0]
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker(i):
+        cn, n = None, 0
+        while not stop.is_set():
+            n += 1
+            try:
+                if cn is None:
+                    cn = Conn(s.port)
+                cn.request("GET", "/ka/echo?g=%d&n=%d" % (i, n), headers=[("Host", host_of(s))])
+                r = cn.read_response()
+                if r.status != 200:
+                    raise mpmdtest.ProtocolError("status %s" % r.status_line)
+                if (r.header("Connection") or "").lower() == "close":
+                    cn.close()          # the old child's last answer on this connection
+                    cn = None
+                with lock:
+                    done[0] += 1
+            except (OSError, mpmdtest.ProtocolError, ValueError) as e:
+                with lock:
+                    errors.append("thread %d request %d: %s: %s" % (i, n, type(e).__name__, e))
+                if cn is not None:
+                    cn.close()
+                cn = None
+        if cn is not None:
+            cn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(4)]
+    for th in threads:
+        th.start()
+    before = set(s.children())
+    for _ in range(3):
+        time.sleep(1.0)
+        os.kill(s.pid, signal.SIGUSR1)
+    time.sleep(1.5)
+    stop.set()
+    for th in threads:
+        th.join(30)
+    t.ok(not any(th.is_alive() for th in threads), "graceful restarts: client threads finished")
+    t.eq(errors, [], "3 graceful restarts under proxied load: %d requests, no error" % done[0])
+    t.ok(before and not (before & set(s.children())),
+         "graceful restarts: the children were replaced", diag="%s -> %s" % (before, s.children()))
+
+
 def sse(t, s, c):
     if not c.u:
         t.skip("SSE through the proxy", c.u_missing)
@@ -553,6 +603,7 @@ def main(t):
                                  ("exclusion", exclusion), ("Location form", location_form),
                                  ("failures", failures), ("responsefieldsize", field_size),
                                  ("SSE", sse), ("keep-alive load", keepalive_race),
+                                 ("graceful restarts", graceful_under_load),
                                  ("big transfers", big_transfers)):
                     with t.guard(name):
                         fn(t, s, c)

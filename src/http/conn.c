@@ -349,21 +349,41 @@ static enum read_result conn_read_request(struct conn *c)
 
 /* ---- the request body as a stream (handler threads) -------------------- */
 
+/* Send the N buffers of IOV completely, waiting up to Timeout each time
+ * the socket is full.  0, or -1 (the client is gone or stopped reading). */
+static int conn_sendv_blocking(struct conn *c, struct iovec *iov, int n)
+{
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    while (msg.msg_iovlen > 0 && msg.msg_iov->iov_len == 0)
+        msg.msg_iov++, msg.msg_iovlen--;
+    while (msg.msg_iovlen > 0) {
+        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (w == -1) {
+            struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN || poll(&pfd, 1, c->child->cfg->timeout * 1000) <= 0)
+                return -1;
+            continue;
+        }
+        size_t left = (size_t)w;
+        while (msg.msg_iovlen > 0 && left >= msg.msg_iov->iov_len) {
+            left -= msg.msg_iov->iov_len;
+            msg.msg_iov++, msg.msg_iovlen--;
+        }
+        if (msg.msg_iovlen > 0) {
+            msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + left;
+            msg.msg_iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
 /* Send all of BUF (LEN bytes), waiting up to Timeout for room.  0 or -1. */
 static int conn_send_blocking(struct conn *c, const char *buf, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            buf += n, len -= (size_t)n;
-            continue;
-        }
-        struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-        if ((n == -1 && errno != EAGAIN && errno != EINTR) ||
-            poll(&pfd, 1, c->child->cfg->timeout * 1000) <= 0)
-            return -1;
-    }
-    return 0;
+    struct iovec iov = { (char *)buf, len };
+    return conn_sendv_blocking(c, &iov, 1);
 }
 
 /* Wait until the socket has bytes, within the body stage's time.  0 or
@@ -451,36 +471,6 @@ struct conn_stream {
     uint8_t begun, head_pending, chunked, no_body, ended, failed;
     long long cl_left;       /* Content-Length still to send; -1: none given */
 };
-
-/* Send the N buffers of IOV completely, waiting up to Timeout each time
- * the socket is full.  0, or -1 (the client is gone or stopped reading). */
-static int conn_sendv_blocking(struct conn *c, struct iovec *iov, int n)
-{
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-    while (msg.msg_iovlen > 0 && msg.msg_iov->iov_len == 0)
-        msg.msg_iov++, msg.msg_iovlen--;
-    while (msg.msg_iovlen > 0) {
-        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-        if (w == -1) {
-            struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN || poll(&pfd, 1, c->child->cfg->timeout * 1000) <= 0)
-                return -1;
-            continue;
-        }
-        size_t left = (size_t)w;
-        while (msg.msg_iovlen > 0 && left >= msg.msg_iov->iov_len) {
-            left -= msg.msg_iov->iov_len;
-            msg.msg_iov++, msg.msg_iovlen--;
-        }
-        if (msg.msg_iovlen > 0) {
-            msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + left;
-            msg.msg_iov->iov_len -= left;
-        }
-    }
-    return 0;
-}
 
 static int decide_keep_alive(const struct conn *c);
 static void conn_finish_head(struct conn *c, struct reply *rp);
@@ -612,20 +602,6 @@ static int stream_local_addr(void *ctx, struct sockaddr_storage *out)
     return getsockname(cs->c->fd, (struct sockaddr *)out, &len);
 }
 
-/* What the connection does after a streamed response: NEXT_* as
- * conn_response_done says when the stream ended whole, else close (the
- * client is gone) or linger (the body was cut short: the close tells). */
-static int stream_done(const struct conn_stream *cs)
-{
-    if (cs->failed && !cs->ended)
-        return -1;
-    if (!cs->ended || cs->cl_left > 0) {
-        cs->c->keep_alive = 0;
-        return 0;
-    }
-    return 1;
-}
-
 static void conn_log_access(struct conn *c)
 {
     const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
@@ -714,7 +690,7 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
                                   .stream = cs ? &stream : NULL };
         if (!dispatch_request(&in, rp, listener))
             return 0;
-        if (rp->streamed && !(cs->head_pending && !cs->ended && !c->tunnel))
+        if (rp->streamed && !cs->head_pending)
             return 1;         /* sent (or being tunnelled): conn_stream_finish goes on */
         if (rp->streamed) {   /* failed before its head went out: still time for a 502 */
             reply_release(&rp->out);
@@ -831,14 +807,16 @@ static int conn_stream_finish(struct conn *c, struct conn_stream *cs, struct rep
         conn_start_tunnel(c);
         return 0;
     }
-    int whole = stream_done(cs);
-    if (whole == 1) {
+    if (cs->ended && cs->cl_left <= 0) {
         *next = conn_response_done(c);
         return 1;
     }
+    /* Cut short: the client is gone (close), or the body stopped before
+     * its end (linger: the close tells the client). */
+    c->keep_alive = 0;
     conn_log_access(c);
     c->served++;
-    *next = whole == 0 ? NEXT_LINGER : NEXT_CLOSE;
+    *next = cs->failed ? NEXT_CLOSE : NEXT_LINGER;
     return 1;
 }
 

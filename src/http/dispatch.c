@@ -26,6 +26,27 @@ const void *handler_site_conf(const struct req_ctx *rq, const struct conf_module
     return i < 0 ? NULL : rq->site->dir.module[i];
 }
 
+void handler_addr_text(const struct sockaddr *sa, char *buf, size_t len, int *port)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    int p = 0;
+    snprintf(buf, len, "unknown");
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)len);
+        p = ntohs(s4->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0)
+            inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, buf, (socklen_t)len);
+        else
+            inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len);
+        p = ntohs(s6->sin6_port);
+    }
+    if (port)
+        *port = p;
+}
+
 void *handler_state(const struct req_ctx *rq, const struct handler *h)
 {
     int i = module_index(h->conf);

@@ -606,3 +606,33 @@ const char *http_request_line(const struct request *r, size_t *len)
     *len = (size_t)(p - start);
     return start;
 }
+
+int http_list_has(const char *list, size_t llen, const char *token, size_t tlen)
+{
+    size_t i = 0;
+    while (i < llen) {
+        while (i < llen && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < llen && list[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
+            end--;
+        if (end - start == tlen && strncasecmp(list + start, token, tlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int http_hop_by_hop(const char *name, size_t len)
+{
+    static const char *const names[] = {
+        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
+        "Upgrade", NULL,
+    };
+    for (int i = 0; names[i]; i++)
+        if (http_field_is(name, len, names[i]))
+            return 1;
+    return 0;
+}

@@ -154,7 +154,7 @@ void route_begin(struct route *rt, const struct config *site, const char *raw, s
     rt->fs_skip = 0;
     rt->n_chain = 0;
     rt->handler_forced = 0;
-    rt->path_info_len = 0;
+    rt->forced_data = NULL;
 }
 
 const char *route_fs_path(const struct route *rt, char *buf, size_t cap)
@@ -197,9 +197,7 @@ void route_sections(struct route *rt, int sections)
         struct stat st;
         char keep = fs[cut];
         fs[cut] = '\0';
-        if (stat(fs, &st) == 0 && S_ISREG(st.st_mode))
-            rt->path_info_len = strlen(fsbuf + cut + 1) + 1;
-        else
+        if (stat(fs, &st) != 0 || !S_ISREG(st.st_mode))
             fs[cut] = keep;
     }
     int n = secindex_match(site->index, rt->path, rt->path_len, fs, hits,

@@ -181,6 +181,7 @@ static int cgi_translate(const struct req_ctx *rq, struct route *rt, struct repl
         rt->fs_base = a->to;
         rt->fs_skip = strlen(a->from);
         rt->handler_forced = module_index(&cgi_conf_module) + 1;
+        rt->forced_data = a;
     }
     return HANDLER_DECLINED;
 }
@@ -494,7 +495,8 @@ static int cgi_handle(const struct req_ctx *rq, struct reply *rp)
         reply_error(rp, rq->date, 404);
         return HANDLER_DONE;
     }
-    int by_alias = alias_for(handler_site_conf(rq, &cgi_conf_module), rt) != NULL;
+    /* A ScriptAlias that mapped the path implies ExecCGI. */
+    int by_alias = rt->handler_forced == module_index(&cgi_conf_module) + 1 && rt->forced_data;
     if (!by_alias && !(route_options(rt) & OPT_EXEC_CGI)) {
         log_msg(rq->log, LOGL_ERROR, "Options ExecCGI is off in this directory: %s", file);
         reply_error(rp, rq->date, 403);

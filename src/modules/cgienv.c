@@ -4,7 +4,6 @@
 
 #include "mpmd/modules/cgienv.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,28 +40,6 @@ static void put_num(struct env_out *o, const char *name, long long v)
     char num[32];
     int n = snprintf(num, sizeof num, "%lld", v);
     put(o, name, num, (size_t)n);
-}
-
-/* ADDR's address text into IP and its port into *PORT. */
-static void addr_text(const struct sockaddr *sa, char *ip, size_t len, int *port)
-{
-    *port = 0;
-    snprintf(ip, len, "unknown");
-    if (sa == NULL)
-        return;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)len);
-        *port = ntohs(s4->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0)
-            inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, ip, (socklen_t)len);
-        else
-            inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)len);
-        *port = ntohs(s6->sin6_port);
-    }
 }
 
 /* HTTP_NAME for a field name: upper case, '-' as '_'.  0, or -1 when the
@@ -143,20 +120,15 @@ static void put_server_name(struct env_out *o, const struct req_ctx *rq)
         put_str(o, "SERVER_NAME", rq->site->server_name);
 }
 
-/* SetEnv and UnsetEnv along the route: the latest for each name. */
+/* SetEnv and UnsetEnv along the route: each name once, as its latest
+ * SetEnv says (the one route_env finds), nothing after an UnsetEnv. */
 static void put_setenv(struct env_out *o, const struct route *rt)
 {
     for (int i = 0; i < rt->n_chain; i++)
         for (int k = 0; k < rt->chain[i]->n_env; k++) {
-            const char *name = rt->chain[i]->env[k].name;
-            const char *v = route_env(rt, name);
-            int earlier = 0;  /* a name is emitted at its first occurrence */
-            for (int a = 0; a <= i && !earlier; a++)
-                for (int b = 0; b < (a == i ? k : rt->chain[a]->n_env); b++)
-                    if (strcmp(rt->chain[a]->env[b].name, name) == 0)
-                        earlier = 1;
-            if (!earlier && v)
-                put_str(o, name, v);
+            const struct env_op *op = &rt->chain[i]->env[k];
+            if (op->value && route_env(rt, op->name) == op->value)
+                put_str(o, op->name, op->value);
         }
 }
 
@@ -175,11 +147,11 @@ int cgi_env_build(const struct req_ctx *rq, const struct cgi_script *s, long lon
     put_server_name(&o, rq);
     struct sockaddr_storage local;
     if (handler_local_addr(rq, &local) == 0) {
-        addr_text((const struct sockaddr *)&local, ip, sizeof ip, &port);
+        handler_addr_text((const struct sockaddr *)&local, ip, sizeof ip, &port);
         put_str(&o, "SERVER_ADDR", ip);
         put_num(&o, "SERVER_PORT", port);
     }
-    addr_text(rq->peer, ip, sizeof ip, &port);
+    handler_addr_text(rq->peer, ip, sizeof ip, &port);
     put_str(&o, "REMOTE_ADDR", ip);
     put_num(&o, "REMOTE_PORT", port);
     put_str(&o, "REQUEST_SCHEME", "http");
@@ -264,14 +236,8 @@ fail:
 /* Fields the server writes itself, or that describe the script's pipe. */
 static int server_field(const char *name, size_t n)
 {
-    static const char *const names[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Date", "Server", NULL,
-    };
-    for (int i = 0; names[i]; i++)
-        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
-            return 1;
-    return 0;
+    return http_hop_by_hop(name, n) || http_field_is(name, n, "Date") ||
+           http_field_is(name, n, "Server");
 }
 
 int cgi_head_reply(const struct req_ctx *rq, const struct cgi_head *h, struct reply *rp)

@@ -101,19 +101,14 @@ static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out)
         errno = ENOMEM;
         return -1;
     }
-    int readable = 0;         /* the request just went out: wait before the first read */
-    while (!ended && !stop) {
-        ssize_t n = readable ? recv(fd, buf, FCGI_READ, 0) : (errno = EAGAIN, -1);
-        readable = 1;
+    /* The request has just gone out: wait for the answer before reading. */
+    int w = upstream_wait(fd, POLLIN, pr->timeout);
+    while (w > 0 && !ended && !stop) {
+        ssize_t n = recv(fd, buf, FCGI_READ, 0);
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && errno == EAGAIN) {
-            int w = upstream_wait(fd, POLLIN, pr->timeout);
-            if (w <= 0) {
-                why = "no answer within the timeout";
-                errno = ETIMEDOUT;
-                break;
-            }
+            w = upstream_wait(fd, POLLIN, pr->timeout);
             continue;
         }
         if (n <= 0) {
@@ -144,6 +139,10 @@ static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out)
                 break;
             }
         }
+    }
+    if (w <= 0) {
+        why = "no answer within the timeout";
+        errno = ETIMEDOUT;
     }
     free(buf);
     if (!got_any && !ended)

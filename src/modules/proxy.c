@@ -586,12 +586,20 @@ static const struct proxy_pass *site_pass(const struct proxy_conf *c, const stru
     return NULL;
 }
 
+/* The server-level ProxyPass entry translate matched for RT, or NULL. */
+static const struct proxy_pass *forced_pass(const struct route *rt)
+{
+    return rt->handler_forced == module_index(&proxy_conf_module) + 1 ? rt->forced_data : NULL;
+}
+
 static int proxy_translate(const struct req_ctx *rq, struct route *rt, struct reply *rp)
 {
     (void)rp;
-    const struct proxy_conf *c = handler_site_conf(rq, &proxy_conf_module);
-    if (c && site_pass(c, rt))
+    const struct proxy_pass *pass = site_pass(handler_site_conf(rq, &proxy_conf_module), rt);
+    if (pass) {
         rt->handler_forced = module_index(&proxy_conf_module) + 1;
+        rt->forced_data = pass;
+    }
     return HANDLER_DECLINED;
 }
 
@@ -648,6 +656,20 @@ static int append_encoded(char *out, size_t cap, size_t *len, const char *s, siz
     return 0;
 }
 
+/* What follows PREFIX in RT's path, to be appended to the upstream path
+ * BASE (*LEN bytes): without its leading '/' when BASE ends in one
+ * (ProxyPass /app http://u/ : "/app/x" is "/x", not "//x"). */
+static const char *path_after(const struct route *rt, const char *prefix, const char *base,
+                              size_t *len)
+{
+    size_t plen = strlen(prefix), blen = strlen(base);
+    const char *rest = rt->path + (plen <= rt->path_len ? plen : rt->path_len);
+    *len = rt->path_len - (size_t)(rest - rt->path);
+    if (blen > 0 && base[blen - 1] == '/' && *len > 0 && rest[0] == '/')
+        rest++, --*len;
+    return rest;
+}
+
 /* The request-target to send: the worker's path, then what follows
  * PREFIX in the request's path (re-encoded), then the query as sent. */
 static char *http_target(const struct req_ctx *rq, const struct proxy_worker *w,
@@ -655,7 +677,7 @@ static char *http_target(const struct req_ctx *rq, const struct proxy_worker *w,
 {
     const struct route *rt = rq->route;
     const char *raw, *query = NULL;
-    size_t rawlen, plen = strlen(prefix);
+    size_t rawlen;
     if (http_request_path(rq->req, &raw, &rawlen, &query) != 0)
         query = NULL;
     size_t qlen = 0;
@@ -670,13 +692,10 @@ static char *http_target(const struct req_ctx *rq, const struct proxy_worker *w,
     char *out = malloc(cap);
     if (out == NULL)
         return NULL;
-    const char *rest = rt->path + (plen <= rt->path_len ? plen : rt->path_len);
-    size_t rest_len = rt->path_len - (size_t)(rest - rt->path);
-    size_t wlen = strlen(w->path);
-    memcpy(out, w->path, wlen);
-    len = wlen;
-    if (len > 0 && out[len - 1] == '/' && rest_len > 0 && rest[0] == '/')
-        rest++, rest_len--;   /* ProxyPass /app http://u/ : "/app/x" is "/x", not "//x" */
+    size_t rest_len;
+    const char *rest = path_after(rt, prefix, w->path, &rest_len);
+    len = strlen(w->path);
+    memcpy(out, w->path, len);
     if (append_encoded(out, cap, &len, rest, rest_len) == -1) {
         free(out);
         return NULL;
@@ -700,11 +719,9 @@ static char *fcgi_script(const struct req_ctx *rq, struct proxy_request *pr, con
         if (route_fs_path(rt, path, sizeof path) == NULL)
             return NULL;
     } else {
-        size_t plen = strlen(prefix), wlen = strlen(pr->w->path);
-        const char *rest = rt->path + (plen <= rt->path_len ? plen : rt->path_len);
-        if (wlen > 0 && pr->w->path[wlen - 1] == '/' && rest[0] == '/')
-            rest++;
-        int n = snprintf(path, sizeof path, "%s%s", pr->w->path, rest);
+        size_t rest_len;
+        const char *rest = path_after(rt, prefix, pr->w->path, &rest_len);
+        int n = snprintf(path, sizeof path, "%s%.*s", pr->w->path, (int)rest_len, rest);
         if (n < 0 || (size_t)n >= sizeof path)
             return NULL;
     }
@@ -768,7 +785,7 @@ static int proxy_handle(const struct req_ctx *rq, struct reply *rp)
     const struct proxy_worker *hw;
     fold_settings(rq, &pr, &here, &hw);
     const char *prefix = NULL;
-    if (rq->route->handler_forced && (pass = site_pass(pr.site, rq->route)) != NULL) {
+    if ((pass = forced_pass(rq->route)) != NULL) {
         pr.w = pass->w;
         prefix = pass->prefix;
     } else if (here && !here->exclude) {

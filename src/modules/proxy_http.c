@@ -29,8 +29,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
 #include "mpmd/modules/cgienv.h"
@@ -83,65 +81,12 @@ static void sb_field(struct strbuf *b, const char *name, const char *v, size_t v
 
 /* ---- the request head ------------------------------------------------------ */
 
-/* Whether TOKEN (LEN bytes) is in the comma-separated LIST (case-insensitive). */
-static int list_has(const char *list, size_t llen, const char *token, size_t len)
+/* Fields a proxy never relays in either direction: the hop-by-hop ones
+ * and the proxy's own authentication. */
+static int not_relayed(const char *name, size_t n)
 {
-    size_t i = 0;
-    while (i < llen) {
-        while (i < llen && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < llen && list[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
-            end--;
-        if (end - start == len && strncasecmp(list + start, token, len) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* Fields that describe one connection, not the message (RFC 9110 7.6.1),
- * and those the proxy writes itself. */
-static int hop_by_hop(const char *name, size_t n)
-{
-    static const char *const names[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Proxy-Authenticate", "Proxy-Authorization", NULL,
-    };
-    for (int i = 0; names[i]; i++)
-        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
-            return 1;
-    return 0;
-}
-
-static int name_is(const char *name, size_t n, const char *want)
-{
-    return strlen(want) == n && strncasecmp(name, want, n) == 0;
-}
-
-/* The client's address as text. */
-static void peer_ip(const struct sockaddr *sa, char *buf, size_t len)
-{
-    const void *a;
-    int family = sa ? sa->sa_family : AF_UNSPEC;
-    if (family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0) {
-            inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, buf, (socklen_t)len);
-            return;
-        }
-        a = &s6->sin6_addr;
-    } else if (family == AF_INET) {
-        a = &((const struct sockaddr_in *)sa)->sin_addr;
-    } else {
-        snprintf(buf, len, "unknown");
-        return;
-    }
-    if (inet_ntop(family, a, buf, (socklen_t)len) == NULL)
-        snprintf(buf, len, "unknown");
+    return http_hop_by_hop(name, n) || http_field_is(name, n, "Proxy-Authenticate") ||
+           http_field_is(name, n, "Proxy-Authorization");
 }
 
 /* Whether the client asks for a WebSocket this worker may tunnel. */
@@ -151,8 +96,8 @@ static int wants_websocket(const struct proxy_request *pr)
     const struct request *r = pr->rq->req;
     const char *up = http_request_header(r, "Upgrade", &ulen);
     const char *conn = http_request_header(r, "Connection", &clen);
-    return pr->w->upgrade_ws && up && conn && list_has(up, ulen, "websocket", 9) &&
-           list_has(conn, clen, "upgrade", 7) && r->parser.method == HTTP_GET;
+    return pr->w->upgrade_ws && up && conn && http_list_has(up, ulen, "websocket", 9) &&
+           http_list_has(conn, clen, "upgrade", 7) && r->parser.method == HTTP_GET;
 }
 
 /* How the request body goes upstream. */
@@ -163,7 +108,7 @@ static void add_forwarded(const struct proxy_request *pr, struct strbuf *b)
     const struct request *r = pr->rq->req;
     char ip[64];
     size_t n;
-    peer_ip(pr->rq->peer, ip, sizeof ip);
+    handler_addr_text(pr->rq->peer, ip, sizeof ip, NULL);
     const char *xff = pr->trusted_peer ? http_request_header(r, "X-Forwarded-For", &n) : NULL;
     sb_str(b, "X-Forwarded-For: ");
     if (xff && n > 0) {
@@ -184,15 +129,15 @@ static void add_forwarded(const struct proxy_request *pr, struct strbuf *b)
 static int pass_field(const struct proxy_request *pr, const char *name, size_t n,
                       const char *conn, size_t clen)
 {
-    if (hop_by_hop(name, n) || name_is(name, n, "Host") || name_is(name, n, "Content-Length") ||
-        name_is(name, n, "Expect"))
+    if (not_relayed(name, n) || http_field_is(name, n, "Host") || http_field_is(name, n, "Content-Length") ||
+        http_field_is(name, n, "Expect"))
         return 0;
-    if (conn && list_has(conn, clen, name, n))
+    if (conn && http_list_has(conn, clen, name, n))
         return 0;               /* named in Connection: hop-by-hop too */
     if (pr->add_headers && n > 12 && strncasecmp(name, "X-Forwarded-", 12) == 0)
-        return pr->trusted_peer && !name_is(name, n, "X-Forwarded-For") &&
-               !name_is(name, n, "X-Forwarded-Host") && !name_is(name, n, "X-Forwarded-Server") &&
-               !name_is(name, n, "X-Forwarded-Proto");
+        return pr->trusted_peer && !http_field_is(name, n, "X-Forwarded-For") &&
+               !http_field_is(name, n, "X-Forwarded-Host") && !http_field_is(name, n, "X-Forwarded-Server") &&
+               !http_field_is(name, n, "X-Forwarded-Proto");
     return 1;
 }
 
@@ -349,18 +294,18 @@ static int copy_fields(const struct proxy_request *pr, const struct proxy_resp *
         char fname[128];
         if (n >= sizeof fname)
             continue;
-        if (upgrade && (name_is(name, n, "Upgrade") || name_is(name, n, "Connection"))) {
+        if (upgrade && (http_field_is(name, n, "Upgrade") || http_field_is(name, n, "Connection"))) {
             /* kept as they are: the tunnel needs them */
-        } else if (hop_by_hop(name, n) || name_is(name, n, "Date") || name_is(name, n, "Server") ||
-                   (conn && list_has(conn, clen, name, n))) {
+        } else if (not_relayed(name, n) || http_field_is(name, n, "Date") || http_field_is(name, n, "Server") ||
+                   (conn && http_list_has(conn, clen, name, n))) {
             continue;
         }
         memcpy(fname, name, n);
         fname[n] = '\0';
         char mapped[ROUTE_PATH_MAX + 512];
         size_t mlen = 0;
-        if (name_is(name, n, "Location") || name_is(name, n, "Content-Location") ||
-            name_is(name, n, "URI"))
+        if (http_field_is(name, n, "Location") || http_field_is(name, n, "Content-Location") ||
+            http_field_is(name, n, "URI"))
             mlen = proxy_reverse_map(pr, v, vlen, mapped, sizeof mapped);
         response_head_add(&rp->out.head, fname, mlen ? mapped : v, mlen ? mlen : vlen);
     }
@@ -369,13 +314,12 @@ static int copy_fields(const struct proxy_request *pr, const struct proxy_resp *
 
 /* One try at an exchange on connection UP: send the head and the body,
  * read the response head into RESP.  Returns 0 with RESP's head complete;
- * -1 on an upstream failure (errno; *NOTHING set when no byte of a
+ * -1 on an upstream failure (errno; RESP->len 0 when no byte of a
  * response came back); -2 when the client's body failed (*STATUS). */
 static int exchange(const struct proxy_request *pr, int up, const struct strbuf *head,
                     enum body_mode mode, int spool_fd, long long spool_len,
-                    struct proxy_resp *resp, int *nothing, int *status)
+                    struct proxy_resp *resp, int *status)
 {
-    *nothing = 1;
     if (upstream_send_all(up, head->s, head->len, pr->timeout) == -1)
         return -1;
     int sent = 0;
@@ -388,10 +332,6 @@ static int exchange(const struct proxy_request *pr, int up, const struct strbuf 
     int send_errno = errno;
     /* Even when sending failed, the upstream may have answered (early 413). */
     int r = proxy_resp_read_head(resp, up, pr->timeout);
-    if (r == 0)
-        *nothing = 0;
-    if (r == -1 && resp->len > 0)
-        *nothing = 0;
     if (r == -1 && sent == -1 && resp->len == 0)
         errno = send_errno;
     return r;
@@ -537,7 +477,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
     }
     int up = -1;
     for (int attempt = 0;; attempt++) {
-        int reused = 0, nothing = 1;
+        int reused = 0;
         up = upstream_acquire(pr->pool, pr->connect_timeout, pr->ttl, &reused);
         if (up == -1) {
             int e = errno;
@@ -546,7 +486,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
             reply_error(rp, rq->date, proxy_fail_status(pr, e, "cannot connect to"));
             break;
         }
-        int r = exchange(pr, up, &head, mode, spool_fd, body_len, &resp, &nothing, &status);
+        int r = exchange(pr, up, &head, mode, spool_fd, body_len, &resp, &status);
         if (r == 0 && resp.status == 101 && !websocket) {
             resp.error = "a 101 answer to a request that asked for no upgrade";
             r = -1;
@@ -563,6 +503,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
             break;
         }
         int body_consumed = mode == BODY_LENGTH || mode == BODY_CHUNKED;
+        int nothing = resp.len == 0;     /* no byte of an answer came back */
         if (reused && nothing && attempt == 0 && idempotent(rq->method) && !body_consumed &&
             resp.error == NULL) {
             proxy_resp_reset(&resp);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "mpmd/http/http.h"
 #include "mpmd/modules/upstream.h"
 
 int proxy_resp_init(struct proxy_resp *r, size_t cap, size_t field_max, int max_fields)
@@ -108,11 +109,11 @@ static int value_is(const struct proxy_resp *r, int i, const char *want)
 
 static int name_is(const struct proxy_resp *r, int i, const char *want)
 {
-    return r->fields[i].name_len == strlen(want) &&
-           strncasecmp(r->head + r->fields[i].name_off, want, strlen(want)) == 0;
+    return http_field_is(r->head + r->fields[i].name_off, r->fields[i].name_len, want);
 }
 
-/* Whether the comma-separated value of field I has TOKEN. */
+/* Whether the value of field I has TOKEN among its comma- or
+ * blank-separated words (a Connection value: "close", "keep-alive"). */
 static int value_has(const struct proxy_resp *r, int i, const char *token)
 {
     const char *v = r->head + r->fields[i].value_off;

@@ -289,18 +289,28 @@ static int still_open(int fd)
 /* Under P's lock: an idle connection younger than TTL_S, or -1 (*IDLE_MS:
  * how long it was idle).  Stale ones are taken off the list into STALE
  * (closed by the caller). */
-static int take_idle(struct upstream_pool *p, int ttl_s, int *stale, int *n_stale,
-                     long long *idle_ms)
+/* Under P's lock: take up to MAX idle connections idle for TTL ms or more
+ * off the bottom of the stack (the oldest: the stack is in idle order)
+ * into STALE; returns how many (closed by the caller, close_stale). */
+static int take_oldest_stale(struct upstream_pool *p, long long now, long long ttl, int *stale,
+                             int max)
 {
-    long long now = now_ms(), ttl = (long long)ttl_s * 1000;
-    int old = 0;                  /* the oldest first: the stack is in idle order */
-    while (old < p->n_idle && old < 8 && now - p->idle[old].since >= ttl)
-        stale[(*n_stale)++] = p->idle[old++].fd;
+    int old = 0;
+    while (old < p->n_idle && old < max && now - p->idle[old].since >= ttl)
+        stale[old] = p->idle[old].fd, old++;
     if (old > 0) {
         memmove(p->idle, p->idle + old, (size_t)(p->n_idle - old) * sizeof *p->idle);
         p->n_idle -= old;
         p->open -= old;
     }
+    return old;
+}
+
+static int take_idle(struct upstream_pool *p, int ttl_s, int *stale, int *n_stale,
+                     long long *idle_ms)
+{
+    long long now = now_ms(), ttl = (long long)ttl_s * 1000;
+    *n_stale = take_oldest_stale(p, now, ttl, stale, 8);
     while (p->n_idle > 0) {
         struct idle_conn ic = p->idle[--p->n_idle];
         *idle_ms = now - ic.since;
@@ -404,16 +414,9 @@ void upstream_release(struct upstream_pool *p, int fd, int reusable)
 
 static void sweep_pool(struct upstream_pool *p, long long now)
 {
-    int stale[64], n = 0;
+    int stale[64];
     pthread_mutex_lock(&p->mu);
-    int old = 0;                  /* the stack is in idle order: the oldest first */
-    while (old < p->n_idle && n < 64 && now - p->idle[old].since >= (long long)p->ttl * 1000)
-        stale[n++] = p->idle[old++].fd;
-    if (old > 0) {
-        memmove(p->idle, p->idle + old, (size_t)(p->n_idle - old) * sizeof *p->idle);
-        p->n_idle -= old;
-        p->open -= old;
-    }
+    int n = take_oldest_stale(p, now, (long long)p->ttl * 1000, stale, 64);
     pthread_mutex_unlock(&p->mu);
     close_stale(p, stale, n);
 }

@@ -29,22 +29,13 @@
 #include <string.h>
 #include <strings.h>
 
+#define FUZZ_NAME "fuzz_cgihead"
 #include "fuzz_target.h"
 #include "mpmd/modules/cgihead.h"
 
 #define MAX_INPUT (128 * 1024)     /* bigger inputs are skipped: nothing new, only slow */
 #define BIG_LIMIT 65536
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "fuzz_cgihead: %s:%d: invariant broken: %s: ", \
-                    __FILE__, __LINE__, #cond);                            \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-            abort();                                                       \
-        }                                                                  \
-    } while (0)
 
 /* Feed IN (LEN bytes) to H as one piece in its own buffer.  Returns what
  * cgi_head_feed returned, after checking it. */

@@ -60,22 +60,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define FUZZ_NAME "fuzz_config"
 #include "fuzz_target.h"
 #include "mpmd/core/config.h"
 
 #define CONF_NAME "fuzz.conf"
 #define MAX_INPUT (256 * 1024)    /* bigger inputs are skipped: nothing new, only slow */
 
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "fuzz_config: %s:%d: invariant broken: %s: ", \
-                    __FILE__, __LINE__, #cond);                          \
-            fprintf(stderr, __VA_ARGS__);                                \
-            fputc('\n', stderr);                                         \
-            abort();                                                     \
-        }                                                                \
-    } while (0)
 
 /* ---- the sandbox ServerRoot --------------------------------------------- */
 

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FUZZ_NAME "fuzz_fcgi"
 #include "fuzz_target.h"
 #include "mpmd/modules/fcgi_record.h"
 
@@ -39,16 +40,6 @@
 #define MAX_PAIRS 8
 #define MAX_PAIR_BYTES (140 * 1024) /* the encoder's pairs, all together */
 
-#define CHECK(cond, ...)                                                \
-    do {                                                                \
-        if (!(cond)) {                                                  \
-            fprintf(stderr, "fuzz_fcgi: %s:%d: invariant broken: %s: ", \
-                    __FILE__, __LINE__, #cond);                         \
-            fprintf(stderr, __VA_ARGS__);                               \
-            fputc('\n', stderr);                                        \
-            abort();                                                    \
-        }                                                               \
-    } while (0)
 
 /* A growing byte buffer. */
 struct bytes {

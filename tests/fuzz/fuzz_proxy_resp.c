@@ -45,6 +45,7 @@
 #include <string.h>
 #include <strings.h>
 
+#define FUZZ_NAME "fuzz_proxy_resp"
 #include "fuzz_target.h"
 #include "mpmd/modules/proxy_resp.h"
 
@@ -68,16 +69,6 @@
 #define MAX_INPUT (128 * 1024)     /* bigger inputs are skipped: nothing new, only slow */
 #define HEADER 3
 
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_proxy_resp: %s:%d: invariant broken: %s: ", \
-                    __FILE__, __LINE__, #cond);                               \
-            fprintf(stderr, __VA_ARGS__);                                     \
-            fputc('\n', stderr);                                              \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
 
 struct limits {
     size_t cap, field_max;

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 
+#define FUZZ_NAME "fuzz_request"
 #include "fuzz_target.h"
 #include "mpmd/http/conn.h"
 #include "mpmd/http/http.h"
@@ -60,16 +61,6 @@
 /* Written so the compiler cannot drop the reads that feed it. */
 static volatile unsigned fuzz_sink;
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "fuzz_request: %s:%d: invariant broken: %s: ", \
-                    __FILE__, __LINE__, #cond);                           \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            abort();                                                      \
-        }                                                                 \
-    } while (0)
 
 /* ---- the client side: bytes arriving in bursts ----------------------- */
 

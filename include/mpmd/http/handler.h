@@ -133,6 +133,11 @@ size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t l
  * -1 with *STATUS 500 when called where there is no stream (listener). */
 ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status);
 
+/* The address of SA as text into BUF (LEN bytes: "unknown" for none or
+ * another family), an IPv4-mapped IPv6 address in its IPv4 form; its port
+ * into *PORT unless PORT is NULL.  Any thread. */
+void handler_addr_text(const struct sockaddr *sa, char *buf, size_t len, int *port);
+
 /* This handler's per-child state (its child_init result), or NULL. */
 void *handler_state(const struct req_ctx *rq, const struct handler *h);
 

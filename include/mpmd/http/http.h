@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 /* Limits from the config (Apache's LimitRequest* directives). */
 struct http_limits {
@@ -148,6 +150,23 @@ static inline long long http_request_body_left(const struct request *r)
         return -1;
     return (long long)r->parser.content_length;
 }
+
+/* Whether the field name NAME (LEN bytes) is WANT, case-insensitively. */
+static inline int http_field_is(const char *name, size_t len, const char *want)
+{
+    return len == strlen(want) && strncasecmp(name, want, len) == 0;
+}
+
+/* Whether TOKEN (TLEN bytes) is an element of the comma-separated LIST
+ * (LLEN bytes; RFC 9110 5.6.1: optional white space around elements),
+ * case-insensitively: "close" in a Connection value. */
+int http_list_has(const char *list, size_t llen, const char *token, size_t tlen);
+
+/* Whether field NAME (LEN bytes) describes one connection rather than the
+ * message (RFC 9110 7.6.1): Connection, Keep-Alive, Proxy-Connection, TE,
+ * Trailer, Transfer-Encoding, Upgrade.  A relay drops these, and those
+ * the Connection field names. */
+int http_hop_by_hop(const char *name, size_t len);
 
 static inline int http_request_method(const struct request *r)
 {

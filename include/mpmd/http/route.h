@@ -32,8 +32,8 @@ struct route {
     size_t fs_skip;               /* leading bytes of PATH that FS_BASE replaces */
     const struct dirconf *chain[ROUTE_MAX_CHAIN];
     int n_chain;
-    size_t path_info_len;         /* trailing bytes of PATH after the file <Files>
-                                   * matched ("/a.php/x": 2); 0: none */
+    const void *forced_data;      /* what that translate step matched (the ProxyPass
+                                   * entry, the ScriptAlias), for its handler */
     int handler_forced;           /* set by a translate step (ProxyPass, ScriptAlias):
                                    * module index + 1, over SetHandler; 0: none */
 };

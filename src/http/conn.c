@@ -197,10 +197,14 @@ struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int
     return c;
 }
 
+static void conn_drop_waiter(struct conn *c);
+
 void conn_close(struct conn *c)
 {
     struct child *ch = c->child;
     conn_disarm(c);
+    if (c->waiter)
+        conn_drop_waiter(c);
     if (c->tunnel)
         tunnel_free(c->tunnel);   /* asked for, never started */
     if (c->out) {
@@ -667,10 +671,15 @@ static const struct config *choose_site(struct conn *c)
     return c->site_known;
 }
 
+static struct handler_waiter *conn_suspend(void *ctx, const struct handler_async_ops *ops,
+                                           void *state, int fd, short what, int timeout_ms);
+static void *conn_take_resumed(struct conn *c);
+
 /* Build the reply for the complete (or failed) request in C: an error
  * page, or what the handler answers.  With LISTENER (the listener
- * thread), only the handler's non-blocking entry point runs; returns 0
- * when it declines (the request needs a handler thread). */
+ * thread), only the handler's non-blocking entry point runs; returns
+ * DISPATCH_DECLINED when it declines (the request needs a handler
+ * thread), DISPATCH_SUSPENDED when it answers later, else DISPATCH_DONE. */
 static int conn_build_reply(struct date_cache *date, struct conn *c, struct reply *rp,
                             int listener, struct conn_stream *cs)
 {
@@ -685,11 +694,15 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
         struct body_reader body = { conn_read_body, c };
         struct reply_stream stream = { stream_begin, stream_write, stream_tunnel,
                                        stream_local_addr, cs };
+        struct reply_async async = { conn_suspend, c };
         struct dispatch_in in = { .req = &c->req, .site = c->site, .peer = &c->peer.sa,
                                   .env = &c->child->env, .date = date, .body = &body,
-                                  .stream = cs ? &stream : NULL };
-        if (!dispatch_request(&in, rp, listener))
-            return 0;
+                                  .stream = cs ? &stream : NULL,
+                                  .async = listener ? &async : NULL,
+                                  .resumed = conn_take_resumed(c) };
+        int d = dispatch_request(&in, rp, listener);
+        if (d != DISPATCH_DONE)
+            return d;
         if (rp->streamed && !cs->head_pending)
             return 1;         /* sent (or being tunnelled): conn_stream_finish goes on */
         if (rp->streamed) {   /* failed before its head went out: still time for a 502 */
@@ -709,7 +722,7 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
     }
     c->status = rp->status;
     c->body_sent = 0;
-    return 1;
+    return DISPATCH_DONE;
 }
 
 enum next_step { NEXT_SERVE, NEXT_READ, NEXT_IDLE, NEXT_CLOSE, NEXT_LINGER,
@@ -856,8 +869,13 @@ static void conn_dispatch(struct conn *c)
     struct child *ch = c->child;
     for (;;) {
         struct reply rp;
-        if (!conn_build_reply(&ch->lst.date, c, &rp, 1, NULL))
+        int built = conn_build_reply(&ch->lst.date, c, &rp, 1, NULL);
+        if (built == DISPATCH_DECLINED)
             break;
+        if (built == DISPATCH_SUSPENDED) {
+            c->state = CONN_SUSPENDED;    /* the waiter's event brings it back */
+            return;
+        }
         if (!conn_send_reply(c, &rp))
             return;
         atomic_fetch_add_explicit(&scoreboard_child(ch->sb, ch->slot)->requests, 1,
@@ -901,6 +919,100 @@ static void conn_continue(struct conn *c, enum next_step next)
     case NEXT_GONE:
         break;
     }
+}
+
+/* ---- suspended requests (handler.h's "answering later") ---------- */
+
+/* handler.h's waiter: one per suspended request, owned by its connection
+ * from conn_suspend until the dispatch that resumes it. */
+struct handler_waiter {
+    struct event ev;          /* one-shot, on the handler's descriptor */
+    struct conn *c;
+    const struct handler_async_ops *ops;
+    void *state;              /* the handler's */
+    int armed;                /* EV is pending */
+};
+
+_Static_assert(HANDLER_EV_READ == EV_READ && HANDLER_EV_WRITE == EV_WRITE &&
+               HANDLER_EV_TIMEOUT == EV_TIMEOUT, "handler.h's event bits are libevent's");
+
+static void conn_waiter_cb(evutil_socket_t fd, short what, void *arg);
+
+int handler_watch(struct handler_waiter *w, int fd, short what, int timeout_ms)
+{
+    struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+    if (w->armed)
+        event_del(&w->ev);
+    event_assign(&w->ev, w->c->child->lst.base, fd, what & (EV_READ | EV_WRITE), conn_waiter_cb,
+                 w);
+    w->armed = event_add(&w->ev, &tv) == 0;
+    return w->armed ? 0 : -1;
+}
+
+/* reply_async.suspend (listener thread, from a fast entry point). */
+static struct handler_waiter *conn_suspend(void *ctx, const struct handler_async_ops *ops,
+                                           void *state, int fd, short what, int timeout_ms)
+{
+    struct conn *c = ctx;
+    if (c->waiter)
+        return NULL;              /* one at a time */
+    struct handler_waiter *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    *w = (struct handler_waiter){ .c = c, .ops = ops, .state = state };
+    if (handler_watch(w, fd, what, timeout_ms) == -1) {
+        free(w);
+        return NULL;
+    }
+    c->waiter = w;
+    return w;
+}
+
+/* The state of C's woken handler, for the dispatch that resumes it (the
+ * waiter goes); NULL when C is not resuming.  Owner. */
+static void *conn_take_resumed(struct conn *c)
+{
+    struct handler_waiter *w = c->waiter;
+    if (w == NULL || w->armed)
+        return NULL;
+    void *state = w->state;
+    free(w);
+    c->waiter = NULL;
+    return state;
+}
+
+/* C is closed while suspended or woken: the handler frees its state. */
+static void conn_drop_waiter(struct conn *c)
+{
+    struct handler_waiter *w = c->waiter;
+    if (w->armed)
+        event_del(&w->ev);
+    w->ops->cancel(w->state);
+    free(w);
+    c->waiter = NULL;
+}
+
+/* Listener: the descriptor a suspended handler watches is ready (or its
+ * time ran out).  The handler says whether to wait on, or where its
+ * request is dispatched again. */
+static void conn_waiter_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct handler_waiter *w = arg;
+    struct conn *c = w->c;
+    (void)fd;
+    w->armed = 0;
+    enum handler_wake next = w->ops->event(w->state, what);
+    if (next == HANDLER_WAIT && w->armed)
+        return;
+    if (next == HANDLER_WAKE_THREAD) {
+        struct child *ch = c->child;
+        conn_disarm(c);
+        c->state = CONN_HANDLING;
+        if (workq_push(&ch->q, &c->qi) <= 0)
+            listener_pause_accept(ch);
+        return;
+    }
+    conn_dispatch(c);             /* HANDLER_WAIT unwatched too: it must answer now */
 }
 
 /* ---- listener side ---------------------------------------------- */
@@ -1004,6 +1116,12 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
             conn_close(c);
         else
             linger_drain(c);
+        break;
+    case CONN_SUSPENDED:
+        /* The client sent more (or closed) while its answer waits: edge
+         * triggered, so note it for after the answer (conn_wait_input). */
+        if (what & EV_READ)
+            c->recv_full = 1;
         break;
     default:
         break;
@@ -1205,10 +1323,17 @@ struct close_scan {
 static int collect_conn(const struct event_base *base, const struct event *ev, void *arg)
 {
     struct close_scan *s = arg;
+    struct conn *c;
     (void)base;
-    if (event_get_callback(ev) != conn_event_cb)
+    if (event_get_callback(ev) == conn_waiter_cb) {
+        c = ((struct handler_waiter *)event_get_callback_arg(ev))->c;
+    } else if (event_get_callback(ev) == conn_event_cb) {
+        c = event_get_callback_arg(ev);
+        if (c->waiter && c->waiter->armed)
+            return 0;             /* found through its waiter's event */
+    } else {
         return 0;
-    struct conn *c = event_get_callback_arg(ev);
+    }
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 64;
         struct conn **f = realloc(s->found, (size_t)cap * sizeof *f);

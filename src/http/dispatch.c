@@ -79,6 +79,14 @@ int handler_stream_tunnel(const struct req_ctx *rq, int fd, const char *pending,
     return rq->stream ? rq->stream->tunnel(rq->stream->ctx, fd, pending, len, idle_s) : -1;
 }
 
+struct handler_waiter *handler_suspend(const struct req_ctx *rq,
+                                       const struct handler_async_ops *ops, void *state,
+                                       int fd, short what, int timeout_ms)
+{
+    return rq->async ? rq->async->suspend(rq->async->ctx, ops, state, fd, what, timeout_ms)
+                     : NULL;
+}
+
 ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status)
 {
     if (rq->body == NULL) {
@@ -143,7 +151,8 @@ static const char *peer_text(const struct sockaddr *sa, char *buf, size_t len)
 
 /* Route RQ (whose route is RT, begun) and run its handler.  *SERVER_MADE
  * is set when the answer did not come from a handler (a redirect, a
- * Require refusal). */
+ * Require refusal).  Returns DISPATCH_DONE, or on the listener
+ * DISPATCH_DECLINED or DISPATCH_SUSPENDED. */
 static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int listener,
                int *server_made)
 {
@@ -166,10 +175,13 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
         return 1;
     }
     const struct handler *h = mpmd_handlers[route_handler_index(rt)];
-    if (listener)
-        return h->fast && h->fast(rq, rp) == HANDLER_DONE;
+    if (listener) {
+        int r = h->fast ? h->fast(rq, rp) : HANDLER_DECLINED;
+        return r == HANDLER_DONE ? DISPATCH_DONE
+                                 : r == HANDLER_SUSPENDED ? DISPATCH_SUSPENDED : DISPATCH_DECLINED;
+    }
     h->handle(rq, rp);
-    return 1;
+    return DISPATCH_DONE;
 }
 
 /* The local ErrorDocument page PATH for the error in RP: served as a GET
@@ -182,13 +194,15 @@ static int error_page(const struct req_ctx *rq, const char *path, struct reply *
     struct req_ctx sub = *rq;
     struct reply page;
     sub.stream = NULL;     /* the page is sent under another status: not streamed */
+    sub.async = NULL;      /* nor suspended */
+    sub.resumed = NULL;
     int server_made;
     const char *q = strchr(path, '?');
     *used = 0;
     route_begin(rt2, rq->site, path, q ? (size_t)(q - path) : strlen(path));
     sub.route = rt2;
     sub.method = HTTP_GET;
-    if (!run(&sub, rt2, &page, listener, &server_made))
+    if (run(&sub, rt2, &page, listener, &server_made) != DISPATCH_DONE)
         return 0;
     if (page.status != 200) {           /* the page itself failed: the plain error */
         reply_release(&page.out);
@@ -229,7 +243,8 @@ static int finish(const struct req_ctx *rq, const struct route *rt, struct reply
     struct route page_rt;
     const struct route *final = rt;
     int error = server_made || !is_success(rp->status);
-    const struct error_doc *e = rp->status >= 400 ? route_error_doc(rt, rp->status) : NULL;
+    const struct error_doc *e =
+        rp->status >= 400 && !rp->relayed ? route_error_doc(rt, rp->status) : NULL;
     if (e && e->kind == ERRDOC_LOCAL) {
         int used;
         if (!error_page(rq, e->text, rp, &page_rt, listener, &used)) {
@@ -272,6 +287,7 @@ static int local_redirect(const struct req_ctx *rq, struct reply *rp)
         route_begin(&rt, rq->site, target, plen);
         sub.route = &rt;
         sub.method = HTTP_GET;
+        sub.resumed = NULL;
         sub.query = q ? q + 1 : "";
         sub.query_len = q ? strlen(q + 1) : 0;
         run(&sub, &rt, rp, 0, &server_made);
@@ -292,11 +308,13 @@ int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listene
                          .method = in->req->parser.method, .peer = in->peer, .env = in->env,
                          .log = log_for_site(in->env->log, in->site->site_id),
                          .date = in->date, .body = listener ? NULL : in->body,
-                         .stream = listener ? NULL : in->stream};
+                         .stream = listener ? NULL : in->stream,
+                         .async = listener ? in->async : NULL, .resumed = in->resumed};
     route_begin(&rt, in->site, raw, rawlen);
     int server_made;
-    if (!run(&rq, &rt, rp, listener, &server_made))
-        return 0;
+    int r = run(&rq, &rt, rp, listener, &server_made);
+    if (r != DISPATCH_DONE)
+        return r;
     if (rp->local_redirect && !rp->streamed)
         return local_redirect(&rq, rp);
     if (rp->streamed)

@@ -12,6 +12,7 @@ void reply_start(struct reply *rp, struct date_cache *date, int status)
     rp->status = status;
     rp->must_close = 0;
     rp->streamed = 0;
+    rp->relayed = 0;
     rp->local_redirect = NULL;
     rp->out.head_sent = 0;
     rp->out.body = NULL;

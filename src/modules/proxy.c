@@ -778,37 +778,76 @@ size_t proxy_reverse_map(const struct proxy_request *pr, const char *value, size
     return 0;
 }
 
-static int proxy_handle(const struct req_ctx *rq, struct reply *rp)
+/* Fill in PR for RQ: the worker, the settings, the pool; *PREFIX the
+ * ProxyPass path (NULL through SetHandler).  0, or -1 with RP an error. */
+static int proxy_prepare(const struct req_ctx *rq, struct proxy_request *pr, const char **prefix,
+                         struct reply *rp)
 {
-    struct proxy_request pr = {.rq = rq};
     const struct proxy_pass *here, *pass;
     const struct proxy_worker *hw;
-    fold_settings(rq, &pr, &here, &hw);
-    const char *prefix = NULL;
+    *pr = (struct proxy_request){.rq = rq};
+    fold_settings(rq, pr, &here, &hw);
+    *prefix = NULL;
     if ((pass = forced_pass(rq->route)) != NULL) {
-        pr.w = pass->w;
-        prefix = pass->prefix;
+        pr->w = pass->w;
+        *prefix = pass->prefix;
     } else if (here && !here->exclude) {
-        pr.w = here->w;
-        prefix = here->prefix;
+        pr->w = here->w;
+        *prefix = here->prefix;
     } else if (hw) {
-        pr.w = hw;
+        pr->w = hw;
     }
-    if (pr.w == NULL) {
+    if (pr->w == NULL) {
         reply_error(rp, rq->date, 404);
-        return HANDLER_DONE;
+        return -1;
     }
     const struct config *cfg = rq->env->cfg;
-    int ptimeout = pr.site && pr.site->timeout > 0 ? pr.site->timeout : cfg->timeout;
-    pr.timeout = pr.w->timeout > 0 ? pr.w->timeout : ptimeout;
-    pr.connect_timeout = pr.w->connect_timeout > 0 ? pr.w->connect_timeout : pr.timeout;
-    pr.ttl = !pr.w->reuse ? 0 : pr.w->ttl >= 0 ? pr.w->ttl : PROXY_DEFAULT_TTL;
+    int ptimeout = pr->site && pr->site->timeout > 0 ? pr->site->timeout : cfg->timeout;
+    pr->timeout = pr->w->timeout > 0 ? pr->w->timeout : ptimeout;
+    pr->connect_timeout = pr->w->connect_timeout > 0 ? pr->w->connect_timeout : pr->timeout;
+    pr->ttl = !pr->w->reuse ? 0 : pr->w->ttl >= 0 ? pr->w->ttl : PROXY_DEFAULT_TTL;
     struct upstream_set *set = handler_state(rq, &proxy_handler);
-    pr.pool = set ? upstream_pool(set, &pr.w->addr,
-                                  pr.w->max > 0 ? pr.w->max : cfg->threads_per_child, pr.ttl)
-                  : NULL;
-    if (pr.pool == NULL) {
+    pr->pool = set ? upstream_pool(set, &pr->w->addr, pr->w->max, pr->ttl) : NULL;
+    if (pr->pool == NULL) {
         reply_error(rp, rq->date, 500);
+        return -1;
+    }
+    return 0;
+}
+
+/* The listener's entry point: an HTTP request without a body is sent
+ * and answered from the event loop (proxy_async.c); the rest declines
+ * to a handler thread. */
+static int proxy_fast(const struct req_ctx *rq, struct reply *rp)
+{
+    if (rq->async == NULL && rq->resumed == NULL)
+        return HANDLER_DECLINED;
+    struct proxy_request pr;
+    const char *prefix;
+    if (proxy_prepare(rq, &pr, &prefix, rp) == -1) {
+        proxy_async_drop(rq->resumed);
+        return HANDLER_DONE;
+    }
+    if (rq->resumed)
+        return proxy_async_answer(&pr, rq->resumed, rp);
+    if (pr.w->scheme != PROXY_HTTP)
+        return HANDLER_DECLINED;
+    pr.target = http_target(rq, pr.w, prefix ? prefix : "");
+    if (pr.target == NULL) {
+        reply_error(rp, rq->date, 414);
+        return HANDLER_DONE;
+    }
+    int r = proxy_async_start(&pr, rp);
+    free(pr.target);
+    return r;
+}
+
+static int proxy_handle(const struct req_ctx *rq, struct reply *rp)
+{
+    struct proxy_request pr;
+    const char *prefix;
+    if (proxy_prepare(rq, &pr, &prefix, rp) == -1) {
+        proxy_async_drop(rq->resumed);
         return HANDLER_DONE;
     }
     if (pr.w->scheme == PROXY_FCGI) {
@@ -821,10 +860,14 @@ static int proxy_handle(const struct req_ctx *rq, struct reply *rp)
     } else {
         pr.target = http_target(rq, pr.w, prefix ? prefix : "");
         if (pr.target == NULL) {
+            proxy_async_drop(rq->resumed);
             reply_error(rp, rq->date, 414);
             return HANDLER_DONE;
         }
-        proxy_http_forward(&pr, rp);
+        if (rq->resumed)
+            proxy_async_relay(&pr, rq->resumed, rp);
+        else
+            proxy_http_forward(&pr, rp);
     }
     free(pr.target);
     return HANDLER_DONE;
@@ -850,5 +893,6 @@ const struct handler proxy_handler = {
     .child_init = proxy_child_init,
     .child_exit = proxy_child_exit,
     .translate = proxy_translate,
+    .fast = proxy_fast,
     .handle = proxy_handle,
 };

@@ -36,7 +36,7 @@
 #include "mpmd/modules/proxy_resp.h"
 
 #define BODY_CHUNK 65536
-#define RESPONSE_HEAD_MAX 65536
+#define RESPONSE_HEAD_MAX PROXY_RESPONSE_HEAD_MAX
 
 /* A growing text buffer (the request head). */
 struct strbuf {
@@ -90,7 +90,7 @@ static int not_relayed(const char *name, size_t n)
 }
 
 /* Whether the client asks for a WebSocket this worker may tunnel. */
-static int wants_websocket(const struct proxy_request *pr)
+int proxy_http_wants_upgrade(const struct proxy_request *pr)
 {
     size_t ulen, clen;
     const struct request *r = pr->rq->req;
@@ -183,6 +183,18 @@ static void build_head(const struct proxy_request *pr, struct strbuf *b, enum bo
         sb_str(b, "Transfer-Encoding: chunked\r\n");
     }
     sb_add(b, "\r\n", 2);
+}
+
+char *proxy_http_request_head(const struct proxy_request *pr, size_t *len)
+{
+    struct strbuf b = {0};
+    build_head(pr, &b, BODY_NONE, 0, 0);
+    if (b.failed) {
+        free(b.s);
+        return NULL;
+    }
+    *len = b.len;
+    return b.s;
 }
 
 /* ---- the request body ------------------------------------------------------- */
@@ -383,10 +395,8 @@ static void tunnel(const struct proxy_request *pr, int up, struct proxy_resp *re
                           pr->timeout);
 }
 
-/* Send the response whose head is in RESP: head, body, and the upstream
- * connection back to the pool when it may be reused. */
-static void relay_response(const struct proxy_request *pr, int up, struct proxy_resp *resp,
-                           struct reply *rp)
+int proxy_http_reply_head(const struct proxy_request *pr, const struct proxy_resp *resp,
+                          struct reply *rp)
 {
     reply_start(rp, pr->rq->date, resp->status);
     response_head_allow_growth(&rp->out.head, RESPONSE_HEAD_MAX + 4096);
@@ -398,8 +408,17 @@ static void relay_response(const struct proxy_request *pr, int up, struct proxy_
         log_msg(pr->rq->log, LOGL_ERROR, "proxy: %s: response head too large to relay",
                 pr->w->addr.text);
         reply_release(&rp->out);
-        upstream_release(pr->pool, up, 0);
         reply_error(rp, pr->rq->date, 502);
+        return -1;
+    }
+    return 0;
+}
+
+void proxy_http_relay(const struct proxy_request *pr, int up, struct proxy_resp *resp,
+                      struct reply *rp)
+{
+    if (proxy_http_reply_head(pr, resp, rp) == -1) {
+        upstream_release(pr->pool, up, 0);
         return;
     }
     if (resp->status == 101) {
@@ -463,7 +482,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
         reply_error(rp, rq->date, status ? status : 400);
         return HANDLER_DONE;
     }
-    int websocket = wants_websocket(pr);
+    int websocket = proxy_http_wants_upgrade(pr);
     struct strbuf head = {0};
     build_head(pr, &head, mode, body_len, websocket);
     struct proxy_resp resp;
@@ -492,7 +511,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
             r = -1;
         }
         if (r == 0) {
-            relay_response(pr, up, &resp, rp);
+            proxy_http_relay(pr, up, &resp, rp);
             break;
         }
         int e = errno;

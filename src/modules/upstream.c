@@ -249,8 +249,9 @@ int upstream_send_all(int fd, const char *buf, size_t len, int timeout_s)
     return 0;
 }
 
-/* A new connection to ADDR within CONNECT_S seconds, or -1 with errno. */
-static int connect_new(const struct upstream_addr *addr, int connect_s)
+/* A new non-blocking socket connecting to ADDR: the fd, its connect done
+ * or (*PENDING) under way; or -1 with errno. */
+static int connect_start(const struct upstream_addr *addr, int *pending)
 {
     int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
@@ -259,18 +260,37 @@ static int connect_new(const struct upstream_addr *addr, int connect_s)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    *pending = 0;
     if (connect(fd, (const struct sockaddr *)&addr->sa, addr->len) == 0)
         return fd;
-    if (errno != EINPROGRESS && errno != EAGAIN) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
+    if (errno == EINPROGRESS || errno == EAGAIN) {
+        *pending = 1;
+        return fd;
     }
-    int r = upstream_wait(fd, POLLOUT, connect_s);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+int upstream_connect_result(int fd)
+{
     int soerr = 0;
     socklen_t sl = sizeof soerr;
-    if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+        return errno;
+    return soerr;
+}
+
+/* A new connection to ADDR within CONNECT_S seconds, or -1 with errno. */
+static int connect_new(const struct upstream_addr *addr, int connect_s)
+{
+    int pending, fd = connect_start(addr, &pending);
+    if (fd == -1 || !pending)
+        return fd;
+    int r = upstream_wait(fd, POLLOUT, connect_s);
+    int soerr = r == 1 ? upstream_connect_result(fd) : 0;
+    if (r == 1 && soerr == 0)
         return fd;
     close(fd);
     errno = r == 0 ? ETIMEDOUT : soerr ? soerr : ECONNREFUSED;
@@ -333,6 +353,15 @@ static void close_stale(struct upstream_pool *p, const int *stale, int n)
         pthread_cond_broadcast(&p->freed);
 }
 
+/* A reserved slot of P that was not connected after all. */
+static void unreserve(struct upstream_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->open--;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->mu);
+}
+
 int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reused)
 {
     struct timespec deadline;
@@ -379,10 +408,50 @@ int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reu
         fd = connect_new(&p->addr, connect_s);
         if (fd == -1) {
             int e = errno;
-            pthread_mutex_lock(&p->mu);
-            p->open--;
-            pthread_cond_signal(&p->freed);
-            pthread_mutex_unlock(&p->mu);
+            unreserve(p);
+            errno = e;
+        }
+        return fd;
+    }
+}
+
+int upstream_acquire_nowait(struct upstream_pool *p, int ttl_s, int *reused, int *pending)
+{
+    for (;;) {
+        int stale[16], n_stale = 0, fd = -1, may_open = 0, down = 0;
+        long long idle_ms = 0;
+        pthread_mutex_lock(&p->mu);
+        if (p->down_until > now_ms())
+            down = 1;
+        else if ((fd = take_idle(p, ttl_s, stale, &n_stale, &idle_ms)) == -1 &&
+                 (p->max <= 0 || p->open < p->max))
+            p->open++, may_open = 1;
+        pthread_mutex_unlock(&p->mu);
+        close_stale(p, stale, n_stale);
+        if (down) {
+            errno = EHOSTDOWN;
+            return -1;
+        }
+        if (fd != -1) {
+            if (idle_ms < PEEK_AFTER_MS || still_open(fd)) {
+                *reused = 1;
+                *pending = 0;
+                return fd;
+            }
+            upstream_release(p, fd, 0);
+            continue;
+        }
+        if (!may_open) {
+            if (n_stale > 0)
+                continue;
+            errno = EAGAIN;
+            return -1;
+        }
+        *reused = 0;
+        fd = connect_start(&p->addr, pending);
+        if (fd == -1) {
+            int e = errno;
+            unreserve(p);
             errno = e;
         }
         return fd;

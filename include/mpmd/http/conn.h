@@ -52,6 +52,9 @@ enum conn_state {
                       * closes (no buffer held) */
     CONN_TUNNEL,     /* listener: relayed to an upstream after a 101 (tunnel.h); the
                       * tunnel's events, not EV, watch the socket */
+    CONN_SUSPENDED,  /* listener: its handler waits on an upstream (handler.h's
+                      * "answering later"); the waiter's event watches that, and
+                      * EV, if still registered, only notes the client's input */
 };
 
 struct conn {
@@ -83,6 +86,9 @@ struct conn {
     struct reply_out *out;   /* pending output handed to the listener, or NULL */
     struct tunnel *tunnel;   /* a handler's 101 answer: the tunnel to start once it
                               * returns; NULL otherwise */
+    struct handler_waiter *waiter; /* while CONN_SUSPENDED: the handler's (owned) */
+    void *resumed;           /* a suspended handler's state, for the dispatch that
+                              * resumes it; NULL otherwise */
     int status;              /* status of the response in progress (access log) */
     long long body_sent;     /* body bytes sent for it (access log) */
 };
@@ -102,7 +108,8 @@ void conn_run(struct worker *w, struct conn *conn);
 void conn_close(struct conn *conn);
 
 /* Listener thread, when stopping now: close every connection registered
- * in BASE (reading, idle, writing, lingering).  Returns how many. */
+ * in BASE (reading, idle, writing, lingering, suspended).  Returns how
+ * many. */
 int conn_close_registered(struct event_base *base);
 
 #endif

@@ -19,11 +19,17 @@ struct dispatch_in {
     struct date_cache *date;
     const struct body_reader *body; /* handler threads: the body stream; else NULL */
     const struct reply_stream *stream; /* handler threads: the response stream; else NULL */
+    const struct reply_async *async; /* the listener in MPM event: suspending; else NULL */
+    void *resumed;                /* a suspended request dispatched again: its state */
 };
 
-/* Build the reply to IN's request in RP.  With LISTENER, returns 0 when
- * the request needs a handler thread (RP untouched, nothing held);
- * otherwise builds RP and returns 1. */
+enum { DISPATCH_DECLINED = 0, DISPATCH_DONE = 1, DISPATCH_SUSPENDED = 2 };
+
+/* Build the reply to IN's request in RP.  With LISTENER, returns
+ * DISPATCH_DECLINED when the request needs a handler thread, or
+ * DISPATCH_SUSPENDED when its handler answers later (handler.h; RP
+ * untouched, nothing held either way); otherwise builds RP and returns
+ * DISPATCH_DONE. */
 int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listener);
 
 #endif

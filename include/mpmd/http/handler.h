@@ -76,9 +76,13 @@ struct req_ctx {
     const char *query;            /* after a local redirect: its query (no '?'), else NULL:
                                    * the request's */
     size_t query_len;
+    const struct reply_async *async; /* the listener thread in MPM event: the request
+                                   * may be suspended (below); else NULL */
+    void *resumed;                /* a suspended request dispatched again: the state its
+                                   * handler suspended it with (below); else NULL */
 };
 
-enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1 };
+enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1, HANDLER_SUSPENDED = 2 };
 
 /* A module: its configuration part (directives, per-section create and
  * merge: module.h) and its entry points, each optional.  They run in this
@@ -88,7 +92,9 @@ enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1 };
  *              answer at once (Redirect).  Never blocks.
  *   fast       listener thread, for the request's handler (SetHandler):
  *              never blocks; HANDLER_DECLINED sends the request to a
- *              handler thread, where everything runs again from the start.
+ *              handler thread, where everything runs again from the start;
+ *              HANDLER_SUSPENDED (MPM event): the answer waits on an
+ *              upstream without holding a thread (see "answering later").
  *   handle     handler thread: may block on disk or an upstream; must
  *              answer (HANDLER_DONE). */
 struct handler {
@@ -177,5 +183,57 @@ int handler_local_addr(const struct req_ctx *rq, struct sockaddr_storage *out);
 int handler_stream_write(const struct req_ctx *rq, const char *buf, size_t len, int last);
 int handler_stream_tunnel(const struct req_ctx *rq, int fd, const char *pending, size_t len,
                           int idle_s);
+
+/* ---- answering later, without a thread (MPM event, listener thread) ------
+ * A fast entry point whose answer waits on an upstream may suspend the
+ * request instead of declining it: it calls handler_suspend with a state
+ * of its own and the descriptor that state waits on, and returns
+ * HANDLER_SUSPENDED.  The connection then waits holding
+ * no thread (its client's input is left for after the answer), and the
+ * listener calls
+ *   event(STATE, WHAT)  when the watched descriptor is ready (WHAT has
+ *                       HANDLER_EV_READ or _WRITE) or its time ran out
+ *                       (HANDLER_EV_TIMEOUT); the watch is one-shot.  It
+ *                       returns HANDLER_WAIT after watching again, or where
+ *                       the request goes now:
+ *   HANDLER_WAKE_LISTENER / HANDLER_WAKE_THREAD: the request is dispatched
+ *                       again from the start, on the listener (fast) or a
+ *                       handler thread (handle), with rq->resumed = STATE;
+ *                       the handler answers from it and frees it.  Routing
+ *                       is deterministic: the same handler gets it.
+ *   cancel(STATE)       when the connection is dropped while suspended (the
+ *                       child stops now): free everything.
+ * Only event and cancel ever run on STATE while it is suspended, both on
+ * the listener thread, and they must not block. */
+enum { HANDLER_EV_TIMEOUT = 0x01, HANDLER_EV_READ = 0x02, HANDLER_EV_WRITE = 0x04 };
+enum handler_wake { HANDLER_WAIT, HANDLER_WAKE_LISTENER, HANDLER_WAKE_THREAD };
+
+struct handler_async_ops {
+    enum handler_wake (*event)(void *state, short what);
+    void (*cancel)(void *state);
+};
+
+struct handler_waiter;            /* the suspended connection's (src/http/conn.c) */
+
+/* The connection code's side of it (rq->async). */
+struct reply_async {
+    struct handler_waiter *(*suspend)(void *ctx, const struct handler_async_ops *ops,
+                                      void *state, int fd, short what, int timeout_ms);
+    void *ctx;
+};
+
+/* Suspend RQ with STATE, watching FD for WHAT (HANDLER_EV_READ or
+ * _WRITE) for up to TIMEOUT_MS (> 0): the waiter to watch with from then
+ * on, or NULL where a request cannot be suspended (rq->async NULL; out of
+ * memory; the event loop refused): then nothing is held, and the handler
+ * declines or answers. */
+struct handler_waiter *handler_suspend(const struct req_ctx *rq,
+                                       const struct handler_async_ops *ops, void *state,
+                                       int fd, short what, int timeout_ms);
+
+/* From event(): watch FD for WHAT for up to TIMEOUT_MS, once.  0, or -1
+ * when the event loop refused (then wake the request to answer an
+ * error).  Listener thread. */
+int handler_watch(struct handler_waiter *w, int fd, short what, int timeout_ms);
 
 #endif

@@ -32,6 +32,8 @@ struct reply {
     int status;
     int must_close;          /* the connection must end after this reply */
     int streamed;            /* sent through the stream (handler.h): nothing left to send */
+    int relayed;             /* an upstream's answer, whole: ErrorDocument leaves it as it
+                              * is (Apache's ProxyErrorOverride Off), as when streamed */
     char *local_redirect;    /* a CGI "Location: /path" (owned, malloc'd): answer with
                               * a GET of that path instead (dispatch.c) */
     struct reply_out out;

@@ -71,6 +71,47 @@ size_t proxy_reverse_map(const struct proxy_request *pr, const char *value, size
 int proxy_http_forward(struct proxy_request *pr, struct reply *rp);
 int proxy_fcgi_forward(struct proxy_request *pr, struct reply *rp);
 
+/* The largest upstream response head (and the read buffer's size). */
+#define PROXY_RESPONSE_HEAD_MAX 65536
+
+struct proxy_resp;
+
+/* Whether PR's client asks for a WebSocket its worker may tunnel. */
+int proxy_http_wants_upgrade(const struct proxy_request *pr);
+
+/* The head to send upstream for PR's request, which has no body (malloc'd,
+ * *LEN bytes), or NULL when out of memory.  Any thread. */
+char *proxy_http_request_head(const struct proxy_request *pr, size_t *len);
+
+/* RP's head from the upstream's (RESP, complete): status, reason, the
+ * fields a proxy relays.  0, or -1 when it is too large: then RP is a 502
+ * (logged).  Any thread. */
+int proxy_http_reply_head(const struct proxy_request *pr, const struct proxy_resp *resp,
+                          struct reply *rp);
+
+/* Relay the response whose head is in RESP (body bytes read with it
+ * after it) from connection UP, streamed (handler.h), a 101 as a tunnel;
+ * UP goes back to the pool, or is closed.  Handler thread. */
+void proxy_http_relay(const struct proxy_request *pr, int up, struct proxy_resp *resp,
+                      struct reply *rp);
+
+/* The listener's way (MPM event, proxy_async.c): PR's request (HTTP, no
+ * body, no upgrade) sent and its response read without a thread.
+ * HANDLER_SUSPENDED; HANDLER_DECLINED when it needs a thread after all
+ * (nothing was sent); HANDLER_DONE with RP an error answer. */
+int proxy_async_start(struct proxy_request *pr, struct reply *rp);
+
+/* A suspended exchange dispatched again (rq->resumed, STATE freed here).
+ * Listener: its response, complete in memory, answers RP (or the error
+ * it ended with).  Handler thread: its response is relayed (one too long
+ * or too slow to hold), or when it never got a connection the request is
+ * forwarded from the start. */
+int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp);
+int proxy_async_relay(struct proxy_request *pr, void *state, struct reply *rp);
+
+/* Free STATE (a resumed request answered otherwise); NULL: nothing. */
+void proxy_async_drop(void *state);
+
 /* The status for a failed upstream operation with errno E: 504 for a
  * timeout, 503 when no connection could be had (busy, or in its retry
  * time), 502 otherwise; logs WHAT (a verb phrase) with the upstream's

@@ -53,6 +53,16 @@ struct upstream_pool *upstream_pool(struct upstream_set *s, const struct upstrea
  * its retry time ago: upstream_mark_failed). */
 int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reused);
 
+/* upstream_acquire without waiting (the listener thread): an idle
+ * connection (*REUSED = 1), or a new one whose connect is done or, with
+ * *PENDING, under way (wait for it to be writable, then ask
+ * upstream_connect_result).  -1 with errno EAGAIN when all MAX are busy,
+ * EHOSTDOWN as above, or connect's error. */
+int upstream_acquire_nowait(struct upstream_pool *p, int ttl_s, int *reused, int *pending);
+
+/* How a connect that was under way on FD ended: 0, or its errno. */
+int upstream_connect_result(int fd);
+
 /* Give FD back: to the idle list when REUSABLE (the last response was
  * read whole and the upstream keeps the connection), else closed. */
 void upstream_release(struct upstream_pool *p, int fd, int reusable);

@@ -599,11 +599,18 @@ static int stream_tunnel(void *ctx, int fd, const char *pending, size_t len, int
     return 0;
 }
 
+/* reply_async.local_addr: CTX is the connection. */
+static int conn_local_addr(void *ctx, struct sockaddr_storage *out)
+{
+    struct conn *c = ctx;
+    socklen_t len = sizeof *out;
+    return getsockname(c->fd, (struct sockaddr *)out, &len);
+}
+
 static int stream_local_addr(void *ctx, struct sockaddr_storage *out)
 {
     struct conn_stream *cs = ctx;
-    socklen_t len = sizeof *out;
-    return getsockname(cs->c->fd, (struct sockaddr *)out, &len);
+    return conn_local_addr(cs->c, out);
 }
 
 static void conn_log_access(struct conn *c)
@@ -694,7 +701,7 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
         struct body_reader body = { conn_read_body, c };
         struct reply_stream stream = { stream_begin, stream_write, stream_tunnel,
                                        stream_local_addr, cs };
-        struct reply_async async = { conn_suspend, c };
+        struct reply_async async = { conn_suspend, conn_local_addr, c };
         struct dispatch_in in = { .req = &c->req, .site = c->site, .peer = &c->peer.sa,
                                   .env = &c->child->env, .date = date, .body = &body,
                                   .stream = cs ? &stream : NULL,

@@ -65,7 +65,9 @@ int handler_stream_begin(const struct req_ctx *rq, struct reply *rp, int flush)
 
 int handler_local_addr(const struct req_ctx *rq, struct sockaddr_storage *out)
 {
-    return rq->stream ? rq->stream->local_addr(rq->stream->ctx, out) : -1;
+    if (rq->stream)
+        return rq->stream->local_addr(rq->stream->ctx, out);
+    return rq->async ? rq->async->local_addr(rq->async->ctx, out) : -1;
 }
 
 int handler_stream_write(const struct req_ctx *rq, const char *buf, size_t len, int last)

@@ -86,17 +86,17 @@ static int send_request(const struct proxy_request *pr, int fd, const struct fcg
     return send_body(pr, fd, spool_fd, has_body, status);
 }
 
-/* Read records until END_REQUEST, relaying STDOUT and STDERR.  Returns
- * 1 when the request ended cleanly with nothing after it, 0 when it ended
+/* Read records until END_REQUEST, relaying STDOUT and STDERR, D
+ * decoding (GOT_ANY: bytes of the answer came already).  Returns 1 when
+ * the request ended cleanly with nothing after it, 0 when it ended
  * otherwise (the connection is not reused), -1 when nothing at all came
  * back (errno). */
-static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out)
+static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out,
+                 struct fcgi_decoder *d, int got_any)
 {
     unsigned char *buf = malloc(FCGI_READ);
-    struct fcgi_decoder d;
-    int got_any = 0, ended = 0, stop = 0, clean = 0;
+    int ended = 0, stop = 0, clean = 0;
     const char *why = NULL;
-    fcgi_decoder_init(&d, FCGI_ID);
     if (buf == NULL) {
         errno = ENOMEM;
         return -1;
@@ -123,7 +123,7 @@ static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out)
         while (off < (size_t)n && !ended && !stop) {
             size_t used, dlen = 0;
             const unsigned char *data = NULL;
-            enum fcgi_event ev = fcgi_decode(&d, buf + off, (size_t)n - off, &used, &data, &dlen);
+            enum fcgi_event ev = fcgi_decode(d, buf + off, (size_t)n - off, &used, &data, &dlen);
             off += used;
             if (ev == FCGI_EV_STDOUT)
                 stop = cgi_output_feed(out, (const char *)data, dlen) == -1;
@@ -131,9 +131,9 @@ static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out)
                 cgi_output_stderr(out, (const char *)data, dlen);
             else if (ev == FCGI_EV_END) {
                 ended = 1;
-                clean = off == (size_t)n && d.protocol_status == 0;
+                clean = off == (size_t)n && d->protocol_status == 0;
             } else if (ev == FCGI_EV_ERROR) {
-                why = d.error;
+                why = d->error;
                 stop = 1;
             } else if (used == 0) {
                 break;
@@ -151,6 +151,40 @@ static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out)
     return clean && !stop ? 1 : 0;
 }
 
+/* "FastCGI ADDR SCRIPT", for log lines, into WHO (LEN bytes). */
+static const char *fcgi_who(const struct proxy_request *pr, char *who, size_t len)
+{
+    snprintf(who, len, "FastCGI %s %s", pr->w->addr.text, pr->target);
+    return who;
+}
+
+void proxy_fcgi_continue(struct proxy_request *pr, int fd, const struct fcgi_progress *p,
+                         struct reply *rp)
+{
+    char who[300];
+    struct cgi_output out;
+    struct fcgi_decoder d = *p->d;
+    if (cgi_output_init(&out, pr->rq, rp, fcgi_who(pr, who, sizeof who), 502) == -1) {
+        if (fd != -1)
+            upstream_release(pr->pool, fd, 0);
+        reply_error(rp, pr->rq->date, 500);
+        return;
+    }
+    cgi_output_stderr(&out, p->err, p->err_len);
+    int stop = cgi_output_feed(&out, p->out, p->out_len) == -1, rel = 0;
+    if (p->ended || stop)
+        cgi_output_end(&out, p->ended, p->ended ? NULL : "the output was not wanted");
+    else if (p->timed_out)
+        cgi_output_end(&out, 0, "no answer within the timeout");
+    else
+        rel = relay(pr, fd, &out, &d, 1);
+    if (p->ended)
+        rel = p->clean && !stop;
+    cgi_output_free(&out);
+    if (fd != -1)
+        upstream_release(pr->pool, fd, rel == 1 && pr->ttl > 0);
+}
+
 /* The PARAMS records for PR (CONTENT_LENGTH LENGTH, < 0: none). */
 static int build_params(const struct proxy_request *pr, struct fcgi_params *params,
                         long long length)
@@ -162,6 +196,27 @@ static int build_params(const struct proxy_request *pr, struct fcgi_params *para
     if (cgi_env_build(pr->rq, &s, length, add_param, params) == -1)
         return -1;
     return fcgi_params_finish(params);
+}
+
+char *proxy_fcgi_request(const struct proxy_request *pr, size_t *len)
+{
+    struct fcgi_params params;
+    unsigned char begin[16], end[FCGI_HEADER_LEN];
+    if (build_params(pr, &params, -1) == -1) {
+        fcgi_params_free(&params);
+        return NULL;
+    }
+    fcgi_begin_request(begin, FCGI_ID, FCGI_RESPONDER, pr->ttl > 0 ? FCGI_KEEP_CONN : 0);
+    fcgi_record_header(end, FCGI_STDIN, FCGI_ID, 0, 0);
+    *len = sizeof begin + params.len + sizeof end;
+    char *buf = malloc(*len);
+    if (buf) {
+        memcpy(buf, begin, sizeof begin);
+        memcpy(buf + sizeof begin, params.buf, params.len);
+        memcpy(buf + sizeof begin + params.len, end, sizeof end);
+    }
+    fcgi_params_free(&params);
+    return buf;
 }
 
 int proxy_fcgi_forward(struct proxy_request *pr, struct reply *rp)
@@ -187,7 +242,7 @@ int proxy_fcgi_forward(struct proxy_request *pr, struct reply *rp)
         return HANDLER_DONE;
     }
     char who[300];
-    snprintf(who, sizeof who, "FastCGI %s %s", pr->w->addr.text, pr->target);
+    fcgi_who(pr, who, sizeof who);
     for (int attempt = 0;; attempt++) {
         int reused = 0;
         int fd = upstream_acquire(pr->pool, pr->connect_timeout, pr->ttl, &reused);
@@ -213,7 +268,9 @@ int proxy_fcgi_forward(struct proxy_request *pr, struct reply *rp)
             reply_error(rp, rq->date, status ? status : 400);
             break;
         }
-        int rel = relay(pr, fd, &out);
+        struct fcgi_decoder d;
+        fcgi_decoder_init(&d, FCGI_ID);
+        int rel = relay(pr, fd, &out, &d, 0);
         if (rel == -1)
             e = errno ? errno : e;
         cgi_output_free(&out);

@@ -531,7 +531,7 @@ static const struct module_directive proxy_directives[] = {
      "(http://, ws://, fcgi://, unix:/SOCKET|...); in a <Location> without PATH; '!' exempts "
      "PATH. The first match wins", CTX_SERVER | CTX_VHOST | CTX_DIR, 1, 14, set_pass, NULL,
      "PATH matches whole path segments (`/app` covers `/app` and `/app/x`, not `/apple`). "
-     "Parameters: `max=N` connections to this upstream per child (default ThreadsPerChild; "
+     "Parameters: `max=N` connections to this upstream per child (default: no limit; "
      "more requests wait up to connectiontimeout, then 503), `ttl=S` seconds an idle "
      "connection is kept for reuse (default 1: below gunicorn's 2 s and uvicorn's 5 s "
      "keep-alive; 0 never reuses), `connectiontimeout=S` (default: timeout), `timeout=S` "
@@ -815,9 +815,9 @@ static int proxy_prepare(const struct req_ctx *rq, struct proxy_request *pr, con
     return 0;
 }
 
-/* The listener's entry point: an HTTP request without a body is sent
- * and answered from the event loop (proxy_async.c); the rest declines
- * to a handler thread. */
+/* The listener's entry point: an HTTP or FastCGI request without a body
+ * is sent and answered from the event loop (proxy_async.c,
+ * fcgi_async.c); the rest declines to a handler thread. */
 static int proxy_fast(const struct req_ctx *rq, struct reply *rp)
 {
     if (rq->async == NULL && rq->resumed == NULL)
@@ -828,16 +828,18 @@ static int proxy_fast(const struct req_ctx *rq, struct reply *rp)
         proxy_async_drop(rq->resumed);
         return HANDLER_DONE;
     }
-    if (rq->resumed)
-        return proxy_async_answer(&pr, rq->resumed, rp);
-    if (pr.w->scheme != PROXY_HTTP)
+    int fcgi = pr.w->scheme == PROXY_FCGI;
+    if (!fcgi && pr.w->scheme != PROXY_HTTP)
         return HANDLER_DECLINED;
-    pr.target = http_target(rq, pr.w, prefix ? prefix : "");
+    pr.target = fcgi ? fcgi_script(rq, &pr, prefix) : http_target(rq, pr.w, prefix ? prefix : "");
     if (pr.target == NULL) {
-        reply_error(rp, rq->date, 414);
+        proxy_async_drop(rq->resumed);
+        reply_error(rp, rq->date, fcgi ? 404 : 414);
         return HANDLER_DONE;
     }
-    int r = proxy_async_start(&pr, rp);
+    int r = rq->resumed ? proxy_async_answer(&pr, rq->resumed, rp)
+            : fcgi      ? proxy_fcgi_async_start(&pr, rp)
+                        : proxy_async_start(&pr, rp);
     free(pr.target);
     return r;
 }
@@ -853,10 +855,14 @@ static int proxy_handle(const struct req_ctx *rq, struct reply *rp)
     if (pr.w->scheme == PROXY_FCGI) {
         pr.target = fcgi_script(rq, &pr, prefix);
         if (pr.target == NULL) {
+            proxy_async_drop(rq->resumed);
             reply_error(rp, rq->date, 404);
             return HANDLER_DONE;
         }
-        proxy_fcgi_forward(&pr, rp);
+        if (rq->resumed)
+            proxy_async_relay(&pr, rq->resumed, rp);
+        else
+            proxy_fcgi_forward(&pr, rp);
     } else {
         pr.target = http_target(rq, pr.w, prefix ? prefix : "");
         if (pr.target == NULL) {

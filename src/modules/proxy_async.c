@@ -1,6 +1,7 @@
-/* proxy_async.c: an HTTP request passed upstream without a thread (MPM
- * event; proxy.h).  Runs on the listener thread, from the proxy's fast
- * entry point and then from the events of the suspended request
+/* proxy_async.c: exchanges with upstreams run by the listener thread
+ * for suspended requests (proxy_async.h; MPM event), and the HTTP
+ * protocol's part of them.  Runs on the listener thread, from the proxy's
+ * fast entry point and then from the events of the suspended request
  * (handler.h's "answering later"); the state it builds is freed by the
  * dispatch that resumes the request.
  *
@@ -8,13 +9,13 @@
  * connection (or starts a new one) without waiting, its head goes out
  * and the connection's readiness is awaited in the listener's event
  * loop, as nginx does: no thread is woken and none waits.  The response
- * is read into one buffer (PROXY_RESPONSE_HEAD_MAX); when it is complete
- * in it, the request is dispatched again on the listener, which answers
- * with the body from memory.  A response that does not fit, that says it
- * streams (text/event-stream, X-Accel-Buffering: no), or whose body
- * stalls for ASYNC_PATIENCE_MS goes to a handler thread as it stands,
- * which relays it streamed (proxy_http.c): what the listener read is
- * re-parsed there, so both paths relay the same bytes the same way.
+ * is read into one buffer (PA_GATHER_MAX); when it is complete in it,
+ * the request is dispatched again on the listener, which answers with the
+ * body from memory.  A response that does not fit, that says it streams
+ * (text/event-stream, X-Accel-Buffering: no), or whose body pauses for
+ * PA_PATIENCE_MS goes to a handler thread as it stands, which relays it
+ * streamed (proxy_http.c): what the listener read is re-parsed there, so
+ * both paths relay the same bytes the same way.
  *
  * Errors answer as the thread path does: 502 for refusals and garbage,
  * 504 for timeouts, 503 in a retry= time; a pooled connection that fails
@@ -32,65 +33,25 @@
 
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
-#include "mpmd/modules/proxy.h"
-#include "mpmd/modules/proxy_resp.h"
+#include "mpmd/modules/proxy_async.h"
 
-/* How long a response body may pause before it is streamed by a thread
- * rather than gathered here. */
-#define ASYNC_PATIENCE_MS 20
+/* ---- the exchange ------------------------------------------------------------- */
 
-enum phase { PA_CONNECT, PA_SEND, PA_HEAD, PA_BODY, PA_DONE, PA_FAILED };
-
-struct proxy_async {
-    struct handler_waiter *waiter;
-    struct upstream_pool *pool;
-    int fd;                       /* the upstream connection; -1 once given back */
-    enum phase phase;
-    int reused, retried;
-    int timeout_ms, connect_ms, retry_s, ttl_s;
-    int idempotent, head_request;
-    char *req;                    /* the request head to send */
-    size_t req_len, req_sent;
-    struct proxy_resp resp;       /* raw bytes read, the head parsed */
-    http_parser hp;               /* the body's framing, fed from resp */
-    size_t fed;                   /* bytes of resp handed to hp */
-    int message_done;             /* hp saw the message's end */
-    size_t body_end;              /* PA_DONE: where the message ends in resp */
-    int fail_errno;               /* PA_FAILED: errno, or 0 with resp.error set */
-    const char *fail_what;        /* PA_FAILED: for proxy_fail_status */
-};
-
-/* What the state waits for next. */
-struct pa_want {
-    short what;
-    int ms;
-};
-
-static void pa_free(struct proxy_async *a)
+void pa_free(struct proxy_async *a)
 {
     if (a->fd != -1)
         upstream_release(a->pool, a->fd, 0);
-    proxy_resp_free(&a->resp);
+    a->proto->free(a);
     free(a->req);
     free(a);
 }
 
-static int on_message_complete(http_parser *p)
-{
-    struct proxy_async *a = p->data;
-    a->message_done = 1;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-static const http_parser_settings body_settings = {.on_message_complete = on_message_complete};
-
-/* The exchange failed: E (errno; 0 when resp.error says why) while WHAT. */
-static enum handler_wake pa_fail(struct proxy_async *a, int e, const char *what)
+enum handler_wake pa_fail(struct proxy_async *a, int e, const char *what, const char *error)
 {
     a->phase = PA_FAILED;
     a->fail_errno = e;
     a->fail_what = what;
+    a->fail_error = error;
     if (a->fd != -1) {
         upstream_release(a->pool, a->fd, 0);
         a->fd = -1;
@@ -98,28 +59,42 @@ static enum handler_wake pa_fail(struct proxy_async *a, int e, const char *what)
     return HANDLER_WAKE_LISTENER;
 }
 
+enum handler_wake pa_done(struct proxy_async *a, int reusable)
+{
+    a->phase = PA_DONE;
+    upstream_release(a->pool, a->fd, reusable && a->ttl_s > 0);
+    a->fd = -1;
+    return HANDLER_WAKE_LISTENER;
+}
+
+enum handler_wake pa_wait_read(struct proxy_async *a, int begun, struct pa_want *want)
+{
+    want->what = HANDLER_EV_READ;
+    want->ms = begun ? PA_PATIENCE_MS : a->timeout_ms;
+    return HANDLER_WAIT;
+}
+
 static enum handler_wake pa_connect_failed(struct proxy_async *a, int e)
 {
     upstream_mark_failed(a->pool, a->retry_s);
-    return pa_fail(a, e, "cannot connect to");
+    return pa_fail(a, e, "cannot connect to", NULL);
 }
 
-/* A connection to send on: a pooled one, or a new one.  PA_SEND or
- * PA_CONNECT; else a wake (an error, or a thread when every connection is
- * busy: it waits for one, and forwards from the start). */
+/* A connection to send on: a pooled one, or a new one (PA_SEND or
+ * PA_CONNECT); else -1 and a wake (an error, or a thread when every
+ * connection is busy: it waits for one, and forwards from the start). */
 static int pa_acquire(struct proxy_async *a, enum handler_wake *wake)
 {
     int pending = 0;
     a->fd = upstream_acquire_nowait(a->pool, a->ttl_s, &a->reused, &pending);
     if (a->fd == -1) {
         int e = errno;
-        if (e == EAGAIN) {
+        if (e == EAGAIN)
             *wake = HANDLER_WAKE_THREAD;
-        } else if (e == EHOSTDOWN) {
-            *wake = pa_fail(a, e, "cannot connect to");
-        } else {
+        else if (e == EHOSTDOWN)
+            *wake = pa_fail(a, e, "cannot connect to", NULL);
+        else
             *wake = pa_connect_failed(a, e);
-        }
         return -1;
     }
     a->phase = pending ? PA_CONNECT : PA_SEND;
@@ -127,140 +102,23 @@ static int pa_acquire(struct proxy_async *a, enum handler_wake *wake)
     return 0;
 }
 
-/* The connection failed with E before any byte of a response: once more
- * on another when the pool gave it (the upstream may have closed it as it
- * was taken), else the error. */
-static enum handler_wake pa_lost(struct proxy_async *a, int e, struct pa_want *want);
-
 static enum handler_wake pa_step(struct proxy_async *a, short what, struct pa_want *want);
 
-/* Head complete in resp: decide how the body is read, or hand over. */
-static enum handler_wake pa_head_done(struct proxy_async *a, int *go_on)
+enum handler_wake pa_lost(struct proxy_async *a, int e, struct pa_want *want)
 {
-    struct proxy_resp *r = &a->resp;
-    size_t n;
-    *go_on = 0;
-    if (r->status == 101) {
-        r->error = "a 101 answer to a request that asked for no upgrade";
-        return pa_fail(a, 0, NULL);
-    }
-    const char *type = proxy_resp_field(r, "Content-Type", &n);
-    const char *accel = proxy_resp_field(r, "X-Accel-Buffering", &n);
-    if ((type && n >= 17 && strncasecmp(type, "text/event-stream", 17) == 0) ||
-        (accel && n == 2 && strncasecmp(accel, "no", 2) == 0))
-        return HANDLER_WAKE_THREAD;           /* it streams: relay it as it comes */
-    int ended = proxy_resp_body_parser(r, &a->hp, a->head_request);
-    a->hp.data = a;
-    a->fed = r->head_len;
-    if (r->no_body || ended || a->head_request) {
-        a->message_done = 1;
-        return HANDLER_WAKE_LISTENER;         /* pa_parse finishes it */
-    }
-    a->phase = PA_BODY;
-    *go_on = 1;
-    return HANDLER_WAIT;
-}
-
-/* The message is in: the connection goes back to the pool when the
- * upstream keeps it and sent nothing past the message. */
-static enum handler_wake pa_done(struct proxy_async *a)
-{
-    const struct proxy_resp *r = &a->resp;
-    int keep = r->no_body || a->head_request || http_should_keep_alive(&a->hp);
-    int reusable = a->ttl_s > 0 && r->keep_alive && keep && a->fed == r->len;
-    a->body_end = a->fed;
-    a->phase = PA_DONE;
-    upstream_release(a->pool, a->fd, reusable);
-    a->fd = -1;
-    return HANDLER_WAKE_LISTENER;
-}
-
-/* New bytes are in resp: parse the head, then feed the body's framing.
- * HANDLER_WAIT (with *GO_ON) when more is needed, else a wake. */
-static enum handler_wake pa_parse(struct proxy_async *a, int *go_on)
-{
-    struct proxy_resp *r = &a->resp;
-    *go_on = 1;
-    if (a->phase == PA_HEAD) {
-        int p = proxy_resp_parse(r);
-        if (p == 0)
-            return HANDLER_WAIT;
-        if (p == -1)
-            return pa_fail(a, 0, NULL);
-        enum handler_wake w = pa_head_done(a, go_on);
-        if (a->message_done)
-            return pa_done(a);
-        if (!*go_on)
-            return w;
-    }
-    if (r->len == a->fed)
-        return HANDLER_WAIT;      /* (a length of 0 would tell http_parser of an EOF) */
-    size_t used = http_parser_execute(&a->hp, &body_settings, r->head + a->fed, r->len - a->fed);
-    a->fed += used;
-    if (a->message_done)
-        return pa_done(a);
-    if (HTTP_PARSER_ERRNO(&a->hp) != HPE_OK) {
-        r->error = "a malformed response body";
-        return pa_fail(a, 0, NULL);
-    }
-    return HANDLER_WAIT;
-}
-
-/* The upstream closed (E: EPIPE) or failed (E) while the response came. */
-static enum handler_wake pa_ended(struct proxy_async *a, int e, struct pa_want *want)
-{
-    if (a->phase == PA_HEAD && a->resp.len == 0)
-        return pa_lost(a, e, want);
-    if (a->phase == PA_BODY && e == EPIPE) {
-        http_parser_execute(&a->hp, &body_settings, NULL, 0);  /* ends a close-delimited body */
-        if (a->message_done)
-            return pa_done(a);
-    }
-    return pa_fail(a, e, "incomplete response from");
-}
-
-/* Read what the upstream sent.  HANDLER_WAIT with *WANT set, or a wake. */
-static enum handler_wake pa_read(struct proxy_async *a, struct pa_want *want)
-{
-    struct proxy_resp *r = &a->resp;
-    for (;;) {
-        if (r->len == r->cap)             /* a head too large fails in pa_parse */
-            return HANDLER_WAKE_THREAD;   /* too long to hold: streamed */
-        ssize_t n = recv(a->fd, r->head + r->len, r->cap - r->len, 0);
-        if (n > 0) {
-            int go_on;
-            r->len += (size_t)n;
-            enum handler_wake w = pa_parse(a, &go_on);
-            if (!go_on || w != HANDLER_WAIT)
-                return w;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            want->what = HANDLER_EV_READ;
-            want->ms = a->phase == PA_HEAD ? a->timeout_ms : ASYNC_PATIENCE_MS;
-            return HANDLER_WAIT;
-        }
-        return pa_ended(a, n == 0 ? EPIPE : errno, want);
-    }
-}
-
-static enum handler_wake pa_lost(struct proxy_async *a, int e, struct pa_want *want)
-{
-    if (!a->reused || a->retried || !a->idempotent)
-        return pa_fail(a, e, "no response from");
+    if (!a->reused || a->retried || !a->may_retry)
+        return pa_fail(a, e, a->proto->no_answer, NULL);
     upstream_release(a->pool, a->fd, 0);
     a->fd = -1;
     a->retried = 1;
-    proxy_resp_reset(&a->resp);
+    a->proto->reset(a);
     enum handler_wake wake;
     if (pa_acquire(a, &wake) == -1)
         return wake;
     return pa_step(a, 0, want);
 }
 
-/* Send the rest of the request head. */
+/* Send the rest of the request. */
 static enum handler_wake pa_send(struct proxy_async *a, struct pa_want *want)
 {
     while (a->req_sent < a->req_len) {
@@ -278,10 +136,8 @@ static enum handler_wake pa_send(struct proxy_async *a, struct pa_want *want)
         }
         return pa_lost(a, errno, want);
     }
-    a->phase = PA_HEAD;
-    want->what = HANDLER_EV_READ;
-    want->ms = a->timeout_ms;
-    return HANDLER_WAIT;       /* the answer cannot be there yet: wait for it */
+    a->phase = PA_READ;
+    return pa_wait_read(a, 0, want);  /* the answer cannot be there yet: wait for it */
 }
 
 /* Go on after WHAT happened (0: nothing yet, start the phase) until the
@@ -307,17 +163,10 @@ static enum handler_wake pa_step(struct proxy_async *a, short what, struct pa_wa
         return pa_send(a, want);
     case PA_SEND:
         if (timed_out)
-            return pa_fail(a, ETIMEDOUT, "no response from");
+            return pa_fail(a, ETIMEDOUT, a->proto->no_answer, NULL);
         return pa_send(a, want);
-    case PA_HEAD:
-        if (timed_out)
-            return pa_fail(a, ETIMEDOUT, a->resp.len ? "incomplete response from"
-                                                     : "no response from");
-        return pa_read(a, want);
-    case PA_BODY:
-        if (timed_out)
-            return HANDLER_WAKE_THREAD;   /* a slow body: streamed as it comes */
-        return pa_read(a, want);
+    case PA_READ:
+        return a->proto->read(a, timed_out, want);
     default:
         return HANDLER_WAKE_LISTENER;
     }
@@ -329,7 +178,7 @@ static enum handler_wake pa_event(void *state, short what)
     struct pa_want want = {0, 0};
     enum handler_wake w = pa_step(a, what, &want);
     if (w == HANDLER_WAIT && handler_watch(a->waiter, a->fd, want.what, want.ms) == -1)
-        return pa_fail(a, EIO, "cannot wait for");
+        return pa_fail(a, EIO, "cannot wait for", NULL);
     return w;
 }
 
@@ -338,54 +187,30 @@ static void pa_cancel(void *state)
     pa_free(state);
 }
 
-void proxy_async_drop(void *state)
-{
-    if (state)
-        pa_free(state);
-}
-
 static const struct handler_async_ops pa_ops = {pa_event, pa_cancel};
 
-static int idempotent(int method)
+struct proxy_async *pa_new(const struct proxy_request *pr, const struct pa_proto *proto,
+                           char *req, size_t len)
 {
-    return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
-           method == HTTP_PUT || method == HTTP_DELETE || method == HTTP_TRACE;
-}
-
-/* A new state for PR's request, its head built; NULL when out of memory. */
-static struct proxy_async *pa_new(const struct proxy_request *pr)
-{
-    struct proxy_async *a = calloc(1, sizeof *a);
-    if (a == NULL)
+    struct proxy_async *a = req ? calloc(1, sizeof *a) : NULL;
+    if (a == NULL) {
+        free(req);
         return NULL;
+    }
+    a->proto = proto;
     a->fd = -1;
     a->pool = pr->pool;
     a->timeout_ms = pr->timeout * 1000;
     a->connect_ms = pr->connect_timeout * 1000;
     a->retry_s = pr->w->retry;
     a->ttl_s = pr->ttl;
-    a->idempotent = idempotent(pr->rq->req->parser.method);
-    a->head_request = pr->rq->req->parser.method == HTTP_HEAD;
-    a->req = proxy_http_request_head(pr, &a->req_len);
-    if (a->req == NULL || proxy_resp_init(&a->resp, PROXY_RESPONSE_HEAD_MAX,
-                                          pr->w->response_field_size,
-                                          pr->rq->env->cfg->limit_request_fields) == -1) {
-        free(a->req);
-        free(a);
-        return NULL;
-    }
+    a->req = req;
+    a->req_len = len;
     return a;
 }
 
-int proxy_async_start(struct proxy_request *pr, struct reply *rp)
+int pa_start(struct proxy_request *pr, struct proxy_async *a, struct reply *rp)
 {
-    const struct request *r = pr->rq->req;
-    if (pr->rq->async == NULL || pr->w->scheme != PROXY_HTTP || http_request_body_pending(r) ||
-        proxy_http_wants_upgrade(pr))
-        return HANDLER_DECLINED;
-    struct proxy_async *a = pa_new(pr);
-    if (a == NULL)
-        return HANDLER_DECLINED;
     enum handler_wake w;
     struct pa_want want = {0, 0};
     if (pa_acquire(a, &w) == 0)
@@ -394,7 +219,7 @@ int proxy_async_start(struct proxy_request *pr, struct reply *rp)
         a->waiter = handler_suspend(pr->rq, &pa_ops, a, a->fd, want.what, want.ms);
         if (a->waiter != NULL)
             return HANDLER_SUSPENDED;
-        pa_fail(a, ENOMEM, "cannot wait for");
+        pa_fail(a, ENOMEM, "cannot wait for", NULL);
     }
     if (a->phase == PA_FAILED)
         return proxy_async_answer(pr, a, rp);
@@ -402,11 +227,162 @@ int proxy_async_start(struct proxy_request *pr, struct reply *rp)
     return HANDLER_DECLINED;
 }
 
-/* reply_out.release for a body held in the state's buffer. */
-static void release_state(void *state, void *unused)
+int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp)
 {
-    (void)unused;
-    pa_free(state);
+    struct proxy_async *a = state;
+    const struct req_ctx *rq = pr->rq;
+    if (a->phase == PA_DONE)
+        return a->proto->answer(pr, a, rp);
+    if (a->fail_error) {
+        log_msg(rq->log, LOGL_ERROR, "proxy: %s: %s (answered 502)", pr->w->addr.text,
+                a->fail_error);
+        reply_error(rp, rq->date, 502);
+    } else {
+        reply_error(rp, rq->date, proxy_fail_status(pr, a->fail_errno, a->fail_what));
+    }
+    pa_free(a);
+    return HANDLER_DONE;
+}
+
+int proxy_async_relay(struct proxy_request *pr, void *state, struct reply *rp)
+{
+    struct proxy_async *a = state;
+    if (a->fd == -1 && a->phase != PA_DONE) {   /* never got a connection: from the start */
+        int (*forward)(struct proxy_request *, struct reply *) = a->proto->forward;
+        pa_free(a);
+        return forward(pr, rp);
+    }
+    int fd = a->fd;
+    a->fd = -1;
+    a->proto->relay(pr, a, fd, rp);
+    pa_free(a);
+    return HANDLER_DONE;
+}
+
+void proxy_async_drop(void *state)
+{
+    if (state)
+        pa_free(state);
+}
+
+/* ---- HTTP ---------------------------------------------------------------------- */
+
+static int on_message_complete(http_parser *p)
+{
+    struct proxy_async *a = p->data;
+    a->u.http.message_done = 1;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings body_settings = {.on_message_complete = on_message_complete};
+
+/* The message is in: the connection goes back to the pool when the
+ * upstream keeps it and sent nothing past the message. */
+static enum handler_wake http_done(struct proxy_async *a)
+{
+    struct pa_http *h = &a->u.http;
+    const struct proxy_resp *r = &h->resp;
+    int keep = r->no_body || h->head_request || http_should_keep_alive(&h->hp);
+    h->body_end = h->fed;
+    return pa_done(a, r->keep_alive && keep && h->fed == r->len);
+}
+
+/* Head complete in resp: decide how the body is read, or hand over.
+ * HANDLER_WAIT to go on with the body. */
+static enum handler_wake http_head_done(struct proxy_async *a)
+{
+    struct pa_http *h = &a->u.http;
+    struct proxy_resp *r = &h->resp;
+    size_t n;
+    if (r->status == 101)
+        return pa_fail(a, 0, NULL, "a 101 answer to a request that asked for no upgrade");
+    const char *type = proxy_resp_field(r, "Content-Type", &n);
+    if (type && n >= 17 && strncasecmp(type, "text/event-stream", 17) == 0)
+        return HANDLER_WAKE_THREAD;           /* it streams: relay it as it comes */
+    const char *accel = proxy_resp_field(r, "X-Accel-Buffering", &n);
+    if (accel && n == 2 && strncasecmp(accel, "no", 2) == 0)
+        return HANDLER_WAKE_THREAD;
+    int ended = proxy_resp_body_parser(r, &h->hp, h->head_request);
+    h->hp.data = a;
+    h->fed = r->head_len;
+    h->head_done = 1;
+    if (r->no_body || ended || h->head_request)
+        return http_done(a);
+    return HANDLER_WAIT;
+}
+
+/* New bytes are in resp: parse the head, then feed the body's framing.
+ * HANDLER_WAIT when more is needed, else a wake. */
+static enum handler_wake http_parse(struct proxy_async *a)
+{
+    struct pa_http *h = &a->u.http;
+    struct proxy_resp *r = &h->resp;
+    if (!h->head_done) {
+        int p = proxy_resp_parse(r);
+        if (p == 0)
+            return HANDLER_WAIT;
+        if (p == -1)
+            return pa_fail(a, 0, NULL, r->error);
+        enum handler_wake w = http_head_done(a);
+        if (w != HANDLER_WAIT)
+            return w;
+    }
+    if (r->len == h->fed)
+        return HANDLER_WAIT;      /* (a length of 0 would tell http_parser of an EOF) */
+    h->fed += http_parser_execute(&h->hp, &body_settings, r->head + h->fed, r->len - h->fed);
+    if (h->message_done)
+        return http_done(a);
+    if (HTTP_PARSER_ERRNO(&h->hp) != HPE_OK)
+        return pa_fail(a, 0, NULL, "a malformed response body");
+    return HANDLER_WAIT;
+}
+
+/* The upstream closed (E: EPIPE) or failed (E) while the response came. */
+static enum handler_wake http_ended(struct proxy_async *a, int e, struct pa_want *want)
+{
+    struct pa_http *h = &a->u.http;
+    if (!h->head_done && h->resp.len == 0)
+        return pa_lost(a, e, want);
+    if (h->head_done && e == EPIPE) {
+        http_parser_execute(&h->hp, &body_settings, NULL, 0);  /* ends a close-delimited body */
+        if (h->message_done)
+            return http_done(a);
+    }
+    return pa_fail(a, e, "incomplete response from", NULL);
+}
+
+static enum handler_wake http_read(struct proxy_async *a, int timed_out, struct pa_want *want)
+{
+    struct pa_http *h = &a->u.http;
+    struct proxy_resp *r = &h->resp;
+    if (timed_out && h->head_done)
+        return HANDLER_WAKE_THREAD;   /* a slow body: streamed as it comes */
+    if (timed_out)
+        return pa_fail(a, ETIMEDOUT, r->len ? "incomplete response from" : "no response from",
+                       NULL);
+    for (;;) {
+        if (r->len == r->cap)             /* a head too large failed in http_parse */
+            return HANDLER_WAKE_THREAD;   /* too long to hold: streamed */
+        ssize_t n = recv(a->fd, r->head + r->len, r->cap - r->len, 0);
+        if (n > 0) {
+            r->len += (size_t)n;
+            enum handler_wake w = http_parse(a);
+            if (w != HANDLER_WAIT)
+                return w;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return pa_wait_read(a, h->head_done, want);
+        return http_ended(a, n == 0 ? EPIPE : errno, want);
+    }
+}
+
+static void http_reset(struct proxy_async *a)
+{
+    proxy_resp_reset(&a->u.http.resp);
 }
 
 struct compact {
@@ -423,9 +399,9 @@ static int compact_body(http_parser *p, const char *at, size_t len)
 
 /* Decode the complete body in the buffer in place (chunked framing
  * removed); its length. */
-static size_t decode_body(struct proxy_async *a)
+static size_t decode_body(struct pa_http *h)
 {
-    struct proxy_resp *r = &a->resp;
+    struct proxy_resp *r = &h->resp;
     http_parser hp;
     http_parser_settings st;
     http_parser_settings_init(&st);
@@ -433,42 +409,36 @@ static size_t decode_body(struct proxy_async *a)
     struct compact c = {r->head + r->head_len};
     proxy_resp_body_parser(r, &hp, 0);
     hp.data = &c;
-    if (a->body_end > r->head_len)
-        http_parser_execute(&hp, &st, r->head + r->head_len, a->body_end - r->head_len);
+    if (h->body_end > r->head_len)
+        http_parser_execute(&hp, &st, r->head + r->head_len, h->body_end - r->head_len);
     return (size_t)(c.to - (r->head + r->head_len));
 }
 
-int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp)
+/* reply_out.release for a body held in the state's buffer. */
+static void release_state(void *state, void *unused)
 {
-    struct proxy_async *a = state;
-    const struct req_ctx *rq = pr->rq;
-    if (a->phase != PA_DONE) {
-        if (a->resp.error) {
-            log_msg(rq->log, LOGL_ERROR, "proxy: %s: %s (answered 502)", pr->w->addr.text,
-                    a->resp.error);
-            reply_error(rp, rq->date, 502);
-        } else {
-            reply_error(rp, rq->date, proxy_fail_status(pr, a->fail_errno, a->fail_what));
-        }
-        pa_free(a);
-        return HANDLER_DONE;
-    }
-    struct proxy_resp *r = &a->resp;
+    (void)unused;
+    pa_free(state);
+}
+
+/* Answer from the complete response in memory; the body, if any, stays
+ * in the state's buffer until sent (the reply frees the state). */
+static int http_answer(struct proxy_request *pr, struct proxy_async *a, struct reply *rp)
+{
+    struct pa_http *h = &a->u.http;
+    struct proxy_resp *r = &h->resp;
     if (proxy_http_reply_head(pr, r, rp) == -1) {
         pa_free(a);
-        return HANDLER_DONE;
+        return HANDLER_DONE;       /* a 502 of ours */
     }
     rp->relayed = 1;
-    if (r->no_body || a->head_request) {
+    if (r->no_body || h->head_request) {
         pa_free(a);
         return HANDLER_DONE;
     }
-    size_t len = decode_body(a), n;
-    if (proxy_resp_field(r, "Content-Length", &n) == NULL) {
-        char num[24];
-        int k = snprintf(num, sizeof num, "%zu", len);
-        response_head_add(&rp->out.head, "Content-Length", num, (size_t)k);
-    }
+    size_t len = decode_body(h), n;
+    if (proxy_resp_field(r, "Content-Length", &n) == NULL)
+        response_head_add_num(&rp->out.head, "Content-Length", (long long)len);
     rp->out.body = r->head + r->head_len;
     rp->out.body_len = len;
     rp->out.release = release_state;
@@ -476,16 +446,51 @@ int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp)
     return HANDLER_DONE;
 }
 
-int proxy_async_relay(struct proxy_request *pr, void *state, struct reply *rp)
+static void http_relay(struct proxy_request *pr, struct proxy_async *a, int fd, struct reply *rp)
 {
-    struct proxy_async *a = state;
-    if (a->fd == -1) {            /* never got a connection: from the start */
-        pa_free(a);
-        return proxy_http_forward(pr, rp);
+    proxy_http_relay(pr, fd, &a->u.http.resp, rp);
+}
+
+static void http_free(struct proxy_async *a)
+{
+    proxy_resp_free(&a->u.http.resp);
+}
+
+static const struct pa_proto pa_http_proto = {
+    .read = http_read,
+    .reset = http_reset,
+    .answer = http_answer,
+    .relay = http_relay,
+    .forward = proxy_http_forward,
+    .free = http_free,
+    .no_answer = "no response from",
+};
+
+static int idempotent(int method)
+{
+    return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
+           method == HTTP_PUT || method == HTTP_DELETE || method == HTTP_TRACE;
+}
+
+int proxy_async_start(struct proxy_request *pr, struct reply *rp)
+{
+    const struct req_ctx *rq = pr->rq;
+    if (rq->async == NULL || pr->w->scheme != PROXY_HTTP || http_request_body_pending(rq->req) ||
+        proxy_http_wants_upgrade(pr))
+        return HANDLER_DECLINED;
+    size_t len = 0;
+    char *head = proxy_http_request_head(pr, &len);
+    struct proxy_async *a = pa_new(pr, &pa_http_proto, head, len);
+    if (a == NULL)
+        return HANDLER_DECLINED;
+    struct pa_http *h = &a->u.http;
+    a->may_retry = idempotent(rq->req->parser.method);
+    h->head_request = rq->req->parser.method == HTTP_HEAD;
+    if (proxy_resp_init(&h->resp, PA_GATHER_MAX, pr->w->response_field_size,
+                        rq->env->cfg->limit_request_fields) == -1) {
+        free(a->req);
+        free(a);
+        return HANDLER_DECLINED;
     }
-    int fd = a->fd;
-    a->fd = -1;
-    proxy_http_relay(pr, fd, &a->resp, rp);
-    pa_free(a);
-    return HANDLER_DONE;
+    return pa_start(pr, a, rp);
 }

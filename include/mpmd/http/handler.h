@@ -177,8 +177,8 @@ void *handler_state(const struct req_ctx *rq, const struct handler *h);
 int handler_stream_begin(const struct req_ctx *rq, struct reply *rp, int flush);
 
 /* The address the client connected to (SERVER_ADDR, SERVER_PORT), into
- * OUT: 0, or -1 (on the listener thread, or the socket is gone).  A
- * system call each time: for handlers that need it (CGI). */
+ * OUT: 0, or -1 (the socket is gone; on the listener in MPM worker).  A
+ * system call each time: for handlers that need it (CGI, FastCGI). */
 int handler_local_addr(const struct req_ctx *rq, struct sockaddr_storage *out);
 int handler_stream_write(const struct req_ctx *rq, const char *buf, size_t len, int last);
 int handler_stream_tunnel(const struct req_ctx *rq, int fd, const char *pending, size_t len,
@@ -219,6 +219,7 @@ struct handler_waiter;            /* the suspended connection's (src/http/conn.c
 struct reply_async {
     struct handler_waiter *(*suspend)(void *ctx, const struct handler_async_ops *ops,
                                       void *state, int fd, short what, int timeout_ms);
+    int (*local_addr)(void *ctx, struct sockaddr_storage *out);
     void *ctx;
 };
 

@@ -28,7 +28,7 @@ struct proxy_worker {
     char *authority;              /* "127.0.0.1:8000" as written: the Host sent upstream */
     char *path;                   /* the URL's path ("/" when none); FastCGI: a prefix of
                                    * SCRIPT_FILENAME */
-    int max;                      /* max=: connections per child (default ThreadsPerChild) */
+    int max;                      /* max=: connections per child (-1, default: no limit) */
     int ttl;                      /* ttl=: seconds an idle connection is kept (default 1) */
     int connect_timeout;          /* connectiontimeout= (default: the timeout) */
     int timeout;                  /* timeout= (default ProxyTimeout, else Timeout) */
@@ -108,6 +108,30 @@ int proxy_async_start(struct proxy_request *pr, struct reply *rp);
  * forwarded from the start. */
 int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp);
 int proxy_async_relay(struct proxy_request *pr, void *state, struct reply *rp);
+
+/* The same for a FastCGI request without a body (fcgi_async.c). */
+int proxy_fcgi_async_start(struct proxy_request *pr, struct reply *rp);
+
+/* The records that ask a FastCGI application for PR's request, which has
+ * no body (BEGIN_REQUEST, PARAMS, the empty STDIN; malloc'd, *LEN bytes),
+ * or NULL when out of memory.  Any thread. */
+char *proxy_fcgi_request(const struct proxy_request *pr, size_t *len);
+
+/* How far the listener got with a FastCGI answer (fcgi_async.c). */
+struct fcgi_decoder;
+struct fcgi_progress {
+    const struct fcgi_decoder *d; /* the decoder, past what was read */
+    const char *out, *err;        /* STDOUT and STDERR read so far */
+    size_t out_len, err_len;
+    int ended, clean;             /* END_REQUEST came (clean: nothing wrong around it) */
+    int timed_out;                /* it then stayed quiet for the timeout */
+};
+
+/* Go on with the FastCGI answer the listener began on UP (P): what came
+ * so far is relayed as it would have been, then the rest as it comes;
+ * UP back to the pool or closed.  Handler thread. */
+void proxy_fcgi_continue(struct proxy_request *pr, int up, const struct fcgi_progress *p,
+                         struct reply *rp);
 
 /* Free STATE (a resumed request answered otherwise); NULL: nothing. */
 void proxy_async_drop(void *state);

@@ -1,12 +1,13 @@
 /* handler.h: the interface between the connection code and the modules
- * that answer requests (the static-file handler and Alias/Redirect now;
- * proxy, FastCGI, CGI, status to come).
+ * that answer requests (static files, Alias/Redirect, proxy and FastCGI,
+ * CGI).
  *
  * A handler sees the parsed request, its route (route.h), the services of
  * its child (struct handler_env) and the calling thread's date cache, and
- * builds a struct reply (reply.h); it never sees the socket, the event
- * loop or the processes.  Where each entry point runs is the contract
- * (struct handler below). */
+ * builds a struct reply (reply.h); it never sees the client's socket, the
+ * event loop or the processes (a suspended request watches its own
+ * upstream descriptor through handler_watch).  Where each entry point
+ * runs is the contract (struct handler below). */
 #ifndef MPMD_HANDLER_H
 #define MPMD_HANDLER_H
 

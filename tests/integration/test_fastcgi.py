@@ -104,6 +104,14 @@ def scripts(t, s, phpdir):
          diag=s.errlog_text()[-1000:])
     r = fetch(s, "/nope.php")
     t.eq(r.status, 404, "a missing .php file: 404")
+    r = fetch(s, "/flush.php")
+    t.eq((r.status, r.body), (200, b"one\ntwo\nthree\n"),
+         "flush.php (three pieces 150 ms apart): whole, in order")
+    t.eq(r.header("Transfer-Encoding"), "chunked",
+         "flush.php: streamed from its first pause (chunked)")
+    r = fetch(s, "/slowstart.php")
+    t.eq((r.status, r.body, r.header("Content-Length")), (200, b"late but whole\n", "15"),
+         "slowstart.php (300 ms, then all at once): answered whole with a Content-Length")
     with Conn(s.port) as c:
         c.request("HEAD", "/hello.php", headers=[("Host", host_of(s))])
         r = c.read_response(head=True)

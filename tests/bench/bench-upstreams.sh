@@ -48,17 +48,19 @@
 #   cgi    GET /cgi-bin/hello.sh (#!/bin/sh, a printf), wrk -c8: mpmd
 #          ScriptAlias vs Apache mod_cgid ScriptAlias.
 #   model  upstream100 -d 100 (every answer after 100 ms, by a timer),
-#          256 clients, wrk -c256 -d$MODEL_DUR: mpmd event 1x1 ("prefork"),
-#          event 16 children x 1 thread ("prefork 16"), worker 2x25, event
-#          2x25, and nginx; the queueing-theory prediction next to each.
+#          256 clients, wrk -c256 -d$MODEL_DUR: mpmd worker 1x1 ("prefork":
+#          a thread per connection, one of them), worker 16 children x 1
+#          thread ("prefork 16"), worker 2x25, event 2x25 and event 1x1 (a
+#          proxied GET waits in the listener, holding no thread), and
+#          nginx; the queueing-theory prediction next to each.
 #   spawn  spawn-cost.c: /bin/true started $SPAWNS times by a process with
 #          1 GiB of touched memory and 30 threads, fork+exec vs posix_spawn,
 #          $SPAWN_ROUNDS rounds (why mpmd's CGI handler uses posix_spawn).
 #
 # Comparable settings (2 cores shared by server, upstream and wrk; nothing
 # is pinned): mpmd runs 2 children x 25 threads (StartServers 2, event MPM,
-# MaxRequestWorkers 50; its proxy pool holds at most ThreadsPerChild
-# connections per child), nginx worker_processes 2, Apache the event MPM
+# MaxRequestWorkers 50; its proxy pool sets no max=, as nginx sets no
+# limit), nginx worker_processes 2, Apache the event MPM
 # with 2 processes x 25 threads (the peer kit's apache-event settings).
 # Access logs are off everywhere, client keep-alive is long everywhere.
 # upstream100 is one epoll process (~70k rps alone on one core here), far
@@ -650,7 +652,7 @@ row_model() {
     echo "## model: upstream answers after 100 ms; 256 clients, wrk -t1 -c256 -d${MODEL_DUR}s (--timeout $MODEL_TIMEOUT)"
     start_upstream "$up" 100 || return 0
     local mpids=() mdirs=() mkids=() mlabels=()
-    for spec in prefork-1x1:event:1:1 prefork-16x1:event:16:1 worker-2x25:worker:2:25 event-2x25:event:2:25; do
+    for spec in prefork-1x1:worker:1:1 prefork-16x1:worker:16:1 worker-2x25:worker:2:25 event-2x25:event:2:25 event-1x1:event:1:1; do
         IFS=: read -r label mpm kids thr <<<"$spec"
         p=$1; shift
         d=$work/model-$label; mkdir -p "$d/www"
@@ -680,12 +682,16 @@ row_model() {
     done
     python3 - "$raw" <<'PY'
 import collections, statistics, sys
-conc = {"mpmd-prefork-1x1": 1, "mpmd-prefork-16x1": 16, "mpmd-worker-2x25": 50, "mpmd-event-2x25": 50,
-        "nginx-2w": 256}
-what = {"mpmd-prefork-1x1": "event MPM, 1 child x 1 thread",
-        "mpmd-prefork-16x1": "event MPM, 16 children x 1 thread",
+# C: requests served at once.  A thread per connection in MPM worker; in MPM
+# event a proxied GET waits in the listener (no thread): no limit, like nginx.
+conc = {"mpmd-prefork-1x1": 1, "mpmd-prefork-16x1": 16, "mpmd-worker-2x25": 50, "mpmd-event-2x25": 256,
+        "mpmd-event-1x1": 256, "nginx-2w": 256}
+what = {"mpmd-prefork-1x1": "worker MPM, 1 child x 1 thread",
+        "mpmd-prefork-16x1": "worker MPM, 16 children x 1 thread",
         "mpmd-worker-2x25": "worker MPM, 2 x 25 (a thread per connection)",
-        "mpmd-event-2x25": "event MPM, 2 x 25", "nginx-2w": "2 workers, no limit"}
+        "mpmd-event-2x25": "event MPM, 2 x 25, the listener waits",
+        "mpmd-event-1x1": "event MPM, 1 child x 1 thread, the listener waits",
+        "nginx-2w": "2 workers, no limit"}
 rows, drains = collections.defaultdict(list), collections.defaultdict(list)
 for line in open(sys.argv[1]):
     kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
@@ -720,8 +726,9 @@ for label, c in conc.items():
           f"| {statistics.median(rps) / x_pred:.2f} | {lat:.0f} | {statistics.median(x['p50'] for x in l):.0f} "
           f"| {statistics.median(p99):.0f} [{min(p99):.0f}-{max(p99):.0f}] | {busy:.0f}/{N} | {sum(int(x['non2xx']) for x in l)} "
           f"| {'/'.join(map(str, sock))} | {max(drains.get(label, [0]))} |")
-print("Notes: worker MPM keeps a thread on each keep-alive connection, so 50 of the 256 wrk connections are "
-      "served (latency ~S) and the other 206 wait the whole run; wrk reports only completed requests, so "
+print("Notes: worker MPM keeps a thread on each keep-alive connection, so C of the 256 wrk connections are "
+      "served (latency ~S) and the others wait the whole run; in MPM event a proxied GET holds no thread "
+      "while it waits, so the thread count is not C; wrk reports only completed requests, so "
       "where the predicted latency exceeds the run the measured p99 is cut off at about the run's length. "
       "'busy conns': rps x mean latency, the connections that got answers. "
       "'drain s': seconds after wrk stopped until a fresh request took < 0.5 s (requests of closed "

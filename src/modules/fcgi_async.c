@@ -59,11 +59,12 @@ static void keep_stderr(struct pa_fcgi *f, const unsigned char *data, size_t len
 static enum handler_wake ended(struct proxy_async *a)
 {
     struct pa_fcgi *f = &a->u.fcgi;
-    if (cgi_head_init(&f->head, PA_GATHER_MAX) == -1)
+    f->head = malloc(sizeof *f->head);
+    if (f->head == NULL || cgi_head_init(f->head, PA_GATHER_MAX) == -1)
         return pa_fail(a, ENOMEM, "no FastCGI response from", NULL);
-    ssize_t used = cgi_head_feed(&f->head, f->out, f->out_len);
+    ssize_t used = cgi_head_feed(f->head, f->out, f->out_len);
     f->head_used = used > 0 ? (size_t)used : 0;
-    if (used >= 0 && f->head.done && cgi_head_kind(&f->head) == CGI_LOCAL_REDIRECT)
+    if (used >= 0 && f->head->done && cgi_head_kind(f->head) == CGI_LOCAL_REDIRECT)
         return HANDLER_WAKE_THREAD;
     return pa_done(a, f->clean);
 }
@@ -169,7 +170,7 @@ static int fcgi_answer(struct proxy_request *pr, struct proxy_async *a, struct r
     char who[300];
     snprintf(who, sizeof who, "FastCGI %s %s", pr->w->addr.text, pr->target);
     log_stderr(rq, who, f);
-    struct cgi_head *h = &f->head;
+    struct cgi_head *h = f->head;
     if (h->error || !h->done) {
         log_msg(rq->log, LOGL_ERROR, h->error ? "%s: malformed header from script: %s" : "%s: %s",
                 who, h->error ? h->error : "end of script output before headers");
@@ -218,7 +219,10 @@ static void fcgi_free(struct proxy_async *a)
     struct pa_fcgi *f = &a->u.fcgi;
     free(f->out);
     free(f->err);
-    cgi_head_free(&f->head);
+    if (f->head) {
+        cgi_head_free(f->head);
+        free(f->head);
+    }
 }
 
 const struct pa_proto pa_fcgi_proto = {

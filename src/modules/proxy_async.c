@@ -283,9 +283,26 @@ static enum handler_wake http_done(struct proxy_async *a)
 {
     struct pa_http *h = &a->u.http;
     const struct proxy_resp *r = &h->resp;
-    int keep = r->no_body || h->head_request || http_should_keep_alive(&h->hp);
+    int keep = r->no_body || h->head_request || h->length >= 0 || http_should_keep_alive(&h->hp);
     h->body_end = h->fed;
     return pa_done(a, r->keep_alive && keep && h->fed == r->len);
+}
+
+/* The body's length when the head gives one and no transfer coding
+ * (proxy_resp_parse refused conflicting ones), else -1. */
+static long long content_length(const struct proxy_resp *r)
+{
+    size_t n, te_len;
+    const char *v = proxy_resp_field(r, "Content-Length", &n);
+    if (v == NULL || n == 0 || n > 18 || proxy_resp_field(r, "Transfer-Encoding", &te_len))
+        return -1;
+    long long len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        len = len * 10 + (v[i] - '0');
+    }
+    return len;
 }
 
 /* Head complete in resp: decide how the body is read, or hand over.
@@ -303,12 +320,15 @@ static enum handler_wake http_head_done(struct proxy_async *a)
     const char *accel = proxy_resp_field(r, "X-Accel-Buffering", &n);
     if (accel && n == 2 && strncasecmp(accel, "no", 2) == 0)
         return HANDLER_WAKE_THREAD;
-    int ended = proxy_resp_body_parser(r, &h->hp, h->head_request);
-    h->hp.data = a;
     h->fed = r->head_len;
     h->head_done = 1;
-    if (r->no_body || ended || h->head_request)
+    if (r->no_body || h->head_request)
         return http_done(a);
+    if ((h->length = content_length(r)) >= 0)
+        return HANDLER_WAIT;      /* counted, not parsed (http_parse) */
+    if (proxy_resp_body_parser(r, &h->hp, 0))
+        return http_done(a);
+    h->hp.data = a;
     return HANDLER_WAIT;
 }
 
@@ -328,6 +348,12 @@ static enum handler_wake http_parse(struct proxy_async *a)
         if (w != HANDLER_WAIT)
             return w;
     }
+    if (h->length >= 0) {
+        if ((long long)(r->len - r->head_len) < h->length)
+            return HANDLER_WAIT;
+        h->fed = r->head_len + (size_t)h->length;
+        return http_done(a);
+    }
     if (r->len == h->fed)
         return HANDLER_WAIT;      /* (a length of 0 would tell http_parser of an EOF) */
     h->fed += http_parser_execute(&h->hp, &body_settings, r->head + h->fed, r->len - h->fed);
@@ -344,7 +370,7 @@ static enum handler_wake http_ended(struct proxy_async *a, int e, struct pa_want
     struct pa_http *h = &a->u.http;
     if (!h->head_done && h->resp.len == 0)
         return pa_lost(a, e, want);
-    if (h->head_done && e == EPIPE) {
+    if (h->head_done && h->length < 0 && e == EPIPE) {
         http_parser_execute(&h->hp, &body_settings, NULL, 0);  /* ends a close-delimited body */
         if (h->message_done)
             return http_done(a);
@@ -383,6 +409,8 @@ static enum handler_wake http_read(struct proxy_async *a, int timed_out, struct 
 static void http_reset(struct proxy_async *a)
 {
     proxy_resp_reset(&a->u.http.resp);
+    a->u.http.head_done = 0;
+    a->u.http.length = -1;
 }
 
 struct compact {
@@ -402,6 +430,8 @@ static int compact_body(http_parser *p, const char *at, size_t len)
 static size_t decode_body(struct pa_http *h)
 {
     struct proxy_resp *r = &h->resp;
+    if (h->length >= 0)
+        return (size_t)h->length;  /* the bytes as they came */
     http_parser hp;
     http_parser_settings st;
     http_parser_settings_init(&st);
@@ -486,6 +516,7 @@ int proxy_async_start(struct proxy_request *pr, struct reply *rp)
     struct pa_http *h = &a->u.http;
     a->may_retry = idempotent(rq->req->parser.method);
     h->head_request = rq->req->parser.method == HTTP_HEAD;
+    h->length = -1;
     if (proxy_resp_init(&h->resp, PA_GATHER_MAX, pr->w->response_field_size,
                         rq->env->cfg->limit_request_fields) == -1) {
         free(a->req);

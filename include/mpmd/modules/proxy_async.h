@@ -56,6 +56,8 @@ struct pa_proto {
 struct pa_http {
     struct proxy_resp resp;
     int head_done;
+    long long length;             /* the body's Content-Length once the head is in; -1:
+                                   * framed otherwise (hp decodes it) */
     http_parser hp;               /* the body's framing, fed from resp */
     size_t fed;                   /* bytes of resp handed to hp */
     int message_done;             /* hp saw the message's end */
@@ -73,7 +75,7 @@ struct pa_fcgi {
     int got_any;                  /* a byte of an answer came back */
     int ended, clean;             /* END_REQUEST seen; nothing wrong around it */
     int timed_out;                /* quiet for the timeout after its first bytes */
-    struct cgi_head head;         /* parsed once ended */
+    struct cgi_head *head;        /* parsed once ended (owned), else NULL */
     size_t head_used;             /* bytes of OUT the head took */
 };
 

@@ -933,11 +933,22 @@ static void conn_continue(struct conn *c, enum next_step next)
 /* handler.h's waiter: one per suspended request, owned by its connection
  * from conn_suspend until the dispatch that resumes it. */
 struct handler_waiter {
-    struct event ev;          /* one-shot, on the handler's descriptor */
+    struct event ev;          /* one-shot, on the handler's descriptor (or a timer alone
+                               * while KEPT reports its readiness) */
     struct conn *c;
     const struct handler_async_ops *ops;
     void *state;              /* the handler's */
     int armed;                /* EV is pending */
+    struct handler_kept *kept; /* watched for reading through it, or NULL */
+};
+
+/* handler.h's kept descriptor: registered once, edge-triggered for reading. */
+struct handler_kept {
+    struct event ev;          /* persistent */
+    struct handler_waiter *waiter; /* the request waiting on it, or NULL */
+    int ready;                /* an edge came while no request waited */
+    void (*idle)(void *arg);
+    void *arg;
 };
 
 _Static_assert(HANDLER_EV_READ == EV_READ && HANDLER_EV_WRITE == EV_WRITE &&
@@ -945,15 +956,90 @@ _Static_assert(HANDLER_EV_READ == EV_READ && HANDLER_EV_WRITE == EV_WRITE &&
 
 static void conn_waiter_cb(evutil_socket_t fd, short what, void *arg);
 
+/* W no longer waits on its kept descriptor. */
+static void waiter_unlink(struct handler_waiter *w)
+{
+    if (w->kept) {
+        w->kept->waiter = NULL;
+        w->kept = NULL;
+    }
+}
+
 int handler_watch(struct handler_waiter *w, int fd, short what, int timeout_ms)
 {
     struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
     if (w->armed)
         event_del(&w->ev);
+    waiter_unlink(w);
     event_assign(&w->ev, w->c->child->lst.base, fd, what & (EV_READ | EV_WRITE), conn_waiter_cb,
                  w);
     w->armed = event_add(&w->ev, &tv) == 0;
     return w->armed ? 0 : -1;
+}
+
+int handler_watch_kept(struct handler_waiter *w, struct handler_kept *k, int timeout_ms)
+{
+    struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+    if (w->armed)
+        event_del(&w->ev);
+    waiter_unlink(w);
+    if (k->waiter)
+        return -1;                /* one request at a time */
+    /* The readiness comes from K's event; W's own is the timeout (a
+     * timer: no system call to add or remove). */
+    event_assign(&w->ev, w->c->child->lst.base, -1, 0, conn_waiter_cb, w);
+    if (event_add(&w->ev, &tv) == -1)
+        return -1;
+    w->armed = 1;
+    w->kept = k;
+    k->waiter = w;
+    if (k->ready) {               /* the edge came before this wait */
+        k->ready = 0;
+        event_active(&w->ev, EV_READ, 1);
+    }
+    return 0;
+}
+
+static void conn_kept_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct handler_kept *k = arg;
+    struct handler_waiter *w = k->waiter;
+    (void)fd;
+    (void)what;
+    if (w == NULL) {
+        k->ready = 1;
+        k->idle(k->arg);          /* may free K */
+        return;
+    }
+    event_del(&w->ev);            /* the timeout */
+    event_active(&w->ev, EV_READ, 1);
+}
+
+struct handler_kept *handler_keep(struct handler_waiter *w, int fd, void (*idle)(void *arg),
+                                  void *arg)
+{
+    struct conn *c = w->c;
+    struct handler_kept *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return NULL;
+    k->idle = idle;
+    k->arg = arg;
+    event_assign(&k->ev, c->child->lst.base, fd, EV_READ | EV_ET | EV_PERSIST, conn_kept_cb, k);
+    if (event_add(&k->ev, NULL) == -1) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void handler_unkeep(struct handler_kept *k)
+{
+    if (k == NULL)
+        return;
+    if (k->waiter)
+        k->waiter->kept = NULL;
+    event_del(&k->ev);
+    free(k);
 }
 
 /* reply_async.suspend (listener thread, from a fast entry point). */
@@ -994,6 +1080,7 @@ static void conn_drop_waiter(struct conn *c)
     struct handler_waiter *w = c->waiter;
     if (w->armed)
         event_del(&w->ev);
+    waiter_unlink(w);
     w->ops->cancel(w->state);
     free(w);
     c->waiter = NULL;
@@ -1008,6 +1095,7 @@ static void conn_waiter_cb(evutil_socket_t fd, short what, void *arg)
     struct conn *c = w->c;
     (void)fd;
     w->armed = 0;
+    waiter_unlink(w);
     enum handler_wake next = w->ops->event(w->state, what);
     if (next == HANDLER_WAIT && w->armed)
         return;
@@ -1353,6 +1441,40 @@ static int collect_conn(const struct event_base *base, const struct event *ev, v
     return 0;
 }
 
+struct kept_scan {
+    int n, cap;
+    struct handler_kept **found;
+};
+
+static int collect_kept(const struct event_base *base, const struct event *ev, void *arg)
+{
+    struct kept_scan *s = arg;
+    (void)base;
+    if (event_get_callback(ev) != conn_kept_cb)
+        return 0;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        struct handler_kept **f = realloc(s->found, (size_t)cap * sizeof *f);
+        if (!f)
+            return -1;
+        s->found = f;
+        s->cap = cap;
+    }
+    s->found[s->n++] = event_get_callback_arg(ev);
+    return 0;
+}
+
+/* Kept descriptors no request waits on any more: their handlers let go
+ * of them (IDLE), while the event loop is still there. */
+static void release_kept(struct event_base *base)
+{
+    struct kept_scan s = { .n = 0 };
+    event_base_foreach_event(base, collect_kept, &s);
+    for (int i = 0; i < s.n; i++)
+        s.found[i]->idle(s.found[i]->arg);   /* frees only its own */
+    free(s.found);
+}
+
 int conn_close_registered(struct event_base *base)
 {
     int tunnels = tunnel_close_registered(base);
@@ -1361,5 +1483,6 @@ int conn_close_registered(struct event_base *base)
     for (int i = 0; i < s.n; i++)
         conn_close(s.found[i]);
     free(s.found);
+    release_kept(base);
     return s.n + tunnels;
 }

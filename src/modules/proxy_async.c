@@ -29,18 +29,129 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
 #include "mpmd/modules/proxy_async.h"
 
+/* ---- connections the listener keeps ------------------------------------------- */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct pa_link **link_list(struct upstream_pool *p)
+{
+    return (struct pa_link **)upstream_listener_slot(p);
+}
+
+/* Close L for good. */
+static void link_close(struct pa_link *l)
+{
+    handler_unkeep(l->kept);
+    close(l->fd);
+    upstream_detach(l->pool);
+    free(l);
+}
+
+/* Take L off its pool's idle list. */
+static void link_unlist(struct pa_link *l)
+{
+    for (struct pa_link **p = link_list(l->pool); *p; p = &(*p)->next)
+        if (*p == l) {
+            *p = l->next;
+            return;
+        }
+}
+
+/* handler_keep's IDLE: an idle kept connection became readable (the
+ * upstream closed it, or the child stops): closed.  A busy one keeps its
+ * readiness for its request. */
+static void link_idle(void *arg)
+{
+    struct pa_link *l = arg;
+    if (l->busy)
+        return;
+    link_unlist(l);
+    link_close(l);
+}
+
+/* The newest idle kept connection to P younger than TTL_S, or NULL;
+ * older ones are closed (the list is in idle order). */
+static struct pa_link *link_take(struct upstream_pool *p, int ttl_s)
+{
+    struct pa_link **list = link_list(p), *l = *list;
+    if (l == NULL)
+        return NULL;
+    if (now_ms() - l->idle_since < (long long)ttl_s * 1000) {
+        *list = l->next;
+        l->busy = 1;
+        return l;
+    }
+    *list = NULL;
+    while (l) {
+        struct pa_link *next = l->next;
+        link_close(l);
+        l = next;
+    }
+    return NULL;
+}
+
+/* A's connection, kept from here on: L, or NULL when it cannot be. */
+static struct pa_link *link_new(struct proxy_async *a)
+{
+    struct pa_link *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    *l = (struct pa_link){.fd = a->fd, .pool = a->pool, .busy = 1};
+    l->kept = handler_keep(a->waiter, a->fd, link_idle, l);
+    if (l->kept == NULL) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* A's connection is no longer wanted: closed (REUSABLE 0) or idle again. */
+static void give_back(struct proxy_async *a, int reusable)
+{
+    struct pa_link *l = a->link;
+    if (l && reusable) {
+        struct pa_link **list = link_list(l->pool);
+        l->busy = 0;
+        l->idle_since = now_ms();
+        l->next = *list;
+        *list = l;
+    } else if (l) {
+        link_close(l);
+    } else if (a->fd != -1) {
+        upstream_release(a->pool, a->fd, reusable);
+    }
+    a->link = NULL;
+    a->fd = -1;
+}
+
+/* A's kept connection goes to a handler thread: no longer watched here,
+ * given back to the shared pool by the thread. */
+static void link_hand_over(struct proxy_async *a)
+{
+    if (a->link) {
+        handler_unkeep(a->link->kept);
+        free(a->link);
+        a->link = NULL;
+    }
+}
+
 /* ---- the exchange ------------------------------------------------------------- */
 
 void pa_free(struct proxy_async *a)
 {
-    if (a->fd != -1)
-        upstream_release(a->pool, a->fd, 0);
+    give_back(a, 0);
     a->proto->free(a);
     free(a->req);
     free(a);
@@ -52,18 +163,14 @@ enum handler_wake pa_fail(struct proxy_async *a, int e, const char *what, const 
     a->fail_errno = e;
     a->fail_what = what;
     a->fail_error = error;
-    if (a->fd != -1) {
-        upstream_release(a->pool, a->fd, 0);
-        a->fd = -1;
-    }
+    give_back(a, 0);
     return HANDLER_WAKE_LISTENER;
 }
 
 enum handler_wake pa_done(struct proxy_async *a, int reusable)
 {
     a->phase = PA_DONE;
-    upstream_release(a->pool, a->fd, reusable && a->ttl_s > 0);
-    a->fd = -1;
+    give_back(a, reusable && a->ttl_s > 0);
     return HANDLER_WAKE_LISTENER;
 }
 
@@ -86,6 +193,13 @@ static enum handler_wake pa_connect_failed(struct proxy_async *a, int e)
 static int pa_acquire(struct proxy_async *a, enum handler_wake *wake)
 {
     int pending = 0;
+    if (a->proto->keeps && (a->link = link_take(a->pool, a->ttl_s)) != NULL) {
+        a->fd = a->link->fd;
+        a->reused = 1;
+        a->phase = PA_SEND;
+        a->req_sent = 0;
+        return 0;
+    }
     a->fd = upstream_acquire_nowait(a->pool, a->ttl_s, &a->reused, &pending);
     if (a->fd == -1) {
         int e = errno;
@@ -108,8 +222,7 @@ enum handler_wake pa_lost(struct proxy_async *a, int e, struct pa_want *want)
 {
     if (!a->reused || a->retried || !a->may_retry)
         return pa_fail(a, e, a->proto->no_answer, NULL);
-    upstream_release(a->pool, a->fd, 0);
-    a->fd = -1;
+    give_back(a, 0);
     a->retried = 1;
     a->proto->reset(a);
     enum handler_wake wake;
@@ -172,13 +285,28 @@ static enum handler_wake pa_step(struct proxy_async *a, short what, struct pa_wa
     }
 }
 
+/* Wait as WANT says: reading a connection the listener keeps through its
+ * registration (made on its first wait), anything else once. */
+static int pa_watch(struct proxy_async *a, const struct pa_want *want)
+{
+    if (want->what == HANDLER_EV_READ && a->proto->keeps) {
+        if (a->link == NULL)
+            a->link = link_new(a);
+        if (a->link)
+            return handler_watch_kept(a->waiter, a->link->kept, want->ms);
+    }
+    return handler_watch(a->waiter, a->fd, want->what, want->ms);
+}
+
 static enum handler_wake pa_event(void *state, short what)
 {
     struct proxy_async *a = state;
     struct pa_want want = {0, 0};
     enum handler_wake w = pa_step(a, what, &want);
-    if (w == HANDLER_WAIT && handler_watch(a->waiter, a->fd, want.what, want.ms) == -1)
+    if (w == HANDLER_WAIT && pa_watch(a, &want) == -1)
         return pa_fail(a, EIO, "cannot wait for", NULL);
+    if (w == HANDLER_WAKE_THREAD)
+        link_hand_over(a);
     return w;
 }
 
@@ -216,9 +344,15 @@ int pa_start(struct proxy_request *pr, struct proxy_async *a, struct reply *rp)
     if (pa_acquire(a, &w) == 0)
         w = pa_step(a, 0, &want);
     if (w == HANDLER_WAIT) {
-        a->waiter = handler_suspend(pr->rq, &pa_ops, a, a->fd, want.what, want.ms);
-        if (a->waiter != NULL)
+        int fd = a->proto->keeps ? -1 : a->fd;      /* kept: pa_watch registers it */
+        a->waiter = handler_suspend(pr->rq, &pa_ops, a, fd, fd == -1 ? 0 : want.what, want.ms);
+        if (a->waiter != NULL && (!a->proto->keeps || pa_watch(a, &want) == 0))
             return HANDLER_SUSPENDED;
+        if (a->waiter != NULL) {  /* suspended, but cannot watch: answer at once */
+            pa_fail(a, ENOMEM, "cannot wait for", NULL);
+            handler_watch(a->waiter, -1, 0, 1);
+            return HANDLER_SUSPENDED;
+        }
         pa_fail(a, ENOMEM, "cannot wait for", NULL);
     }
     if (a->phase == PA_FAILED)
@@ -494,6 +628,7 @@ static const struct pa_proto pa_http_proto = {
     .forward = proxy_http_forward,
     .free = http_free,
     .no_answer = "no response from",
+    .keeps = 1,
 };
 
 static int idempotent(int method)

@@ -45,6 +45,7 @@ struct upstream_pool {
     struct idle_conn *idle;       /* a stack: newest last */
     int n_idle, cap_idle;
     long long down_until;         /* monotonic millisecond before which connecting is refused */
+    void *listener_data;          /* the listener thread's own (upstream_listener_slot) */
 };
 
 #define UPSTREAM_MAX_POOLS 1024    /* distinct upstream addresses per child */
@@ -488,6 +489,11 @@ static void sweep_pool(struct upstream_pool *p, long long now)
     int n = take_oldest_stale(p, now, (long long)p->ttl * 1000, stale, 64);
     pthread_mutex_unlock(&p->mu);
     close_stale(p, stale, n);
+}
+
+void **upstream_listener_slot(struct upstream_pool *p)
+{
+    return &p->listener_data;
 }
 
 void upstream_detach(struct upstream_pool *p)

@@ -225,8 +225,8 @@ struct reply_async {
 };
 
 /* Suspend RQ with STATE, watching FD for WHAT (HANDLER_EV_READ or
- * _WRITE) for up to TIMEOUT_MS (> 0): the waiter to watch with from then
- * on, or NULL where a request cannot be suspended (rq->async NULL; out of
+ * _WRITE; FD -1 and WHAT 0: only the time) for up to TIMEOUT_MS (> 0):
+ * the waiter to watch with from then on, or NULL where a request cannot be suspended (rq->async NULL; out of
  * memory; the event loop refused): then nothing is held, and the handler
  * declines or answers. */
 struct handler_waiter *handler_suspend(const struct req_ctx *rq,
@@ -237,5 +237,29 @@ struct handler_waiter *handler_suspend(const struct req_ctx *rq,
  * when the event loop refused (then wake the request to answer an
  * error).  Listener thread. */
 int handler_watch(struct handler_waiter *w, int fd, short what, int timeout_ms);
+
+/* A descriptor a handler keeps open on the listener across requests (an
+ * upstream connection it reuses): registered with the event loop once,
+ * for its whole life, instead of once per wait (two epoll_ctl calls per
+ * request saved: 10 % of a proxying listener's time).  While a suspended
+ * request waits on it (handler_watch_kept), its readiness reaches that
+ * request's event() as HANDLER_EV_READ; when it becomes readable with no
+ * request waiting, IDLE(ARG) runs (the peer closed, or sent what nobody
+ * asked for; or the handler's own request is between waits: the
+ * readiness is then kept for its next handler_watch_kept); when the
+ * child stops, IDLE runs for every kept descriptor once the suspended
+ * requests are gone, and must let go of it (handler_unkeep).  W: the
+ * waiter of the request that registers it.  NULL when out of memory.
+ * Listener thread, like everything about it. */
+struct handler_kept;
+struct handler_kept *handler_keep(struct handler_waiter *w, int fd, void (*idle)(void *arg),
+                                  void *arg);
+
+/* Wait until K is readable, up to TIMEOUT_MS (once).  0, or -1. */
+int handler_watch_kept(struct handler_waiter *w, struct handler_kept *k, int timeout_ms);
+
+/* Forget K (before its descriptor is closed or given to another thread);
+ * NULL: nothing. */
+void handler_unkeep(struct handler_kept *k);
 
 #endif

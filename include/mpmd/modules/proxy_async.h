@@ -50,6 +50,20 @@ struct pa_proto {
     int (*forward)(struct proxy_request *pr, struct reply *rp);  /* from the start */
     void (*free)(struct proxy_async *a);
     const char *no_answer;        /* "no response from": for proxy_fail_status */
+    int keeps;                    /* the listener keeps its connections for itself
+                                   * (struct pa_link) rather than in the shared pool */
+};
+
+/* A connection the listener keeps for itself: registered with its event
+ * loop once (handler_keep), reused by the listener only, still counted
+ * in its pool's open connections.  Listener thread. */
+struct pa_link {
+    int fd;
+    struct handler_kept *kept;
+    struct upstream_pool *pool;
+    struct pa_link *next;         /* in the pool's listener list, newest first */
+    long long idle_since;         /* monotonic ms it went idle */
+    int busy;                     /* a request has it */
 };
 
 /* The HTTP response, raw bytes as read, the head parsed. */
@@ -84,6 +98,7 @@ struct proxy_async {
     struct handler_waiter *waiter;
     struct upstream_pool *pool;
     int fd;                       /* the upstream connection; -1 once given back */
+    struct pa_link *link;         /* FD kept by the listener, or NULL (the shared pool's) */
     enum pa_phase phase;
     int reused, retried, may_retry;
     int timeout_ms, connect_ms, retry_s, ttl_s;

@@ -67,9 +67,14 @@ int upstream_connect_result(int fd);
  * read whole and the upstream keeps the connection), else closed. */
 void upstream_release(struct upstream_pool *p, int fd, int reusable);
 
-/* A connection of P now belongs elsewhere (a tunnel closes it): it no
- * longer counts against max=. */
+/* A connection of P now belongs elsewhere (a tunnel closes it), or its
+ * holder closed it: it no longer counts against max=. */
 void upstream_detach(struct upstream_pool *p);
+
+/* A pointer the listener thread keeps with P for itself (the connections
+ * it holds on to: proxy_async.c); upstream.c never looks at it.  Only the
+ * listener thread may use it. */
+void **upstream_listener_slot(struct upstream_pool *p);
 
 /* Connecting to POOL's address failed: refuse it for RETRY_S seconds
  * (ProxyPass retry=; 0: never refuse). */

@@ -261,6 +261,18 @@ static enum handler_wake pa_step(struct proxy_async *a, short what, struct pa_wa
     switch (a->phase) {
     case PA_CONNECT:
         if (what == 0) {
+            /* On loopback and unix sockets the connection is usually made
+             * by now: send at once rather than wait to be told (a send on
+             * a connection still being made fails with EAGAIN; on a refused
+             * one with its error). */
+            ssize_t n = send(a->fd, a->req, a->req_len, MSG_NOSIGNAL);
+            if (n >= 0) {
+                a->req_sent = (size_t)n;
+                a->phase = PA_SEND;
+                return pa_send(a, want);
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)
+                return pa_connect_failed(a, errno);
             want->what = HANDLER_EV_WRITE;
             want->ms = a->connect_ms;
             return HANDLER_WAIT;

@@ -110,22 +110,17 @@ static enum handler_wake fcgi_read(struct proxy_async *a, int timed_out, struct 
         return HANDLER_WAKE_THREAD;
     }
     for (;;) {
-        ssize_t n = recv(a->fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            enum handler_wake w = decode(a, buf, (size_t)n);
-            if (w != HANDLER_WAIT)
-                return w;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t n = pa_recv(a, buf, sizeof buf);
+        if (n == -1)
             return pa_wait_read(a, f->out_len > 0, want);
-        int e = n == 0 ? EPIPE : errno;
-        if (!f->got_any)
-            return pa_lost(a, e, want);
-        return pa_fail(a, 0, NULL, "the application closed the connection before ending "
-                                   "the request");
+        if (n < 0 && !f->got_any)
+            return pa_lost(a, -(int)n, want);
+        if (n < 0)
+            return pa_fail(a, 0, NULL, "the application closed the connection before ending "
+                                       "the request");
+        enum handler_wake w = decode(a, buf, (size_t)n);
+        if (w != HANDLER_WAIT)
+            return w;
     }
 }
 

@@ -174,6 +174,21 @@ enum handler_wake pa_done(struct proxy_async *a, int reusable)
     return HANDLER_WAKE_LISTENER;
 }
 
+ssize_t pa_recv(struct proxy_async *a, void *buf, size_t cap)
+{
+    for (;;) {
+        ssize_t n = recv(a->fd, buf, cap, 0);
+        if (n > 0)
+            return n;
+        if (n == 0)
+            return -EPIPE;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -1;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
 enum handler_wake pa_wait_read(struct proxy_async *a, int begun, struct pa_want *want)
 {
     want->what = HANDLER_EV_READ;
@@ -536,19 +551,13 @@ static enum handler_wake http_read(struct proxy_async *a, int timed_out, struct 
     for (;;) {
         if (r->len == r->cap)             /* a head too large failed in http_parse */
             return HANDLER_WAKE_THREAD;   /* too long to hold: streamed */
-        ssize_t n = recv(a->fd, r->head + r->len, r->cap - r->len, 0);
-        if (n > 0) {
-            r->len += (size_t)n;
-            enum handler_wake w = http_parse(a);
-            if (w != HANDLER_WAIT)
-                return w;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return pa_wait_read(a, h->head_done, want);
-        return http_ended(a, n == 0 ? EPIPE : errno, want);
+        ssize_t n = pa_recv(a, r->head + r->len, r->cap - r->len);
+        if (n <= 0)
+            return n == -1 ? pa_wait_read(a, h->head_done, want) : http_ended(a, -(int)n, want);
+        r->len += (size_t)n;
+        enum handler_wake w = http_parse(a);
+        if (w != HANDLER_WAIT)
+            return w;
     }
 }
 

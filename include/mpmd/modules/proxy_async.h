@@ -15,6 +15,7 @@
 #define MPMD_PROXY_ASYNC_H
 
 #include <http_parser.h>
+#include <sys/types.h>
 
 #include "mpmd/modules/cgihead.h"
 #include "mpmd/modules/fcgi_record.h"
@@ -135,6 +136,11 @@ enum handler_wake pa_lost(struct proxy_async *a, int e, struct pa_want *want);
 /* The answer is complete: the connection back to the pool when REUSABLE
  * (and ttl allows), else closed. */
 enum handler_wake pa_done(struct proxy_async *a, int reusable);
+
+/* One read of A's connection into BUF (CAP bytes): the bytes read (> 0),
+ * -1 when there are none yet, or minus an errno: -EPIPE at its end,
+ * -ECONNRESET and the like. */
+ssize_t pa_recv(struct proxy_async *a, void *buf, size_t cap);
 
 /* A wait for more of an answer: the full timeout until its first bytes,
  * PA_PATIENCE_MS after. */

@@ -151,12 +151,6 @@ static void log_stderr(const struct req_ctx *rq, const char *who, const struct p
     }
 }
 
-static void release_state(void *state, void *unused)
-{
-    (void)unused;
-    pa_free(state);
-}
-
 /* Answer from the script's output, complete in memory. */
 static int fcgi_answer(struct proxy_request *pr, struct proxy_async *a, struct reply *rp)
 {
@@ -178,26 +172,7 @@ static int fcgi_answer(struct proxy_request *pr, struct proxy_async *a, struct r
         pa_free(a);
         return HANDLER_DONE;
     }
-    rp->relayed = 1;
-    size_t head_len = f->head_used, body_len = f->out_len - head_len, n;
-    int has_length = 0, st = rp->status;
-    for (int i = 0; i < h->n_fields && !has_length; i++) {
-        const char *name = cgi_head_name(h, i, &n);
-        has_length = http_field_is(name, n, "Content-Length");
-    }
-    /* A HEAD's length is the GET's, unknown here; 1xx, 204, 304 have none. */
-    if (!has_length && rq->req->parser.method != HTTP_HEAD && st >= 200 && st != 204 &&
-        st != 304)
-        response_head_add_num(&rp->out.head, "Content-Length", (long long)body_len);
-    if (body_len == 0) {
-        pa_free(a);
-        return HANDLER_DONE;
-    }
-    rp->out.body = f->out + head_len;
-    rp->out.body_len = body_len;
-    rp->out.release = release_state;
-    rp->out.release_a = a;
-    return HANDLER_DONE;
+    return pa_answer_body(a, rq, rp, f->out + f->head_used, f->out_len - f->head_used);
 }
 
 static void fcgi_relay(struct proxy_request *pr, struct proxy_async *a, int fd, struct reply *rp)

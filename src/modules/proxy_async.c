@@ -29,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mpmd/core/config.h"
@@ -37,13 +36,6 @@
 #include "mpmd/modules/proxy_async.h"
 
 /* ---- connections the listener keeps ------------------------------------------- */
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct pa_link **link_list(struct upstream_pool *p)
 {
@@ -88,7 +80,7 @@ static struct pa_link *link_take(struct upstream_pool *p, int ttl_s)
     struct pa_link **list = link_list(p), *l = *list;
     if (l == NULL)
         return NULL;
-    if (now_ms() - l->idle_since < (long long)ttl_s * 1000) {
+    if (monotonic_ms() - l->idle_since < (long long)ttl_s * 1000) {
         *list = l->next;
         l->busy = 1;
         return l;
@@ -124,7 +116,7 @@ static void give_back(struct proxy_async *a, int reusable)
     if (l && reusable) {
         struct pa_link **list = link_list(l->pool);
         l->busy = 0;
-        l->idle_since = now_ms();
+        l->idle_since = monotonic_ms();
         l->next = *list;
         *list = l;
     } else if (l) {
@@ -405,6 +397,37 @@ int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp)
     return HANDLER_DONE;
 }
 
+/* reply_out.release for a body held in the state's buffers. */
+static void release_state(void *state, void *unused)
+{
+    (void)unused;
+    pa_free(state);
+}
+
+int pa_answer_body(struct proxy_async *a, const struct req_ctx *rq, struct reply *rp,
+                   const char *body, size_t len)
+{
+    int st = rp->status;
+    size_t n;
+    rp->relayed = 1;
+    /* A HEAD's length is the GET's, unknown here; 1xx, 204, 304 have none. */
+    if (rq->req->parser.method == HTTP_HEAD || st < 200 || st == 204 || st == 304) {
+        pa_free(a);
+        return HANDLER_DONE;
+    }
+    if (response_head_get(&rp->out.head, "Content-Length", &n) == NULL)
+        response_head_add_num(&rp->out.head, "Content-Length", (long long)len);
+    if (len == 0) {
+        pa_free(a);
+        return HANDLER_DONE;
+    }
+    rp->out.body = body;
+    rp->out.body_len = len;
+    rp->out.release = release_state;
+    rp->out.release_a = a;
+    return HANDLER_DONE;
+}
+
 int proxy_async_relay(struct proxy_request *pr, void *state, struct reply *rp)
 {
     struct proxy_async *a = state;
@@ -444,26 +467,8 @@ static enum handler_wake http_done(struct proxy_async *a)
 {
     struct pa_http *h = &a->u.http;
     const struct proxy_resp *r = &h->resp;
-    int keep = r->no_body || h->head_request || h->length >= 0 || http_should_keep_alive(&h->hp);
-    h->body_end = h->fed;
+    int keep = r->no_body || h->head_request || r->length >= 0 || http_should_keep_alive(&h->hp);
     return pa_done(a, r->keep_alive && keep && h->fed == r->len);
-}
-
-/* The body's length when the head gives one and no transfer coding
- * (proxy_resp_parse refused conflicting ones), else -1. */
-static long long content_length(const struct proxy_resp *r)
-{
-    size_t n, te_len;
-    const char *v = proxy_resp_field(r, "Content-Length", &n);
-    if (v == NULL || n == 0 || n > 18 || proxy_resp_field(r, "Transfer-Encoding", &te_len))
-        return -1;
-    long long len = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
-        len = len * 10 + (v[i] - '0');
-    }
-    return len;
 }
 
 /* Head complete in resp: decide how the body is read, or hand over.
@@ -482,10 +487,9 @@ static enum handler_wake http_head_done(struct proxy_async *a)
     if (accel && n == 2 && strncasecmp(accel, "no", 2) == 0)
         return HANDLER_WAKE_THREAD;
     h->fed = r->head_len;
-    h->head_done = 1;
     if (r->no_body || h->head_request)
         return http_done(a);
-    if ((h->length = content_length(r)) >= 0)
+    if (r->length >= 0)
         return HANDLER_WAIT;      /* counted, not parsed (http_parse) */
     if (proxy_resp_body_parser(r, &h->hp, 0))
         return http_done(a);
@@ -499,7 +503,7 @@ static enum handler_wake http_parse(struct proxy_async *a)
 {
     struct pa_http *h = &a->u.http;
     struct proxy_resp *r = &h->resp;
-    if (!h->head_done) {
+    if (r->head_len == 0) {
         int p = proxy_resp_parse(r);
         if (p == 0)
             return HANDLER_WAIT;
@@ -509,10 +513,10 @@ static enum handler_wake http_parse(struct proxy_async *a)
         if (w != HANDLER_WAIT)
             return w;
     }
-    if (h->length >= 0) {
-        if ((long long)(r->len - r->head_len) < h->length)
+    if (r->length >= 0) {
+        if ((long long)(r->len - r->head_len) < r->length)
             return HANDLER_WAIT;
-        h->fed = r->head_len + (size_t)h->length;
+        h->fed = r->head_len + (size_t)r->length;
         return http_done(a);
     }
     if (r->len == h->fed)
@@ -529,9 +533,10 @@ static enum handler_wake http_parse(struct proxy_async *a)
 static enum handler_wake http_ended(struct proxy_async *a, int e, struct pa_want *want)
 {
     struct pa_http *h = &a->u.http;
-    if (!h->head_done && h->resp.len == 0)
+    const struct proxy_resp *r = &h->resp;
+    if (r->len == 0)
         return pa_lost(a, e, want);
-    if (h->head_done && h->length < 0 && e == EPIPE) {
+    if (r->head_len > 0 && r->length < 0 && e == EPIPE) {
         http_parser_execute(&h->hp, &body_settings, NULL, 0);  /* ends a close-delimited body */
         if (h->message_done)
             return http_done(a);
@@ -543,7 +548,7 @@ static enum handler_wake http_read(struct proxy_async *a, int timed_out, struct 
 {
     struct pa_http *h = &a->u.http;
     struct proxy_resp *r = &h->resp;
-    if (timed_out && h->head_done)
+    if (timed_out && r->head_len > 0)
         return HANDLER_WAKE_THREAD;   /* a slow body: streamed as it comes */
     if (timed_out)
         return pa_fail(a, ETIMEDOUT, r->len ? "incomplete response from" : "no response from",
@@ -553,7 +558,7 @@ static enum handler_wake http_read(struct proxy_async *a, int timed_out, struct 
             return HANDLER_WAKE_THREAD;   /* too long to hold: streamed */
         ssize_t n = pa_recv(a, r->head + r->len, r->cap - r->len);
         if (n <= 0)
-            return n == -1 ? pa_wait_read(a, h->head_done, want) : http_ended(a, -(int)n, want);
+            return n == -1 ? pa_wait_read(a, r->head_len > 0, want) : http_ended(a, -(int)n, want);
         r->len += (size_t)n;
         enum handler_wake w = http_parse(a);
         if (w != HANDLER_WAIT)
@@ -564,8 +569,6 @@ static enum handler_wake http_read(struct proxy_async *a, int timed_out, struct 
 static void http_reset(struct proxy_async *a)
 {
     proxy_resp_reset(&a->u.http.resp);
-    a->u.http.head_done = 0;
-    a->u.http.length = -1;
 }
 
 struct compact {
@@ -585,8 +588,8 @@ static int compact_body(http_parser *p, const char *at, size_t len)
 static size_t decode_body(struct pa_http *h)
 {
     struct proxy_resp *r = &h->resp;
-    if (h->length >= 0)
-        return (size_t)h->length;  /* the bytes as they came */
+    if (r->length >= 0)
+        return (size_t)r->length;  /* the bytes as they came */
     http_parser hp;
     http_parser_settings st;
     http_parser_settings_init(&st);
@@ -594,16 +597,9 @@ static size_t decode_body(struct pa_http *h)
     struct compact c = {r->head + r->head_len};
     proxy_resp_body_parser(r, &hp, 0);
     hp.data = &c;
-    if (h->body_end > r->head_len)
-        http_parser_execute(&hp, &st, r->head + r->head_len, h->body_end - r->head_len);
+    if (h->fed > r->head_len)      /* the message ends there */
+        http_parser_execute(&hp, &st, r->head + r->head_len, h->fed - r->head_len);
     return (size_t)(c.to - (r->head + r->head_len));
-}
-
-/* reply_out.release for a body held in the state's buffer. */
-static void release_state(void *state, void *unused)
-{
-    (void)unused;
-    pa_free(state);
 }
 
 /* Answer from the complete response in memory; the body, if any, stays
@@ -616,19 +612,8 @@ static int http_answer(struct proxy_request *pr, struct proxy_async *a, struct r
         pa_free(a);
         return HANDLER_DONE;       /* a 502 of ours */
     }
-    rp->relayed = 1;
-    if (r->no_body || h->head_request) {
-        pa_free(a);
-        return HANDLER_DONE;
-    }
-    size_t len = decode_body(h), n;
-    if (proxy_resp_field(r, "Content-Length", &n) == NULL)
-        response_head_add_num(&rp->out.head, "Content-Length", (long long)len);
-    rp->out.body = r->head + r->head_len;
-    rp->out.body_len = len;
-    rp->out.release = release_state;
-    rp->out.release_a = a;
-    return HANDLER_DONE;
+    size_t len = r->no_body || h->head_request ? 0 : decode_body(h);
+    return pa_answer_body(a, pr->rq, rp, r->head + r->head_len, len);
 }
 
 static void http_relay(struct proxy_request *pr, struct proxy_async *a, int fd, struct reply *rp)
@@ -672,7 +657,6 @@ int proxy_async_start(struct proxy_request *pr, struct reply *rp)
     struct pa_http *h = &a->u.http;
     a->may_retry = idempotent(rq->req->parser.method);
     h->head_request = rq->req->parser.method == HTTP_HEAD;
-    h->length = -1;
     if (proxy_resp_init(&h->resp, PA_GATHER_MAX, pr->w->response_field_size,
                         rq->env->cfg->limit_request_fields) == -1) {
         free(a->req);

@@ -156,6 +156,9 @@ static int check_framing(struct proxy_resp *r, int minor)
     }
     if (cl != -1 && te)
         return fail(r, "both Content-Length and Transfer-Encoding in the response");
+    r->length = cl == -1 ? -1 : 0;   /* digits only, at most 18: checked above */
+    for (size_t k = 0; cl != -1 && k < r->fields[cl].value_len; k++)
+        r->length = r->length * 10 + (r->head[r->fields[cl].value_off + k] - '0');
     r->no_body = r->status < 200 || r->status == 204 || r->status == 304;
     r->keep_alive = minor == 1 ? !close : keep && !close;
     if (!r->no_body && cl == -1 && !te)

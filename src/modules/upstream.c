@@ -28,13 +28,6 @@ struct idle_conn {
     long long since;              /* monotonic millisecond it went idle */
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct upstream_pool {
     struct upstream_addr addr;
     pthread_mutex_t mu;
@@ -116,7 +109,7 @@ static void *sweep_main(void *arg)
         pthread_cond_timedwait(&s->wake, &s->mu, &until);
         int n = atomic_load(&s->n);
         for (int i = 0; i < n && !s->stop; i++)
-            sweep_pool(s->pools[i], now_ms());   /* pool locks nest inside the set's */
+            sweep_pool(s->pools[i], monotonic_ms());   /* pool locks nest inside the set's */
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -283,21 +276,6 @@ int upstream_connect_result(int fd)
     return soerr;
 }
 
-/* A new connection to ADDR within CONNECT_S seconds, or -1 with errno. */
-static int connect_new(const struct upstream_addr *addr, int connect_s)
-{
-    int pending, fd = connect_start(addr, &pending);
-    if (fd == -1 || !pending)
-        return fd;
-    int r = upstream_wait(fd, POLLOUT, connect_s);
-    int soerr = r == 1 ? upstream_connect_result(fd) : 0;
-    if (r == 1 && soerr == 0)
-        return fd;
-    close(fd);
-    errno = r == 0 ? ETIMEDOUT : soerr ? soerr : ECONNREFUSED;
-    return -1;
-}
-
 /* Whether idle FD is still usable: open, with no bytes waiting (a late
  * response or the upstream's EOF). */
 static int still_open(int fd)
@@ -307,9 +285,6 @@ static int still_open(int fd)
     return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-/* Under P's lock: an idle connection younger than TTL_S, or -1 (*IDLE_MS:
- * how long it was idle).  Stale ones are taken off the list into STALE
- * (closed by the caller). */
 /* Under P's lock: take up to MAX idle connections idle for TTL ms or more
  * off the bottom of the stack (the oldest: the stack is in idle order)
  * into STALE; returns how many (closed by the caller, close_stale). */
@@ -327,10 +302,13 @@ static int take_oldest_stale(struct upstream_pool *p, long long now, long long t
     return old;
 }
 
+/* Under P's lock: an idle connection younger than TTL_S, or -1 (*IDLE_MS:
+ * how long it was idle).  Stale ones are taken off the list into STALE
+ * (closed by the caller). */
 static int take_idle(struct upstream_pool *p, int ttl_s, int *stale, int *n_stale,
                      long long *idle_ms)
 {
-    long long now = now_ms(), ttl = (long long)ttl_s * 1000;
+    long long now = monotonic_ms(), ttl = (long long)ttl_s * 1000;
     *n_stale = take_oldest_stale(p, now, ttl, stale, 8);
     while (p->n_idle > 0) {
         struct idle_conn ic = p->idle[--p->n_idle];
@@ -354,35 +332,28 @@ static void close_stale(struct upstream_pool *p, const int *stale, int n)
         pthread_cond_broadcast(&p->freed);
 }
 
-/* A reserved slot of P that was not connected after all. */
-static void unreserve(struct upstream_pool *p)
+/* A connection of P: an idle one younger than TTL_S (*REUSED = 1), or a
+ * new one whose connect is started (*REUSED = 0; *PENDING: still under
+ * way).  While all MAX are busy: waits for one until DEADLINE, or with
+ * none, fails at once (EAGAIN). */
+static int acquire(struct upstream_pool *p, int ttl_s, const struct timespec *deadline,
+                   int *reused, int *pending)
 {
-    pthread_mutex_lock(&p->mu);
-    p->open--;
-    pthread_cond_signal(&p->freed);
-    pthread_mutex_unlock(&p->mu);
-}
-
-int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reused)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += connect_s > 0 ? connect_s : 1;
     for (;;) {
         int stale[16], n_stale = 0, fd = -1, may_open = 0;
+        long long idle_ms = 0;
         pthread_mutex_lock(&p->mu);
-        if (p->down_until > now_ms()) {
+        if (p->down_until > monotonic_ms()) {
             pthread_mutex_unlock(&p->mu);
             errno = EHOSTDOWN;
             return -1;
         }
-        long long idle_ms = 0;
         fd = take_idle(p, ttl_s, stale, &n_stale, &idle_ms);
         if (fd == -1 && (p->max <= 0 || p->open < p->max)) {
             p->open++;            /* reserved: connected below, outside the lock */
             may_open = 1;
         } else if (fd == -1 && n_stale == 0) {
-            int r = pthread_cond_timedwait(&p->freed, &p->mu, &deadline);
+            int r = deadline ? pthread_cond_timedwait(&p->freed, &p->mu, deadline) : ETIMEDOUT;
             pthread_mutex_unlock(&p->mu);
             if (r == ETIMEDOUT) {
                 errno = EAGAIN;
@@ -398,6 +369,7 @@ int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reu
              * for the upstream's close (the retry covers the rest). */
             if (idle_ms < PEEK_AFTER_MS || still_open(fd)) {
                 *reused = 1;
+                *pending = 0;
                 return fd;
             }
             upstream_release(p, fd, 0);
@@ -406,57 +378,37 @@ int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reu
         if (!may_open)
             continue;
         *reused = 0;
-        fd = connect_new(&p->addr, connect_s);
+        fd = connect_start(&p->addr, pending);
         if (fd == -1) {
             int e = errno;
-            unreserve(p);
+            upstream_detach(p);   /* the reserved slot */
             errno = e;
         }
         return fd;
     }
 }
 
+int upstream_acquire(struct upstream_pool *p, int connect_s, int ttl_s, int *reused)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += connect_s > 0 ? connect_s : 1;
+    int pending, fd = acquire(p, ttl_s, &deadline, reused, &pending);
+    if (fd == -1 || !pending)
+        return fd;
+    int r = upstream_wait(fd, POLLOUT, connect_s);
+    int soerr = r == 1 ? upstream_connect_result(fd) : 0;
+    if (r == 1 && soerr == 0)
+        return fd;
+    close(fd);
+    upstream_detach(p);
+    errno = r == 0 ? ETIMEDOUT : soerr ? soerr : ECONNREFUSED;
+    return -1;
+}
+
 int upstream_acquire_nowait(struct upstream_pool *p, int ttl_s, int *reused, int *pending)
 {
-    for (;;) {
-        int stale[16], n_stale = 0, fd = -1, may_open = 0, down = 0;
-        long long idle_ms = 0;
-        pthread_mutex_lock(&p->mu);
-        if (p->down_until > now_ms())
-            down = 1;
-        else if ((fd = take_idle(p, ttl_s, stale, &n_stale, &idle_ms)) == -1 &&
-                 (p->max <= 0 || p->open < p->max))
-            p->open++, may_open = 1;
-        pthread_mutex_unlock(&p->mu);
-        close_stale(p, stale, n_stale);
-        if (down) {
-            errno = EHOSTDOWN;
-            return -1;
-        }
-        if (fd != -1) {
-            if (idle_ms < PEEK_AFTER_MS || still_open(fd)) {
-                *reused = 1;
-                *pending = 0;
-                return fd;
-            }
-            upstream_release(p, fd, 0);
-            continue;
-        }
-        if (!may_open) {
-            if (n_stale > 0)
-                continue;
-            errno = EAGAIN;
-            return -1;
-        }
-        *reused = 0;
-        fd = connect_start(&p->addr, pending);
-        if (fd == -1) {
-            int e = errno;
-            unreserve(p);
-            errno = e;
-        }
-        return fd;
-    }
+    return acquire(p, ttl_s, NULL, reused, pending);
 }
 
 void upstream_release(struct upstream_pool *p, int fd, int reusable)
@@ -471,7 +423,7 @@ void upstream_release(struct upstream_pool *p, int fd, int reusable)
         }
     }
     if (reusable && p->n_idle < p->cap_idle) {
-        p->idle[p->n_idle++] = (struct idle_conn){fd, now_ms()};
+        p->idle[p->n_idle++] = (struct idle_conn){fd, monotonic_ms()};
         fd = -1;
     } else {
         p->open--;
@@ -509,6 +461,6 @@ void upstream_mark_failed(struct upstream_pool *p, int retry_s)
     if (retry_s <= 0)
         return;
     pthread_mutex_lock(&p->mu);
-    p->down_until = now_ms() + (long long)retry_s * 1000;
+    p->down_until = monotonic_ms() + (long long)retry_s * 1000;
     pthread_mutex_unlock(&p->mu);
 }

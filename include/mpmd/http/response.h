@@ -19,6 +19,15 @@ static inline long monotonic_seconds(void)
     return (long)ts.tv_sec;
 }
 
+/* The monotonic clock in milliseconds: upstream connections' idle ages
+ * and retry times.  Any thread. */
+static inline long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* IMF-fixdate of the current second, per thread. */
 struct date_cache {
     time_t sec;

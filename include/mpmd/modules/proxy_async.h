@@ -69,14 +69,12 @@ struct pa_link {
 
 /* The HTTP response, raw bytes as read, the head parsed. */
 struct pa_http {
-    struct proxy_resp resp;
-    int head_done;
-    long long length;             /* the body's Content-Length once the head is in; -1:
-                                   * framed otherwise (hp decodes it) */
-    http_parser hp;               /* the body's framing, fed from resp */
-    size_t fed;                   /* bytes of resp handed to hp */
+    struct proxy_resp resp;       /* the head parsed once resp.head_len is set; a
+                                   * Content-Length body is counted (resp.length) */
+    http_parser hp;               /* else the body's framing, fed from resp */
+    size_t fed;                   /* bytes of resp looked at; once done, where the
+                                   * message ends */
     int message_done;             /* hp saw the message's end */
-    size_t body_end;              /* once done: where the message ends in resp */
     int head_request;
 };
 
@@ -145,6 +143,14 @@ ssize_t pa_recv(struct proxy_async *a, void *buf, size_t cap);
 /* A wait for more of an answer: the full timeout until its first bytes,
  * PA_PATIENCE_MS after. */
 enum handler_wake pa_wait_read(struct proxy_async *a, int begun, struct pa_want *want);
+
+/* RP, built from an upstream's complete answer, gets its body: LEN bytes
+ * at BODY in A's buffers, sent from there (the reply then frees A; A is
+ * freed at once when there is nothing to send).  No body for HEAD and
+ * 1xx/204/304; a Content-Length when the head has none, else.  Never
+ * replaced by an ErrorDocument (rp->relayed).  HANDLER_DONE. */
+int pa_answer_body(struct proxy_async *a, const struct req_ctx *rq, struct reply *rp,
+                   const char *body, size_t len);
 
 void pa_free(struct proxy_async *a);
 

@@ -32,6 +32,8 @@ struct proxy_resp {
     uint32_t reason_off, reason_len; /* the reason phrase, in HEAD */
     int keep_alive;               /* the upstream keeps the connection after this response */
     int no_body;                  /* 1xx, 204, 304 */
+    long long length;             /* the Content-Length, once the head is in; -1: none
+                                   * (chunked, or delimited by the close) */
     struct proxy_resp_field *fields; /* owned, MAX_FIELDS */
     int n_fields;
     const char *error;            /* why the head was refused (static), or NULL */

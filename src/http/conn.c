@@ -42,6 +42,7 @@
 
 #include "mpmd/mpm/child.h"
 #include "mpmd/http/dispatch.h"
+#include "mpmd/http/evscan.h"
 #include "mpmd/http/route.h"
 #include "mpmd/http/tunnel.h"
 
@@ -1410,79 +1411,38 @@ void conn_run(struct worker *w, struct conn *c)
 
 /* ---- stopping --------------------------------------------------- */
 
-struct close_scan {
-    int n, cap;
-    struct conn **found;
-};
-
-static int collect_conn(const struct event_base *base, const struct event *ev, void *arg)
+/* evscan's OWNER: the connection an event belongs to (its own, or its
+ * suspended request's waiter), or NULL. */
+static void *conn_of(const struct event *ev)
 {
-    struct close_scan *s = arg;
-    struct conn *c;
-    (void)base;
-    if (event_get_callback(ev) == conn_waiter_cb) {
-        c = ((struct handler_waiter *)event_get_callback_arg(ev))->c;
-    } else if (event_get_callback(ev) == conn_event_cb) {
-        c = event_get_callback_arg(ev);
-        if (c->waiter && c->waiter->armed)
-            return 0;             /* found through its waiter's event */
-    } else {
-        return 0;
-    }
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 64;
-        struct conn **f = realloc(s->found, (size_t)cap * sizeof *f);
-        if (!f)
-            return -1;
-        s->found = f;
-        s->cap = cap;
-    }
-    s->found[s->n++] = c;
-    return 0;
+    if (event_get_callback(ev) == conn_event_cb)
+        return event_get_callback_arg(ev);
+    if (event_get_callback(ev) == conn_waiter_cb)
+        return ((struct handler_waiter *)event_get_callback_arg(ev))->c;
+    return NULL;
 }
 
-struct kept_scan {
-    int n, cap;
-    struct handler_kept **found;
-};
-
-static int collect_kept(const struct event_base *base, const struct event *ev, void *arg)
+/* evscan's OWNER: a kept descriptor's event, or NULL. */
+static void *kept_of(const struct event *ev)
 {
-    struct kept_scan *s = arg;
-    (void)base;
-    if (event_get_callback(ev) != conn_kept_cb)
-        return 0;
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 16;
-        struct handler_kept **f = realloc(s->found, (size_t)cap * sizeof *f);
-        if (!f)
-            return -1;
-        s->found = f;
-        s->cap = cap;
-    }
-    s->found[s->n++] = event_get_callback_arg(ev);
-    return 0;
-}
-
-/* Kept descriptors no request waits on any more: their handlers let go
- * of them (IDLE), while the event loop is still there. */
-static void release_kept(struct event_base *base)
-{
-    struct kept_scan s = { .n = 0 };
-    event_base_foreach_event(base, collect_kept, &s);
-    for (int i = 0; i < s.n; i++)
-        s.found[i]->idle(s.found[i]->arg);   /* frees only its own */
-    free(s.found);
+    return event_get_callback(ev) == conn_kept_cb ? event_get_callback_arg(ev) : NULL;
 }
 
 int conn_close_registered(struct event_base *base)
 {
     int tunnels = tunnel_close_registered(base);
-    struct close_scan s = { .n = 0 };
-    event_base_foreach_event(base, collect_conn, &s);
-    for (int i = 0; i < s.n; i++)
-        conn_close(s.found[i]);
-    free(s.found);
-    release_kept(base);
-    return s.n + tunnels;
+    void **found;
+    int n = evscan_owners(base, conn_of, &found);
+    for (int i = 0; i < n; i++)
+        conn_close(found[i]);
+    free(found);
+    /* Kept descriptors no request waits on any more: their handlers let
+     * go of them (IDLE; each frees only its own), while the loop is there. */
+    int kept = evscan_owners(base, kept_of, &found);
+    for (int i = 0; i < kept; i++) {
+        struct handler_kept *k = found[i];
+        k->idle(k->arg);
+    }
+    free(found);
+    return n + tunnels;
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mpmd/http/evscan.h"
 #include "mpmd/http/response.h"
 
 #define TUNNEL_READ_CHUNK 16384
@@ -282,43 +283,22 @@ int tunnel_start(struct tunnel *t, struct event_base *base, void (*done)(void *a
     return 0;
 }
 
-struct tunnel_scan {
-    struct tunnel **found;
-    int n, cap;
-};
-
-static int collect_tunnel(const struct event_base *base, const struct event *ev, void *arg)
+/* evscan's OWNER: the tunnel an event belongs to, or NULL. */
+static void *tunnel_of(const struct event *ev)
 {
-    struct tunnel_scan *s = arg;
-    (void)base;
-    struct tunnel *t;
     if (event_get_callback(ev) == on_start)
-        t = event_get_callback_arg(ev);
-    else if (event_get_callback(ev) == on_read || event_get_callback(ev) == on_write)
-        t = ((struct tunnel_side *)event_get_callback_arg(ev))->t;
-    else
-        return 0;
-    for (int i = 0; i < s->n; i++)
-        if (s->found[i] == t)
-            return 0;
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 32;
-        struct tunnel **f = realloc(s->found, (size_t)cap * sizeof *f);
-        if (f == NULL)
-            return -1;
-        s->found = f;
-        s->cap = cap;
-    }
-    s->found[s->n++] = t;
-    return 0;
+        return event_get_callback_arg(ev);
+    if (event_get_callback(ev) == on_read || event_get_callback(ev) == on_write)
+        return ((struct tunnel_side *)event_get_callback_arg(ev))->t;
+    return NULL;
 }
 
 int tunnel_close_registered(struct event_base *base)
 {
-    struct tunnel_scan s = {0};
-    event_base_foreach_event(base, collect_tunnel, &s);
-    for (int i = 0; i < s.n; i++)
-        tunnel_end(s.found[i]);
-    free(s.found);
-    return s.n;
+    void **found;
+    int n = evscan_owners(base, tunnel_of, &found);
+    for (int i = 0; i < n; i++)
+        tunnel_end(found[i]);
+    free(found);
+    return n;
 }

@@ -680,7 +680,7 @@ static const struct config *choose_site(struct conn *c)
 }
 
 static struct handler_waiter *conn_suspend(void *ctx, const struct handler_async_ops *ops,
-                                           void *state, int fd, short what, int timeout_ms);
+                                           void *state, int timeout_ms);
 static void *conn_take_resumed(struct conn *c);
 
 /* Build the reply for the complete (or failed) request in C: an error
@@ -966,32 +966,38 @@ static void waiter_unlink(struct handler_waiter *w)
     }
 }
 
-int handler_watch(struct handler_waiter *w, int fd, short what, int timeout_ms)
+/* W watches nothing (before it watches something else, or goes). */
+static void waiter_disarm(struct handler_waiter *w)
 {
-    struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
     if (w->armed)
         event_del(&w->ev);
+    w->armed = 0;
     waiter_unlink(w);
+}
+
+/* Arm W's event, assigned to FD for WHAT (-1, 0: a timer), for MS.  0 or -1. */
+static int waiter_arm(struct handler_waiter *w, int fd, short what, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
     event_assign(&w->ev, w->c->child->lst.base, fd, what & (EV_READ | EV_WRITE), conn_waiter_cb,
                  w);
     w->armed = event_add(&w->ev, &tv) == 0;
     return w->armed ? 0 : -1;
 }
 
+int handler_watch(struct handler_waiter *w, int fd, short what, int timeout_ms)
+{
+    waiter_disarm(w);
+    return waiter_arm(w, fd, what, timeout_ms);
+}
+
 int handler_watch_kept(struct handler_waiter *w, struct handler_kept *k, int timeout_ms)
 {
-    struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-    if (w->armed)
-        event_del(&w->ev);
-    waiter_unlink(w);
-    if (k->waiter)
-        return -1;                /* one request at a time */
+    waiter_disarm(w);
     /* The readiness comes from K's event; W's own is the timeout (a
      * timer: no system call to add or remove). */
-    event_assign(&w->ev, w->c->child->lst.base, -1, 0, conn_waiter_cb, w);
-    if (event_add(&w->ev, &tv) == -1)
-        return -1;
-    w->armed = 1;
+    if (k->waiter || waiter_arm(w, -1, 0, timeout_ms) == -1)
+        return -1;                /* one request at a time */
     w->kept = k;
     k->waiter = w;
     if (k->ready) {               /* the edge came before this wait */
@@ -1045,7 +1051,7 @@ void handler_unkeep(struct handler_kept *k)
 
 /* reply_async.suspend (listener thread, from a fast entry point). */
 static struct handler_waiter *conn_suspend(void *ctx, const struct handler_async_ops *ops,
-                                           void *state, int fd, short what, int timeout_ms)
+                                           void *state, int timeout_ms)
 {
     struct conn *c = ctx;
     if (c->waiter)
@@ -1054,7 +1060,7 @@ static struct handler_waiter *conn_suspend(void *ctx, const struct handler_async
     if (w == NULL)
         return NULL;
     *w = (struct handler_waiter){ .c = c, .ops = ops, .state = state };
-    if (handler_watch(w, fd, what, timeout_ms) == -1) {
+    if (handler_watch(w, -1, 0, timeout_ms) == -1) {
         free(w);
         return NULL;
     }
@@ -1079,9 +1085,7 @@ static void *conn_take_resumed(struct conn *c)
 static void conn_drop_waiter(struct conn *c)
 {
     struct handler_waiter *w = c->waiter;
-    if (w->armed)
-        event_del(&w->ev);
-    waiter_unlink(w);
+    waiter_disarm(w);
     w->ops->cancel(w->state);
     free(w);
     c->waiter = NULL;

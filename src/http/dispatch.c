@@ -83,10 +83,9 @@ int handler_stream_tunnel(const struct req_ctx *rq, int fd, const char *pending,
 
 struct handler_waiter *handler_suspend(const struct req_ctx *rq,
                                        const struct handler_async_ops *ops, void *state,
-                                       int fd, short what, int timeout_ms)
+                                       int timeout_ms)
 {
-    return rq->async ? rq->async->suspend(rq->async->ctx, ops, state, fd, what, timeout_ms)
-                     : NULL;
+    return rq->async ? rq->async->suspend(rq->async->ctx, ops, state, timeout_ms) : NULL;
 }
 
 ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status)

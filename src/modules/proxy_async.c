@@ -363,16 +363,16 @@ int pa_start(struct proxy_request *pr, struct proxy_async *a, struct reply *rp)
     if (pa_acquire(a, &w) == 0)
         w = pa_step(a, 0, &want);
     if (w == HANDLER_WAIT) {
-        int fd = a->proto->keeps ? -1 : a->fd;      /* kept: pa_watch registers it */
-        a->waiter = handler_suspend(pr->rq, &pa_ops, a, fd, fd == -1 ? 0 : want.what, want.ms);
-        if (a->waiter != NULL && (!a->proto->keeps || pa_watch(a, &want) == 0))
-            return HANDLER_SUSPENDED;
-        if (a->waiter != NULL) {  /* suspended, but cannot watch: answer at once */
+        a->waiter = handler_suspend(pr->rq, &pa_ops, a, want.ms);
+        if (a->waiter == NULL) {
             pa_fail(a, ENOMEM, "cannot wait for", NULL);
-            handler_watch(a->waiter, -1, 0, 1);
+        } else {
+            if (pa_watch(a, &want) == -1) {     /* cannot watch: answer at once */
+                pa_fail(a, ENOMEM, "cannot wait for", NULL);
+                handler_watch(a->waiter, -1, 0, 1);
+            }
             return HANDLER_SUSPENDED;
         }
-        pa_fail(a, ENOMEM, "cannot wait for", NULL);
     }
     if (a->phase == PA_FAILED)
         return proxy_async_answer(pr, a, rp);

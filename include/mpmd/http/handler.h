@@ -188,10 +188,10 @@ int handler_stream_tunnel(const struct req_ctx *rq, int fd, const char *pending,
 /* ---- answering later, without a thread (MPM event, listener thread) ------
  * A fast entry point whose answer waits on an upstream may suspend the
  * request instead of declining it: it calls handler_suspend with a state
- * of its own and the descriptor that state waits on, and returns
- * HANDLER_SUSPENDED.  The connection then waits holding
- * no thread (its client's input is left for after the answer), and the
- * listener calls
+ * of its own, says what that state waits on (handler_watch,
+ * handler_watch_kept), and returns HANDLER_SUSPENDED.  The connection
+ * then waits holding no thread (its client's input is left for after the
+ * answer), and the listener calls
  *   event(STATE, WHAT)  when the watched descriptor is ready (WHAT has
  *                       HANDLER_EV_READ or _WRITE) or its time ran out
  *                       (HANDLER_EV_TIMEOUT); the watch is one-shot.  It
@@ -219,23 +219,24 @@ struct handler_waiter;            /* the suspended connection's (src/http/conn.c
 /* The connection code's side of it (rq->async). */
 struct reply_async {
     struct handler_waiter *(*suspend)(void *ctx, const struct handler_async_ops *ops,
-                                      void *state, int fd, short what, int timeout_ms);
+                                      void *state, int timeout_ms);
     int (*local_addr)(void *ctx, struct sockaddr_storage *out);
     void *ctx;
 };
 
-/* Suspend RQ with STATE, watching FD for WHAT (HANDLER_EV_READ or
- * _WRITE; FD -1 and WHAT 0: only the time) for up to TIMEOUT_MS (> 0):
- * the waiter to watch with from then on, or NULL where a request cannot be suspended (rq->async NULL; out of
- * memory; the event loop refused): then nothing is held, and the handler
- * declines or answers. */
+/* Suspend RQ with STATE, woken by its time (HANDLER_EV_TIMEOUT) after
+ * TIMEOUT_MS (> 0) unless a watch replaces that: the waiter to watch
+ * with, or NULL where a request cannot be suspended (rq->async NULL; out
+ * of memory; the event loop refused): then nothing is held, and the
+ * handler declines or answers. */
 struct handler_waiter *handler_suspend(const struct req_ctx *rq,
                                        const struct handler_async_ops *ops, void *state,
-                                       int fd, short what, int timeout_ms);
+                                       int timeout_ms);
 
-/* From event(): watch FD for WHAT for up to TIMEOUT_MS, once.  0, or -1
- * when the event loop refused (then wake the request to answer an
- * error).  Listener thread. */
+/* Watch FD for WHAT (HANDLER_EV_READ or _WRITE; FD -1 and WHAT 0: only
+ * the time) for up to TIMEOUT_MS, once, instead of what W watched.  0, or
+ * -1 when the event loop refused (W then watches nothing: wake the
+ * request to answer an error).  Listener thread. */
 int handler_watch(struct handler_waiter *w, int fd, short what, int timeout_ms);
 
 /* A descriptor a handler keeps open on the listener across requests (an

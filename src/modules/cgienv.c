@@ -287,6 +287,7 @@ int cgi_output_init(struct cgi_output *o, const struct req_ctx *rq, struct reply
     o->rp = rp;
     o->who = who;
     o->bad_status = bad_status;
+    o->errlog = (struct cgi_errlog){.log = rq->log, .who = who};
     return cgi_head_init(&o->head, CGI_HEAD_LIMIT);
 }
 
@@ -337,32 +338,40 @@ int cgi_output_feed(struct cgi_output *o, const char *buf, size_t len)
     return begin_output(o, buf + used, len - (size_t)used);
 }
 
-static void log_err_line(struct cgi_output *o)
+void cgi_errlog_flush(struct cgi_errlog *e)
 {
-    size_t n = o->err_len;
-    while (n > 0 && (o->err[n - 1] == '\r' || o->err[n - 1] == '\n'))
-        n--;
+    size_t n = e->len;
+    if (n > 0 && e->line[n - 1] == '\r')
+        n--;                      /* a CRLF line end */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)e->line[i] < 0x20 && e->line[i] != '\t')
+            e->line[i] = ' ';
     if (n > 0)
-        log_msg(o->rq->log, LOGL_ERROR, "%s: %.*s", o->who, (int)n, o->err);
-    o->err_len = 0;
+        log_msg(e->log, LOGL_ERROR, "%s: %.*s", e->who, (int)n, e->line);
+    e->len = 0;
+}
+
+void cgi_errlog_feed(struct cgi_errlog *e, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (c == '\n' || e->len == sizeof e->line - 1) {
+            cgi_errlog_flush(e);
+            if (c == '\n')
+                continue;
+        }
+        e->line[e->len++] = c;
+    }
 }
 
 void cgi_output_stderr(struct cgi_output *o, const char *buf, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (c == '\n' || o->err_len == sizeof o->err - 1) {
-            log_err_line(o);
-            if (c == '\n')
-                continue;
-        }
-        o->err[o->err_len++] = (unsigned char)c < 0x20 && c != '\t' ? ' ' : c;
-    }
+    cgi_errlog_feed(&o->errlog, buf, len);
 }
 
 void cgi_output_end(struct cgi_output *o, int complete, const char *why)
 {
-    log_err_line(o);
+    cgi_errlog_flush(&o->errlog);
     if (o->failed || o->redirected)
         return;
     if (o->begun) {

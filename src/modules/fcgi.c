@@ -151,8 +151,7 @@ static int relay(const struct proxy_request *pr, int fd, struct cgi_output *out,
     return clean && !stop ? 1 : 0;
 }
 
-/* "FastCGI ADDR SCRIPT", for log lines, into WHO (LEN bytes). */
-static const char *fcgi_who(const struct proxy_request *pr, char *who, size_t len)
+const char *proxy_fcgi_who(const struct proxy_request *pr, char *who, size_t len)
 {
     snprintf(who, len, "FastCGI %s %s", pr->w->addr.text, pr->target);
     return who;
@@ -164,7 +163,7 @@ void proxy_fcgi_continue(struct proxy_request *pr, int fd, const struct fcgi_pro
     char who[300];
     struct cgi_output out;
     struct fcgi_decoder d = *p->d;
-    if (cgi_output_init(&out, pr->rq, rp, fcgi_who(pr, who, sizeof who), 502) == -1) {
+    if (cgi_output_init(&out, pr->rq, rp, proxy_fcgi_who(pr, who, sizeof who), 502) == -1) {
         if (fd != -1)
             upstream_release(pr->pool, fd, 0);
         reply_error(rp, pr->rq->date, 500);
@@ -242,7 +241,7 @@ int proxy_fcgi_forward(struct proxy_request *pr, struct reply *rp)
         return HANDLER_DONE;
     }
     char who[300];
-    fcgi_who(pr, who, sizeof who);
+    proxy_fcgi_who(pr, who, sizeof who);
     for (int attempt = 0;; attempt++) {
         int reused = 0;
         int fd = upstream_acquire(pr->pool, pr->connect_timeout, pr->ttl, &reused);

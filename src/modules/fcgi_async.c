@@ -132,33 +132,15 @@ static void fcgi_reset(struct proxy_async *a)
     fcgi_decoder_init(&f->d, FCGI_ID);
 }
 
-/* Each line of the kept STDERR to RQ's error log, as cgi_output would. */
-static void log_stderr(const struct req_ctx *rq, const char *who, const struct pa_fcgi *f)
-{
-    const char *p = f->err, *end = f->err + f->err_len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = (size_t)((nl ? nl : end) - p);
-        char line[1024];
-        size_t k = 0;
-        for (size_t i = 0; i < n && k < sizeof line - 1; i++)
-            line[k++] = (unsigned char)p[i] < 0x20 && p[i] != '\t' ? ' ' : p[i];
-        while (k > 0 && line[k - 1] == ' ')
-            k--;                  /* a CR before the LF */
-        if (k > 0)
-            log_msg(rq->log, LOGL_ERROR, "%s: %.*s", who, (int)k, line);
-        p += n + (nl != NULL);
-    }
-}
-
 /* Answer from the script's output, complete in memory. */
 static int fcgi_answer(struct proxy_request *pr, struct proxy_async *a, struct reply *rp)
 {
     struct pa_fcgi *f = &a->u.fcgi;
     const struct req_ctx *rq = pr->rq;
     char who[300];
-    snprintf(who, sizeof who, "FastCGI %s %s", pr->w->addr.text, pr->target);
-    log_stderr(rq, who, f);
+    struct cgi_errlog errlog = {.log = rq->log, .who = proxy_fcgi_who(pr, who, sizeof who)};
+    cgi_errlog_feed(&errlog, f->err, f->err_len);
+    cgi_errlog_flush(&errlog);
     struct cgi_head *h = f->head;
     if (h->error || !h->done) {
         log_msg(rq->log, LOGL_ERROR, h->error ? "%s: malformed header from script: %s" : "%s: %s",

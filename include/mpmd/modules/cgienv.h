@@ -45,6 +45,21 @@ int cgi_body_spool(const struct req_ctx *rq, long long *len, int *status);
  * -1 when the head does not fit (RP then holds a 502). */
 int cgi_head_reply(const struct req_ctx *rq, const struct cgi_head *h, struct reply *rp);
 
+/* A script's standard error on its way to the error log, a line at a
+ * time ("WHO: line"): one per LF, a line over 1 KiB cut in pieces, the CR
+ * before an LF dropped, other control characters logged as spaces. */
+struct cgi_errlog {
+    const struct logger *log;
+    const char *who;
+    char line[1024];              /* the line being gathered */
+    size_t len;
+};
+
+void cgi_errlog_feed(struct cgi_errlog *e, const char *buf, size_t len);
+
+/* Log what is gathered (the last line, without its LF). */
+void cgi_errlog_flush(struct cgi_errlog *e);
+
 /* A script's output on its way to the client: the head parsed
  * (cgihead.h), turned into a reply and streamed, then the body as it
  * comes.  One per request, on the handler thread's stack. */
@@ -58,8 +73,7 @@ struct cgi_output {
     int redirected;               /* a local redirect: the rest is dropped */
     int failed;                   /* the head was bad (RP holds the error) */
     int client_gone;
-    char err[1024];               /* a stderr line being gathered */
-    size_t err_len;
+    struct cgi_errlog errlog;     /* the script's standard error */
 };
 
 /* 0, or -1 when out of memory. */

@@ -117,6 +117,9 @@ int proxy_fcgi_async_start(struct proxy_request *pr, struct reply *rp);
  * or NULL when out of memory.  Any thread. */
 char *proxy_fcgi_request(const struct proxy_request *pr, size_t *len);
 
+/* "FastCGI ADDR SCRIPT", PR's name in log lines, into WHO (LEN bytes). */
+const char *proxy_fcgi_who(const struct proxy_request *pr, char *who, size_t len);
+
 /* How far the listener got with a FastCGI answer (fcgi_async.c). */
 struct fcgi_decoder;
 struct fcgi_progress {

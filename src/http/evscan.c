@@ -44,7 +44,8 @@ int evscan_owners(struct event_base *base, void *(*owner)(const struct event *ev
     event_base_foreach_event(base, collect, &s);
     /* An object with several events (a tunnel's sides, a connection and
      * its waiter) appears once. */
-    qsort(s.found, (size_t)s.n, sizeof *s.found, by_address);
+    if (s.n > 1)                  /* (qsort wants an array, even for none) */
+        qsort(s.found, (size_t)s.n, sizeof *s.found, by_address);
     int n = 0;
     for (int i = 0; i < s.n; i++)
         if (n == 0 || s.found[n - 1] != s.found[i])

@@ -241,6 +241,10 @@ static const struct directive directives[] = {
      "restart before they are killed; 0 waits for them (stop and restart allow 5 s)", CTX_SERVER, NULL, 0, 0},
     {"Timeout", T_INT, F(timeout), 0, 1, 86400, "60", NULL, "SECONDS", NULL,
      "Seconds a read or write may stall before the connection is closed", CTX_SERVER, NULL, 0, 0},
+    {"ExtendedStatus", T_BOOL, F(extended_status), 0, 0, 1, "On", NULL, "On|Off", NULL,
+     "Keep each thread's current request (client, virtual host, request line, time) in the "
+     "scoreboard for server-status; On, as in Apache with mod_status loaded", CTX_SERVER, NULL,
+     0, 0},
     {"KeepAlive", T_BOOL, F(keepalive), 0, 0, 1, "On", NULL, "On|Off", NULL,
      "Allow persistent connections (several requests on one connection)", CTX_SERVER, NULL, 0, 0},
     {"KeepAliveTimeout", T_INT, F(keepalive_timeout), 0, 1, 3600, "5", NULL, "SECONDS", NULL,

@@ -310,22 +310,30 @@ void log_msg(const struct logger *lg, int level, const char *fmt, ...)
 
 /* The client address as Apache's %h prints it: no brackets, no port, and
  * an IPv4-mapped IPv6 address as plain IPv4. */
-static void put_peer(struct line *l, const struct sockaddr *sa)
+const char *log_format_addr(const struct sockaddr *sa, char *text, size_t size)
 {
-    char text[INET6_ADDRSTRLEN];
     const char *s = NULL;
-
     if (sa != NULL && sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        s = inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+        s = inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)size);
     } else if (sa != NULL && sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-            s = inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, sizeof text);
+            s = inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, (socklen_t)size);
         else
-            s = inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+            s = inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)size);
     }
-    line_puts(l, s != NULL ? s : "-");
+    if (s == NULL && size > 1) {
+        text[0] = '-';
+        text[1] = '\0';
+    }
+    return text;
+}
+
+static void put_peer(struct line *l, const struct sockaddr *sa)
+{
+    char text[INET6_ADDRSTRLEN];
+    line_puts(l, log_format_addr(sa, text, sizeof text));
 }
 
 /* "[23/Nov/2026:06:03:17 +0000]", local time with its numeric offset. */

@@ -115,6 +115,23 @@ static int wait_writable(int fd, int timeout_s)
 
 /* ---- connection life -------------------------------------------- */
 
+_Static_assert(CONN_READING == (int)SB_CONN_READING && CONN_KEEPALIVE == (int)SB_CONN_KEEPALIVE &&
+               CONN_HANDLING == (int)SB_CONN_HANDLING && CONN_WRITING == (int)SB_CONN_WRITING &&
+               CONN_LINGERING == (int)SB_CONN_LINGERING && CONN_TUNNEL == (int)SB_CONN_TUNNEL &&
+               CONN_SUSPENDED == (int)SB_CONN_SUSPENDED, "conn states are the scoreboard's");
+
+/* Move C to state ST, keeping its child's count of connections by state
+ * (server-status, metrics).  Owner. */
+static void conn_set_state(struct conn *c, enum conn_state st)
+{
+    if (c->state == st)
+        return;
+    struct sb_proc *p = c->child->proc;
+    atomic_fetch_sub_explicit(&p->conns[c->state], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->conns[st], 1, memory_order_relaxed);
+    c->state = (uint8_t)st;
+}
+
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
 static int conn_arm(struct conn *c, short what, const struct timeval *tv);
@@ -141,7 +158,7 @@ static void conn_wait_input(struct conn *c, const struct timeval *tv, int on_lis
 static void conn_arm_failed(struct conn *c)
 {
     struct child *ch = c->child;
-    uint64_t n = atomic_fetch_add_explicit(&scoreboard_child(ch->sb, ch->slot)->arm_failures, 1,
+    uint64_t n = atomic_fetch_add_explicit(&ch->proc->c.arm_failures, 1,
                                            memory_order_relaxed) + 1;
     log_msg(ch->log, LOGL_ERROR,
             "cannot register a connection with the event loop; closed it (%llu so far)",
@@ -195,6 +212,7 @@ struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int
         memcpy(&c->peer, peer, (size_t)peerlen);
     http_request_init(&c->req);
     child_conn_opened(ch);
+    atomic_fetch_add_explicit(&ch->proc->conns[CONN_READING], 1, memory_order_relaxed);
     return c;
 }
 
@@ -214,6 +232,7 @@ void conn_close(struct conn *c)
     }
     http_request_free(&c->req);
     close(c->fd);
+    atomic_fetch_sub_explicit(&ch->proc->conns[c->state], 1, memory_order_relaxed);
     free(c);
     child_conn_closed(ch);
 }
@@ -248,7 +267,7 @@ static void conn_linger(struct conn *c)
         return;
     }
     http_request_release_buffer(&c->req);
-    c->state = CONN_LINGERING;
+    conn_set_state(c, CONN_LINGERING);
     c->discarding = 0;
     c->drained = 0;
     c->stage_start = monotonic_seconds();
@@ -303,6 +322,8 @@ static ssize_t conn_fill(struct conn *c)
 
 enum read_result { READ_READY, READ_WAIT, READ_GONE };
 
+static void conn_request_begins(struct conn *c);
+
 /* A new read stage (a request head, or its body) starts now. */
 static void conn_begin_stage(struct conn *c, int body)
 {
@@ -334,6 +355,8 @@ static int read_time_left(const struct conn *c)
 static enum read_result conn_read_request(struct conn *c)
 {
     for (;;) {
+        if (c->req.len > 0 && !c->discarding)
+            conn_request_begins(c);
         if (c->req.parsed < c->req.len &&
             http_request_parse(&c->req, &c->child->limits) != HTTP_PARSE_MORE)
             return READ_READY;
@@ -614,17 +637,82 @@ static int stream_local_addr(void *ctx, struct sockaddr_storage *out)
     return conn_local_addr(cs->c, out);
 }
 
-static void conn_log_access(struct conn *c)
+/* ---- the scoreboard and the access log -------------------------------- */
+
+/* The first bytes of a request are in C: its clock starts (access log %t
+ * and %D, the duration histogram).  Owner. */
+static void conn_request_begins(struct conn *c)
 {
-    const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
-    if (lg->access_fd == -1)
-        return;
-    struct access_record rec = { .peer = &c->peer.sa, .status = c->status,
-                                 .bytes = c->body_sent, .when = time(NULL) };
-    rec.request_line = http_request_line(&c->req, &rec.request_line_len);
-    rec.referer = http_request_header(&c->req, "Referer", &rec.referer_len);
-    rec.user_agent = http_request_header(&c->req, "User-Agent", &rec.user_agent_len);
-    log_access(lg, &rec);
+    if (c->req_start.tv_sec == 0)
+        clock_gettime(CLOCK_REALTIME, &c->req_start);
+}
+
+static enum sb_method conn_method_class(const struct conn *c)
+{
+    size_t len;
+    if (http_request_line(&c->req, &len) == NULL)
+        return SB_METHOD_OTHER;       /* no request line parsed: a 400 on garbage */
+    switch (c->req.parser.method) {
+    case HTTP_GET: return SB_METHOD_GET;
+    case HTTP_HEAD: return SB_METHOD_HEAD;
+    case HTTP_POST: return SB_METHOD_POST;
+    case HTTP_PUT: return SB_METHOD_PUT;
+    case HTTP_DELETE: return SB_METHOD_DELETE;
+    case HTTP_OPTIONS: return SB_METHOD_OPTIONS;
+    case HTTP_PATCH: return SB_METHOD_PATCH;
+    default: return SB_METHOD_OTHER;
+    }
+}
+
+/* ExtendedStatus: the request C is about to answer, in the record of the
+ * thread REC that answers it. */
+static void conn_status_begin(struct conn *c, struct sb_thread *rec)
+{
+    char addr[64];
+    size_t len;
+    const char *line = http_request_line(&c->req, &len);
+    atomic_store_explicit(&rec->last_start_us, (int64_t)c->req_start.tv_sec * 1000000 +
+                          c->req_start.tv_nsec / 1000, memory_order_relaxed);
+    atomic_store_explicit(&rec->last_dur_us, -1, memory_order_relaxed);
+    log_format_addr(&c->peer.sa, addr, sizeof addr);
+    sb_text_put(rec->client, SB_CLIENT_WORDS, addr, strlen(addr));
+    const char *vhost = c->site && c->site->server_name ? c->site->server_name : "";
+    sb_text_put(rec->vhost, SB_VHOST_WORDS, vhost, strlen(vhost));
+    sb_text_put(rec->request, SB_REQUEST_WORDS, line ? line : "", line ? len : 0);
+}
+
+/* A response is over (sent, cut short, or the client is gone): count it
+ * in the scoreboard and write its access-log line.  Owner. */
+static void conn_request_done(struct conn *c)
+{
+    struct child *ch = c->child;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (c->req_start.tv_sec == 0)
+        c->req_start = now;
+    int64_t dur = (int64_t)(now.tv_sec - c->req_start.tv_sec) * 1000000 +
+                  (now.tv_nsec - c->req_start.tv_nsec) / 1000;
+    sb_count_request(&ch->proc->c, conn_method_class(c), c->status, c->body_sent, dur);
+    struct sb_thread *rec = c->rec ? c->rec : ch->listener_rec;
+    atomic_fetch_add_explicit(&rec->requests, 1, memory_order_relaxed);
+    if (ch->cfg->extended_status) {
+        atomic_fetch_add_explicit(&rec->bytes, (uint64_t)(c->body_sent > 0 ? c->body_sent : 0),
+                                  memory_order_relaxed);
+        atomic_store_explicit(&rec->last_dur_us, dur, memory_order_relaxed);
+        atomic_fetch_add_explicit(&rec->dur_sum_us, (uint64_t)(dur > 0 ? dur : 0),
+                                  memory_order_relaxed);
+    }
+    const struct logger *lg = log_for_site(ch->log, c->site ? c->site->site_id : 0);
+    if (lg->access_fd != -1) {
+        struct access_record ar = { .peer = &c->peer.sa, .status = c->status,
+                                    .bytes = c->body_sent, .when = c->req_start.tv_sec };
+        ar.request_line = http_request_line(&c->req, &ar.request_line_len);
+        ar.referer = http_request_header(&c->req, "Referer", &ar.referer_len);
+        ar.user_agent = http_request_header(&c->req, "User-Agent", &ar.user_agent_len);
+        log_access(lg, &ar);
+    }
+    c->req_start.tv_sec = 0;
+    c->rec = NULL;
 }
 
 /* The site (virtual host) that answers the request in C: by the address
@@ -689,9 +777,10 @@ static void *conn_take_resumed(struct conn *c);
  * DISPATCH_DECLINED when it declines (the request needs a handler
  * thread), DISPATCH_SUSPENDED when it answers later, else DISPATCH_DONE. */
 static int conn_build_reply(struct date_cache *date, struct conn *c, struct reply *rp,
-                            int listener, struct conn_stream *cs)
+                            int listener, struct conn_stream *cs, struct sb_thread *rec)
 {
     c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
+    c->rec = rec;
     if (c->req.error_status) {
         log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
                 c->req.error_reason ? c->req.error_reason : "malformed");
@@ -699,6 +788,8 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
     } else {
         if (c->site == NULL)
             c->site = choose_site(c);
+        if (c->child->cfg->extended_status)
+            conn_status_begin(c, rec);
         struct body_reader body = { conn_read_body, c };
         struct reply_stream stream = { stream_begin, stream_write, stream_tunnel,
                                        stream_local_addr, cs };
@@ -756,6 +847,7 @@ static enum next_step conn_next_request(struct conn *c)
         http_request_release_buffer(&c->req);
         return NEXT_IDLE;
     }
+    conn_request_begins(c);
     return http_request_parse(&c->req, &c->child->limits) == HTTP_PARSE_MORE ? NEXT_READ
                                                                              : NEXT_SERVE;
 }
@@ -778,7 +870,7 @@ static enum next_step conn_discard_next(struct conn *c)
  * next.  Any owner. */
 static enum next_step conn_response_done(struct conn *c)
 {
-    conn_log_access(c);
+    conn_request_done(c);
     c->served++;
     if (!c->keep_alive)
         return client_done_sending(c) ? NEXT_CLOSE : NEXT_LINGER;
@@ -807,9 +899,9 @@ static void conn_tunnel_done(void *arg)
 static void conn_start_tunnel(struct conn *c)
 {
     struct tunnel *t = c->tunnel;
-    conn_log_access(c);
+    conn_request_done(c);
     c->served++;
-    c->state = CONN_TUNNEL;
+    conn_set_state(c, CONN_TUNNEL);
     http_request_release_buffer(&c->req);
     if (tunnel_start(t, c->child->lst.base, conn_tunnel_done, c) == -1) {
         c->tunnel = NULL;     /* freed by tunnel_start */
@@ -835,7 +927,7 @@ static int conn_stream_finish(struct conn *c, struct conn_stream *cs, struct rep
     /* Cut short: the client is gone (close), or the body stopped before
      * its end (linger: the close tells the client). */
     c->keep_alive = 0;
-    conn_log_access(c);
+    conn_request_done(c);
     c->served++;
     *next = cs->failed ? NEXT_CLOSE : NEXT_LINGER;
     return 1;
@@ -854,6 +946,7 @@ static int conn_send_reply(struct conn *c, struct reply *rp)
     }
     if (r == -1) {
         reply_release(&rp->out);
+        conn_request_done(c);     /* the client is gone: logged as Apache does */
         conn_close(c);
         return 0;
     }
@@ -864,7 +957,7 @@ static int conn_send_reply(struct conn *c, struct reply *rp)
         return 0;
     }
     *c->out = rp->out;
-    c->state = CONN_WRITING;
+    conn_set_state(c, CONN_WRITING);
     conn_arm(c, EV_WRITE, c->child->lst.tv_write);
     return 0;
 }
@@ -877,17 +970,15 @@ static void conn_dispatch(struct conn *c)
     struct child *ch = c->child;
     for (;;) {
         struct reply rp;
-        int built = conn_build_reply(&ch->lst.date, c, &rp, 1, NULL);
+        int built = conn_build_reply(&ch->lst.date, c, &rp, 1, NULL, ch->listener_rec);
         if (built == DISPATCH_DECLINED)
             break;
         if (built == DISPATCH_SUSPENDED) {
-            c->state = CONN_SUSPENDED;    /* the waiter's event brings it back */
+            conn_set_state(c, CONN_SUSPENDED);    /* the waiter's event brings it back */
             return;
         }
         if (!conn_send_reply(c, &rp))
             return;
-        atomic_fetch_add_explicit(&scoreboard_child(ch->sb, ch->slot)->requests, 1,
-                                  memory_order_relaxed);
         enum next_step next = conn_response_done(c);
         if (next != NEXT_SERVE) {
             conn_continue(c, next);
@@ -895,7 +986,7 @@ static void conn_dispatch(struct conn *c)
         }
     }
     conn_disarm(c);
-    c->state = CONN_HANDLING;
+    conn_set_state(c, CONN_HANDLING);
     if (workq_push(&ch->q, &c->qi) <= 0)
         listener_pause_accept(ch);
 }
@@ -908,7 +999,7 @@ static void conn_continue(struct conn *c, enum next_step next)
     int on_listener = c->state != CONN_HANDLING;   /* handler threads own HANDLING */
     switch (next) {
     case NEXT_IDLE:
-        c->state = CONN_KEEPALIVE;
+        conn_set_state(c, CONN_KEEPALIVE);
         conn_wait_input(c, l->tv_keepalive, on_listener);
         break;
     case NEXT_READ:
@@ -1107,7 +1198,7 @@ static void conn_waiter_cb(evutil_socket_t fd, short what, void *arg)
     if (next == HANDLER_WAKE_THREAD) {
         struct child *ch = c->child;
         conn_disarm(c);
-        c->state = CONN_HANDLING;
+        conn_set_state(c, CONN_HANDLING);
         if (workq_push(&ch->q, &c->qi) <= 0)
             listener_pause_accept(ch);
         return;
@@ -1128,7 +1219,7 @@ static void conn_send_timeout_reply(struct conn *c, struct date_cache *date)
     conn_finish_head(c, &rp);
     c->status = 408;
     out_send(c->fd, &rp.out, &ignored);
-    conn_log_access(c);
+    conn_request_done(c);
 }
 
 /* Owner: wait for more of the request in the listener, as long as
@@ -1140,7 +1231,7 @@ static void conn_wait_read(struct conn *c, int on_listener)
     if (c->req.len == 0)
         http_request_release_buffer(&c->req); /* hold no buffer while nothing came */
     struct timeval tv = { .tv_sec = left, .tv_usec = 0 };
-    c->state = CONN_READING;
+    conn_set_state(c, CONN_READING);
     conn_wait_input(c, &tv, on_listener);
 }
 
@@ -1185,6 +1276,7 @@ static void on_writable(struct conn *c)
     free(c->out);
     c->out = NULL;
     if (r == -1) {
+        conn_request_done(c);
         conn_close(c);
         return;
     }
@@ -1206,9 +1298,10 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
             on_readable(c);
         break;
     case CONN_WRITING:
-        if (what & EV_TIMEOUT)
+        if (what & EV_TIMEOUT) {
+            conn_request_done(c);
             conn_linger(c);       /* Timeout: the client stopped reading */
-        else
+        } else
             on_writable(c);
         break;
     case CONN_LINGERING:
@@ -1233,12 +1326,12 @@ void conn_start(struct conn *c)
     conn_begin_stage(c, 0);   /* TCP_NODELAY comes from the listening socket */
     if (c->child->cfg->mpm == MPM_WORKER) {
         struct child *ch = c->child;  /* once pushed, C may be gone */
-        c->state = CONN_HANDLING;
+        conn_set_state(c, CONN_HANDLING);
         if (workq_push(&ch->q, &c->qi) <= 0)
             listener_pause_accept(ch);
         return;
     }
-    c->state = CONN_READING;
+    conn_set_state(c, CONN_READING);
     on_readable(c);
 }
 
@@ -1279,15 +1372,13 @@ static void run_event(struct worker *w, struct conn *c)
         struct reply rp;
         struct conn_stream cs = { .c = c, .cl_left = -1 };
         enum next_step next;
-        conn_build_reply(&w->date, c, &rp, 0, &cs);
+        conn_build_reply(&w->date, c, &rp, 0, &cs, w->sb);
         if (rp.streamed) {
-            atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
             if (!conn_stream_finish(c, &cs, &rp, &next))
                 return;
         } else {
             if (!conn_send_reply(c, &rp))
                 return;
-            atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
             next = conn_response_done(c);
         }
         if (next == NEXT_IDLE)
@@ -1366,16 +1457,16 @@ static enum next_step worker_serve(struct worker *w, struct conn *c)
     struct reply rp;
     struct conn_stream cs = { .c = c, .cl_left = -1 };
     scoreboard_set_thread_state(w->sb, SB_THREAD_WRITING);
-    conn_build_reply(&w->date, c, &rp, 0, &cs);
+    conn_build_reply(&w->date, c, &rp, 0, &cs, w->sb);
     if (rp.streamed) {
         enum next_step next;
-        atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
         return conn_stream_finish(c, &cs, &rp, &next) ? next : NEXT_GONE;
     }
     int sent = worker_send(c, &rp);
-    if (sent != 1)
+    if (sent != 1) {
+        conn_request_done(c);
         return sent == 0 ? NEXT_LINGER : NEXT_CLOSE;
-    atomic_fetch_add_explicit(&w->sb->requests, 1, memory_order_relaxed);
+    }
     return conn_response_done(c);
 }
 

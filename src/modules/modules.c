@@ -8,12 +8,15 @@
 #include "mpmd/modules/cgi.h"
 #include "mpmd/modules/proxy.h"
 #include "mpmd/modules/static.h"
+#include "mpmd/modules/status.h"
 
 const struct conf_module *const mpmd_conf_modules[] = {
     &static_conf_module,
     &alias_conf_module,
     &proxy_conf_module,
     &cgi_conf_module,
+    &status_conf_module,
+    &metrics_conf_module,
     NULL,
 };
 
@@ -22,5 +25,7 @@ const struct handler *const mpmd_handlers[] = {
     &alias_handler,
     &proxy_handler,
     &cgi_handler,
+    &status_handler,
+    &metrics_handler,
     NULL,
 };

@@ -26,6 +26,7 @@
 
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
+#include "mpmd/core/scoreboard.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/modules/filecache.h"
 #include "mpmd/modules/precond.h"
@@ -267,8 +268,12 @@ static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
     if (!rq->env->cache)
         return 0;
     struct filecache_entry *e = filecache_get(rq->env->cache, key, keylen, monotonic_seconds());
-    if (!e)
+    if (!e) {
+        if (rq->body)    /* a handler thread: the listener's miss is not counted twice */
+            atomic_fetch_add_explicit(&rq->env->counters->cache_misses, 1, memory_order_relaxed);
         return 0;
+    }
+    atomic_fetch_add_explicit(&rq->env->counters->cache_hits, 1, memory_order_relaxed);
     struct static_file f = { .size = e->size, .mtime = e->mtime, .type = e->type, .fd = -1,
                              .data = e->data, .entry = e };
     memcpy(f.lm, e->last_modified, sizeof f.lm);

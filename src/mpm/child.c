@@ -111,7 +111,8 @@ static int child_setup(struct child *c)
         }
     }
     c->env = (struct handler_env){ .cfg = c->cfg, .mime = c->mime, .cache = c->cache,
-                                   .log = c->log };
+                                   .log = c->log, .scoreboard = c->sb->srv,
+                                   .counters = &c->proc->c, .generation = c->generation };
     if (child_init_handlers(c) == -1)
         return -1;
     if (pipe2(c->stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -122,6 +123,7 @@ static int child_setup(struct child *c)
         log_msg(c->log, LOGL_ERROR, "child: cannot set up threads for libevent");
         return -1;
     }
+    c->q.len_gauge = &c->proc->queued;
     return listener_init(c);
 }
 
@@ -135,8 +137,11 @@ int child_main(struct child *c)
     atomic_store(&slot->generation, c->generation);
     atomic_store(&slot->conns_open, 0);
     atomic_store(&slot->connections, 0);
-    atomic_store(&slot->arm_failures, 0);
     atomic_store(&slot->state, SB_CHILD_STARTING);
+    c->listener_rec = sb_server_thread(c->sb->srv, (int)(c->proc - c->sb->srv->procs),
+                                       c->sb->srv->threads_per_proc);
+    atomic_store(&c->proc->pid, getpid());
+    atomic_store(&c->proc->threads, c->cfg->threads_per_child);
     if (child_drop_privileges(c) == -1 || child_setup(c) == -1)
         goto out;
     if (pool_start(&c->pool, c, c->cfg->threads_per_child) == -1) {
@@ -145,6 +150,7 @@ int child_main(struct child *c)
         goto out;
     }
     atomic_store(&slot->state, SB_CHILD_READY);
+    atomic_store(&c->proc->state, SB_CHILD_READY);
     status = listener_run(c) == 0 ? 0 : 1;
     workq_close(&c->q);
     pool_join(&c->pool);
@@ -168,6 +174,7 @@ void child_begin_stop(struct child *c, enum child_stop how, int drain)
         return;
     atomic_store(&c->stopping, how);
     atomic_store(&scoreboard_child(c->sb, c->slot)->state, SB_CHILD_STOPPING);
+    atomic_store(&c->proc->state, SB_CHILD_STOPPING);
     if (drain && how == CHILD_GRACEFUL)
         listener_drain_then_stop(c);
     else

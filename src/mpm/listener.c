@@ -32,6 +32,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     struct sb_child *slot = scoreboard_child(c->sb, c->slot);
     uint64_t n = atomic_fetch_add_explicit(&c->accepted, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&slot->connections, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->proc->c.connections, 1, memory_order_relaxed);
     struct conn *conn = conn_new(c, fd, sa, salen);
     if (conn)
         conn_start(conn);

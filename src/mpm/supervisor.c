@@ -49,7 +49,7 @@
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
 #include "mpmd/modules/mime.h"
-#include "mpmd/mpm/scoreboard.h"
+#include "mpmd/core/scoreboard.h"
 #include "mpmd/core/sd.h"
 
 #define QUICK_DEATH_SECONDS 2     /* a child dying this soon counts as failing */
@@ -69,6 +69,7 @@ struct kid {
     time_t started;
     time_t kill_at;               /* when told to stop with a deadline: SIGKILL then */
     int told;                     /* the control byte sent, or 0 */
+    int proc;                     /* its record in the server's scoreboard */
     struct scoreboard sb;         /* its generation's board (shared mapping, see top) */
 };
 
@@ -80,6 +81,9 @@ struct supervisor {
     struct mime_table *mime;
     struct socket_set socks;
     struct scoreboard sb;         /* the current generation's */
+    struct sb_server *srv;        /* the server's record, for its whole life */
+    int srv_server_limit;         /* ServerLimit and ThreadsPerChild it was sized for */
+    int srv_threads;
     struct kid *kids;             /* every generation's children */
     int n_kids;                   /* entries in use or free */
     int generation;
@@ -217,6 +221,7 @@ static void run_child(struct supervisor *s, int slot, int ctl_read)
             close(s->kids[i].ctl);
     struct child c = {
         .cfg = s->cfg, .log = &s->log, .mime = s->mime, .sb = &s->sb, .slot = slot,
+        .proc = scoreboard_proc(&s->sb, slot),
         .generation = s->generation, .control_fd = ctl_read,
         .listen_fds = fds, .n_listen = socket_set_fds(&s->socks, fds),
     };
@@ -226,22 +231,41 @@ static void run_child(struct supervisor *s, int slot, int ctl_read)
     _exit(status);
 }
 
+/* A record in the server's scoreboard for a child in SLOT, or -1
+ * (logged once per second at most: old generations hold them all). */
+static int claim_record(struct supervisor *s, int slot)
+{
+    int proc = sb_server_claim(s->srv, s->generation, slot);
+    if (proc < 0)
+        log_msg(&s->log, LOGL_ERROR, "cannot start a child: all %d scoreboard records are held "
+                "by children of earlier generations still finishing (sized for ServerLimit %d "
+                "at start)", s->srv->n_procs, s->srv_server_limit);
+    return proc;
+}
+
 static int spawn_child(struct supervisor *s)
 {
     int slot = free_slot(s), p[2];
     struct kid *k = slot < 0 ? NULL : kid_entry(s);
     if (!k)
         return -1;
+    int proc = claim_record(s, slot);
+    if (proc < 0)
+        return -1;
     if (pipe2(p, O_CLOEXEC) == -1) {
         log_msg(&s->log, LOGL_ERROR, "cannot create a control pipe: %s", strerror(errno));
+        sb_server_release(s->srv, proc);
         return -1;
     }
     /* Mark the slot before fork so maintenance counts the child at once. */
+    atomic_store(&scoreboard_child(&s->sb, slot)->proc, proc);
     atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_STARTING);
     pid_t pid = fork();
     if (pid == -1) {
         log_msg(&s->log, LOGL_ERROR, "fork failed: %s", strerror(errno));
         atomic_store(&scoreboard_child(&s->sb, slot)->state, SB_CHILD_FREE);
+        atomic_store(&scoreboard_child(&s->sb, slot)->proc, -1);
+        sb_server_release(s->srv, proc);
         close(p[0]);
         close(p[1]);
         return -1;
@@ -252,8 +276,9 @@ static int spawn_child(struct supervisor *s)
     }
     close(p[0]);
     fcntl(p[1], F_SETFL, O_NONBLOCK);
+    atomic_store(&s->srv->procs[proc].pid, pid);
     *k = (struct kid){ .pid = pid, .ctl = p[1], .slot = slot, .generation = s->generation,
-                       .started = now_s(), .sb = s->sb };
+                       .started = now_s(), .proc = proc, .sb = s->sb };
     return 0;
 }
 
@@ -301,9 +326,11 @@ static void note_child_exit(struct supervisor *s, struct kid *k, int status)
     else if (WEXITSTATUS(status) != 0)
         log_msg(&s->log, LOGL_ERROR, "child %ld exited with status %d", (long)k->pid,
                 WEXITSTATUS(status));
+    int failed = WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL : WEXITSTATUS(status) != 0;
+    if (WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL || !expected : failed)
+        atomic_fetch_add(&s->srv->child_crashes, 1);
     if (expected)
         return;
-    int failed = WIFSIGNALED(status) ? WTERMSIG(status) != SIGKILL : WEXITSTATUS(status) != 0;
     if (lived < QUICK_DEATH_SECONDS && failed) {
         int delay = 1 << (s->quick_deaths < 6 ? s->quick_deaths : 6);
         if (delay > MAX_RESPAWN_DELAY)
@@ -332,6 +359,8 @@ static void forget_kid(struct supervisor *s, struct kid *k)
     int gen = k->generation, current = is_current(s, k);
     if (k->ctl != -1)
         close(k->ctl);
+    atomic_store(&scoreboard_child(&sb, k->slot)->proc, -1);
+    sb_server_release(s->srv, k->proc);
     if (current)
         atomic_store(&scoreboard_child(&s->sb, k->slot)->state, SB_CHILD_FREE);
     *k = (struct kid){ .pid = 0, .ctl = -1 };
@@ -456,6 +485,41 @@ static void log_own_sockets(const struct supervisor *s)
     }
 }
 
+/* The server's scoreboard record: made at the first start, sized for
+ * three generations of ServerLimit children (a restart during a graceful
+ * one's drain) and for at least 64 threads per child.  Like Apache's
+ * ServerLimit and ThreadLimit, what it was sized for cannot grow on a
+ * restart: such a config is refused and the running generation stays. */
+static int check_server_record(struct supervisor *s, const struct config *cfg, char *err,
+                               size_t errlen)
+{
+    if (!s->srv) {
+        int threads = cfg->threads_per_child > 64 ? cfg->threads_per_child : 64;
+        s->srv = sb_server_create(3 * cfg->server_limit + 16, threads);
+        if (!s->srv) {
+            snprintf(err, errlen, "%s: cannot create the scoreboard: %s", cfg->file,
+                     strerror(errno));
+            return -1;
+        }
+        s->srv_server_limit = cfg->server_limit;
+        s->srv_threads = threads;
+        return 0;
+    }
+    if (cfg->server_limit > s->srv_server_limit) {
+        snprintf(err, errlen, "%s: ServerLimit %d is more than the %d the server started with; "
+                 "a restart cannot raise it (stop and start the server)", cfg->file,
+                 cfg->server_limit, s->srv_server_limit);
+        return -1;
+    }
+    if (cfg->threads_per_child > s->srv_threads) {
+        snprintf(err, errlen, "%s: ThreadsPerChild %d is more than the %d the server started "
+                 "with room for; a restart cannot raise it (stop and start the server)",
+                 cfg->file, cfg->threads_per_child, s->srv_threads);
+        return -1;
+    }
+    return 0;
+}
+
 /* Load the config file into a new generation.  On any error, log it
  * (FILE:LINE ...), leave the running generation untouched, set
  * s->fail_errno, return -1. */
@@ -468,9 +532,11 @@ static int new_generation(struct supervisor *s, char *err, size_t errlen)
     s->fail_errno = EINVAL;
     if (!cfg)
         return -1;
+    if (check_server_record(s, cfg, err, errlen) == -1)
+        goto fail_cfg;
     if (log_open(&lg, cfg, err, errlen) == -1)
         goto fail_cfg;
-    if (scoreboard_create(&sb, cfg->server_limit, cfg->threads_per_child) == -1) {
+    if (scoreboard_create(&sb, cfg->server_limit, cfg->threads_per_child, s->srv) == -1) {
         snprintf(err, errlen, "%s: cannot create the scoreboard: %s", cfg->file, strerror(errno));
         goto fail_log;
     }
@@ -498,6 +564,10 @@ static int new_generation(struct supervisor *s, char *err, size_t errlen)
     config_free(s->cfg);
     s->cfg = cfg;
     s->generation++;
+    atomic_store(&s->srv->generation, s->generation);
+    if (s->generation > 1)
+        atomic_fetch_add(&s->srv->restarts, 1);
+    atomic_store(&s->srv->restart_time, (int64_t)time(NULL));
     s->warned_max_workers = 0;
     s->ready_deadline = now_s() + READY_WAIT_SECONDS;
     pidfile_write(cfg);
@@ -581,11 +651,13 @@ static void status_line(struct supervisor *s, char *buf, size_t size)
 {
     uint64_t total = 0, now = now_us();
     int idle = 0, busy = 0;
-    for (int slot = 0; slot < s->sb.server_limit; slot++) {
-        total += atomic_load(&scoreboard_child(&s->sb, slot)->requests);
-        for (int t = 0; t < s->sb.threads_per_child; t++)
-            total += atomic_load(&scoreboard_thread(&s->sb, slot, t)->requests);
-    }
+    for (int slot = 0; slot < s->sb.server_limit; slot++)
+        for (int t = 0; t <= s->sb.threads_per_child; t++) {
+            const struct sb_thread *th = scoreboard_thread(&s->sb, slot,
+                                                           t < s->sb.threads_per_child ? t
+                                                           : s->srv->threads_per_proc);
+            total += th ? atomic_load(&th->requests) : 0;
+        }
     for (int i = 0; i < s->n_kids; i++) {
         if (!is_active(s, &s->kids[i]))
             continue;
@@ -791,6 +863,8 @@ static void supervisor_free(struct supervisor *s)
     socket_set_close(&s->socks);
     pidfile_remove(s->cfg);
     scoreboard_destroy(&s->sb);
+    sb_server_destroy(s->srv);
+    s->srv = NULL;
     for (int i = 0; i < s->n_kids; i++)
         if (s->kids[i].ctl != -1)
             close(s->kids[i].ctl);

@@ -17,6 +17,7 @@ int workq_init(struct workq *q, void (*on_idle)(void *), void *arg)
     q->notify_idle = 0;
     q->on_idle = on_idle;
     q->on_idle_arg = arg;
+    q->len_gauge = NULL;
     if (pthread_mutex_init(&q->lock, NULL) != 0)
         return -1;
     if (pthread_cond_init(&q->cond, NULL) != 0) {
@@ -42,6 +43,8 @@ int workq_push(struct workq *q, struct workq_item *it)
         q->head = it;
     q->tail = it;
     q->len++;
+    if (q->len_gauge)
+        atomic_store_explicit(q->len_gauge, (int)q->len, memory_order_relaxed);
     int spare = q->idle - (int)q->len;
     if (spare <= 0)
         q->notify_idle = 1;
@@ -67,6 +70,8 @@ static struct workq_item *take_head(struct workq *q)
     if (!q->head)
         q->tail = NULL;
     q->len--;
+    if (q->len_gauge)
+        atomic_store_explicit(q->len_gauge, (int)q->len, memory_order_relaxed);
     it->next = NULL;
     return it;
 }

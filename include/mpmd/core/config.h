@@ -248,6 +248,7 @@ struct config {
 
     int timeout;                  /* seconds: stalled read/write */
     int keepalive;                /* boolean */
+    int extended_status;          /* ExtendedStatus: boolean */
     int keepalive_timeout;        /* seconds */
     int max_keepalive_requests;   /* 0 = unlimited */
 

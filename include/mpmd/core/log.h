@@ -79,6 +79,11 @@ struct access_record {
  * is preserved. */
 void log_access(const struct logger *lg, const struct access_record *rec);
 
+/* The client address as Apache's %h prints it into TEXT (SIZE >= 46):
+ * no brackets, no port, an IPv4-mapped IPv6 address as plain IPv4, "-"
+ * when unknown.  Returns TEXT. */
+const char *log_format_addr(const struct sockaddr *sa, char *text, size_t size);
+
 /* Parse a LogLevel name ("warn", "debug", ..., any case); returns -1 if
  * unknown or NULL. */
 int log_level_from_name(const char *name);

@@ -89,6 +89,9 @@ struct conn {
     struct handler_waiter *waiter; /* while CONN_SUSPENDED: the handler's (owned) */
     void *resumed;           /* a suspended handler's state, for the dispatch that
                               * resumes it; NULL otherwise */
+    struct timespec req_start; /* CLOCK_REALTIME when the current request's first bytes
+                              * came; tv_sec 0: none yet */
+    struct sb_thread *rec;   /* the scoreboard record of the thread answering it */
     int status;              /* status of the response in progress (access log) */
     long long body_sent;     /* body bytes sent for it (access log) */
 };

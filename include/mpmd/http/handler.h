@@ -23,6 +23,8 @@ struct config;
 struct filecache;
 struct logger;
 struct mime_table;
+struct sb_counters;
+struct sb_server;
 
 /* A child's services, read-only for handlers (the file cache locks
  * itself).  Filled in by the child before any request. */
@@ -31,6 +33,9 @@ struct handler_env {
     const struct mime_table *mime;
     struct filecache *cache;      /* NULL when FileCacheSize is 0 */
     struct logger *log;
+    struct sb_server *scoreboard; /* the server's (status, metrics: read only) */
+    struct sb_counters *counters; /* this child's counters (any thread adds) */
+    int generation;               /* this child's */
     void *state[CONFIG_MAX_MODULES]; /* each handler's child_init result (its own
                                    * locking), by registry index */
 };

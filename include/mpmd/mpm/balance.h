@@ -21,7 +21,7 @@
 
 #include <time.h>
 
-#include "mpmd/mpm/scoreboard.h"
+#include "mpmd/core/scoreboard.h"
 
 /* How long a connection may wait for a sibling before a child over its
  * share takes it anyway. */

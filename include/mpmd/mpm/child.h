@@ -17,7 +17,7 @@
 #include "mpmd/core/log.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/mpm/pool.h"
-#include "mpmd/mpm/scoreboard.h"
+#include "mpmd/core/scoreboard.h"
 #include "mpmd/mpm/workq.h"
 
 /* Messages on the supervisor → child control pipe (one byte each). */
@@ -34,6 +34,8 @@ struct child {
     const struct mime_table *mime;
     struct scoreboard *sb;
     int slot;                     /* scoreboard slot of this child */
+    struct sb_proc *proc;         /* its record in the server's scoreboard */
+    struct sb_thread *listener_rec; /* the listener thread's record (set by child_main) */
     int generation;
     int control_fd;               /* read end of the supervisor's pipe */
     const int *listen_fds;

@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #include "mpmd/http/response.h"
-#include "mpmd/mpm/scoreboard.h"
+#include "mpmd/core/scoreboard.h"
 
 struct child;
 

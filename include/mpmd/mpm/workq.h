@@ -12,6 +12,7 @@
 #define MPMD_WORKQ_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct workq_item {
@@ -29,6 +30,8 @@ struct workq {
     int notify_idle;            /* guarded by lock: call on_idle at next idle handler */
     void (*on_idle)(void *arg); /* set before threads start; read-only after */
     void *on_idle_arg;
+    _Atomic int *len_gauge;     /* set before threads start, or NULL: LEN published
+                                 * for server-status and metrics */
 };
 
 /* Initialise Q with an optional ON_IDLE callback.  Returns 0 or -1. */

@@ -48,6 +48,7 @@
 
 #include "mpmd/core/conffile.h"
 #include "mpmd/core/dirconf.h"
+#include "mpmd/core/log.h"
 #include "mpmd/core/module.h"
 #include "mpmd/core/secindex.h"
 
@@ -195,7 +196,7 @@ static const struct directive directives[] = {
     {"ErrorLog", T_PATH, F(error_log), 0, 0, 0, "stderr", NULL, "PATH|stderr", errorlog_names,
      "Where error messages go: a file, or standard error (journald under systemd); a virtual "
      "host may have its own", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
-    {"LogLevel", T_LOGLEVEL, F(log_level), 0, 0, 0, "warn", NULL, "LEVEL", level_names,
+    {"LogLevel", T_LOGLEVEL, F(log_level), 0, 0, 0, "warn", NULL, "[MODULE:]LEVEL...", level_names,
      "Least severe kind of message written to the error log", CTX_SERVER, NULL, 0, 0},
     {"AccessLog", T_ACCESSLOG, F(access_log), F(access_format), 0, 0, "off", NULL,
      "off|PATH [common|combined]", access_names,
@@ -599,18 +600,41 @@ static int set_enum(const struct parse *p, const struct directive *d, int argc, 
     return 0;
 }
 
-/* Apache allows "LogLevel info ssl:warn"; mpmd has no modules. */
+/* A level name, or Apache's trace1..trace8 (mpmd's debug); -1 if neither. */
+static int level_of(const char *s)
+{
+    if (strncasecmp(s, "trace", 5) == 0 && s[5] >= '1' && s[5] <= '8' && s[6] == '\0')
+        return LOGL_DEBUG;
+    return name_index(level_names, s);
+}
+
+/* Apache's "LogLevel [MODULE:]LEVEL ...": a bare level for everything,
+ * MODULE:LEVEL for one module (log.h's module names, Apache's aliases
+ * included). */
 static int set_loglevel(const struct parse *p, const struct directive *d, int argc, char **argv)
 {
-    if (argc > 1 || strchr(argv[0], ':') != NULL) {
-        char what[160], all[256] = "";
-        for (int i = 0; i < argc; i++)
-            snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? " " : "", argv[i]);
-        return fail(p, d->name,
-                    "only one level is supported (no per-module levels like 'ssl:warn'), "
-                    "got '%s'; expected %s", all, describe(d, what, sizeof what));
+    struct config *c = p->target;
+    for (int i = 0; i < argc; i++) {
+        const char *colon = strchr(argv[i], ':');
+        int level = level_of(colon ? colon + 1 : argv[i]);
+        if (level == -1) {
+            char what[160];
+            return fail(p, d->name, "unknown level '%s'; expected %s, or MODULE:LEVEL",
+                        colon ? colon + 1 : argv[i], describe(d, what, sizeof what));
+        }
+        if (!colon) {
+            c->log_level = level;
+            continue;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - argv[i]), argv[i]);
+        int m = log_module_from_name(name);
+        if (m == -1)
+            return fail(p, d->name, "no module '%s' in mpmd; modules with their own level: "
+                        "%s", name, LOG_MODULE_NAMES);
+        c->log_module_level[m] = (signed char)(level + 1);
     }
-    return set_enum(p, d, argc, argv);
+    return 0;
 }
 
 /* A host name or pattern: letters, digits, '-', '.', '_', '*', '?'. */
@@ -1217,9 +1241,12 @@ static const struct dtype_ops dtypes[] = {
                "A relative path is taken from ServerRoot. It must exist and be a directory "
                "when the file is loaded."},
     [T_ENUM] = {set_enum, 1, 1, 0, "Values are case-insensitive."},
-    [T_LOGLEVEL] = {set_loglevel, 1, 1, 1,
+    [T_LOGLEVEL] = {set_loglevel, 1, 1 + LOG_MODULES, 0,
                     "From most to least severe; a level includes all more severe ones. "
-                    "Apache's per-module form (`LogLevel info ssl:warn`) is refused."},
+                    "`MODULE:LEVEL` sets one module's level (Apache's form: `LogLevel warn "
+                    "proxy:info`); modules: " LOG_MODULE_NAMES " (Apache's core, mpm_event, "
+                    "mpm_worker, cgid and proxy_wstunnel are accepted too). trace1..trace8 "
+                    "mean debug."},
     [T_LIST] = {set_list, 1, 0, 0,
                 "Several directives add to one list; the first one in the file replaces the "
                 "default."},

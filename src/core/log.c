@@ -41,6 +41,10 @@
 static const char *const level_names[] = {
     "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
 };
+/* How lines name each module (enum log_module); the core is "mpmd". */
+static const char *const module_names[LOG_MODULES] = {
+    "mpmd", "static", "alias", "proxy", "proxy_http", "proxy_fcgi", "cgi", "status", "log_config",
+};
 static const char day_names[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char month_names[12][4] = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -155,6 +159,7 @@ void log_init_stderr(struct logger *lg, int level)
 {
     lg->error_fd = 2;
     lg->level = level;
+    memset(lg->mod_level, 0, sizeof lg->mod_level);
     lg->journal_prefix = stderr_is_journal();
     lg->access_fd = -1;
     lg->access_format = ACCESS_OFF;
@@ -174,7 +179,9 @@ static int open_log_file(const char *path)
 static int log_open_site(struct logger *lg, const struct config *cfg, const struct logger *main,
                          const struct config *main_cfg, char *err, size_t errlen)
 {
-    log_init_stderr(lg, main_cfg ? main_cfg->log_level : cfg->log_level);  /* LogLevel: server */
+    const struct config *server = main_cfg ? main_cfg : cfg;     /* LogLevel: server only */
+    log_init_stderr(lg, server->log_level);
+    memcpy(lg->mod_level, server->log_module_level, sizeof lg->mod_level);
     if (cfg->error_log != NULL && strcmp(cfg->error_log, "stderr") != 0) {
         if (main && main_cfg->error_log && strcmp(main_cfg->error_log, cfg->error_log) == 0) {
             lg->error_fd = main->error_fd;
@@ -247,6 +254,21 @@ const struct logger *log_for_site(const struct logger *lg, int site_id)
     return site_id > 0 && site_id <= lg->n_sites ? &lg->sites[site_id - 1] : lg;
 }
 
+int log_module_from_name(const char *name)
+{
+    static const struct { const char *name; int module; } aliases[] = {
+        {"core", LOGM_CORE}, {"mpm_event", LOGM_CORE}, {"mpm_worker", LOGM_CORE},
+        {"http", LOGM_CORE}, {"cgid", LOGM_CGI}, {"proxy_wstunnel", LOGM_PROXY_HTTP},
+    };
+    for (int i = 1; name && i < LOG_MODULES; i++)
+        if (strcasecmp(name, module_names[i]) == 0)
+            return i;
+    for (size_t i = 0; name && i < sizeof aliases / sizeof *aliases; i++)
+        if (strcasecmp(name, aliases[i].name) == 0)
+            return aliases[i].module;
+    return -1;
+}
+
 int log_level_from_name(const char *name)
 {
     for (size_t i = 0; name != NULL && i < sizeof level_names / sizeof *level_names; i++)
@@ -263,21 +285,26 @@ const char *log_level_name(int level)
 }
 
 /* "[Mon Nov 23 06:03:17.123456 2026] [mpmd:error] [pid 1234:tid 5678] " */
-static void put_error_prefix(struct line *l, int level)
+static void put_error_prefix(struct line *l, int module, int level)
 {
     struct timespec now;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &now);
     local_time(now.tv_sec, &tm);
-    line_printf(l, "[%s %s %02d %02d:%02d:%02d.%06ld %d] [mpmd:%s] [pid %ld:tid %ld] ",
+    line_printf(l, "[%s %s %02d %02d:%02d:%02d.%06ld %d] [%s:%s] [pid %ld:tid %ld] ",
                 day_names[tm.tm_wday % 7], month_names[tm.tm_mon % 12], tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000, tm.tm_year + 1900,
-                level_names[level], (long)getpid(), (long)syscall(SYS_gettid));
+                module_names[module], level_names[level], (long)getpid(),
+                (long)syscall(SYS_gettid));
 }
 
-void log_vmsg(const struct logger *lg, int level, const char *fmt, va_list ap)
+/* One error-log line: prefix (or the journal's "<N>"), the request's
+ * client and vhost when CLIENT is set, the message escaped. */
+static void write_error_line(const struct logger *lg, int module, int level,
+                             const struct sockaddr *client, const char *vhost, const char *fmt,
+                             va_list ap)
 {
-    if (level > lg->level)
+    if (!log_enabled(lg, module, level))
         return;
     int saved_errno = errno;
     char msg[ERROR_MSG_MAX], buf[ERROR_LINE_MAX];
@@ -291,13 +318,50 @@ void log_vmsg(const struct logger *lg, int level, const char *fmt, va_list ap)
     size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
     while (len > 0 && msg[len - 1] == '\n')
         len--;
-    if (lg->journal_prefix)
+    if (module < 0 || module >= LOG_MODULES)
+        module = LOGM_CORE;
+    if (lg->journal_prefix) {
         line_printf(&l, "<%d>", level);
-    else
-        put_error_prefix(&l, level);
+        if (module != LOGM_CORE)
+            line_printf(&l, "[%s] ", module_names[module]);
+    } else {
+        put_error_prefix(&l, module, level);
+    }
+    if (client) {
+        char addr[INET6_ADDRSTRLEN];
+        int port = client->sa_family == AF_INET
+                       ? ntohs(((const struct sockaddr_in *)client)->sin_port)
+                       : client->sa_family == AF_INET6
+                             ? ntohs(((const struct sockaddr_in6 *)client)->sin6_port) : 0;
+        line_printf(&l, "[client %s:%d] ", log_format_addr(client, addr, sizeof addr), port);
+        if (vhost) {
+            line_puts(&l, "[vhost ");
+            line_put_escaped(&l, vhost, strlen(vhost), 256, 0);
+            line_puts(&l, "] ");
+        }
+    }
     line_put_escaped(&l, msg, len, sizeof buf, 0);
     line_write(lg->error_fd, &l);
     errno = saved_errno;
+}
+
+void log_vmsg(const struct logger *lg, int level, const char *fmt, va_list ap)
+{
+    write_error_line(lg, LOGM_CORE, level, NULL, NULL, fmt, ap);
+}
+
+void log_mmsg(const struct logger *lg, int module, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_error_line(lg, module, level, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void log_reqmsg(const struct logger *lg, int module, int level, const struct sockaddr *client,
+                const char *vhost, const char *fmt, va_list ap)
+{
+    write_error_line(lg, module, level, client, vhost, fmt, ap);
 }
 
 void log_msg(const struct logger *lg, int level, const char *fmt, ...)

@@ -10,6 +10,8 @@
 
 #include "mpmd/http/dispatch.h"
 
+#include <stdarg.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,7 +171,7 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
     const struct authz *rule = route_require(rt);
     if (rule && rq->peer && !authz_check(rule, rq->peer)) {
         char who[64];
-        log_msg(rq->log, LOGL_ERROR, "client %s denied by server configuration: %s",
+        handler_log(rq, LOGM_CORE, LOGL_ERROR, "client %s denied by server configuration: %s",
                 peer_text(rq->peer, who, sizeof who), rt->path);
         reply_error(rp, rq->date, 403);
         *server_made = 1;
@@ -277,7 +279,7 @@ static int local_redirect(const struct req_ctx *rq, struct reply *rp)
         rp->local_redirect = NULL;
         reply_release(&rp->out);
         if (depth == MAX_LOCAL_REDIRECTS) {
-            log_msg(rq->log, LOGL_ERROR, "more than %d local redirects (CGI Location) in a row; "
+            handler_log(rq, LOGM_CORE, LOGL_ERROR, "more than %d local redirects (CGI Location) in a row; "
                     "the last to %s", MAX_LOCAL_REDIRECTS, target);
             reply_error(rp, rq->date, 500);
             free(target);
@@ -321,4 +323,15 @@ int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listene
     if (rp->streamed)
         return 1;         /* sent as it came, Header directives included */
     return finish(&rq, &rt, rp, listener, server_made);
+}
+
+void handler_log(const struct req_ctx *rq, int module, int level, const char *fmt, ...)
+{
+    if (!log_enabled(rq->log, module, level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_reqmsg(rq->log, module, level, rq->peer, rq->site ? rq->site->server_name : NULL, fmt,
+               ap);
+    va_end(ap);
 }

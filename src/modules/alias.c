@@ -330,7 +330,7 @@ static void reply_redirect_to(const struct req_ctx *rq, const struct alias_entry
         n = handler_absolute_url(rq, target, len, loc, sizeof loc);
     } else if (memmem(target, len, "://", 3) == NULL) {
         /* RedirectMatch may make anything; Apache too answers 500 then. */
-        log_msg(rq->log, LOGL_ERROR, "RedirectMatch %s: '%.*s' is neither a path nor a URL",
+        handler_log(rq, LOGM_ALIAS, LOGL_ERROR, "RedirectMatch %s: '%.*s' is neither a path nor a URL",
                 e->from, (int)len, target);
         reply_error(rp, rq->date, 500);
         return;
@@ -347,7 +347,7 @@ static void reply_redirect_to(const struct req_ctx *rq, const struct alias_entry
     }
     if (n >= sizeof loc) {
         reply_error(rp, rq->date, 500);
-        log_msg(rq->log, LOGL_ERROR, "redirect target too long for %s", e->from);
+        handler_log(rq, LOGM_ALIAS, LOGL_ERROR, "redirect target too long for %s", e->from);
         return;
     }
     reply_redirect(rp, rq->date, e->status, loc, n);
@@ -368,7 +368,7 @@ static int alias_translate(const struct req_ctx *rq, struct route *rt, struct re
             continue;
         if (len >= sizeof target) {
             reply_error(rp, rq->date, 500);
-            log_msg(rq->log, LOGL_ERROR, "redirect target too long for %s", e->from);
+            handler_log(rq, LOGM_ALIAS, LOGL_ERROR, "redirect target too long for %s", e->from);
         } else {
             reply_redirect_to(rq, e, target, len, rp);
         }

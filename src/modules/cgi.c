@@ -444,7 +444,7 @@ static void run_script(const struct req_ctx *rq, struct reply *rp, const char *f
         goto done_early;
     }
     if (spawn(&cp, file, dir[0] ? dir : "/", env.v) == -1) {
-        log_msg(rq->log, LOGL_ERROR, "cannot run CGI script %s: %s", file, strerror(errno));
+        handler_log(rq, LOGM_CGI, LOGL_ERROR, "cannot run CGI script %s: %s", file, strerror(errno));
         reply_error(rp, rq->date, errno == EACCES ? 403 : 500);
         cgi_output_free(&out);
         goto done_early;
@@ -498,7 +498,7 @@ static int cgi_handle(const struct req_ctx *rq, struct reply *rp)
     /* A ScriptAlias that mapped the path implies ExecCGI. */
     int by_alias = rt->handler_forced == module_index(&cgi_conf_module) + 1 && rt->forced_data;
     if (!by_alias && !(route_options(rt) & OPT_EXEC_CGI)) {
-        log_msg(rq->log, LOGL_ERROR, "Options ExecCGI is off in this directory: %s", file);
+        handler_log(rq, LOGM_CGI, LOGL_ERROR, "Options ExecCGI is off in this directory: %s", file);
         reply_error(rp, rq->date, 403);
         return HANDLER_DONE;
     }
@@ -509,7 +509,7 @@ static int cgi_handle(const struct req_ctx *rq, struct reply *rp)
         return HANDLER_DONE;
     }
     if (access(file, X_OK) != 0) {
-        log_msg(rq->log, LOGL_ERROR, "CGI script %s is not executable", file);
+        handler_log(rq, LOGM_CGI, LOGL_ERROR, "CGI script %s is not executable", file);
         reply_error(rp, rq->date, 403);
         return HANDLER_DONE;
     }

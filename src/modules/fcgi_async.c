@@ -143,14 +143,14 @@ static int fcgi_answer(struct proxy_request *pr, struct proxy_async *a, struct r
     cgi_errlog_flush(&errlog);
     struct cgi_head *h = f->head;
     if (h->error || !h->done) {
-        log_msg(rq->log, LOGL_ERROR, h->error ? "%s: malformed header from script: %s" : "%s: %s",
+        handler_log(rq, LOGM_PROXY_FCGI, LOGL_ERROR, h->error ? "%s: malformed header from script: %s" : "%s: %s",
                 who, h->error ? h->error : "end of script output before headers");
         reply_error(rp, rq->date, 502);
         pa_free(a);
         return HANDLER_DONE;
     }
     if (cgi_head_reply(rq, h, rp) == -1) {
-        log_msg(rq->log, LOGL_ERROR, "%s: response head too large", who);
+        handler_log(rq, LOGM_PROXY_FCGI, LOGL_ERROR, "%s: response head too large", who);
         pa_free(a);
         return HANDLER_DONE;
     }

@@ -746,7 +746,7 @@ static char *fcgi_script(const struct req_ctx *rq, struct proxy_request *pr, con
 int proxy_fail_status(const struct proxy_request *pr, int e, const char *what)
 {
     int status = e == ETIMEDOUT ? 504 : (e == EAGAIN || e == EHOSTDOWN) ? 503 : 502;
-    log_msg(pr->rq->log, status == 502 ? LOGL_ERROR : LOGL_WARN, "proxy: %s %s: %s (answered %d)",
+    handler_log(pr->rq, LOGM_PROXY, status == 502 ? LOGL_ERROR : LOGL_WARN, "%s %s: %s (answered %d)",
             what, pr->w->addr.text,
             e == EHOSTDOWN ? "refused for its retry= time after a failure"
                            : e == EAGAIN ? "every connection of max= busy" : strerror(e),

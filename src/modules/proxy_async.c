@@ -387,7 +387,7 @@ int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp)
     if (a->phase == PA_DONE)
         return a->proto->answer(pr, a, rp);
     if (a->fail_error) {
-        log_msg(rq->log, LOGL_ERROR, "proxy: %s: %s (answered 502)", pr->w->addr.text,
+        handler_log(rq, LOGM_PROXY, LOGL_ERROR, "%s: %s (answered 502)", pr->w->addr.text,
                 a->fail_error);
         reply_error(rp, rq->date, 502);
     } else {

@@ -362,7 +362,7 @@ static void relay_body(const struct proxy_request *pr, int up, struct proxy_resp
     while (!rl->done && !rl->client_gone && HTTP_PARSER_ERRNO(hp) == HPE_OK) {
         int w = upstream_wait(up, POLLIN, pr->timeout);
         if (w <= 0) {
-            log_msg(pr->rq->log, LOGL_ERROR, "proxy: %s: no data for %d s in the middle of a "
+            handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s: no data for %d s in the middle of a "
                     "response body; cut short", pr->w->addr.text, pr->timeout);
             return;
         }
@@ -372,14 +372,14 @@ static void relay_body(const struct proxy_request *pr, int up, struct proxy_resp
         if (n <= 0) {
             http_parser_execute(hp, st, NULL, 0);   /* EOF: ends a close-delimited body */
             if (!rl->done)
-                log_msg(pr->rq->log, LOGL_ERROR, "proxy: %s closed the connection in the "
+                handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s closed the connection in the "
                         "middle of a response body; cut short", pr->w->addr.text);
             return;
         }
         http_parser_execute(hp, st, buf, (size_t)n);
     }
     if (!rl->done && !rl->client_gone)
-        log_msg(pr->rq->log, LOGL_ERROR, "proxy: %s sent a malformed response body (%s); cut "
+        handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s sent a malformed response body (%s); cut "
                 "short", pr->w->addr.text, http_errno_name(HTTP_PARSER_ERRNO(hp)));
 }
 
@@ -405,7 +405,7 @@ int proxy_http_reply_head(const struct proxy_request *pr, const struct proxy_res
                                  memcmp(http_reason(resp->status), reason, resp->reason_len)))
         response_head_set_status_reason(&rp->out.head, resp->status, reason, resp->reason_len);
     if (copy_fields(pr, resp, rp) == -1) {
-        log_msg(pr->rq->log, LOGL_ERROR, "proxy: %s: response head too large to relay",
+        handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s: response head too large to relay",
                 pr->w->addr.text);
         reply_release(&rp->out);
         reply_error(rp, pr->rq->date, 502);
@@ -531,7 +531,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
             continue;              /* the upstream closed a pooled connection: once more */
         }
         if (resp.error) {
-            log_msg(rq->log, LOGL_ERROR, "proxy: %s: %s (answered 502)", pr->w->addr.text,
+            handler_log(rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s: %s (answered 502)", pr->w->addr.text,
                     resp.error);
             reply_error(rp, rq->date, 502);
         } else {

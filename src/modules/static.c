@@ -330,7 +330,7 @@ static void serve_path(struct reply *rp, const struct req_ctx *rq)
         if (fd != -1)
             close(fd);
         if (status_for_errno(err) == 500)
-            log_msg(rq->log, LOGL_ERROR, "cannot open %s: %s", full, strerror(err));
+            handler_log(rq, LOGM_STATIC, LOGL_ERROR, "cannot open %s: %s", full, strerror(err));
         reply_error(rp, rq->date, status_for_errno(err));
         return;
     }

@@ -18,6 +18,14 @@ enum log_level {
     LOGL_WARN, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG
 };
 
+/* The parts of mpmd that log under their own name (Apache's module names),
+ * each with its own LogLevel (`LogLevel warn proxy:info`).  LOGM_CORE is
+ * everything else (the server, processes, connections), "mpmd" in lines. */
+enum log_module {
+    LOGM_CORE = 0, LOGM_STATIC, LOGM_ALIAS, LOGM_PROXY, LOGM_PROXY_HTTP, LOGM_PROXY_FCGI,
+    LOGM_CGI, LOGM_STATUS, LOGM_LOG_CONFIG, LOG_MODULES
+};
+
 enum access_format { ACCESS_OFF = 0, ACCESS_COMMON, ACCESS_COMBINED };
 
 /* One Listen directive. */
@@ -264,6 +272,8 @@ struct config {
 
     char *error_log;              /* absolute path, or "stderr" */
     int log_level;                /* enum log_level */
+    signed char log_module_level[LOG_MODULES]; /* LogLevel MODULE:LEVEL as LEVEL + 1;
+                                  * 0: log_level */
     char *access_log;             /* absolute path, or NULL when off */
     int access_format;            /* enum access_format */
     char *pid_file;               /* absolute path, or NULL */

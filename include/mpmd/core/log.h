@@ -18,6 +18,7 @@
 struct logger {
     int error_fd;           /* error log; 2 for stderr */
     int level;              /* enum log_level: lines above it are dropped */
+    signed char mod_level[LOG_MODULES]; /* a module's own LogLevel + 1, or 0: LEVEL */
     int journal_prefix;     /* write "<N>message" lines instead of Apache's (stderr is the
                              * journal: set by log_init_stderr/log_open from $JOURNAL_STREAM) */
     int access_fd;          /* -1 when AccessLog is off */
@@ -83,6 +84,30 @@ void log_access(const struct logger *lg, const struct access_record *rec);
  * no brackets, no port, an IPv4-mapped IPv6 address as plain IPv4, "-"
  * when unknown.  Returns TEXT. */
 const char *log_format_addr(const struct sockaddr *sa, char *text, size_t size);
+
+/* The module names LogLevel takes (for messages). */
+#define LOG_MODULE_NAMES "static, alias, proxy, proxy_http, proxy_fcgi, cgi, status, log_config"
+
+/* MODULE's number (enum log_module), Apache's names included ("core",
+ * "cgid", ...); -1 if unknown. */
+int log_module_from_name(const char *name);
+
+/* Would a message of MODULE at LEVEL be written? */
+static inline int log_enabled(const struct logger *lg, int module, int level)
+{
+    int own = module > 0 && module < LOG_MODULES ? lg->mod_level[module] : 0;
+    return level <= (own ? own - 1 : lg->level);
+}
+
+/* log_msg for MODULE: its own LogLevel applies and the line names it
+ * ("[proxy:error]"). */
+void log_mmsg(const struct logger *lg, int module, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A message about one request: as log_mmsg, with "[client ADDR:PORT]"
+ * and, when VHOST is not NULL, "[vhost NAME]" after the pid. */
+void log_reqmsg(const struct logger *lg, int module, int level, const struct sockaddr *client,
+                const char *vhost, const char *fmt, va_list ap);
 
 /* Parse a LogLevel name ("warn", "debug", ..., any case); returns -1 if
  * unknown or NULL. */

@@ -141,6 +141,12 @@ int handler_dir_confs(const struct req_ctx *rq, const struct conf_module *m, con
 size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t len, char *out,
                             size_t cap);
 
+/* An error-log line about RQ in its site's ErrorLog, under MODULE (enum
+ * log_module: its own LogLevel applies), with the client's address and
+ * the virtual host.  Any thread. */
+void handler_log(const struct req_ctx *rq, int module, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Read up to LEN bytes of RQ's body (struct body_reader's contract);
  * -1 with *STATUS 500 when called where there is no stream (listener). */
 ssize_t handler_read_body(const struct req_ctx *rq, char *buf, size_t len, int *status);

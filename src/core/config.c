@@ -49,6 +49,7 @@
 #include "mpmd/core/conffile.h"
 #include "mpmd/core/dirconf.h"
 #include "mpmd/core/log.h"
+#include "mpmd/core/logformat.h"
 #include "mpmd/core/module.h"
 #include "mpmd/core/secindex.h"
 
@@ -82,6 +83,8 @@ enum dtype {
     T_INCLUDE_OPT,/* the same; naming nothing is no error */
     T_HOSTS,      /* like T_LIST: host names, '*' and '?' wildcards allowed */
     T_ADDTYPE,    /* struct add_type[max] at offset, int count at offset2 */
+    T_CUSTOMLOG,  /* struct log_spec[max] at offset, int count at offset2 */
+    T_LOGFORMAT,  /* struct log_format_def[max] at offset, int count at offset2 */
     T_DIRSET,     /* no field: DIRSET parses into the struct dirconf of the place */
     T_HANDLER,    /* SetHandler: struct dirconf's handler */
     T_ADD_HANDLER, /* AddHandler: struct dirconf's add_handlers */
@@ -202,10 +205,16 @@ static const struct directive directives[] = {
      "off|PATH [common|combined]", access_names,
      "Where to log one line per request, and in which format (default combined); a virtual "
      "host may have its own", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
-    {"CustomLog", T_ACCESSLOG, F(access_log), F(access_format), 0, 0, NULL, "none",
-     "PATH common|combined", access_names,
-     "Apache's name for AccessLog, with one of the two formats mpmd writes", CTX_SERVER | CTX_VHOST,
-     NULL, 2, 2},
+    {"CustomLog", T_CUSTOMLOG, F(logs), F(n_logs), 0, CONFIG_MAX_LOGS, NULL, "none",
+     "PATH|\"|COMMAND\" FORMAT|NICKNAME", NULL,
+     "Log one line per request to a file, or to a program's standard input ('|' first: a "
+     "piped log, restarted if it dies), in a LogFormat; each line adds a log. A virtual "
+     "host that sets none (and no AccessLog) writes the main server's", CTX_SERVER | CTX_VHOST,
+     NULL, 0, 0},
+    {"LogFormat", T_LOGFORMAT, F(log_formats), F(n_log_formats), 0, CONFIG_MAX_LOG_FORMATS, NULL,
+     "common, combined, vhost_combined, referer, agent, json", "FORMAT NICKNAME [escape=json]",
+     NULL, "Name an access-log format (Apache's % directives) for CustomLog; escape=json "
+     "escapes every value for a JSON string", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"ServerAdmin", T_STRING, F(server_admin), 0, 0, 0, NULL, "none", "EMAIL|URL", NULL,
      "Contact address of the site (kept for Apache compatibility and shown by mpmd -V)",
      CTX_SERVER | CTX_VHOST, NULL, 0, 0},
@@ -464,6 +473,12 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
         break;
     case T_ADDTYPE:
         snprintf(buf, len, "a media type (type/subtype) and 1 or more extensions");
+        break;
+    case T_CUSTOMLOG:
+        snprintf(buf, len, "a file (or \"|command\") and a LogFormat nickname or format");
+        break;
+    case T_LOGFORMAT:
+        snprintf(buf, len, "a format string, a nickname, and optionally escape=json");
         break;
     case T_HOSTS:
         snprintf(buf, len, "1 to %lld host names (letters, digits, '-', '.', '_', and the "
@@ -828,6 +843,83 @@ static int set_accesslog(const struct parse *p, const struct directive *d, int a
                     "strings are not supported)", argv[1]);
     *format = f;
     return store_string(p, d, argv[0]);
+}
+
+/* CustomLog TARGET FORMAT: TARGET a file (made absolute later) or
+ * "|command"; FORMAT checked once the whole file is read (LogFormat may
+ * come later, as in Apache). */
+static int set_customlog(const struct parse *p, const struct directive *d, int argc,
+                         char **argv)
+{
+    struct log_spec *all = field(p->target, d->offset);
+    int *n = field(p->target, d->offset2);
+    if (argc == 3)
+        return fail(p, d->name, "conditional logging ('%s') is not supported; expected PATH "
+                    "FORMAT", argv[2]);
+    if (argv[0][0] == '\0' || (argv[0][0] == '|' && argv[0][1 + strspn(argv[0] + 1, " ")]
+                                == '\0'))
+        return fail(p, d->name, "expected a file or \"|command\", got '%s'", argv[0]);
+    if (argv[1][0] == '\0')
+        return fail(p, d->name, "expected a LogFormat nickname or format string, got ''");
+    if (*n >= d->max)
+        return fail(p, d->name, "more than %lld logs in one server or virtual host", d->max);
+    struct log_spec *s = &all[*n];
+    memset(s, 0, sizeof *s);
+    s->file = p->file;
+    s->line = p->line;
+    if ((s->target = strdup(argv[0])) == NULL || (s->format = strdup(argv[1])) == NULL) {
+        free(s->target);
+        s->target = NULL;
+        return fail_oom(p, d);
+    }
+    ++*n;
+    return 0;
+}
+
+/* LogFormat FORMAT NICKNAME [escape=json]: a later definition of a
+ * nickname replaces an earlier one (Apache). */
+static int set_logformat(const struct parse *p, const struct directive *d, int argc,
+                         char **argv)
+{
+    struct log_format_def *all = field(p->target, d->offset);
+    int *n = field(p->target, d->offset2), json = 0;
+    if (argc == 1)
+        return fail(p, d->name, "a format without a nickname sets TransferLog's format in "
+                    "Apache, and mpmd has no TransferLog; expected FORMAT NICKNAME");
+    if (argc == 3 && strcasecmp(argv[2], "escape=json") != 0 &&
+        strcasecmp(argv[2], "escape=default") != 0)
+        return fail(p, d->name, "unknown option '%s'; expected escape=json or escape=default",
+                    argv[2]);
+    json = argc == 3 && strcasecmp(argv[2], "escape=json") == 0;
+    if (argv[1][0] == '\0' || strchr(argv[1], '%'))
+        return fail(p, d->name, "expected a nickname (no %%) after the format, got '%s'",
+                    argv[1]);
+    char err[256];
+    struct logformat *f = logformat_compile(argv[0], json ? LOGFORMAT_ESCAPE_JSON
+                                                          : LOGFORMAT_ESCAPE_APACHE,
+                                            err, sizeof err);
+    if (!f)
+        return fail(p, d->name, "%s: %s", argv[1], err);
+    logformat_free(f);
+    int i = 0;
+    while (i < *n && strcmp(all[i].name, argv[1]) != 0)
+        i++;
+    if (i == *n && *n >= d->max)
+        return fail(p, d->name, "more than %lld nicknames", d->max);
+    char *name = strdup(argv[1]), *format = strdup(argv[0]);
+    if (!name || !format) {
+        free(name);
+        free(format);
+        return fail_oom(p, d);
+    }
+    if (i < *n) {
+        free(all[i].name);
+        free(all[i].format);
+    } else {
+        ++*n;
+    }
+    all[i] = (struct log_format_def){ name, format, json };
+    return 0;
 }
 
 /* 1: NAME names an existing user (GROUP = 0) or group; 0: it does not;
@@ -1270,6 +1362,15 @@ static const struct dtype_ops dtypes[] = {
     [T_INCLUDE_OPT] = {set_include, 1, 1, 0,
                        "As Include, but a wildcard that matches nothing or a path that does "
                        "not exist is skipped silently (Debian's `sites-enabled/*.conf`)."},
+    [T_CUSTOMLOG] = {set_customlog, 2, 3, 1,
+                     "FORMAT is a LogFormat nickname (this server's, then the main server's, "
+                     "then the predefined ones) or, when it contains %, a format string. A "
+                     "nickname that is not defined is an error (Apache would log the word)."},
+    [T_LOGFORMAT] = {set_logformat, 1, 3, 1,
+                     "Apache's mod_log_config directives (%h %l %u %t \"%r\" %>s %b %B %D "
+                     "%T %{Header}i %{Header}o %v %V %p %P %{tid}P %X %k %I %O %S %L ...); "
+                     "predefined: common, combined, vhost_combined, referer, agent, and json "
+                     "(one JSON object per line)."},
     [T_ADDTYPE] = {set_add_type, 2, MAX_ARGS - 1, 0,
                    "Repeatable. Extensions are case-insensitive; the latest AddType for an "
                    "extension wins."},
@@ -2126,8 +2227,75 @@ static int resolve_paths(struct parse *p)
         if (d->type == T_DIR && check_dir(p, d, abs) == -1)
             return -1;
     }
+    struct config *c = p->target;
+    for (int i = 0; i < c->n_logs; i++) {
+        if (c->logs[i].target[0] == '|')
+            continue;
+        char *abs = path_resolve(root, c->logs[i].target);
+        if (abs == NULL)
+            return fail(p, "CustomLog", "out of memory");
+        free(c->logs[i].target);
+        c->logs[i].target = abs;
+    }
     p->line = 0;
     p->file = NULL;
+    return 0;
+}
+
+/* The LogFormat nickname NAME as SITE sees it: its own, the main server's
+ * (MAIN, NULL for the main server itself), then the predefined ones. */
+static const char *find_log_format(const struct config *site, const struct config *main,
+                                   const char *name, int *json)
+{
+    for (const struct config *c = site; c; c = c == main ? NULL : main)
+        for (int i = 0; i < c->n_log_formats; i++)
+            if (strcmp(c->log_formats[i].name, name) == 0) {
+                *json = c->log_formats[i].json;
+                return c->log_formats[i].format;
+            }
+    enum logformat_escape esc = LOGFORMAT_ESCAPE_APACHE;
+    const char *f = logformat_predefined(name, &esc);
+    *json = esc == LOGFORMAT_ESCAPE_JSON;
+    return f;
+}
+
+/* Compile every CustomLog of SITE (MAIN: the main server, or NULL when
+ * SITE is it); errors name the CustomLog's line. */
+static int compile_logs(struct parse *p, struct config *site, const struct config *main)
+{
+    for (int i = 0; i < site->n_logs; i++) {
+        struct log_spec *s = &site->logs[i];
+        int json = 0;
+        const char *text = s->format;
+        p->file = s->file;
+        p->line = s->line;
+        if (strchr(text, '%') == NULL) {
+            text = find_log_format(site, main, s->format, &json);
+            if (text == NULL)
+                return fail(p, "CustomLog", "no LogFormat nickname '%s'; define it with "
+                            "LogFormat \"...\" %s, or use common, combined, vhost_combined, "
+                            "referer, agent or json", s->format, s->format);
+        }
+        char err[256];
+        logformat_free(s->compiled);
+        s->compiled = logformat_compile(text, json ? LOGFORMAT_ESCAPE_JSON
+                                                   : LOGFORMAT_ESCAPE_APACHE, err, sizeof err);
+        if (s->compiled == NULL)
+            return fail(p, "CustomLog", "format '%s': %s", s->format, err);
+    }
+    p->line = 0;
+    p->file = NULL;
+    return 0;
+}
+
+/* Step 3d: the CustomLog formats of the main server and every site. */
+static int finish_logs(struct parse *p)
+{
+    if (compile_logs(p, p->cfg, NULL) == -1)
+        return -1;
+    for (int v = 0; v < p->cfg->n_vhosts; v++)
+        if (compile_logs(p, p->cfg->vhosts[v].cfg, p->cfg) == -1)
+            return -1;
     return 0;
 }
 
@@ -2245,9 +2413,35 @@ static int copy_setting(struct config *to, const struct config *from, const stru
                 return -1;
         return 0;
     }
+    case T_CUSTOMLOG: {
+        const struct log_spec *src = field((struct config *)from, d->offset);
+        struct log_spec *dst = field(to, d->offset);
+        const int *n = field((struct config *)from, d->offset2);
+        int *m = field(to, d->offset2);
+        for (*m = 0; *m < *n; ++*m) {
+            dst[*m] = (struct log_spec){ .file = src[*m].file, .line = src[*m].line };
+            if ((dst[*m].target = strdup(src[*m].target)) == NULL ||
+                (dst[*m].format = strdup(src[*m].format)) == NULL) {
+                ++*m;             /* config_free frees the half-made entry */
+                return -1;
+            }
+        }
+        return 0;
+    }
     default:
         return -1;                /* no other type is allowed in <VirtualHost> yet */
     }
+}
+
+/* Does the site CFG set an access log of its own (AccessLog or CustomLog)?
+ * Then it inherits neither from the main server (Apache's rule). */
+static int sets_own_logs(const struct config *cfg)
+{
+    for (int i = 0; i < N_DIRECTIVES; i++)
+        if (cfg->directive_line[i] &&
+            (directives[i].type == T_ACCESSLOG || directives[i].type == T_CUSTOMLOG))
+            return 1;
+    return 0;
 }
 
 /* A site's AddType list: the main server's first, then its own (which
@@ -2302,8 +2496,10 @@ static int finish_vhosts(struct parse *p)
                                 CONFIG_MAX_ADD_TYPES);
                 continue;
             }
+            if ((d->type == T_ACCESSLOG || d->type == T_CUSTOMLOG) && sets_own_logs(vc))
+                continue;
             if (!(d->ctx & CTX_VHOST) || !(d->ctx & CTX_SERVER) || field_set_here(vc, d) ||
-                d->type == T_INCLUDE || d->type == T_INCLUDE_OPT || d->type == T_DIRSET ||
+                d->type == T_LOGFORMAT || d->type == T_INCLUDE || d->type == T_INCLUDE_OPT || d->type == T_DIRSET ||
                 d->type == T_HANDLER || d->type == T_ADD_HANDLER || d->type == T_REQUIRE)
                 continue;   /* per-directory settings merge per request (route.h) */
             if (copy_setting(vc, main, d) == -1)
@@ -2400,7 +2596,7 @@ static int finish(struct parse *p, const char *root_override)
     if (p->cfg->n_listen == 0)
         return fail(p, "Listen", "no Listen directive; add one, e.g. 'Listen 8080'");
     if (default_server_name(p) == -1 || check_types_config(p) == -1 || finish_vhosts(p) == -1 ||
-        finish_sections(p) == -1)
+        finish_logs(p) == -1 || finish_sections(p) == -1)
         return -1;
     p->line = 0;
     p->file = NULL;
@@ -2582,6 +2778,17 @@ void config_free(struct config *cfg)
     }
     for (int i = 0; i < cfg->n_add_types; i++)
         free(cfg->add_types[i].type);
+    for (int i = 0; i < cfg->n_logs; i++) {
+        free(cfg->logs[i].target);
+        free(cfg->logs[i].format);
+        logformat_free(cfg->logs[i].compiled);
+    }
+    cfg->n_logs = 0;
+    for (int i = 0; i < cfg->n_log_formats; i++) {
+        free(cfg->log_formats[i].name);
+        free(cfg->log_formats[i].format);
+    }
+    cfg->n_log_formats = 0;
     secindex_free(cfg->index);
     for (int i = 0; i < cfg->n_defines; i++) {
         free(cfg->defines[i].name);

@@ -23,7 +23,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +36,6 @@
 
 #define ERROR_MSG_MAX 2048      /* formatted message before escaping */
 #define ERROR_LINE_MAX 4096     /* whole error-log line */
-#define ACCESS_LINE_MAX 8192    /* whole access-log line */
-#define REQUEST_FIELD_MAX 4096  /* escaped request line */
-#define HEADER_FIELD_MAX 1536   /* escaped Referer or User-Agent */
 
 static const char *const level_names[] = {
     "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
@@ -163,6 +162,10 @@ void log_init_stderr(struct logger *lg, int level)
     lg->journal_prefix = stderr_is_journal();
     lg->access_fd = -1;
     lg->access_format = ACCESS_OFF;
+    lg->access_fmt = NULL;
+    lg->n_outs = 0;
+    lg->needs = 0;
+    lg->files = NULL;
     lg->borrowed = 0;
     lg->sites = NULL;
     lg->n_sites = 0;
@@ -173,11 +176,152 @@ static int open_log_file(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
+/* ---- access-log files and piped programs -------------------------------- */
+
+/* Start "|command" (Apache runs it with the shell) reading from READ_FD.
+ * The supervisor blocks the signals it waits for: the program must not
+ * inherit that.  Returns its pid, or -1. */
+static pid_t start_piped(const char *target, int read_fd)
+{
+    const char *cmd = target + strspn(target, "|");
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(read_fd, 0) == -1)
+        _exit(127);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+}
+
+/* The file or pipe TARGET in FILES, opened (or started) on first use.
+ * Returns its index, or -1 with a message in ERR. */
+static int log_file_open(struct log_files *files, const char *target, char *err, size_t errlen)
+{
+    for (int i = 0; i < files->n; i++)
+        if (strcmp(files->f[i].target, target) == 0)
+            return i;
+    struct log_file *more = realloc(files->f, (size_t)(files->n + 1) * sizeof *more);
+    if (!more) {
+        snprintf(err, errlen, "CustomLog %s: out of memory", target);
+        return -1;
+    }
+    files->f = more;
+    struct log_file *f = &files->f[files->n];
+    *f = (struct log_file){ .target = strdup(target), .fd = -1, .read_fd = -1 };
+    if (!f->target) {
+        snprintf(err, errlen, "CustomLog %s: out of memory", target);
+        return -1;
+    }
+    files->n++;
+    if (target[0] != '|') {
+        if ((f->fd = open_log_file(target)) == -1) {
+            snprintf(err, errlen, "CustomLog %s: cannot open: %s", target, strerror(errno));
+            return -1;
+        }
+        return files->n - 1;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        snprintf(err, errlen, "CustomLog \"%s\": cannot make a pipe: %s", target,
+                 strerror(errno));
+        return -1;
+    }
+    f->read_fd = p[0];
+    f->fd = p[1];
+    if ((f->pid = start_piped(target, p[0])) == -1) {
+        snprintf(err, errlen, "CustomLog \"%s\": cannot start it: %s", target, strerror(errno));
+        f->pid = 0;
+        return -1;
+    }
+    return files->n - 1;
+}
+
+static void log_files_free(struct log_files *files)
+{
+    if (!files)
+        return;
+    for (int i = 0; i < files->n; i++) {
+        if (files->f[i].fd >= 0)
+            close(files->f[i].fd);
+        if (files->f[i].read_fd >= 0)
+            close(files->f[i].read_fd);   /* the program reads on until every child is gone */
+        free(files->f[i].target);
+    }
+    free(files->f);
+    free(files);
+}
+
+int log_piped_exited(struct logger *lg, pid_t pid)
+{
+    struct log_files *files = lg->files;
+    for (int i = 0; files && pid > 0 && i < files->n; i++) {
+        struct log_file *f = &files->f[i];
+        if (f->pid != pid)
+            continue;
+        f->pid = start_piped(f->target, f->read_fd);
+        if (f->pid == -1) {
+            f->pid = 0;
+            log_mmsg(lg, LOGM_LOG_CONFIG, LOGL_ERROR, "piped log \"%s\" exited and cannot be "
+                     "started again: %s", f->target, strerror(errno));
+        } else {
+            log_mmsg(lg, LOGM_LOG_CONFIG, LOGL_WARN, "piped log \"%s\" exited; started it "
+                     "again (pid %ld)", f->target, (long)f->pid);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Add an output of LG writing FMT to FILES' file I. */
+static void add_out(struct logger *lg, const struct log_files *files, int i,
+                    const struct logformat *fmt)
+{
+    struct log_out *o = &lg->outs[lg->n_outs++];
+    o->fd = files->f[i].fd;
+    o->fmt = fmt;
+    o->max_line = files->f[i].read_fd >= 0 ? PIPE_BUF : LOGFORMAT_LINE_MAX;
+    lg->needs |= logformat_needs(fmt);
+}
+
+/* The access logs of site CFG: AccessLog's, then each CustomLog's. */
+static int log_open_outputs(struct logger *lg, const struct config *cfg, struct log_files *files,
+                            char *err, size_t errlen)
+{
+    if (cfg->access_log != NULL) {
+        const char *nick = cfg->access_format == ACCESS_COMMON ? "common" : "combined";
+        char why[256];
+        lg->access_fmt = logformat_compile(logformat_predefined(nick, NULL),
+                                           LOGFORMAT_ESCAPE_APACHE, why, sizeof why);
+        if (!lg->access_fmt) {
+            snprintf(err, errlen, "AccessLog %s: %s", cfg->access_log, why);
+            return -1;
+        }
+        int i = log_file_open(files, cfg->access_log, err, errlen);
+        if (i < 0)
+            return -1;
+        lg->access_fd = files->f[i].fd;
+        lg->access_format = cfg->access_format;
+        add_out(lg, files, i, lg->access_fmt);
+    }
+    for (int k = 0; k < cfg->n_logs; k++) {
+        int i = log_file_open(files, cfg->logs[k].target, err, errlen);
+        if (i < 0)
+            return -1;
+        add_out(lg, files, i, cfg->logs[k].compiled);
+    }
+    return 0;
+}
+
 /* Open the ErrorLog and AccessLog of one site into LG; a path that MAIN
  * (the main server's logger, NULL for the main server itself) has open
  * already is shared, not opened again. */
 static int log_open_site(struct logger *lg, const struct config *cfg, const struct logger *main,
-                         const struct config *main_cfg, char *err, size_t errlen)
+                         const struct config *main_cfg, struct log_files *files, char *err,
+                         size_t errlen)
 {
     const struct config *server = main_cfg ? main_cfg : cfg;     /* LogLevel: server only */
     log_init_stderr(lg, server->log_level);
@@ -193,23 +337,20 @@ static int log_open_site(struct logger *lg, const struct config *cfg, const stru
         }
         lg->journal_prefix = 0;
     }
-    if (cfg->access_log != NULL) {
-        if (main && main_cfg->access_log && strcmp(main_cfg->access_log, cfg->access_log) == 0) {
-            lg->access_fd = main->access_fd;
-            lg->borrowed |= LOG_BORROWED_ACCESS;
-        } else if ((lg->access_fd = open_log_file(cfg->access_log)) == -1) {
-            snprintf(err, errlen, "AccessLog %s: cannot open: %s", cfg->access_log,
-                     strerror(errno));
-            return -1;
-        }
-        lg->access_format = cfg->access_format;
-    }
-    return 0;
+    return log_open_outputs(lg, cfg, files, err, errlen);
 }
 
 int log_open(struct logger *lg, const struct config *cfg, char *err, size_t errlen)
 {
-    if (log_open_site(lg, cfg, NULL, NULL, err, errlen) == -1)
+    struct log_files *files = calloc(1, sizeof *files);
+    log_init_stderr(lg, cfg->log_level);
+    if (!files) {
+        snprintf(err, errlen, "out of memory for the logs");
+        return -1;
+    }
+    int failed = log_open_site(lg, cfg, NULL, NULL, files, err, errlen) == -1;
+    lg->files = files;
+    if (failed)
         goto fail;
     if (cfg->n_vhosts > 0 && (lg->sites = calloc((size_t)cfg->n_vhosts, sizeof *lg->sites)) == NULL) {
         snprintf(err, errlen, "out of memory for the virtual hosts' logs");
@@ -217,7 +358,7 @@ int log_open(struct logger *lg, const struct config *cfg, char *err, size_t errl
     }
     for (int i = 0; i < cfg->n_vhosts; i++) {
         lg->n_sites = i + 1;
-        if (log_open_site(&lg->sites[i], cfg->vhosts[i].cfg, lg, cfg, err, errlen) == -1)
+        if (log_open_site(&lg->sites[i], cfg->vhosts[i].cfg, lg, cfg, files, err, errlen) == -1)
             goto fail;
     }
     return 0;
@@ -230,8 +371,10 @@ static void close_fds(struct logger *lg)
 {
     if (lg->error_fd >= 0 && lg->error_fd != 2 && !(lg->borrowed & LOG_BORROWED_ERROR))
         close(lg->error_fd);
-    if (lg->access_fd >= 0 && !(lg->borrowed & LOG_BORROWED_ACCESS))
-        close(lg->access_fd);
+    logformat_free(lg->access_fmt);   /* the files are closed with the main logger's */
+    lg->access_fmt = NULL;
+    lg->n_outs = 0;
+    lg->needs = 0;
     lg->borrowed = 0;
     lg->error_fd = 2;
     lg->journal_prefix = stderr_is_journal();
@@ -247,6 +390,8 @@ void log_close(struct logger *lg)
     lg->sites = NULL;
     lg->n_sites = 0;
     close_fds(lg);
+    log_files_free(lg->files);
+    lg->files = NULL;
 }
 
 const struct logger *log_for_site(const struct logger *lg, int site_id)
@@ -394,60 +539,50 @@ const char *log_format_addr(const struct sockaddr *sa, char *text, size_t size)
     return text;
 }
 
-static void put_peer(struct line *l, const struct sockaddr *sa)
+
+void log_request(const struct logger *lg, const struct log_request *rec,
+                 struct logformat_clock *clk)
 {
-    char text[INET6_ADDRSTRLEN];
-    line_puts(l, log_format_addr(sa, text, sizeof text));
+    if (lg->n_outs == 0)
+        return;
+    int saved_errno = errno;
+    char buf[LOGFORMAT_LINE_MAX];
+    for (int i = 0; i < lg->n_outs; i++) {
+        const struct log_out *o = &lg->outs[i];
+        size_t n = logformat_line(o->fmt, rec, clk, buf, o->max_line);
+        ssize_t w;
+        do
+            w = write(o->fd, buf, n);
+        while (w == -1 && errno == EINTR);
+    }
+    errno = saved_errno;
 }
 
-/* "[23/Nov/2026:06:03:17 +0000]", local time with its numeric offset. */
-static void put_access_time(struct line *l, time_t when)
+/* log_request's header look-up for an access_record: Referer and
+ * User-Agent only. */
+static const char *access_record_header(const void *ctx, const char *name, size_t name_len,
+                                        size_t *value_len)
 {
-    struct tm tm;
-    local_time(when, &tm);
-    long off = tm.tm_gmtoff;
-    char sign = off < 0 ? '-' : '+';
-    if (off < 0)
-        off = -off;
-    line_printf(l, "[%02d/%s/%d:%02d:%02d:%02d %c%02ld%02ld]", tm.tm_mday,
-                month_names[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                tm.tm_sec, sign, off / 3600, off % 3600 / 60);
-}
-
-/* A quoted, escaped field: "text", or "-" when absent. */
-static void put_quoted(struct line *l, const char *s, size_t n, size_t max)
-{
-    line_put(l, "\"", 1);
-    if (s == NULL)
-        line_put(l, "-", 1);
-    else
-        line_put_escaped(l, s, n, max, 1);
-    line_put(l, "\"", 1);
+    const struct access_record *rec = ctx;
+    if (name_len == 7 && strncasecmp(name, "Referer", 7) == 0) {
+        *value_len = rec->referer_len;
+        return rec->referer;
+    }
+    if (name_len == 10 && strncasecmp(name, "User-Agent", 10) == 0) {
+        *value_len = rec->user_agent_len;
+        return rec->user_agent;
+    }
+    return NULL;
 }
 
 void log_access(const struct logger *lg, const struct access_record *rec)
 {
-    if (lg->access_fd == -1 || lg->access_format == ACCESS_OFF)
-        return;
-    int saved_errno = errno;
-    char buf[ACCESS_LINE_MAX];
-    struct line l = { buf, 0, sizeof buf - 1 };
-
-    put_peer(&l, rec->peer);
-    line_puts(&l, " - - ");
-    put_access_time(&l, rec->when);
-    line_put(&l, " ", 1);
-    put_quoted(&l, rec->request_line, rec->request_line_len, REQUEST_FIELD_MAX);
-    if (rec->bytes > 0)
-        line_printf(&l, " %d %lld", rec->status, rec->bytes);
-    else
-        line_printf(&l, " %d -", rec->status);
-    if (lg->access_format == ACCESS_COMBINED) {
-        line_put(&l, " ", 1);
-        put_quoted(&l, rec->referer, rec->referer_len, HEADER_FIELD_MAX);
-        line_put(&l, " ", 1);
-        put_quoted(&l, rec->user_agent, rec->user_agent_len, HEADER_FIELD_MAX);
-    }
-    line_write(lg->access_fd, &l);
-    errno = saved_errno;
+    struct log_request r = {
+        .peer = rec->peer, .request_line = rec->request_line,
+        .request_line_len = rec->request_line_len, .status = rec->status,
+        .body_bytes = rec->bytes, .start = { rec->when, 0 }, .pid = getpid(),
+        .req_header = access_record_header, .ctx = rec,
+    };
+    log_request(lg, &r, NULL);
 }
+

@@ -507,9 +507,15 @@ static struct logformat *finish(struct builder *b)
     f->esc = b->esc;
     f->needs = b->needs;
     f->n_items = (unsigned)b->n_items;
-    f->items = memcpy(p, b->items, items);
-    f->conds = memcpy(p + items, b->conds, conds);
-    f->text = memcpy(p + items + conds, b->text, b->text_len);
+    f->items = (const struct lf_item *)p;
+    f->conds = (const unsigned short *)(p + items);
+    f->text = p + items + conds;
+    if (items > 0)                  /* (an empty array may be NULL) */
+        memcpy(p, b->items, items);
+    if (conds > 0)
+        memcpy(p + items, b->conds, conds);
+    if (b->text_len > 0)
+        memcpy(p + items + conds, b->text, b->text_len);
     p[items + conds + b->text_len] = '\0';
     return f;
 }
@@ -733,25 +739,26 @@ static void get_bytes_all(const struct ctx *c, struct val *v)
     v->n = put_ull(c->scratch, sum);
 }
 
-/* A request header by the {argument}; V_MISSING without one. */
-static void header(const struct ctx *c, int resp, struct val *v)
+/* Header NAME (LEN bytes) of the request or the response; V_MISSING
+ * without one. */
+static void header(const struct ctx *c, int resp, const char *name, size_t len, struct val *v)
 {
     const struct log_request *r = c->r;
     const char *(*fn)(const void *, const char *, size_t, size_t *) =
         resp ? r->resp_header : r->req_header;
     size_t n = 0;
-    const char *s = fn != NULL ? fn(r->ctx, c->f->text + c->it->arg, c->it->arg_len, &n) : NULL;
+    const char *s = fn != NULL ? fn(r->ctx, name, len, &n) : NULL;
     set_str(v, V_TEXT, s, n);
 }
 
 static void get_req_header(const struct ctx *c, struct val *v)
 {
-    header(c, 0, v);
+    header(c, 0, c->f->text + c->it->arg, c->it->arg_len, v);
 }
 
 static void get_resp_header(const struct ctx *c, struct val *v)
 {
-    header(c, 1, v);
+    header(c, 1, c->f->text + c->it->arg, c->it->arg_len, v);
 }
 
 static int is_space(char ch)
@@ -775,7 +782,7 @@ static void get_cookie(const struct ctx *c, struct val *v)
 {
     const char *name = c->f->text + c->it->arg;
     size_t name_len = c->it->arg_len, n, pos = 0;
-    header(c, 0, v);
+    header(c, 0, "Cookie", 6, v);
     if (v->kind == V_MISSING)
         return;
     const char *s = v->s;
@@ -1456,9 +1463,9 @@ size_t logformat_line(const struct logformat *f, const struct log_request *r,
         clk = &own;
     struct out o = { .buf = buf, .room = cap - 1, .want = want };
     build(f, r, clk, &o);
-    if (o.cut) {
+    if (o.cut && o.fixed <= o.room) {      /* else no sharing helps: keep the prefix */
         unsigned n = o.n_text < TEXT_TRACKED ? o.n_text : TEXT_TRACKED;
-        share(want, n, o.fixed < o.room ? o.room - o.fixed : 0, limit);
+        share(want, n, o.room - o.fixed, limit);
         o = (struct out){ .buf = buf, .room = cap - 1, .limit = limit };
         build(f, r, clk, &o);
     }

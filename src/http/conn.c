@@ -35,8 +35,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -59,6 +61,17 @@ static void conn_finish_head(struct conn *c, struct reply *rp)
     else if (c->req.parser.http_minor == 0)
         response_head_add(&rp->out.head, "Connection", "keep-alive", 10);
     response_head_finish(&rp->out.head);
+    c->head_out = rp->out.head.len;
+    free(c->resp_head);
+    c->resp_head = NULL;
+    const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
+    if (lg->needs & LOGFORMAT_NEEDS_RESP_HEADERS) {   /* %{X}o: kept for the log line */
+        c->resp_head = malloc(rp->out.head.len + 1);
+        if (c->resp_head) {
+            memcpy(c->resp_head, response_head_data(&rp->out.head), rp->out.head.len);
+            c->resp_head[rp->out.head.len] = '\0';
+        }
+    }
 }
 
 /* ---- sending ------------------------------------------------------ */
@@ -231,6 +244,7 @@ void conn_close(struct conn *c)
         free(c->out);
     }
     http_request_free(&c->req);
+    free(c->resp_head);
     close(c->fd);
     atomic_fetch_sub_explicit(&ch->proc->conns[c->state], 1, memory_order_relaxed);
     free(c);
@@ -681,9 +695,92 @@ static void conn_status_begin(struct conn *c, struct sb_thread *rec)
     sb_text_put(rec->request, SB_REQUEST_WORDS, line ? line : "", line ? len : 0);
 }
 
+/* log_request's header look-ups: the request's fields, and the response
+ * head kept for %{X}o. */
+static const char *log_req_header(const void *ctx, const char *name, size_t name_len,
+                                  size_t *value_len)
+{
+    const struct conn *c = ctx;
+    char n[128];
+    if (name_len >= sizeof n)
+        return NULL;
+    memcpy(n, name, name_len);
+    n[name_len] = '\0';
+    return http_request_header(&c->req, n, value_len);
+}
+
+static const char *log_resp_header(const void *ctx, const char *name, size_t name_len,
+                                   size_t *value_len)
+{
+    const struct conn *c = ctx;
+    const char *p = c->resp_head ? strstr(c->resp_head, "\r\n") : NULL;
+    while (p && p[2] != '\r' && p[2] != '\0') {
+        const char *line = p + 2, *end = strstr(line, "\r\n");
+        if (!end)
+            break;
+        const char *colon = memchr(line, ':', (size_t)(end - line));
+        if (colon && (size_t)(colon - line) == name_len && strncasecmp(line, name, name_len) == 0) {
+            const char *v = colon + 1;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            *value_len = (size_t)(end - v);
+            return v;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+/* One access-log line for the request C just finished (ABORTED: the
+ * client went away before the response was out). */
+static void conn_log_request(struct conn *c, const struct logger *lg, int64_t dur, int aborted)
+{
+    static _Thread_local struct logformat_clock clk;   /* %t text, per thread and second */
+    struct log_request r = {
+        .peer = &c->peer.sa, .status = c->status, .body_bytes = c->body_sent,
+        .bytes_in = (long long)c->head_in + (long long)c->req.body_bytes,
+        .bytes_out = (long long)c->head_out + c->body_sent, .start = c->req_start,
+        .duration_us = dur, .pid = getpid(), .keepalive_count = c->served,
+        .conn_status = aborted ? 'X' : c->keep_alive ? '+' : '-',
+        .req_header = log_req_header, .resp_header = log_resp_header, .ctx = c,
+    };
+    r.request_line = http_request_line(&c->req, &r.request_line_len);
+    if (r.request_line) {
+        r.method = http_method_str(c->req.parser.method);
+        r.method_len = strlen(r.method);
+        r.target = c->req.buf + c->req.url_off;
+        r.target_len = c->req.url_len;
+        const char *sp = memrchr(r.request_line, ' ', r.request_line_len);
+        if (sp) {
+            r.protocol = sp + 1;
+            r.protocol_len = r.request_line_len - (size_t)(sp + 1 - r.request_line);
+        }
+    }
+    const struct config *site = c->site ? c->site : c->child->cfg;
+    r.server_name = site->server_name;
+    r.host = http_request_host(&c->req, &r.host_len);
+    struct sockaddr_storage local;
+    if (lg->needs & LOGFORMAT_NEEDS_LOCAL_ADDR) {
+        socklen_t len = sizeof local;
+        if (getsockname(c->fd, (struct sockaddr *)&local, &len) == 0)
+            r.local = (struct sockaddr *)&local;
+    }
+    if (lg->needs & LOGFORMAT_NEEDS_TID)
+        r.tid = (long)syscall(SYS_gettid);
+    const struct sockaddr *port_of = r.local ? r.local
+                                   : c->child->cfg->n_listen > 0
+                                         ? (const struct sockaddr *)&c->child->cfg->listen[0].addr
+                                         : NULL;
+    if (port_of && port_of->sa_family == AF_INET)
+        r.server_port = ntohs(((const struct sockaddr_in *)port_of)->sin_port);
+    else if (port_of && port_of->sa_family == AF_INET6)
+        r.server_port = ntohs(((const struct sockaddr_in6 *)port_of)->sin6_port);
+    log_request(lg, &r, &clk);
+}
+
 /* A response is over (sent, cut short, or the client is gone): count it
  * in the scoreboard and write its access-log line.  Owner. */
-static void conn_request_done(struct conn *c)
+static void conn_request_done_as(struct conn *c, int aborted)
 {
     struct child *ch = c->child;
     struct timespec now;
@@ -703,16 +800,26 @@ static void conn_request_done(struct conn *c)
                                   memory_order_relaxed);
     }
     const struct logger *lg = log_for_site(ch->log, c->site ? c->site->site_id : 0);
-    if (lg->access_fd != -1) {
-        struct access_record ar = { .peer = &c->peer.sa, .status = c->status,
-                                    .bytes = c->body_sent, .when = c->req_start.tv_sec };
-        ar.request_line = http_request_line(&c->req, &ar.request_line_len);
-        ar.referer = http_request_header(&c->req, "Referer", &ar.referer_len);
-        ar.user_agent = http_request_header(&c->req, "User-Agent", &ar.user_agent_len);
-        log_access(lg, &ar);
-    }
+    if (lg->n_outs > 0)
+        conn_log_request(c, lg, dur, aborted);
+    free(c->resp_head);
+    c->resp_head = NULL;
+    c->head_in = 0;
+    c->head_out = 0;
     c->req_start.tv_sec = 0;
     c->rec = NULL;
+}
+
+static void conn_request_done(struct conn *c)
+{
+    conn_request_done_as(c, 0);
+}
+
+/* The client went away (or stopped reading) before the response was out:
+ * %X logs "X". */
+static void conn_request_aborted(struct conn *c)
+{
+    conn_request_done_as(c, 1);
 }
 
 /* The site (virtual host) that answers the request in C: by the address
@@ -781,6 +888,7 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
 {
     c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
     c->rec = rec;
+    c->head_in = c->req.parsed > c->req.line_off ? c->req.parsed - c->req.line_off : 0;
     if (c->req.error_status) {
         log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
                 c->req.error_reason ? c->req.error_reason : "malformed");
@@ -927,7 +1035,7 @@ static int conn_stream_finish(struct conn *c, struct conn_stream *cs, struct rep
     /* Cut short: the client is gone (close), or the body stopped before
      * its end (linger: the close tells the client). */
     c->keep_alive = 0;
-    conn_request_done(c);
+    conn_request_done_as(c, cs->failed);
     c->served++;
     *next = cs->failed ? NEXT_CLOSE : NEXT_LINGER;
     return 1;
@@ -946,7 +1054,7 @@ static int conn_send_reply(struct conn *c, struct reply *rp)
     }
     if (r == -1) {
         reply_release(&rp->out);
-        conn_request_done(c);     /* the client is gone: logged as Apache does */
+        conn_request_aborted(c);  /* the client is gone: logged as Apache does */
         conn_close(c);
         return 0;
     }
@@ -1276,7 +1384,7 @@ static void on_writable(struct conn *c)
     free(c->out);
     c->out = NULL;
     if (r == -1) {
-        conn_request_done(c);
+        conn_request_aborted(c);
         conn_close(c);
         return;
     }
@@ -1299,7 +1407,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
         break;
     case CONN_WRITING:
         if (what & EV_TIMEOUT) {
-            conn_request_done(c);
+            conn_request_aborted(c);
             conn_linger(c);       /* Timeout: the client stopped reading */
         } else
             on_writable(c);
@@ -1464,7 +1572,7 @@ static enum next_step worker_serve(struct worker *w, struct conn *c)
     }
     int sent = worker_send(c, &rp);
     if (sent != 1) {
-        conn_request_done(c);
+        conn_request_aborted(c);
         return sent == 0 ? NEXT_LINGER : NEXT_CLOSE;
     }
     return conn_response_done(c);

@@ -373,14 +373,17 @@ static void reap_children(struct supervisor *s)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i < s->n_kids; i++) {
+        int found = 0;
+        for (int i = 0; i < s->n_kids && !found; i++) {
             struct kid *k = &s->kids[i];
             if (k->pid != pid)
                 continue;
             note_child_exit(s, k, status);
             forget_kid(s, k);
-            break;
+            found = 1;
         }
+        if (!found)
+            log_piped_exited(&s->log, pid);  /* a piped log's program: start it again */
     }
 }
 

@@ -28,6 +28,27 @@ enum log_module {
 
 enum access_format { ACCESS_OFF = 0, ACCESS_COMMON, ACCESS_COMBINED };
 
+#define CONFIG_MAX_LOGS 8          /* CustomLog lines of one server or site */
+#define CONFIG_MAX_LOG_FORMATS 32  /* LogFormat nicknames of one server or site */
+
+struct logformat;                  /* logformat.h */
+
+/* One CustomLog (or the AccessLog short form). */
+struct log_spec {
+    char *target;                  /* absolute path, or "|command" (a piped log) */
+    char *format;                  /* as written: a nickname or a format string */
+    struct logformat *compiled;    /* compiled once the file is read (owned) */
+    const char *file;              /* where it was set, for messages */
+    int line;
+};
+
+/* One LogFormat with a nickname. */
+struct log_format_def {
+    char *name;
+    char *format;
+    int json;                      /* escape=json: values escaped for JSON strings */
+};
+
 /* One Listen directive. */
 struct listen_spec {
     struct sockaddr_storage addr; /* resolved numeric address */
@@ -276,6 +297,11 @@ struct config {
                                   * 0: log_level */
     char *access_log;             /* absolute path, or NULL when off */
     int access_format;            /* enum access_format */
+    struct log_spec logs[CONFIG_MAX_LOGS]; /* CustomLog, in file order (a site that sets
+                                   * none, and no AccessLog, inherits the main server's) */
+    int n_logs;
+    struct log_format_def log_formats[CONFIG_MAX_LOG_FORMATS]; /* LogFormat nicknames */
+    int n_log_formats;
     char *pid_file;               /* absolute path, or NULL */
     char *types_config;           /* TypesConfig: absolute path of the mime.types file */
     struct dirconf dir;           /* directives of the sections' kind outside sections */

@@ -14,6 +14,29 @@
 #include <time.h>
 
 #include "mpmd/core/config.h"
+#include "mpmd/core/logformat.h"
+
+/* One access log a site writes: where, and in what format. */
+struct log_out {
+    int fd;
+    const struct logformat *fmt;  /* the config's (CustomLog) or the logger's (AccessLog) */
+    size_t max_line;              /* a pipe takes whole lines up to PIPE_BUF only */
+};
+
+/* An access-log file or pipe, opened once for every site that names it
+ * (struct log_files, owned by the main server's logger). */
+struct log_file {
+    char *target;                 /* absolute path, or "|command" */
+    int fd;                       /* write end */
+    int read_fd;                  /* a pipe's read end, kept to restart the program on;
+                                   * -1 for a file */
+    pid_t pid;                    /* the piped program, 0 if none running */
+};
+
+struct log_files {
+    struct log_file *f;
+    int n;
+};
 
 struct logger {
     int error_fd;           /* error log; 2 for stderr */
@@ -21,15 +44,20 @@ struct logger {
     signed char mod_level[LOG_MODULES]; /* a module's own LogLevel + 1, or 0: LEVEL */
     int journal_prefix;     /* write "<N>message" lines instead of Apache's (stderr is the
                              * journal: set by log_init_stderr/log_open from $JOURNAL_STREAM) */
-    int access_fd;          /* -1 when AccessLog is off */
-    int access_format;      /* enum access_format */
+    int access_fd;          /* AccessLog's file, -1 when off */
+    int access_format;      /* AccessLog's format: enum access_format */
+    struct logformat *access_fmt; /* AccessLog's, compiled (owned) */
+    struct log_out outs[CONFIG_MAX_LOGS + 1]; /* AccessLog's, then each CustomLog's */
+    int n_outs;
+    unsigned needs;         /* LOGFORMAT_NEEDS_* of all outs */
+    struct log_files *files; /* main server's logger: the access-log files (owned) */
     unsigned borrowed;      /* LOG_BORROWED_*: fds of the main server's logger, not closed */
     struct logger *sites;   /* the virtual hosts' own (index site_id - 1), or NULL */
     int n_sites;
 };
 
 #define LOG_BORROWED_ERROR 1u
-#define LOG_BORROWED_ACCESS 2u
+
 
 /* Set up a logger that writes to stderr only, at LEVEL, with no access
  * log.  journal_prefix is set when systemd's $JOURNAL_STREAM names fd 2. */
@@ -72,13 +100,23 @@ struct access_record {
     time_t when;
 };
 
-/* Write one line in the configured format (no-op when off): Common Log
- * Format, `127.0.0.1 - - [23/Nov/2026:06:03:17 +0000] "GET / HTTP/1.1" 200
- * 1234`, plus ` "referer" "user-agent"` for combined.  bytes <= 0 prints
- * "-", absent fields print "-", v4-mapped IPv6 peers print as IPv4; the
- * quoted fields are escaped as Apache does and cut when very long.  errno
- * is preserved. */
+/* Write one line of REC to every access log of LG (none: nothing), each
+ * in its own format, with one write(2) each: a whole line, never torn or
+ * interleaved with another process's or thread's.  CLK: the calling
+ * thread's clock cache, or NULL.  errno is preserved. */
+void log_request(const struct logger *lg, const struct log_request *rec,
+                 struct logformat_clock *clk);
+
+/* log_request for the Common Log Format fields of REC alone (peer, time,
+ * request line, status, bytes, Referer, User-Agent): `127.0.0.1 - -
+ * [23/Nov/2026:06:03:17 +0000] "GET / HTTP/1.1" 200 1234`, plus
+ * ` "referer" "user-agent"` for combined. */
 void log_access(const struct logger *lg, const struct access_record *rec);
+
+/* Supervisor: a child process PID exited.  If it was a piped log's
+ * program, start it again on the same pipe (nothing written meanwhile is
+ * lost: the pipe holds it) and return 1; else 0. */
+int log_piped_exited(struct logger *lg, pid_t pid);
 
 /* The client address as Apache's %h prints it into TEXT (SIZE >= 46):
  * no brackets, no port, an IPv4-mapped IPv6 address as plain IPv4, "-"

@@ -199,41 +199,43 @@ static pid_t start_piped(const char *target, int read_fd)
 
 /* The file or pipe TARGET in FILES, opened (or started) on first use.
  * Returns its index, or -1 with a message in ERR. */
-static int log_file_open(struct log_files *files, const char *target, char *err, size_t errlen)
+static int log_file_open(struct log_files *files, const char *directive, const char *target,
+                         char *err, size_t errlen)
 {
     for (int i = 0; i < files->n; i++)
         if (strcmp(files->f[i].target, target) == 0)
             return i;
     struct log_file *more = realloc(files->f, (size_t)(files->n + 1) * sizeof *more);
     if (!more) {
-        snprintf(err, errlen, "CustomLog %s: out of memory", target);
+        snprintf(err, errlen, "%s %s: out of memory", directive, target);
         return -1;
     }
     files->f = more;
     struct log_file *f = &files->f[files->n];
     *f = (struct log_file){ .target = strdup(target), .fd = -1, .read_fd = -1 };
     if (!f->target) {
-        snprintf(err, errlen, "CustomLog %s: out of memory", target);
+        snprintf(err, errlen, "%s %s: out of memory", directive, target);
         return -1;
     }
     files->n++;
     if (target[0] != '|') {
         if ((f->fd = open_log_file(target)) == -1) {
-            snprintf(err, errlen, "CustomLog %s: cannot open: %s", target, strerror(errno));
+            snprintf(err, errlen, "%s %s: cannot open: %s", directive, target, strerror(errno));
             return -1;
         }
         return files->n - 1;
     }
     int p[2];
     if (pipe2(p, O_CLOEXEC) == -1) {
-        snprintf(err, errlen, "CustomLog \"%s\": cannot make a pipe: %s", target,
+        snprintf(err, errlen, "%s \"%s\": cannot make a pipe: %s", directive, target,
                  strerror(errno));
         return -1;
     }
     f->read_fd = p[0];
     f->fd = p[1];
     if ((f->pid = start_piped(target, p[0])) == -1) {
-        snprintf(err, errlen, "CustomLog \"%s\": cannot start it: %s", target, strerror(errno));
+        snprintf(err, errlen, "%s \"%s\": cannot start it: %s", directive, target,
+                 strerror(errno));
         f->pid = 0;
         return -1;
     }
@@ -291,7 +293,7 @@ static void add_out(struct logger *lg, const struct log_files *files, int i,
 static int log_open_outputs(struct logger *lg, const struct config *cfg, struct log_files *files,
                             char *err, size_t errlen)
 {
-    if (cfg->access_log != NULL) {
+    if (cfg->access_log != NULL && cfg->access_format != ACCESS_OFF) {
         const char *nick = cfg->access_format == ACCESS_COMMON ? "common" : "combined";
         char why[256];
         lg->access_fmt = logformat_compile(logformat_predefined(nick, NULL),
@@ -300,7 +302,7 @@ static int log_open_outputs(struct logger *lg, const struct config *cfg, struct 
             snprintf(err, errlen, "AccessLog %s: %s", cfg->access_log, why);
             return -1;
         }
-        int i = log_file_open(files, cfg->access_log, err, errlen);
+        int i = log_file_open(files, "AccessLog", cfg->access_log, err, errlen);
         if (i < 0)
             return -1;
         lg->access_fd = files->f[i].fd;
@@ -308,7 +310,7 @@ static int log_open_outputs(struct logger *lg, const struct config *cfg, struct 
         add_out(lg, files, i, lg->access_fmt);
     }
     for (int k = 0; k < cfg->n_logs; k++) {
-        int i = log_file_open(files, cfg->logs[k].target, err, errlen);
+        int i = log_file_open(files, "CustomLog", cfg->logs[k].target, err, errlen);
         if (i < 0)
             return -1;
         add_out(lg, files, i, cfg->logs[k].compiled);

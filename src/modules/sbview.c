@@ -122,8 +122,14 @@ int sbview_take(struct sbview *v, const struct sb_server *srv, int generation, i
     v->restarts = atomic_load(&srv->restarts);
     v->child_crashes = atomic_load(&srv->child_crashes);
     v->children_started = atomic_load(&srv->children_started);
-    v->server_limit = server_limit;
-    v->threads_per_child = threads;
+    /* The grid follows the current generation's configuration (the reader
+     * may be an old child still finishing). */
+    v->server_limit = atomic_load(&srv->server_limit);
+    v->threads_per_child = atomic_load(&srv->threads_per_child);
+    if (v->server_limit <= 0 || v->threads_per_child <= 0 || generation >= v->generation) {
+        v->server_limit = server_limit;
+        v->threads_per_child = threads;
+    }
     sb_server_totals(srv, &v->totals);
     for (int m = 0; m < SB_METHODS; m++)
         for (int s = 0; s < SB_STATUS_CLASSES; s++)
@@ -251,18 +257,35 @@ void tb_html(struct tbuf *b, const char *s)
     }
 }
 
+/* The length of the valid UTF-8 sequence at S (1..4), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (s[0] >= 0xf8)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;                  /* overlong, surrogate, beyond U+10FFFF */
+    return n;
+}
+
 void tb_json(struct tbuf *b, const char *s)
 {
-    for (; *s; s++) {
+    while (*s) {
         unsigned char c = (unsigned char)*s;
+        int n = c >= 0x80 ? utf8_len((const unsigned char *)s) : 1;
         if (c == '"' || c == '\\') {
             char e[2] = { '\\', (char)c };
             tb_put(b, e, 2);
-        } else if (c < 0x20 || c >= 0x7f) {
-            tb_printf(b, "\\u%04x", c);   /* bytes above ASCII as themselves would
-                                            * not be valid UTF-8 for sure */
+        } else if (c < 0x20 || c == 0x7f || n == 0) {
+            tb_printf(b, "\\u%04x", c);   /* a stray byte: kept visible, still JSON */
+            n = 1;
         } else {
-            tb_put(b, s, 1);
+            tb_put(b, s, (size_t)n);
         }
+        s += n;
     }
 }

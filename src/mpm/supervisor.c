@@ -277,6 +277,7 @@ static int spawn_child(struct supervisor *s)
     close(p[0]);
     fcntl(p[1], F_SETFL, O_NONBLOCK);
     atomic_store(&s->srv->procs[proc].pid, pid);
+    atomic_fetch_add(&s->srv->children_started, 1);
     *k = (struct kid){ .pid = pid, .ctl = p[1], .slot = slot, .generation = s->generation,
                        .started = now_s(), .proc = proc, .sb = s->sb };
     return 0;
@@ -567,6 +568,8 @@ static int new_generation(struct supervisor *s, char *err, size_t errlen)
     config_free(s->cfg);
     s->cfg = cfg;
     s->generation++;
+    atomic_store(&s->srv->server_limit, cfg->server_limit);
+    atomic_store(&s->srv->threads_per_child, cfg->threads_per_child);
     atomic_store(&s->srv->generation, s->generation);
     if (s->generation > 1)
         atomic_fetch_add(&s->srv->restarts, 1);

@@ -17,10 +17,15 @@
 #include "mpmd/mpm/balance.h"
 
 static struct scoreboard sb;
+static struct sb_server *srv;
 
+/* A generation's board of CHILDREN slots, with the server's record it
+ * names (balancing reads only the board's slots). */
 static void board(int children)
 {
-    int rc = scoreboard_create(&sb, children, 1);
+    srv = sb_server_create(children, 1);
+    ck_assert_msg(srv != NULL, "sb_server_create(%d): %s", children, strerror(errno));
+    int rc = scoreboard_create(&sb, children, 1, srv);
     ck_assert_msg(rc == 0, "scoreboard_create(%d): %s", children, strerror(errno));
 }
 
@@ -42,6 +47,8 @@ static int over(int self, int open, time_t now)
 static void teardown(void)
 {
     scoreboard_destroy(&sb);
+    sb_server_destroy(srv);
+    srv = NULL;
 }
 
 START_TEST(test_slack)

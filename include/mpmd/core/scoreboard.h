@@ -132,6 +132,8 @@ struct sb_server {
     _Atomic int64_t start_time;    /* CLOCK_REALTIME seconds: first start */
     _Atomic int64_t restart_time;  /* last start or restart */
     _Atomic int generation;        /* the current one */
+    _Atomic int server_limit;      /* its ServerLimit and ThreadsPerChild (the grid) */
+    _Atomic int threads_per_child;
     _Atomic uint64_t restarts;     /* graceful and full, since start */
     _Atomic uint64_t child_crashes;/* children that died of a signal or failed */
     _Atomic uint64_t children_started;
@@ -174,7 +176,9 @@ int sb_server_claim(struct sb_server *srv, int generation, int slot);
  * and free the record. */
 void sb_server_release(struct sb_server *srv, int proc);
 
-/* Sum every child's counters, live and exited, into OUT. */
+/* Sum every child's counters, live and exited, into OUT.  Never sleeps:
+ * while the supervisor folds an exited child's counters it tries again,
+ * a bounded number of times. */
 void sb_server_totals(const struct sb_server *srv, struct sb_counters *out);
 
 static inline struct sb_thread *sb_server_thread(const struct sb_server *srv, int proc, int t)

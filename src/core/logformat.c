@@ -972,7 +972,8 @@ static void get_conn_status(const struct ctx *c, struct val *v)
 
 /* ---- times -------------------------------------------------------------- */
 
-/* "[10/Oct/2000:13:55:36 -0700]" of TM into OUT (40 bytes); its length. */
+/* "[10/Oct/2000:13:55:36 -0700]" of TM into OUT (40 bytes: a year of up
+ * to 11 characters); its length. */
 static size_t put_clf(char *out, const struct tm *tm, long gmtoff)
 {
     size_t o = 0;
@@ -1026,6 +1027,12 @@ static void tput(struct tbuf *t, const char *s, size_t n)
 static void tnum(struct tbuf *t, long long v, size_t width, char pad)
 {
     char tmp[32];
+    if (width == 2 && pad == '0' && v >= 0 && v < 100) {      /* the usual case */
+        tmp[0] = (char)('0' + v / 10);
+        tmp[1] = (char)('0' + v % 10);
+        tput(t, tmp, 2);
+        return;
+    }
     size_t n = put_padded(tmp, v, pad == '0' ? width : 0);
     for (size_t k = n; pad == ' ' && k < width; k++)
         tput(t, " ", 1);
@@ -1279,10 +1286,26 @@ static size_t json_escape(const unsigned char *s, size_t n, char *seq, size_t *o
     return 1;
 }
 
-static int plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
+/* The bytes copied as they are in both escape modes: printable ASCII but
+ * '"' and '\\'. */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 /* Escape S[0..N) in MODE into DST (ROOM bytes; DST NULL: count only).
  * Stops before a character whose escape does not fit.  Returns the bytes
@@ -1292,9 +1315,15 @@ static size_t escape(char *dst, size_t room, const char *s, size_t n, enum esc_m
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, w = 0;
+    if (mode == ESC_NONE) {
+        *used = n < room ? n : room;
+        if (dst != NULL)
+            memcpy(dst, s, *used);
+        return *used;
+    }
     while (i < n) {
         size_t j = i;
-        while (j < n && (mode == ESC_NONE || plain(u[j])))
+        while (j < n && plain[u[j]])
             j++;
         size_t run = j - i < room - w ? j - i : room - w;
         if (dst != NULL)

@@ -35,7 +35,8 @@ struct sb_server *sb_server_create(int n_procs, int threads)
     size_t head = round_up_64(sizeof(struct sb_server));
     size_t procs = round_up_64((size_t)n_procs * sizeof(struct sb_proc));
     size_t nthreads = (size_t)n_procs * (size_t)(threads + 1);
-    size_t size = head + procs + nthreads * sizeof(struct sb_thread);
+    size_t threads_bytes = nthreads * sizeof(struct sb_thread);
+    size_t size = head + procs + threads_bytes + SB_UPSTREAMS * sizeof(struct sb_upstream);
     char *p = map_shared(size);
     if (!p)
         return NULL;
@@ -45,6 +46,7 @@ struct sb_server *sb_server_create(int n_procs, int threads)
     srv->threads_per_proc = threads;
     srv->procs = (struct sb_proc *)(p + head);
     srv->threads = (struct sb_thread *)(p + head + procs);
+    srv->upstreams = (struct sb_upstream *)(p + head + procs + threads_bytes);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     atomic_store(&srv->start_time, (int64_t)ts.tv_sec);
@@ -165,6 +167,67 @@ void sb_server_totals(const struct sb_server *srv, struct sb_counters *out)
     }
 }
 
+static int upstream_named(const struct sb_upstream *u, const char *name)
+{
+    char have[SB_UPSTREAM_NAME_WORDS * 8 + 1];
+    sb_text_get(u->name, SB_UPSTREAM_NAME_WORDS, have);
+    return strncmp(have, name, SB_UPSTREAM_NAME_WORDS * 8 - 1) == 0;
+}
+
+/* The first record in use named NAME below index END, or NULL. */
+static struct sb_upstream *upstream_lookup(struct sb_server *srv, const char *name, int end)
+{
+    for (int i = 0; i < end; i++) {
+        struct sb_upstream *u = &srv->upstreams[i];
+        if (atomic_load(&u->state) == SB_UPSTREAM_USED && upstream_named(u, name))
+            return u;
+    }
+    return NULL;
+}
+
+struct sb_upstream *sb_upstream_find(struct sb_server *srv, const char *name)
+{
+    struct sb_upstream *u = upstream_lookup(srv, name, SB_UPSTREAMS);
+    for (int i = 0; !u && i < SB_UPSTREAMS; i++) {
+        int free_state = SB_UPSTREAM_FREE;
+        struct sb_upstream *mine = &srv->upstreams[i];
+        if (!atomic_compare_exchange_strong(&mine->state, &free_state, SB_UPSTREAM_NAMING))
+            continue;
+        sb_text_put(mine->name, SB_UPSTREAM_NAME_WORDS, name, strlen(name));
+        atomic_store(&mine->state, SB_UPSTREAM_USED);
+        /* Another process may have named an earlier record the same meanwhile:
+         * the earliest wins, and this one is never counted in. */
+        u = upstream_lookup(srv, name, i);
+        if (u)
+            atomic_store(&mine->state, SB_UPSTREAM_DUPLICATE);
+        else
+            u = mine;
+    }
+    return u;
+}
+
+static int duration_bucket(int64_t duration_us)
+{
+    int b = 0;
+    while (duration_us > sb_duration_bounds_us[b])
+        b++;
+    return b;
+}
+
+void sb_count_upstream(struct sb_upstream *u, int status, int own_error, int64_t duration_us)
+{
+    if (duration_us < 0)
+        duration_us = 0;
+    atomic_fetch_add_explicit(&u->requests, 1, memory_order_relaxed);
+    if (own_error && status >= 502 && status <= 504)
+        atomic_fetch_add_explicit(&u->failures[status - 502], 1, memory_order_relaxed);
+    else if (status >= 100 && status < 600)
+        atomic_fetch_add_explicit(&u->responses[status / 100 - 1], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->duration_us, (uint64_t)duration_us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&u->duration_bucket[duration_bucket(duration_us)], 1,
+                              memory_order_relaxed);
+}
+
 void sb_count_request(struct sb_counters *c, enum sb_method m, int status, long long body_bytes,
                       int64_t duration_us)
 {
@@ -175,9 +238,7 @@ void sb_count_request(struct sb_counters *c, enum sb_method m, int status, long 
         m = SB_METHOD_OTHER;
     if (duration_us < 0)
         duration_us = 0;
-    int b = 0;
-    while (duration_us > sb_duration_bounds_us[b])
-        b++;
+    int b = duration_bucket(duration_us);
     atomic_fetch_add_explicit(&c->requests[m][cls], 1, memory_order_relaxed);
     if (body_bytes > 0)
         atomic_fetch_add_explicit(&c->body_bytes, (uint64_t)body_bytes, memory_order_relaxed);

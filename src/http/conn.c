@@ -906,7 +906,9 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
                                   .env = &c->child->env, .date = date, .body = &body,
                                   .stream = cs ? &stream : NULL,
                                   .async = listener ? &async : NULL,
-                                  .resumed = conn_take_resumed(c) };
+                                  .resumed = conn_take_resumed(c),
+                                  .start_us = (int64_t)c->req_start.tv_sec * 1000000 +
+                                              c->req_start.tv_nsec / 1000 };
         int d = dispatch_request(&in, rp, listener);
         if (d != DISPATCH_DONE)
             return d;

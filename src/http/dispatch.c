@@ -312,7 +312,8 @@ int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listene
                          .log = log_for_site(in->env->log, in->site->site_id),
                          .date = in->date, .body = listener ? NULL : in->body,
                          .stream = listener ? NULL : in->stream,
-                         .async = listener ? in->async : NULL, .resumed = in->resumed};
+                         .async = listener ? in->async : NULL, .resumed = in->resumed,
+                         .start_us = in->start_us};
     route_begin(&rt, in->site, raw, rawlen);
     int server_made;
     int r = run(&rq, &rt, rp, listener, &server_made);

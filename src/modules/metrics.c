@@ -148,6 +148,74 @@ static void write_server(struct tbuf *b, const struct sbview *v, const struct co
               (unsigned long long)load(&v->totals.cache_misses));
 }
 
+/* A label value: \\, \" and newlines escaped (the text format's rule). */
+static void label_value(struct tbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            tb_put(b, "\\", 1);
+        if (*s == '\n')
+            tb_puts(b, "\\n");
+        else
+            tb_put(b, s, 1);
+    }
+}
+
+/* The upstreams every child proxied to (one record each, shared). */
+static void write_upstreams(struct tbuf *b, const struct sb_server *srv)
+{
+    static const char *const fams[][3] = {
+        {"mpmd_upstream_requests_total", "counter", "Requests proxied to each upstream."},
+        {"mpmd_upstream_responses_total", "counter",
+         "Answers each upstream gave, by status class."},
+        {"mpmd_upstream_failures_total", "counter",
+         "Requests mpmd answered itself because the upstream failed: 502 (refused, reset, "
+         "malformed), 503 (busy or in its retry time), 504 (timed out)."},
+        {"mpmd_upstream_request_duration_seconds", "histogram",
+         "Time from a proxied request's first byte to its answer."},
+    };
+    for (int f = 0; f < 4; f++) {
+        family(b, fams[f][0], fams[f][1], fams[f][2]);
+        for (int i = 0; i < SB_UPSTREAMS; i++) {
+            const struct sb_upstream *u = &srv->upstreams[i];
+            if (atomic_load(&u->state) != SB_UPSTREAM_USED)
+                continue;
+            char name[SB_UPSTREAM_NAME_WORDS * 8 + 1];
+            sb_text_get(u->name, SB_UPSTREAM_NAME_WORDS, name);
+            struct tbuf lv = { 0 };
+            label_value(&lv, name);
+            const char *l = lv.p ? lv.p : "";
+            if (f == 0) {
+                tb_printf(b, "%s{upstream=\"%s\"} %llu\n", fams[f][0], l,
+                          (unsigned long long)load(&u->requests));
+            } else if (f == 1) {
+                for (int s = 0; s < SB_STATUS_CLASSES; s++)
+                    tb_printf(b, "%s{upstream=\"%s\",code=\"%dxx\"} %llu\n", fams[f][0], l,
+                              s + 1, (unsigned long long)load(&u->responses[s]));
+            } else if (f == 2) {
+                for (int s = 0; s < 3; s++)
+                    tb_printf(b, "%s{upstream=\"%s\",code=\"%d\"} %llu\n", fams[f][0], l,
+                              502 + s, (unsigned long long)load(&u->failures[s]));
+            } else {
+                uint64_t cum = 0;
+                for (int k = 0; k < SB_DURATION_BUCKETS; k++) {
+                    cum += load(&u->duration_bucket[k]);
+                    if (k == SB_DURATION_BUCKETS - 1)
+                        tb_printf(b, "%s_bucket{upstream=\"%s\",le=\"+Inf\"} %llu\n",
+                                  fams[f][0], l, (unsigned long long)cum);
+                    else
+                        tb_printf(b, "%s_bucket{upstream=\"%s\",le=\"%g\"} %llu\n", fams[f][0], l,
+                                  (double)sb_duration_bounds_us[k] / 1e6, (unsigned long long)cum);
+                }
+                tb_printf(b, "%s_sum{upstream=\"%s\"} %.6f\n%s_count{upstream=\"%s\"} %llu\n",
+                          fams[f][0], l, (double)load(&u->duration_us) / 1e6, fams[f][0], l,
+                          (unsigned long long)cum);
+            }
+            free(lv.p);
+        }
+    }
+}
+
 static void release_body(void *a, void *b)
 {
     (void)b;
@@ -173,6 +241,7 @@ static int metrics_answer(const struct req_ctx *rq, struct reply *rp)
     write_requests(&b, &v.totals);
     write_connections(&b, &v);
     write_children(&b, &v);
+    write_upstreams(&b, rq->env->scoreboard);
     sbview_free(&v);
     if (b.failed) {
         free(b.p);

@@ -22,6 +22,7 @@
 #include "mpmd/core/config.h"
 #include "mpmd/core/dirconf.h"
 #include "mpmd/core/log.h"
+#include "mpmd/core/scoreboard.h"
 
 #define PROXY_DEFAULT_TTL 1       /* below gunicorn's 2 s keep-alive (docs/proxy.md) */
 #define PROXY_DEFAULT_FIELD_SIZE 8192
@@ -818,6 +819,21 @@ static int proxy_prepare(const struct req_ctx *rq, struct proxy_request *pr, con
 /* The listener's entry point: an HTTP or FastCGI request without a body
  * is sent and answered from the event loop (proxy_async.c,
  * fcgi_async.c); the rest declines to a handler thread. */
+/* A proxied request is answered: count it in its upstream's record
+ * (requests, the upstream's answers by class, or mpmd's own 502/503/504
+ * when the upstream failed; the time since the request's first byte). */
+static void proxy_account(const struct proxy_request *pr, const struct reply *rp)
+{
+    struct sb_upstream *u = pr->pool ? upstream_stats(pr->pool) : NULL;
+    if (!u)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t dur = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 - pr->rq->start_us;
+    int own = !rp->streamed && !rp->relayed;
+    sb_count_upstream(u, rp->status, own, pr->rq->start_us ? dur : 0);
+}
+
 static int proxy_fast(const struct req_ctx *rq, struct reply *rp)
 {
     if (rq->async == NULL && rq->resumed == NULL)
@@ -840,6 +856,8 @@ static int proxy_fast(const struct req_ctx *rq, struct reply *rp)
     int r = rq->resumed ? proxy_async_answer(&pr, rq->resumed, rp)
             : fcgi      ? proxy_fcgi_async_start(&pr, rp)
                         : proxy_async_start(&pr, rp);
+    if (r == HANDLER_DONE)
+        proxy_account(&pr, rp);
     free(pr.target);
     return r;
 }
@@ -875,16 +893,18 @@ static int proxy_handle(const struct req_ctx *rq, struct reply *rp)
         else
             proxy_http_forward(&pr, rp);
     }
+    proxy_account(&pr, rp);
     free(pr.target);
     return HANDLER_DONE;
 }
 
 static void *proxy_child_init(const struct handler_env *env, char *err, size_t errlen)
 {
-    (void)env;
     struct upstream_set *s = upstream_set_new();
     if (s == NULL)
         snprintf(err, errlen, "out of memory for the upstream pools");
+    else
+        upstream_set_scoreboard(s, env->scoreboard);
     return s;
 }
 

@@ -5,6 +5,8 @@
 
 #include "mpmd/modules/upstream.h"
 
+#include "mpmd/core/scoreboard.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -39,6 +41,7 @@ struct upstream_pool {
     int n_idle, cap_idle;
     long long down_until;         /* monotonic millisecond before which connecting is refused */
     void *listener_data;          /* the listener thread's own (upstream_listener_slot) */
+    struct sb_upstream *stats;    /* its record in the server's scoreboard, or NULL */
 };
 
 #define UPSTREAM_MAX_POOLS 1024    /* distinct upstream addresses per child */
@@ -50,6 +53,7 @@ struct upstream_set {
     pthread_t sweeper;            /* closes idle connections past their ttl */
     pthread_cond_t wake;          /* stop the sweeper */
     int stop, sweeping;
+    struct sb_server *scoreboard; /* where new pools find their records, or NULL */
 };
 
 #define SWEEP_INTERVAL_MS 500
@@ -125,6 +129,16 @@ struct upstream_set *upstream_set_new(void)
     return s;
 }
 
+void upstream_set_scoreboard(struct upstream_set *s, struct sb_server *srv)
+{
+    s->scoreboard = srv;
+}
+
+struct sb_upstream *upstream_stats(const struct upstream_pool *p)
+{
+    return p->stats;
+}
+
 /* Under S's lock, with its first pool: start the sweeper (a child that
  * proxies nothing runs no such thread).  0, or -1. */
 static int start_sweeper(struct upstream_set *s)
@@ -170,11 +184,13 @@ static int same_addr(const struct upstream_addr *a, const struct upstream_addr *
     return a->len == b->len && memcmp(&a->sa, &b->sa, a->len) == 0;
 }
 
-static struct upstream_pool *pool_new(const struct upstream_addr *addr, int max, int ttl)
+static struct upstream_pool *pool_new(const struct upstream_set *s,
+                                      const struct upstream_addr *addr, int max, int ttl)
 {
     struct upstream_pool *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
+    p->stats = s->scoreboard ? sb_upstream_find(s->scoreboard, addr->text) : NULL;
     p->addr = *addr;
     p->max = max;
     p->ttl = ttl;
@@ -200,7 +216,7 @@ struct upstream_pool *upstream_pool(struct upstream_set *s, const struct upstrea
         pthread_mutex_unlock(&s->mu);
         return NULL;
     }
-    if (found == NULL && n < UPSTREAM_MAX_POOLS && (found = pool_new(addr, max, ttl_s)) != NULL) {
+    if (found == NULL && n < UPSTREAM_MAX_POOLS && (found = pool_new(s, addr, max, ttl_s)) != NULL) {
         s->pools[n] = found;
         atomic_store(&s->n, n + 1);         /* publishes the complete pool */
     }

@@ -21,7 +21,14 @@
  *       one outside quotes prints as a JSON value: numbers bare, text in
  *       quotes, a missing value as null.  %b prints 0 instead of "-", a
  *       status of 0 prints 0.  So a format whose literal text is valid JSON
- *       gives a valid JSON line for every request, truncated or not. */
+ *       gives a valid JSON line for every request, truncated or not.
+ *
+ * Every Apache 2.4 directive compiles.  Where mpmd has nothing behind one
+ * it prints as missing: %l %{X}e %{X}n %{X}x %c %F %^ti %^to %{c}L.  %h is
+ * %a (no HostnameLookups); %U is the raw path of the request-target, not
+ * Apache's decoded one; %s %<s %>s are the same status (no internal
+ * redirects).  A bad {argument} of %p, %P or %T is a compile error (Apache
+ * logs the argument itself). */
 #ifndef MPMD_LOGFORMAT_H
 #define MPMD_LOGFORMAT_H
 
@@ -36,29 +43,38 @@
 struct log_request {
     const struct sockaddr *peer;        /* client; v4-mapped IPv6 printed as IPv4 */
     const struct sockaddr *local;       /* may be NULL: %A prints "-", %{local}p "-" */
-    const char *method; size_t method_len;      /* NULL if no request was parsed (e.g. a 400 on garbage) */
-    const char *target; size_t target_len;      /* raw request-target as sent: %U is its path part (before '?'), %q is "?query" or "" */
-    const char *protocol; size_t protocol_len;  /* "HTTP/1.1" */
-    const char *request_line; size_t request_line_len; /* may be NULL → "-" */
-    int status;                  /* %>s and %s */
+    /* NULL if no request was parsed (e.g. a 400 on garbage) */
+    const char *method; size_t method_len;
+    /* the raw request-target as sent: %U is its path part (before '?'; the
+     * path of an absolute-form target), %q is "?query" or "" */
+    const char *target; size_t target_len;
+    const char *protocol; size_t protocol_len;          /* "HTTP/1.1" */
+    const char *request_line; size_t request_line_len;  /* may be NULL → "-" */
+    int status;                  /* %>s and %s (and %<s) */
     long long body_bytes;        /* %b ("-" when 0), %B */
     long long bytes_in;          /* %I: request bytes read incl. head */
-    long long bytes_out;         /* %O: bytes sent incl. head */
-    struct timespec start;       /* CLOCK_REALTIME when the request began: %t and %{...}t use it */
-    long long duration_us;       /* %D, %T (seconds, integer), %{ms}T %{us}T %{s}T */
+    long long bytes_out;         /* %O: bytes sent incl. head; %S is %I + %O */
+    struct timespec start;       /* CLOCK_REALTIME when the request began: %t, %{...}t */
+    long long duration_us;       /* %D, %T (seconds, integer), %{ms}T %{us}T %{s}T; the
+                                  * end (%{end:...}t) is start + duration */
     const char *server_name;     /* %v: the site's ServerName */
-    const char *host; size_t host_len; /* %V: the Host the client named (or server_name if none) */
+    const char *host; size_t host_len;  /* %V: the Host the client named (or server_name) */
     int server_port;             /* %p and %{canonical}p; %{local}p uses local */
     pid_t pid; long tid;         /* %P, %{pid}P, %{tid}P, %{hextid}P */
     char conn_status;            /* %X: 'X' aborted, '+' kept alive, '-' closed */
-    unsigned keepalive_count;    /* %k: requests on this connection before this one (Apache: 0 for the first) */
-    const char *user;            /* %u, NULL → "-" */
+    unsigned keepalive_count;    /* %k: requests on this connection before this one
+                                  * (Apache: 0 for the first) */
+    const char *user;            /* %u, NULL → "-" ("" prints "" as in Apache) */
     const char *filename;        /* %f, NULL → "-" */
     const char *log_id;          /* %L, NULL → "-" */
     const char *handler;         /* %R, NULL → "-" */
-    /* header look-ups (case-insensitive names); NULL function or NULL result → "-" */
-    const char *(*req_header)(const void *ctx, const char *name, size_t name_len, size_t *value_len);
-    const char *(*resp_header)(const void *ctx, const char *name, size_t name_len, size_t *value_len);
+    /* header look-ups (case-insensitive names; %{Cookie}i and %{X}C ask for
+     * "Cookie"); NULL function or NULL result → "-".  Called from
+     * logformat_line only, in the caller's thread, with CTX. */
+    const char *(*req_header)(const void *ctx, const char *name, size_t name_len,
+                              size_t *value_len);
+    const char *(*resp_header)(const void *ctx, const char *name, size_t name_len,
+                               size_t *value_len);
     const void *ctx;
 };
 
@@ -77,7 +93,7 @@ struct logformat_clock {
     int valid;
     struct tm tm;
     long gmtoff;                 /* seconds east of UTC, as tm.tm_gmtoff */
-    char clf[32];                /* "[10/Oct/2000:13:55:36 -0700]" */
+    char clf[40];                /* "[10/Oct/2000:13:55:36 -0700]" */
     size_t clf_len;
 };
 
@@ -119,7 +135,8 @@ const char *logformat_predefined(const char *nickname, enum logformat_escape *es
  * (request line, headers, ...) are cut, each by as little as it takes
  * (the shortest fields keep all of theirs), and a cut never splits an
  * escape sequence or a UTF-8 character; the literal text, numbers,
- * addresses and times are kept whole as long as they fit at all.  CLK is
+ * addresses and %t are kept whole (if even they do not fit, the line is
+ * the part of them that does).  A %{format}t text is cut at 255 bytes.  CLK is
  * the calling thread's clock cache (NULL: no caching).  Any thread; reads
  * F and R only; no allocation. */
 size_t logformat_line(const struct logformat *f, const struct log_request *r,

@@ -124,6 +124,22 @@ struct sb_proc {
     struct sb_counters c;
 };
 
+/* One upstream (a proxy's address), shared by every child: each adds to
+ * it directly (proxied requests cost far more than a contended add). */
+#define SB_UPSTREAMS 64
+#define SB_UPSTREAM_NAME_WORDS 12      /* 96 bytes */
+enum sb_upstream_state { SB_UPSTREAM_FREE = 0, SB_UPSTREAM_NAMING, SB_UPSTREAM_USED,
+                         SB_UPSTREAM_DUPLICATE };
+struct sb_upstream {
+    _Atomic int state;                 /* enum sb_upstream_state */
+    _Atomic uint64_t name[SB_UPSTREAM_NAME_WORDS];
+    _Atomic uint64_t requests;
+    _Atomic uint64_t responses[SB_STATUS_CLASSES]; /* the upstream's answers, by class */
+    _Atomic uint64_t failures[3];      /* mpmd answered 502, 503, 504 itself */
+    _Atomic uint64_t duration_us;
+    _Atomic uint64_t duration_bucket[SB_DURATION_BUCKETS];
+};
+
 struct sb_server {
     size_t size;                   /* bytes mapped */
     int n_procs;                   /* records in procs[] */
@@ -141,6 +157,7 @@ struct sb_server {
     struct sb_counters retired;    /* of every child that exited */
     struct sb_proc *procs;
     struct sb_thread *threads;     /* n_procs x (threads_per_proc + 1) */
+    struct sb_upstream *upstreams; /* SB_UPSTREAMS */
 };
 
 struct sb_child {
@@ -185,6 +202,15 @@ static inline struct sb_thread *sb_server_thread(const struct sb_server *srv, in
 {
     return &srv->threads[(size_t)proc * (size_t)(srv->threads_per_proc + 1) + (size_t)t];
 }
+
+/* The record of upstream NAME, added on first use; NULL when all
+ * SB_UPSTREAMS are taken.  Any process; two adding the same name at once
+ * both end up with the first record. */
+struct sb_upstream *sb_upstream_find(struct sb_server *srv, const char *name);
+
+/* One proxied request to U: STATUS the client's answer, OWN_ERROR when
+ * mpmd made that answer itself (the upstream failed). */
+void sb_count_upstream(struct sb_upstream *u, int status, int own_error, int64_t duration_us);
 
 /* Record one finished request in C (any thread of the owning child). */
 void sb_count_request(struct sb_counters *c, enum sb_method m, int status, long long body_bytes,

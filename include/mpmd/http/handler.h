@@ -86,6 +86,7 @@ struct req_ctx {
                                    * may be suspended (below); else NULL */
     void *resumed;                /* a suspended request dispatched again: the state its
                                    * handler suspended it with (below); else NULL */
+    int64_t start_us;             /* CLOCK_REALTIME µs the request's first byte came */
 };
 
 enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1, HANDLER_SUSPENDED = 2 };

@@ -36,6 +36,15 @@ int upstream_addr_parse(struct upstream_addr *a, const char *host, const char *p
  * so idle ones must not wait for the next request to be closed);
  * upstream_set_free joins it.  NULL when out of memory. */
 struct upstream_set *upstream_set_new(void);
+
+/* Pools made from now on count their requests in SRV's upstream records
+ * (metrics: mpmd_upstream_*), found by the address's text. */
+struct sb_server;
+struct sb_upstream;
+void upstream_set_scoreboard(struct upstream_set *s, struct sb_server *srv);
+
+/* POOL's scoreboard record, or NULL. */
+struct sb_upstream *upstream_stats(const struct upstream_pool *p);
 void upstream_set_free(struct upstream_set *s);
 
 /* The pool for ADDR in S, created on first use with MAX connections at

@@ -163,35 +163,53 @@ void sbview_free(struct sbview *v)
     v->n_procs = 0;
 }
 
+/* The current generation's child in SLOT, if any. */
+static int slot_taken(const struct sbview *v, int slot)
+{
+    for (int i = 0; i < v->n_procs; i++)
+        if (v->procs[i].generation == v->generation && v->procs[i].slot == slot)
+            return 1;
+    return 0;
+}
+
 char *sbview_grid(const struct sbview *v)
 {
-    size_t cur = (size_t)v->server_limit * (size_t)v->threads_per_child, n = cur;
+    size_t per = (size_t)v->threads_per_child, n = (size_t)v->server_limit * per, most = n;
     for (int i = 0; i < v->n_procs; i++)
         if (v->procs[i].generation != v->generation)
-            n += (size_t)v->procs[i].n_threads;
-    char *g = malloc(n + 1);
+            most += (size_t)v->procs[i].n_threads;
+    char *g = malloc(most + 1);
     if (!g)
         return NULL;
-    memset(g, '.', n);
-    g[n] = '\0';
-    size_t old = cur;
+    memset(g, '.', most);
+    /* Children of older generations still finishing take slots the current
+     * one leaves free, as in Apache, so the line keeps its length; one
+     * with more threads than a slot holds, or finding none free, adds
+     * places at the end. */
+    int next_free = 0;
+    size_t end = n;
     for (int i = 0; i < v->n_procs; i++) {
         const struct sbview_proc *p = &v->procs[i];
         char *at;
-        int room;
         if (p->generation == v->generation) {
             if (p->slot < 0 || p->slot >= v->server_limit)
                 continue;
-            at = g + (size_t)p->slot * (size_t)v->threads_per_child;
-            room = v->threads_per_child;
+            at = g + (size_t)p->slot * per;
         } else {
-            at = g + old;
-            room = p->n_threads;
-            old += (size_t)p->n_threads;
+            while (next_free < v->server_limit && slot_taken(v, next_free))
+                next_free++;
+            if (next_free < v->server_limit && (size_t)p->n_threads <= per) {
+                at = g + (size_t)next_free++ * per;
+            } else {
+                at = g + end;
+                end += (size_t)p->n_threads;
+            }
         }
-        for (int t = 0; t < p->n_threads && t < room; t++)
+        for (int t = 0; t < p->n_threads && (size_t)t < (p->generation == v->generation ? per
+                                                             : (size_t)p->n_threads); t++)
             at[t] = p->threads[t].mode;
     }
+    g[end] = '\0';
     return g;
 }
 

@@ -491,6 +491,53 @@ static void html_workers(struct tbuf *b, const struct sbview *v)
     tb_puts(b, worker_key);
 }
 
+static const char *mode_word(char m)
+{
+    switch (m) {
+    case 'S': return "Starting";
+    case 'R': return "<b>Read</b>";
+    case 'W': return "<b>Write</b>";
+    case 'K': return "<b>Keepalive</b>";
+    case 'C': return "<b>Closing</b>";
+    case '_': return "Ready";
+    case 'G': return "Graceful";
+    default: return "Dead";
+    }
+}
+
+/* ?notable: Apache's "Server Details", a paragraph per thread instead of
+ * the table (for narrow screens and text browsers). */
+static void html_details(struct tbuf *b, const struct sbview *v)
+{
+    tb_puts(b, "<hr /><h2>Server Details</h2>\n\n");
+    for (int i = 0; i < v->n_procs; i++) {
+        const struct sbview_proc *p = &v->procs[i];
+        for (int t = 0; t <= p->n_threads; t++) {
+            const struct sbview_thread *th = &p->threads[t];
+            if (th->requests == 0 && (th->mode == '_' || th->mode == '.' || t == p->n_threads))
+                continue;
+            long ss = th->last_start_us ? (long)((v->now_us - th->last_start_us) / 1000000) : 0;
+            long req = th->last_dur_us > 0 ? (long)(th->last_dur_us / 1000) : 0;
+            tb_printf(b, "<b>Server %d-%d%s</b> (%ld): 0|%llu|%llu [%s] u0 s0 cu0 cs0\n"
+                      " %ld %ld %llu(0 B|", p->slot, p->generation - 1,
+                      t == p->n_threads ? " L" : "", (long)p->pid,
+                      (unsigned long long)p->requests, (unsigned long long)th->requests,
+                      t == p->n_threads ? "Listener" : mode_word(th->mode), ss, req,
+                      (unsigned long long)(th->dur_sum_us / 1000));
+            tb_bytes(b, (double)p->bytes);
+            tb_puts(b, "|");
+            tb_bytes(b, (double)th->bytes);
+            tb_puts(b, ")\n <i>");
+            tb_html(b, th->client);
+            tb_puts(b, " {");
+            tb_html(b, th->request);
+            tb_puts(b, "}</i> <i>(http/1.1)</i> <b>[");
+            tb_html(b, th->vhost);
+            tb_puts(b, "]</b><br />\n\n");
+        }
+    }
+}
+
 static void html_pid_key(struct tbuf *b, const struct sbview *v)
 {
     int k = 0;
@@ -507,7 +554,8 @@ static void html_pid_key(struct tbuf *b, const struct sbview *v)
             "need to use the <code>ExtendedStatus On</code> directive.\n");
 }
 
-static void write_html(struct tbuf *b, const struct status_facts *f, const struct sbview *v)
+static void write_html(struct tbuf *b, const struct status_facts *f, const struct sbview *v,
+                       int notable)
 {
     tb_puts(b, "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\" "
             "\"http://www.w3.org/TR/html4/strict.dtd\">\n<html><head>\n"
@@ -522,7 +570,9 @@ static void write_html(struct tbuf *b, const struct status_facts *f, const struc
     html_summary(b, f, v);
     html_processes(b, v);
     html_grid(b, v);
-    if (f->extended)
+    if (f->extended && notable)
+        html_details(b, v);
+    else if (f->extended)
         html_workers(b, v);
     else
         html_pid_key(b, v);
@@ -689,7 +739,7 @@ static int status_answer(const struct req_ctx *rq, struct reply *rp)
     else if (sq.format == STATUS_JSON)
         write_json(&b, &f, &v);
     else
-        write_html(&b, &f, &v);
+        write_html(&b, &f, &v, sq.notable);
     sbview_free(&v);
     if (b.failed) {
         free(b.p);

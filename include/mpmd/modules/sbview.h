@@ -70,8 +70,10 @@ void sbview_free(struct sbview *v);
 
 /* The Scoreboard line / grid: one character per handler-thread place of
  * the current generation (ServerLimit x ThreadsPerChild, '.' where no
- * child runs), then the places of older generations' children still
- * finishing.  Returns a malloc'd string, or NULL. */
+ * child runs).  Older generations' children still finishing take the
+ * slots the current one leaves free (as in Apache, so the length stays);
+ * only when none is free are their places added at the end.  Returns a
+ * malloc'd string, or NULL. */
 char *sbview_grid(const struct sbview *v);
 
 /* A growing text buffer for the pages built from a view. */

@@ -13,12 +13,14 @@ int main(void)
     srunner_add_suite(sr, path_suite());
     srunner_add_suite(sr, mime_suite());
     srunner_add_suite(sr, log_suite());
+    srunner_add_suite(sr, logformat_suite());
     srunner_add_suite(sr, http_suite());
     srunner_add_suite(sr, workq_suite());
     srunner_add_suite(sr, response_suite());
     srunner_add_suite(sr, filecache_suite());
     srunner_add_suite(sr, precond_suite());
     srunner_add_suite(sr, scoreboard_suite());
+    srunner_add_suite(sr, sbview_suite());
     srunner_add_suite(sr, bind_suite());
     srunner_add_suite(sr, balance_suite());
     srunner_add_suite(sr, fcgi_record_suite());

@@ -207,8 +207,8 @@ static const struct directive directives[] = {
      "host may have its own", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"CustomLog", T_CUSTOMLOG, F(logs), F(n_logs), 0, CONFIG_MAX_LOGS, NULL, "none",
      "PATH|\"|COMMAND\" FORMAT|NICKNAME", NULL,
-     "Log one line per request to a file, or to a program's standard input ('|' first: a "
-     "piped log, restarted if it dies), in a LogFormat; each line adds a log. A virtual "
+     "Log one line per request to a file, or to a program's standard input (a target "
+     "starting with the pipe sign: a piped log, restarted if it dies), in a LogFormat; each line adds a log. A virtual "
      "host that sets none (and no AccessLog) writes the main server's", CTX_SERVER | CTX_VHOST,
      NULL, 0, 0},
     {"LogFormat", T_LOGFORMAT, F(log_formats), F(n_log_formats), 0, CONFIG_MAX_LOG_FORMATS, NULL,
@@ -637,8 +637,9 @@ static int set_loglevel(const struct parse *p, const struct directive *d, int ar
             return fail(p, d->name, "unknown level '%s'; expected %s, or MODULE:LEVEL",
                         colon ? colon + 1 : argv[i], describe(d, what, sizeof what));
         }
-        if (!colon) {
+        if (!colon) {             /* Apache: a bare level resets the modules' */
             c->log_level = level;
+            memset(c->log_module_level, 0, sizeof c->log_module_level);
             continue;
         }
         char name[64];
@@ -853,9 +854,11 @@ static int set_customlog(const struct parse *p, const struct directive *d, int a
 {
     struct log_spec *all = field(p->target, d->offset);
     int *n = field(p->target, d->offset2);
-    if (argc == 3)
+    if (argc == 3 && (strncmp(argv[2], "env=", 4) == 0 || strncmp(argv[2], "expr=", 5) == 0))
         return fail(p, d->name, "conditional logging ('%s') is not supported; expected PATH "
                     "FORMAT", argv[2]);
+    if (argc > 2)
+        return fail(p, d->name, "expected PATH FORMAT, got %d arguments", argc);
     if (argv[0][0] == '\0' || (argv[0][0] == '|' && argv[0][1 + strspn(argv[0] + 1, " ")]
                                 == '\0'))
         return fail(p, d->name, "expected a file or \"|command\", got '%s'", argv[0]);
@@ -886,6 +889,9 @@ static int set_logformat(const struct parse *p, const struct directive *d, int a
     if (argc == 1)
         return fail(p, d->name, "a format without a nickname sets TransferLog's format in "
                     "Apache, and mpmd has no TransferLog; expected FORMAT NICKNAME");
+    if (argc > 3)
+        return fail(p, d->name, "expected FORMAT NICKNAME [escape=json], got %d arguments",
+                    argc);
     if (argc == 3 && strcasecmp(argv[2], "escape=json") != 0 &&
         strcasecmp(argv[2], "escape=default") != 0)
         return fail(p, d->name, "unknown option '%s'; expected escape=json or escape=default",
@@ -2771,7 +2777,7 @@ void config_free(struct config *cfg)
         } else if (d->type == T_STRING || d->type == T_ROOT || d->type == T_PATH ||
                    d->type == T_DIR || d->type == T_ACCESSLOG || d->type == T_USER ||
                    d->type == T_GROUP) {
-            char **slot = field(cfg, d->offset);   /* CustomLog shares AccessLog's */
+            char **slot = field(cfg, d->offset);
             free(*slot);
             *slot = NULL;
         }

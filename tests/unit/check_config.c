@@ -29,6 +29,8 @@
 
 #include "check_suites.h"
 #include "mpmd/core/config.h"
+#include "mpmd/core/log.h"
+#include "mpmd/core/logformat.h"
 
 #ifndef MPMD_PREFIX
 #define MPMD_PREFIX "/usr/local"
@@ -165,6 +167,11 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg->log_level, LOGL_WARN);
     ck_assert_ptr_null(cfg->access_log);
     ck_assert_int_eq(cfg->access_format, ACCESS_OFF);
+    ck_assert_int_eq(cfg->n_logs, 0);
+    ck_assert_int_eq(cfg->n_log_formats, 0);
+    for (int i = 0; i < LOG_MODULES; i++)
+        ck_assert_int_eq(cfg->log_module_level[i], 0);
+    ck_assert_int_eq(cfg->extended_status, 1);
     ck_assert_ptr_null(cfg->pid_file);
     ck_assert_ptr_null(cfg->user);
     ck_assert_ptr_null(cfg->group);
@@ -195,14 +202,16 @@ static const char *const printed_defaults[][2] = {
     {"ServerAlias", "none"},
     {"User", "none"}, {"Group", "none"}, {"DocumentRoot", "htdocs"},
     {"DirectoryIndex", "index.html"}, {"ErrorLog", "stderr"}, {"LogLevel", "warn"},
-    {"AccessLog", "off"}, {"CustomLog", "none"}, {"ServerAdmin", "none"},
+    {"AccessLog", "off"}, {"CustomLog", "none"},
+    {"LogFormat", "common, combined, vhost_combined, referer, agent, json"},
+    {"ServerAdmin", "none"},
     {"PidFile", "none"}, {"AddType", "none"},
     {"TypesConfig", "/etc/mime.types"},
     {"MPM", "event"}, {"StartServers", "3"},
     {"ServerLimit", "16"}, {"ThreadsPerChild", "25"}, {"MinSpareThreads", "75"},
     {"MaxSpareThreads", "250"}, {"MaxRequestWorkers", "400"},
     {"MaxConnectionsPerChild", "0"}, {"GracefulShutdownTimeout", "0"}, {"Timeout", "60"},
-    {"KeepAlive", "On"}, {"KeepAliveTimeout", "5"}, {"MaxKeepAliveRequests", "100"},
+    {"ExtendedStatus", "On"}, {"KeepAlive", "On"}, {"KeepAliveTimeout", "5"}, {"MaxKeepAliveRequests", "100"},
     {"LimitRequestLine", "8190"}, {"LimitRequestFieldSize", "8190"},
     {"LimitRequestFields", "100"}, {"LimitRequestBody", "1073741824"},
     {"FileCacheSize", "16777216"}, {"FileCacheMaxFileSize", "65536"}, {"FileCacheValid", "1"},
@@ -428,20 +437,107 @@ END_TEST
 
 #define LEVELS "one of emerg, alert, crit, error, warn, notice, info or debug"
 
+/* Apache's trace1..trace8 are accepted and mean debug. */
+START_TEST(test_loglevel_trace)
+{
+    static const char *const words[] = {"trace1", "trace3", "TRACE8"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "Listen 80\nLogLevel %s\n", words[i]);
+        struct config *cfg = parse_ok(text);
+        ck_assert_int_eq(cfg->log_level, LOGL_DEBUG);
+        config_free(cfg);
+    }
+}
+END_TEST
+
+/* Per-module levels: MODULE:LEVEL stores LEVEL + 1 for that module (0:
+ * the module follows log_level); Apache's module names (cgid, core, ...)
+ * map to mpmd's. */
+START_TEST(test_loglevel_modules)
+{
+    struct config *cfg = parse_ok("Listen 80\nLogLevel warn proxy:info cgid:debug trace3\n");
+    ck_assert_int_eq(cfg->log_level, LOGL_DEBUG);
+    config_free(cfg);
+    cfg = parse_ok("Listen 80\nLogLevel warn proxy:info cgid:debug\n");
+    ck_assert_int_eq(cfg->log_level, LOGL_WARN);
+    for (int m = 0; m < LOG_MODULES; m++) {
+        int want = m == LOGM_PROXY ? LOGL_INFO + 1 : m == LOGM_CGI ? LOGL_DEBUG + 1 : 0;
+        ck_assert_msg(cfg->log_module_level[m] == want, "module %d: %d, expected %d", m,
+                      cfg->log_module_level[m], want);
+    }
+    config_free(cfg);
+    cfg = parse_ok("Listen 80\nLogLevel proxy_fcgi:trace5 STATUS:Error proxy:emerg\n");
+    ck_assert_int_eq(cfg->log_level, LOGL_WARN);              /* the default, untouched */
+    ck_assert_int_eq(cfg->log_module_level[LOGM_PROXY_FCGI], LOGL_DEBUG + 1);
+    ck_assert_int_eq(cfg->log_module_level[LOGM_STATUS], LOGL_ERROR + 1);
+    ck_assert_int_eq(cfg->log_module_level[LOGM_PROXY], LOGL_EMERG + 1);  /* emerg is not 0 */
+    ck_assert_int_eq(cfg->log_module_level[LOGM_CGI], 0);
+    config_free(cfg);
+    cfg = parse_ok("Listen 80\nLogLevel proxy_wstunnel:notice log_config:info\n");
+    ck_assert_int_eq(cfg->log_module_level[LOGM_PROXY_HTTP], LOGL_NOTICE + 1);
+    ck_assert_int_eq(cfg->log_module_level[LOGM_LOG_CONFIG], LOGL_INFO + 1);
+    config_free(cfg);
+    /* Apache: a bare level resets every module's, so order matters */
+    cfg = parse_ok("Listen 80\nLogLevel proxy:debug\nLogLevel warn\n");
+    ck_assert_int_eq(cfg->log_module_level[LOGM_PROXY], 0);
+    config_free(cfg);
+    cfg = parse_ok("Listen 80\nLogLevel proxy:info error\n");
+    ck_assert_int_eq(cfg->log_module_level[LOGM_PROXY], 0);
+    ck_assert_int_eq(cfg->log_level, LOGL_ERROR);
+    config_free(cfg);
+    /* core (and Apache's mpm_event) is the server's own messages */
+    cfg = parse_ok("Listen 80\nLogLevel warn core:debug\n");
+    ck_assert_int_eq(cfg->log_module_level[LOGM_CORE], LOGL_DEBUG + 1);
+    ck_assert_int_eq(cfg->log_level, LOGL_WARN);
+    struct logger lg;
+    log_init_stderr(&lg, cfg->log_level);
+    memcpy(lg.mod_level, cfg->log_module_level, sizeof lg.mod_level);
+    ck_assert(log_enabled(&lg, LOGM_CORE, LOGL_DEBUG));
+    ck_assert(!log_enabled(&lg, LOGM_PROXY, LOGL_INFO));
+    config_free(cfg);
+}
+END_TEST
+
+#define MODULES "static, alias, proxy, proxy_http, proxy_fcgi, cgi, status, log_config"
+
+START_TEST(test_log_directive_arity)
+{
+    expect_error("Listen 80\nCustomLog a.log common env=!dontlog\n",
+                 CONF ":2: CustomLog: conditional logging ('env=!dontlog') is not supported; "
+                      "expected PATH FORMAT");
+    expect_error("Listen 80\nCustomLog a.log common x y\n",
+                 CONF ":2: CustomLog: expected PATH FORMAT, got 4 arguments");
+    expect_error("Listen 80\nLogFormat \"%h\" n escape=json junk\n",
+                 CONF ":2: LogFormat: expected FORMAT NICKNAME [escape=json], got 4 arguments");
+}
+END_TEST
+
 START_TEST(test_loglevel_errors)
 {
     expect_error("Listen 80\nLogLevel info ssl:warn\n",
-                 CONF ":2: LogLevel: only one level is supported (no per-module levels like "
-                      "'ssl:warn'), got 'info ssl:warn'; expected " LEVELS);
-    expect_error("Listen 80\nLogLevel ssl:warn\n",
-                 CONF ":2: LogLevel: only one level is supported (no per-module levels like "
-                      "'ssl:warn'), got 'ssl:warn'; expected " LEVELS);
+                 CONF ":2: LogLevel: no module 'ssl' in mpmd; modules with their own level: "
+                      MODULES);
+    expect_error("Listen 80\nLogLevel mod_proxy:warn\n",
+                 CONF ":2: LogLevel: no module 'mod_proxy' in mpmd; modules with their own "
+                      "level: " MODULES);
     expect_error("Listen 80\nLogLevel verbose\n",
-                 CONF ":2: LogLevel: expected " LEVELS ", got 'verbose'");
-    expect_error("Listen 80\nLogLevel trace1\n",
-                 CONF ":2: LogLevel: expected " LEVELS ", got 'trace1'");
+                 CONF ":2: LogLevel: unknown level 'verbose'; expected " LEVELS ", or "
+                      "MODULE:LEVEL");
+    expect_error("Listen 80\nLogLevel warn proxy:verbose\n",
+                 CONF ":2: LogLevel: unknown level 'verbose'; expected " LEVELS ", or "
+                      "MODULE:LEVEL");
+    expect_error("Listen 80\nLogLevel proxy:\n",
+                 CONF ":2: LogLevel: unknown level ''; expected " LEVELS ", or MODULE:LEVEL");
+    expect_error("Listen 80\nLogLevel trace9\n",
+                 CONF ":2: LogLevel: unknown level 'trace9'; expected " LEVELS ", or "
+                      "MODULE:LEVEL");
+    expect_error("Listen 80\nLogLevel trace0\n",
+                 CONF ":2: LogLevel: unknown level 'trace0'; expected " LEVELS ", or "
+                      "MODULE:LEVEL");
     expect_error("Listen 80\nLogLevel\n",
-                 CONF ":2: LogLevel: expected 1 argument, got 0 (usage: LogLevel LEVEL)");
+                 CONF ":2: LogLevel: expected 1 to 10 arguments, got 0 (usage: LogLevel "
+                      "[MODULE:]LEVEL...)");
 }
 END_TEST
 
@@ -1127,6 +1223,299 @@ START_TEST(test_error_buffer)
 }
 END_TEST
 
+/* ---- access logs: CustomLog and LogFormat -------------------------------- */
+
+/* The line log S writes for a request with status 200 to site SITE (%v),
+ * in BUF, without its '\n'. */
+static const char *log_line(const struct log_spec *s, const char *site, char *buf, size_t cap)
+{
+    struct log_request r;
+    memset(&r, 0, sizeof r);
+    r.status = 200;
+    r.server_name = site;
+    ck_assert_msg(s->compiled != NULL, "CustomLog %s %s: not compiled", s->target, s->format);
+    size_t n = logformat_line(s->compiled, &r, NULL, buf, cap - 1);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_int_eq(buf[n - 1], '\n');
+    buf[n - 1] = '\0';
+    return buf;
+}
+
+/* The site of CFG named NAME. */
+static const struct config *site_named(const struct config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_vhosts; i++)
+        if (strcmp(cfg->vhosts[i].cfg->server_name, name) == 0)
+            return cfg->vhosts[i].cfg;
+    ck_abort_msg("no site %s", name);
+    return NULL;
+}
+
+/* A nickname may be defined after the CustomLog that uses it (as in
+ * Apache: formats are looked up once the whole file is read). */
+START_TEST(test_logformat_defined_later)
+{
+    char buf[256], path[128];
+    struct config *cfg = parse_ok("Listen 80\nServerName example\n"
+                                  "CustomLog logs/a.log mine\n"
+                                  "LogFormat \"%>s %v\" mine\n");
+    ck_assert_int_eq(cfg->n_logs, 1);
+    sandbox_path(path, sizeof path, "logs/a.log");
+    ck_assert_str_eq(cfg->logs[0].target, path);
+    ck_assert_str_eq(cfg->logs[0].format, "mine");
+    ck_assert_str_eq(cfg->logs[0].file, CONF);
+    ck_assert_int_eq(cfg->logs[0].line, 3);
+    ck_assert_int_eq(cfg->n_log_formats, 1);
+    ck_assert_str_eq(cfg->log_formats[0].name, "mine");
+    ck_assert_str_eq(cfg->log_formats[0].format, "%>s %v");
+    ck_assert_int_eq(cfg->log_formats[0].json, 0);
+    ck_assert_str_eq(log_line(&cfg->logs[0], "example", buf, sizeof buf), "200 example");
+    ck_assert_ptr_null(cfg->access_log);          /* CustomLog is not AccessLog */
+    config_free(cfg);
+}
+END_TEST
+
+/* A later LogFormat of a nickname replaces the earlier one, for every
+ * CustomLog using it, wherever it stands; predefined nicknames can be
+ * redefined too. */
+START_TEST(test_logformat_redefined)
+{
+    char buf[256];
+    struct config *cfg = parse_ok("Listen 80\n"
+                                  "LogFormat \"%v first\" mine\n"
+                                  "CustomLog a.log mine\n"
+                                  "LogFormat \"%v second\" mine escape=json\n"
+                                  "LogFormat \"%v third\" mine\n"
+                                  "CustomLog b.log mine\n"
+                                  "LogFormat \"%>s only\" common\n"
+                                  "CustomLog c.log common\n"
+                                  "CustomLog d.log combined\n");
+    ck_assert_int_eq(cfg->n_log_formats, 2);
+    ck_assert_str_eq(cfg->log_formats[0].name, "mine");
+    ck_assert_str_eq(cfg->log_formats[0].format, "%v third");
+    ck_assert_int_eq(cfg->log_formats[0].json, 0);           /* escape=json replaced too */
+    ck_assert_int_eq(cfg->n_logs, 4);
+    ck_assert_str_eq(log_line(&cfg->logs[0], "s", buf, sizeof buf), "s third");
+    ck_assert_str_eq(log_line(&cfg->logs[1], "s", buf, sizeof buf), "s third");
+    ck_assert_str_eq(log_line(&cfg->logs[2], "s", buf, sizeof buf), "200 only");
+    ck_assert_msg(strstr(log_line(&cfg->logs[3], "s", buf, sizeof buf), "\" 200 - \"-\" \"-\"")
+                  != NULL, "combined: %s", buf);
+    config_free(cfg);
+}
+END_TEST
+
+/* escape=json: values are escaped for JSON strings (\u00XX), where the
+ * default escaping writes \xhh; the predefined json nickname is JSON too. */
+START_TEST(test_logformat_json)
+{
+    char buf[1024];
+    struct config *cfg = parse_ok("Listen 80\n"
+                                  "LogFormat \"{\\\"v\\\":\\\"%v\\\"}\" j escape=json\n"
+                                  "LogFormat \"{\\\"v\\\":\\\"%v\\\"}\" a ESCAPE=default\n"
+                                  "CustomLog j.log j\nCustomLog a.log a\n"
+                                  "CustomLog s.log \"{\\\"v\\\":\\\"%v\\\"}\"\n"
+                                  "CustomLog p.log json\n");
+    ck_assert_int_eq(cfg->n_log_formats, 2);
+    ck_assert_str_eq(cfg->log_formats[0].format, "{\"v\":\"%v\"}");
+    ck_assert_int_eq(cfg->log_formats[0].json, 1);
+    ck_assert_int_eq(cfg->log_formats[1].json, 0);
+    ck_assert_str_eq(log_line(&cfg->logs[0], "a\x01" "b", buf, sizeof buf),
+                     "{\"v\":\"a\\u0001b\"}");
+    ck_assert_str_eq(log_line(&cfg->logs[1], "a\x01" "b", buf, sizeof buf),
+                     "{\"v\":\"a\\x01b\"}");
+    ck_assert_str_eq(log_line(&cfg->logs[2], "a\x01" "b", buf, sizeof buf),
+                     "{\"v\":\"a\\x01b\"}");      /* a format string: default escaping */
+    log_line(&cfg->logs[3], "a\x01" "b", buf, sizeof buf);
+    ck_assert_msg(buf[0] == '{' && strstr(buf, "\"server_name\":\"a\\u0001b\"") != NULL &&
+                  strstr(buf, "\"status\":200") != NULL, "json: %s", buf);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_logformat_errors)
+{
+    /* a bad format is refused at its LogFormat's line, naming the directive */
+    expect_error("Listen 80\nServerName x\nLogFormat \"%h %Z\" bad\nCustomLog a.log common\n",
+                 CONF ":3: LogFormat: bad: unknown format directive %Z at offset 3");
+    expect_error("Listen 80\nLogFormat \"%h %{Referer\" bad\n",
+                 CONF ":2: LogFormat: bad: unterminated %{ at offset 3");
+    /* ... even when no CustomLog uses it */
+    expect_error("Listen 80\nLogFormat \"%Z\" unused\n",
+                 CONF ":2: LogFormat: unused: unknown format directive %Z at offset 0");
+    expect_error("Listen 80\nLogFormat \"x\"\n",
+                 CONF ":2: LogFormat: a format without a nickname sets TransferLog's format in "
+                      "Apache, and mpmd has no TransferLog; expected FORMAT NICKNAME");
+    expect_error("Listen 80\nLogFormat \"%h\" mine escape=xml\n",
+                 CONF ":2: LogFormat: unknown option 'escape=xml'; expected escape=json or "
+                      "escape=default");
+    expect_error("Listen 80\nLogFormat \"%h\" 50%\n",
+                 CONF ":2: LogFormat: expected a nickname (no %) after the format, got '50%'");
+    expect_error("Listen 80\nLogFormat \"%h\" \"\"\n",
+                 CONF ":2: LogFormat: expected a nickname (no %) after the format, got ''");
+    expect_error("Listen 80\nLogFormat\n",
+                 CONF ":2: LogFormat: expected 1 to 3 arguments, got 0 (usage: LogFormat FORMAT "
+                      "NICKNAME [escape=json])");
+    /* a bad format string in a CustomLog: the CustomLog's line, though the
+     * formats are compiled once the whole file is read */
+    expect_error("Listen 80\nCustomLog a.log common\nCustomLog b.log \"%>s %{x\"\n"
+                 "LogFormat \"%h\" later\n",
+                 CONF ":3: CustomLog: format '%>s %{x': unterminated %{ at offset 4");
+    expect_error("Listen 80\n<VirtualHost *:80>\nServerName v\n\nCustomLog v.log \"%Q\"\n"
+                 "</VirtualHost>\n",
+                 CONF ":5: CustomLog: format '%Q': unknown format directive %Q at offset 0");
+}
+END_TEST
+
+START_TEST(test_customlog_errors)
+{
+    expect_error("Listen 80\nServerName x\nCustomLog a.log nope\nLogFormat \"%h\" nop\n",
+                 CONF ":3: CustomLog: no LogFormat nickname 'nope'; define it with LogFormat "
+                      "\"...\" nope, or use common, combined, vhost_combined, referer, agent or "
+                      "json");
+    /* nicknames are case-sensitive, as in Apache */
+    expect_error("Listen 80\nCustomLog a.log Common\n",
+                 CONF ":2: CustomLog: no LogFormat nickname 'Common'; define it with LogFormat "
+                      "\"...\" Common, or use common, combined, vhost_combined, referer, agent or "
+                      "json");
+    /* a site's nickname is its own: another site does not see it */
+    expect_error("Listen 80\n<VirtualHost *:80>\nServerName a\nLogFormat \"%v\" va\n"
+                 "CustomLog a.log va\n</VirtualHost>\n<VirtualHost *:80>\nServerName b\n"
+                 "CustomLog b.log va\n</VirtualHost>\n",
+                 CONF ":9: CustomLog: no LogFormat nickname 'va'; define it with LogFormat "
+                      "\"...\" va, or use common, combined, vhost_combined, referer, agent or "
+                      "json");
+    expect_error("Listen 80\nCustomLog a.log common env=!dontlog\n",
+                 CONF ":2: CustomLog: conditional logging ('env=!dontlog') is not supported; "
+                      "expected PATH FORMAT");
+    expect_error("Listen 80\nCustomLog a.log\n",
+                 CONF ":2: CustomLog: expected 2 or 3 arguments, got 1 (usage: CustomLog "
+                      "PATH|\"|COMMAND\" FORMAT|NICKNAME)");
+    expect_error("Listen 80\nCustomLog \"\" common\n",
+                 CONF ":2: CustomLog: expected a file or \"|command\", got ''");
+    expect_error("Listen 80\nCustomLog \"|  \" common\n",
+                 CONF ":2: CustomLog: expected a file or \"|command\", got '|  '");
+    expect_error("Listen 80\nCustomLog a.log \"\"\n",
+                 CONF ":2: CustomLog: expected a LogFormat nickname or format string, got ''");
+
+    /* CONFIG_MAX_LOGS per server or site: one more is refused at its line */
+    char text[2048] = "Listen 80\n", want[256];
+    for (int i = 0; i < CONFIG_MAX_LOGS; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "CustomLog l%d.log common\n",
+                 i);
+    struct config *cfg = parse_ok(text);
+    ck_assert_int_eq(cfg->n_logs, CONFIG_MAX_LOGS);
+    config_free(cfg);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "CustomLog more.log common\n");
+    snprintf(want, sizeof want, CONF ":%d: CustomLog: more than %d logs in one server or "
+             "virtual host", CONFIG_MAX_LOGS + 2, CONFIG_MAX_LOGS);
+    expect_error(text, want);
+}
+END_TEST
+
+/* Targets: a file is made absolute from ServerRoot (wherever ServerRoot
+ * stands), a piped log "|command" is kept as written; the format as
+ * written; logs in file order; AccessLog is a log of its own beside them. */
+START_TEST(test_customlog_targets)
+{
+    char text[512], path[128], err[512] = "";
+    snprintf(text, sizeof text,
+             "Listen 80\nCustomLog rel/a.log \"%%h %%>s\"\n"
+             "CustomLog \"|/usr/bin/rotatelogs logs/x 86400\" combined\n"
+             "CustomLog \"||cat > out.log\" common\n"
+             "CustomLog /var/log/abs.log json\n"
+             "AccessLog acc.log common\n"
+             "ServerRoot %s/www\nDocumentRoot %s/htdocs\n", sandbox, sandbox);
+    struct config *cfg = config_parse_text(CONF, text, NULL, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "refused: %s", err);
+    ck_assert_int_eq(cfg->n_logs, 4);
+    sandbox_path(path, sizeof path, "www/rel/a.log");
+    ck_assert_str_eq(cfg->logs[0].target, path);
+    ck_assert_str_eq(cfg->logs[0].format, "%h %>s");
+    ck_assert_str_eq(cfg->logs[1].target, "|/usr/bin/rotatelogs logs/x 86400");
+    ck_assert_str_eq(cfg->logs[1].format, "combined");
+    ck_assert_str_eq(cfg->logs[2].target, "||cat > out.log");
+    ck_assert_str_eq(cfg->logs[3].target, "/var/log/abs.log");
+    ck_assert_str_eq(cfg->logs[3].format, "json");
+    for (int i = 0; i < 4; i++) {
+        ck_assert_ptr_nonnull(cfg->logs[i].compiled);
+        ck_assert_int_eq(cfg->logs[i].line, 2 + i);
+    }
+    sandbox_path(path, sizeof path, "www/acc.log");
+    ck_assert_str_eq(cfg->access_log, path);
+    ck_assert_int_eq(cfg->access_format, ACCESS_COMMON);
+    config_free(cfg);
+}
+END_TEST
+
+/* A virtual host writes the main server's access logs (AccessLog and
+ * CustomLog alike) only when it sets neither AccessLog nor CustomLog;
+ * LogFormat does not count.  Its CustomLogs find nicknames in its own
+ * LogFormats first, then the main server's. */
+START_TEST(test_customlog_vhosts)
+{
+    char buf[256], path[128];
+    struct config *cfg = parse_ok(
+        "Listen 80\nAccessLog main-a.log common\nCustomLog main-c.log mf\n"
+        "LogFormat \"%v mainfmt\" mf\n"
+        "<VirtualHost *:80>\n ServerName none\n</VirtualHost>\n"
+        "<VirtualHost *:80>\n ServerName acc\n AccessLog acc.log\n</VirtualHost>\n"
+        "<VirtualHost *:80>\n ServerName cust\n CustomLog cust.log mf\n</VirtualHost>\n"
+        "<VirtualHost *:80>\n ServerName off\n AccessLog off\n</VirtualHost>\n"
+        "<VirtualHost *:80>\n ServerName own\n LogFormat \"%v ownfmt\" mf\n"
+        " CustomLog \"|logger -t own\" mf\n</VirtualHost>\n"
+        "<VirtualHost *:80>\n ServerName fmtonly\n LogFormat \"%v x\" other\n</VirtualHost>\n");
+
+    /* sets nothing: both of the main server's */
+    const struct config *v = site_named(cfg, "none");
+    sandbox_path(path, sizeof path, "main-a.log");
+    ck_assert_str_eq(v->access_log, path);
+    ck_assert_int_eq(v->access_format, ACCESS_COMMON);
+    ck_assert_int_eq(v->n_logs, 1);
+    sandbox_path(path, sizeof path, "main-c.log");
+    ck_assert_str_eq(v->logs[0].target, path);
+    ck_assert_str_eq(log_line(&v->logs[0], "none", buf, sizeof buf), "none mainfmt");
+
+    /* AccessLog only: not the main server's CustomLog */
+    v = site_named(cfg, "acc");
+    sandbox_path(path, sizeof path, "acc.log");
+    ck_assert_str_eq(v->access_log, path);
+    ck_assert_int_eq(v->access_format, ACCESS_COMBINED);
+    ck_assert_int_eq(v->n_logs, 0);
+
+    /* CustomLog only: not the main server's AccessLog; main's nickname */
+    v = site_named(cfg, "cust");
+    ck_assert_ptr_null(v->access_log);
+    ck_assert_int_eq(v->n_logs, 1);
+    sandbox_path(path, sizeof path, "cust.log");
+    ck_assert_str_eq(v->logs[0].target, path);
+    ck_assert_str_eq(log_line(&v->logs[0], "cust", buf, sizeof buf), "cust mainfmt");
+
+    /* AccessLog off: no log at all */
+    v = site_named(cfg, "off");
+    ck_assert_ptr_null(v->access_log);
+    ck_assert_int_eq(v->access_format, ACCESS_OFF);
+    ck_assert_int_eq(v->n_logs, 0);
+
+    /* its own nickname over the main server's; a pipe kept as written */
+    v = site_named(cfg, "own");
+    ck_assert_ptr_null(v->access_log);
+    ck_assert_int_eq(v->n_logs, 1);
+    ck_assert_str_eq(v->logs[0].target, "|logger -t own");
+    ck_assert_str_eq(log_line(&v->logs[0], "own", buf, sizeof buf), "own ownfmt");
+
+    /* LogFormat alone sets no log: the main server's are written */
+    v = site_named(cfg, "fmtonly");
+    ck_assert_ptr_nonnull(v->access_log);
+    ck_assert_int_eq(v->n_logs, 1);
+    ck_assert_str_eq(log_line(&v->logs[0], "fmtonly", buf, sizeof buf), "fmtonly mainfmt");
+
+    /* the main server keeps its own */
+    ck_assert_int_eq(cfg->n_logs, 1);
+    ck_assert_str_eq(log_line(&cfg->logs[0], "main", buf, sizeof buf), "main mainfmt");
+    config_free(cfg);
+}
+END_TEST
+
 /* A test case in S whose tests share a fresh sandbox. */
 static TCase *sandboxed_tcase(Suite *s, const char *name)
 {
@@ -1154,7 +1543,10 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_bool);
     tcase_add_test(tc, test_mpm);
     tcase_add_loop_test(tc, test_loglevel, 0, 8);
+    tcase_add_test(tc, test_loglevel_trace);
+    tcase_add_test(tc, test_loglevel_modules);
     tcase_add_test(tc, test_loglevel_errors);
+    tcase_add_test(tc, test_log_directive_arity);
     tcase_add_test(tc, test_server_name);
     tcase_add_test(tc, test_document_root);
     tcase_add_test(tc, test_document_root_errors);
@@ -1194,6 +1586,15 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_cross_workers_minimum);
     tcase_add_test(tc, test_cross_start_servers);
     tcase_add_test(tc, test_cross_spare_threads);
+
+    tc = sandboxed_tcase(s, "logs");
+    tcase_add_test(tc, test_logformat_defined_later);
+    tcase_add_test(tc, test_logformat_redefined);
+    tcase_add_test(tc, test_logformat_json);
+    tcase_add_test(tc, test_logformat_errors);
+    tcase_add_test(tc, test_customlog_errors);
+    tcase_add_test(tc, test_customlog_targets);
+    tcase_add_test(tc, test_customlog_vhosts);
 
     tc = sandboxed_tcase(s, "load");
     tcase_add_test(tc, test_load_file);

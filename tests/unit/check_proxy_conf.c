@@ -332,7 +332,8 @@ START_TEST(test_sethandler_proxy)
                       "SetHandler: expected a host in the URL, got 'fcgi://'");
     /* "proxy" alone is not the handler's name. */
     line2_fails("SetHandler proxy\n", "SetHandler: expected a handler name: none, "
-                "default-handler, static, proxy:URL, cgi-script, got 'proxy'");
+                "default-handler, static, proxy:URL, cgi-script, server-status, metrics, got "
+                "'proxy'");
     struct config *cfg = parse_ok(
         "Listen 80\n<FilesMatch \\.php$>\n"
         "SetHandler \"proxy:unix:/run/php/php-fpm.sock|fcgi://localhost/\"\n</FilesMatch>\n"
@@ -434,7 +435,8 @@ END_TEST
  * refuses. */
 START_TEST(test_addhandler_names)
 {
-    const char *want = "AddHandler: expected a handler name: static, cgi-script, got ";
+    const char *want = "AddHandler: expected a handler name: static, cgi-script, "
+                       "server-status, metrics, got ";
     char full[256];
     static const char *const bad[] = {"php-script", "none", "default-handler", "proxy:",
                                       "proxy:URL"};

@@ -78,7 +78,8 @@ static size_t expected_server_size(int procs, int threads)
 {
     return round_up_64(sizeof(struct sb_server)) + round_up_64((size_t)procs *
                                                                sizeof(struct sb_proc)) +
-           (size_t)procs * (size_t)(threads + 1) * sizeof(struct sb_thread);
+           (size_t)procs * (size_t)(threads + 1) * sizeof(struct sb_thread) +
+           SB_UPSTREAMS * sizeof(struct sb_upstream);
 }
 
 static struct sb_server *server_ok(int procs, int threads)
@@ -202,12 +203,14 @@ START_TEST(test_server_layout)
     ck_assert_uint_eq((uintptr_t)srv->threads % CACHE_LINE, 0);
     ck_assert((char *)srv->procs >= (char *)(srv + 1));
     ck_assert((char *)&srv->procs[sh->procs] <= (char *)srv->threads);
+    ck_assert_uint_eq((uintptr_t)srv->upstreams % 8, 0);
     ck_assert(in_server(srv, srv->procs, (size_t)sh->procs * sizeof(struct sb_proc)));
     size_t n_threads = (size_t)sh->procs * (size_t)(sh->threads + 1);
     ck_assert(in_server(srv, srv->threads, n_threads * sizeof(struct sb_thread)));
     /* The last thread record (the last child's listener) ends the mapping. */
     struct sb_thread *last = sb_server_thread(srv, sh->procs - 1, sh->threads);
-    ck_assert_ptr_eq((char *)(last + 1), (char *)srv + srv->size);
+    ck_assert_ptr_eq((char *)(last + 1), (char *)srv->upstreams);   /* upstreams end it */
+    ck_assert_ptr_eq((char *)&srv->upstreams[SB_UPSTREAMS], (char *)srv + srv->size);
     sb_server_destroy(srv);
 }
 END_TEST
@@ -438,7 +441,9 @@ START_TEST(test_listener_record)
     struct sb_thread *l = scoreboard_thread(&sb, 1, srv->threads_per_proc);
     ck_assert_ptr_eq(l, &srv->threads[2 * 5 + 4]);
     ck_assert_ptr_eq(l, sb_server_thread(srv, 2, 4));
-    ck_assert_ptr_eq((char *)(l + 1), (char *)srv + srv->size);   /* the last record */
+    /* the last thread record; the upstreams' follow it to the end */
+    ck_assert_ptr_eq((char *)(l + 1), (char *)srv->upstreams);
+    ck_assert_ptr_eq((char *)&srv->upstreams[SB_UPSTREAMS], (char *)srv + srv->size);
     atomic_fetch_add(&l->requests, 9);
     ck_assert_uint_eq(ld64(&sb_server_thread(srv, 2, 4)->requests), 9);
     ck_assert_uint_eq(ld64(&sb_server_thread(srv, 2, 3)->requests), 0);

@@ -611,7 +611,7 @@ START_TEST(test_dirset_errors)
                 "/PATH|\"TEXT\"|URL|default)");
     line2_fails("SetHandler php-script\n",
                 "SetHandler: expected a handler name: none, default-handler, static, proxy:URL, "
-                "cgi-script, got 'php-script'");
+                "cgi-script, server-status, metrics, got 'php-script'");
     line2_fails("SetHandler proxy:gopher://x/\n",
                 "SetHandler: expected an http://, ws:// or fcgi:// URL (https:// upstreams are "
                 "not supported yet), got 'gopher://x/'");
@@ -1576,8 +1576,10 @@ START_TEST(test_define_variables)
     snprintf(want, sizeof want, "%s/b", root);
     ck_assert_str_eq(v->document_root, want);
     snprintf(want, sizeof want, "%s/htdocs/v-access.log", root);
-    ck_assert_str_eq(v->access_log, want);
-    ck_assert_int_eq(v->access_format, ACCESS_COMMON);
+    ck_assert_int_eq(v->n_logs, 1);
+    ck_assert_str_eq(v->logs[0].target, want);
+    ck_assert_str_eq(v->logs[0].format, "common");
+    ck_assert_ptr_null(v->access_log);
     ck_assert_str_eq(v->sections[0].pattern, "/from env");
     ck_assert_str_eq(v->sections[0].dir.headers[0].value, "from env");
     config_free(cfg);
@@ -1594,30 +1596,56 @@ START_TEST(test_define_variables)
 }
 END_TEST
 
+/* Debian's CustomLog lines: a file from ServerRoot (or ${APACHE_LOG_DIR}),
+ * a piped rotatelogs, Apache's nicknames; a site with a CustomLog of its
+ * own writes neither the main server's AccessLog nor its CustomLogs. */
 START_TEST(test_customlog)
 {
-    /* The vhost's CustomLog is not overwritten by the main AccessLog it
-     * otherwise inherits (both name the same setting). */
-    struct config *cfg = parse_ok("Listen 80\nAccessLog main.log combined\n"
-                                  "<VirtualHost *:80>\n ServerName v\n CustomLog v.log common\n"
-                                  "</VirtualHost>\n<VirtualHost *:80>\n ServerName w\n"
-                                  "</VirtualHost>\n");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "Define APACHE_LOG_DIR %s/htdocs\n"
+             "Listen 80\nAccessLog main.log combined\n"
+             "CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined\n"
+             "<VirtualHost *:80>\n ServerName v\n CustomLog v.log common\n"
+             " CustomLog \"|/usr/bin/rotatelogs v-%%Y%%m%%d.log 86400\" combined\n"
+             "</VirtualHost>\n<VirtualHost *:80>\n ServerName w\n"
+             "</VirtualHost>\n", root);
+    struct config *cfg = parse_ok(text);
     char want[256];
+    snprintf(want, sizeof want, "%s/htdocs/other_vhosts_access.log", root);
+    ck_assert_int_eq(cfg->n_logs, 1);
+    ck_assert_str_eq(cfg->logs[0].target, want);
+    ck_assert_str_eq(cfg->logs[0].format, "vhost_combined");
+    ck_assert_ptr_nonnull(cfg->logs[0].compiled);
+
+    const struct config *v = cfg->vhosts[0].cfg;
+    ck_assert_ptr_null(v->access_log);
+    ck_assert_int_eq(v->n_logs, 2);
     snprintf(want, sizeof want, "%s/v.log", root);
-    ck_assert_str_eq(cfg->vhosts[0].cfg->access_log, want);
-    ck_assert_int_eq(cfg->vhosts[0].cfg->access_format, ACCESS_COMMON);
+    ck_assert_str_eq(v->logs[0].target, want);
+    ck_assert_str_eq(v->logs[0].format, "common");
+    ck_assert_str_eq(v->logs[1].target, "|/usr/bin/rotatelogs v-%Y%m%d.log 86400");
+    ck_assert_str_eq(v->logs[1].format, "combined");
+    ck_assert_ptr_nonnull(v->logs[1].compiled);
+
+    const struct config *w = cfg->vhosts[1].cfg;     /* sets none: the main server's */
     snprintf(want, sizeof want, "%s/main.log", root);
-    ck_assert_str_eq(cfg->vhosts[1].cfg->access_log, want);
-    ck_assert_int_eq(cfg->vhosts[1].cfg->access_format, ACCESS_COMBINED);
+    ck_assert_str_eq(w->access_log, want);
+    ck_assert_int_eq(w->access_format, ACCESS_COMBINED);
+    ck_assert_int_eq(w->n_logs, 1);
+    ck_assert_str_eq(w->logs[0].target, cfg->logs[0].target);
+    ck_assert_str_eq(w->logs[0].format, "vhost_combined");
     config_free(cfg);
     line2_fails("CustomLog x.log\n",
-                "CustomLog: expected 2 arguments, got 1 (usage: CustomLog PATH common|combined)");
-    line2_fails("CustomLog \"|/usr/bin/rotatelogs x 86400\" common\n",
-                "CustomLog: piped logs are not supported; expected a file path, got "
-                "'|/usr/bin/rotatelogs x 86400'");
-    line2_fails("CustomLog x.log vhost_combined\n",
-                "CustomLog: unknown format 'vhost_combined'; expected common or combined "
-                "(LogFormat strings are not supported)");
+                "CustomLog: expected 2 or 3 arguments, got 1 (usage: CustomLog "
+                "PATH|\"|COMMAND\" FORMAT|NICKNAME)");
+    line2_fails("CustomLog x.log combined env=!dontlog\n",
+                "CustomLog: conditional logging ('env=!dontlog') is not supported; expected "
+                "PATH FORMAT");
+    line2_fails("CustomLog x.log vhost_common\n",
+                "CustomLog: no LogFormat nickname 'vhost_common'; define it with LogFormat "
+                "\"...\" vhost_common, or use common, combined, vhost_combined, referer, agent "
+                "or json");
 }
 END_TEST
 

@@ -133,7 +133,7 @@ int log_module_from_name(const char *name);
 /* Would a message of MODULE at LEVEL be written? */
 static inline int log_enabled(const struct logger *lg, int module, int level)
 {
-    int own = module > 0 && module < LOG_MODULES ? lg->mod_level[module] : 0;
+    int own = module >= 0 && module < LOG_MODULES ? lg->mod_level[module] : 0;
     return level <= (own ? own - 1 : lg->level);
 }
 

@@ -11,6 +11,8 @@
 #include <sched.h>
 #include <time.h>
 
+#define SB_FOLD_WAIT_US 200000     /* see sb_server_totals */
+
 const int64_t sb_duration_bounds_us[SB_DURATION_BUCKETS] = {
     5000, 10000, 25000, 50000, 100000, 250000, 500000,
     1000000, 2500000, 5000000, 10000000, INT64_MAX,
@@ -47,10 +49,9 @@ struct sb_server *sb_server_create(int n_procs, int threads)
     srv->procs = (struct sb_proc *)(p + head);
     srv->threads = (struct sb_thread *)(p + head + procs);
     srv->upstreams = (struct sb_upstream *)(p + head + procs + threads_bytes);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    atomic_store(&srv->start_time, (int64_t)ts.tv_sec);
-    atomic_store(&srv->restart_time, (int64_t)ts.tv_sec);
+    int64_t now = (int64_t)time(NULL);   /* time(): the clock the claims and readers use */
+    atomic_store(&srv->start_time, now);
+    atomic_store(&srv->restart_time, now);
     return srv;
 }
 
@@ -146,8 +147,16 @@ void sb_server_release(struct sb_server *srv, int proc)
     atomic_store(&p->pid, 0);
 }
 
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void sb_server_totals(const struct sb_server *srv, struct sb_counters *out)
 {
+    int64_t odd_since = 0;
     for (int attempt = 0;; attempt++) {
         uint32_t seq = atomic_load_explicit(&srv->fold_seq, memory_order_acquire);
         counters_zero(out);
@@ -158,10 +167,17 @@ void sb_server_totals(const struct sb_server *srv, struct sb_counters *out)
         atomic_thread_fence(memory_order_seq_cst);
         if ((seq & 1) == 0 && seq == atomic_load_explicit(&srv->fold_seq, memory_order_acquire))
             return;
-        /* A fold takes the supervisor well under a microsecond; a reader (the
-         * listener) never sleeps: after this many tries (a supervisor that
-         * died mid-fold) it takes what it has. */
-        if (attempt >= 64)
+        /* A fold takes the supervisor well under a microsecond and folds
+         * (children exiting) are rare: try again, yielding the CPU (the
+         * supervisor may have been preempted mid-fold).  Only a fold that
+         * stays unfinished for SB_FOLD_WAIT_US (a supervisor that died in
+         * it) makes the reader take what it has; the attempt cap bounds a
+         * pathological stream of folds. */
+        if ((seq & 1) && odd_since == 0)
+            odd_since = monotonic_us();
+        else if (!(seq & 1))
+            odd_since = 0;
+        if ((odd_since && monotonic_us() - odd_since > SB_FOLD_WAIT_US) || attempt >= 1000000)
             return;
         sched_yield();
     }

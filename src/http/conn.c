@@ -30,6 +30,7 @@
 #include "mpmd/http/conn.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -651,6 +652,23 @@ static int stream_local_addr(void *ctx, struct sockaddr_storage *out)
     return conn_local_addr(cs->c, out);
 }
 
+/* An error-log line about C's request: its site's ErrorLog, with the
+ * client's address and the virtual host (as handler_log). */
+static void conn_log(const struct conn *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void conn_log(const struct conn *c, int level, const char *fmt, ...)
+{
+    const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
+    if (!log_enabled(lg, LOGM_CORE, level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_reqmsg(lg, LOGM_CORE, level, &c->peer.sa, c->site ? c->site->server_name : NULL, fmt,
+               ap);
+    va_end(ap);
+}
+
 /* ---- the scoreboard and the access log -------------------------------- */
 
 /* The first bytes of a request are in C: its clock starts (access log %t
@@ -731,6 +749,49 @@ static const char *log_resp_header(const void *ctx, const char *name, size_t nam
     return NULL;
 }
 
+/* The first line of a request the parser refused (a 400 on a bad
+ * request line or header), as it came, for %r: Apache logs it (escaped)
+ * so that garbage and probes show what they sent.  NULL if none. */
+static const char *raw_first_line(const struct conn *c, size_t *len)
+{
+    const char *start = c->req.buf ? c->req.buf + c->req.line_off : NULL;
+    const char *end = c->req.buf ? c->req.buf + c->req.len : NULL;
+    if (!start || start >= end)
+        return NULL;
+    const char *p = start;
+    while (p < end && *p != '\n' && p - start < 8192)
+        p++;
+    if (p > start && p[-1] == '\r')
+        p--;
+    *len = (size_t)(p - start);
+    return *len ? start : NULL;
+}
+
+/* %V: the host the client named as Apache's ap_get_server_name gives it
+ * (UseCanonicalName Off): lower case, no port; into BUF. */
+static const char *log_host(const struct conn *c, char *buf, size_t cap, size_t *len)
+{
+    size_t n;
+    const char *h = http_request_host(&c->req, &n);
+    if (!h || n == 0)
+        return NULL;
+    size_t end = n;
+    if (h[0] == '[') {
+        const char *close = memchr(h, ']', n);
+        end = close ? (size_t)(close - h) + 1 : n;
+    } else {
+        const char *colon = memchr(h, ':', n);
+        if (colon)
+            end = (size_t)(colon - h);
+    }
+    if (end >= cap)
+        end = cap - 1;
+    for (size_t i = 0; i < end; i++)
+        buf[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
+    *len = end;
+    return buf;
+}
+
 /* One access-log line for the request C just finished (ABORTED: the
  * client went away before the response was out). */
 static void conn_log_request(struct conn *c, const struct logger *lg, int64_t dur, int aborted)
@@ -745,7 +806,9 @@ static void conn_log_request(struct conn *c, const struct logger *lg, int64_t du
         .req_header = log_req_header, .resp_header = log_resp_header, .ctx = c,
     };
     r.request_line = http_request_line(&c->req, &r.request_line_len);
-    if (r.request_line) {
+    if (!r.request_line && c->req.error_status)
+        r.request_line = raw_first_line(c, &r.request_line_len);
+    else if (r.request_line) {
         r.method = http_method_str(c->req.parser.method);
         r.method_len = strlen(r.method);
         r.target = c->req.buf + c->req.url_off;
@@ -758,7 +821,8 @@ static void conn_log_request(struct conn *c, const struct logger *lg, int64_t du
     }
     const struct config *site = c->site ? c->site : c->child->cfg;
     r.server_name = site->server_name;
-    r.host = http_request_host(&c->req, &r.host_len);
+    char host[256];
+    r.host = log_host(c, host, sizeof host, &r.host_len);
     struct sockaddr_storage local;
     if (lg->needs & LOGFORMAT_NEEDS_LOCAL_ADDR) {
         socklen_t len = sizeof local;
@@ -890,8 +954,8 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
     c->rec = rec;
     c->head_in = c->req.parsed > c->req.line_off ? c->req.parsed - c->req.line_off : 0;
     if (c->req.error_status) {
-        log_msg(c->child->log, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
-                c->req.error_reason ? c->req.error_reason : "malformed");
+        conn_log(c, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
+                 c->req.error_reason ? c->req.error_reason : "malformed");
         reply_error(rp, date, c->req.error_status);
     } else {
         if (c->site == NULL)
@@ -971,7 +1035,7 @@ static enum next_step conn_discard_next(struct conn *c)
     c->discarding = 0;
     if (c->req.complete)
         return conn_next_request(c);
-    log_msg(c->child->log, LOGL_INFO, "bad request body after the response (%d): %s",
+    conn_log(c, LOGL_INFO, "bad request body after the response (%d): %s",
             c->req.error_status, c->req.error_reason ? c->req.error_reason : "malformed");
     return NEXT_LINGER;   /* broken framing: the response is out, end here */
 }

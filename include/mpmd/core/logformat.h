@@ -58,7 +58,8 @@ struct log_request {
     long long duration_us;       /* %D, %T (seconds, integer), %{ms}T %{us}T %{s}T; the
                                   * end (%{end:...}t) is start + duration */
     const char *server_name;     /* %v: the site's ServerName */
-    const char *host; size_t host_len;  /* %V: the Host the client named (or server_name) */
+    const char *host; size_t host_len;  /* %V: the host the client named, lower case, no
+                                         * port (Apache), or server_name */
     int server_port;             /* %p and %{canonical}p; %{local}p uses local */
     pid_t pid; long tid;         /* %P, %{pid}P, %{tid}P, %{hextid}P */
     char conn_status;            /* %X: 'X' aborted, '+' kept alive, '-' closed */

@@ -193,9 +193,10 @@ int sb_server_claim(struct sb_server *srv, int generation, int slot);
  * and free the record. */
 void sb_server_release(struct sb_server *srv, int proc);
 
-/* Sum every child's counters, live and exited, into OUT.  Never sleeps:
- * while the supervisor folds an exited child's counters it tries again,
- * a bounded number of times. */
+/* Sum every child's counters, live and exited, into OUT.  While the
+ * supervisor folds an exited child's counters (well under a microsecond,
+ * at each child's exit) it sums again, yielding the CPU; only a fold left
+ * unfinished for 200 ms (a supervisor that died in it) ends the wait. */
 void sb_server_totals(const struct sb_server *srv, struct sb_counters *out);
 
 static inline struct sb_thread *sb_server_thread(const struct sb_server *srv, int proc, int t)

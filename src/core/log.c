@@ -542,6 +542,72 @@ const char *log_format_addr(const struct sockaddr *sa, char *text, size_t size)
 }
 
 
+/* The calling thread's batch, if it collects lines (log_batch_begin). */
+static _Thread_local struct log_batch *thread_batch;
+
+/* Write all N bytes of BUF to FD (short writes: a full disk). */
+static void write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+void log_batch_begin(struct log_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    thread_batch = b;
+}
+
+void log_batch_flush(struct log_batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        if (b->f[i].len > 0) {
+            write_all(b->f[i].fd, b->f[i].buf, b->f[i].len);
+            b->f[i].len = 0;
+        }
+}
+
+void log_batch_end(struct log_batch *b)
+{
+    log_batch_flush(b);
+    for (int i = 0; i < b->n; i++)
+        free(b->f[i].buf);
+    b->n = 0;
+    if (thread_batch == b)
+        thread_batch = NULL;
+}
+
+/* Add a line to B's buffer for FD; 0, or -1 when it must be written now. */
+static int batch_add(struct log_batch *b, int fd, const char *line, size_t n)
+{
+    int i = 0;
+    while (i < b->n && b->f[i].fd != fd)
+        i++;
+    if (i == b->n) {
+        if (b->n == LOG_BATCH_FILES || (b->f[i].buf = malloc(LOG_BATCH_BYTES)) == NULL)
+            return -1;
+        b->f[i].fd = fd;
+        b->f[i].len = 0;
+        b->n++;
+    }
+    if (n > LOG_BATCH_BYTES)
+        return -1;
+    if (b->f[i].len + n > LOG_BATCH_BYTES) {
+        write_all(fd, b->f[i].buf, b->f[i].len);
+        b->f[i].len = 0;
+    }
+    memcpy(b->f[i].buf + b->f[i].len, line, n);
+    b->f[i].len += n;
+    return 0;
+}
+
 void log_request(const struct logger *lg, const struct log_request *rec,
                  struct logformat_clock *clk)
 {
@@ -552,6 +618,8 @@ void log_request(const struct logger *lg, const struct log_request *rec,
     for (int i = 0; i < lg->n_outs; i++) {
         const struct log_out *o = &lg->outs[i];
         size_t n = logformat_line(o->fmt, rec, clk, buf, o->max_line);
+        if (thread_batch && o->max_line != PIPE_BUF && batch_add(thread_batch, o->fd, buf, n) == 0)
+            continue;
         ssize_t w;
         do
             w = write(o->fd, buf, n);

@@ -119,6 +119,7 @@ int sb_server_claim(struct sb_server *srv, int generation, int slot)
             atomic_store(&th->last_start_us, 0);
             atomic_store(&th->last_dur_us, 0);
             atomic_store(&th->dur_sum_us, 0);
+            th->client_key = th->vhost_key = 0;
             sb_text_put(th->client, SB_CLIENT_WORDS, "", 0);
             sb_text_put(th->vhost, SB_VHOST_WORDS, "", 0);
             sb_text_put(th->request, SB_REQUEST_WORDS, "", 0);
@@ -277,21 +278,16 @@ enum sb_method sb_method_of(const char *name, size_t len)
 
 void sb_text_put(_Atomic uint64_t *field, int words, const char *s, size_t len)
 {
-    size_t cap = (size_t)words * 8 - 1;   /* keep a NUL at the end */
+    uint64_t v[16] = { 0 };
+    if (words > 16)
+        words = 16;                         /* no field is longer (scoreboard.h) */
+    size_t cap = (size_t)words * 8 - 1;    /* keep a NUL at the end */
     if (len > cap)
         len = cap;
-    for (int w = 0; w < words; w++) {
-        unsigned char b[8] = { 0 };
-        for (int k = 0; k < 8; k++) {
-            size_t i = (size_t)w * 8 + (size_t)k;
-            b[k] = i < len ? (unsigned char)s[i] : 0;
-        }
-        uint64_t v;
-        memcpy(&v, b, 8);
-        atomic_store_explicit(&field[w], v, memory_order_relaxed);
-        if ((size_t)w * 8 + 8 > len)
-            break;                          /* the rest stays as it was: past the NUL */
-    }
+    memcpy(v, s, len);
+    /* Up to the word holding the NUL; the rest stays as it was, past it. */
+    for (size_t w = 0; w <= len / 8; w++)
+        atomic_store_explicit(&field[w], v[w], memory_order_relaxed);
 }
 
 void sb_text_get(const _Atomic uint64_t *field, int words, char *out)

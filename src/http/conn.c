@@ -698,18 +698,36 @@ static enum sb_method conn_method_class(const struct conn *c)
 
 /* ExtendedStatus: the request C is about to answer, in the record of the
  * thread REC that answers it. */
+/* A key for C's client address (IPv4, or a hash of IPv6), never 0. */
+static uint64_t peer_key(const struct conn *c)
+{
+    if (c->peer.sa.sa_family == AF_INET)
+        return 1 + (uint64_t)c->peer.in.sin_addr.s_addr;
+    uint64_t h = 14695981039346656037ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ c->peer.in6.sin6_addr.s6_addr[i]) * 1099511628211ULL;
+    return h | 1ULL << 63;
+}
+
 static void conn_status_begin(struct conn *c, struct sb_thread *rec)
 {
-    char addr[64];
     size_t len;
     const char *line = http_request_line(&c->req, &len);
     atomic_store_explicit(&rec->last_start_us, (int64_t)c->req_start.tv_sec * 1000000 +
                           c->req_start.tv_nsec / 1000, memory_order_relaxed);
     atomic_store_explicit(&rec->last_dur_us, -1, memory_order_relaxed);
-    log_format_addr(&c->peer.sa, addr, sizeof addr);
-    sb_text_put(rec->client, SB_CLIENT_WORDS, addr, strlen(addr));
-    const char *vhost = c->site && c->site->server_name ? c->site->server_name : "";
-    sb_text_put(rec->vhost, SB_VHOST_WORDS, vhost, strlen(vhost));
+    uint64_t key = peer_key(c);
+    if (rec->client_key != key) {          /* the same client again: already there */
+        char addr[64];
+        log_format_addr(&c->peer.sa, addr, sizeof addr);
+        sb_text_put(rec->client, SB_CLIENT_WORDS, addr, strlen(addr));
+        rec->client_key = key;
+    }
+    if (rec->vhost_key != (uint64_t)(uintptr_t)c->site) {
+        const char *vhost = c->site && c->site->server_name ? c->site->server_name : "";
+        sb_text_put(rec->vhost, SB_VHOST_WORDS, vhost, strlen(vhost));
+        rec->vhost_key = (uint64_t)(uintptr_t)c->site;
+    }
     sb_text_put(rec->request, SB_REQUEST_WORDS, line ? line : "", line ? len : 0);
 }
 
@@ -801,7 +819,7 @@ static void conn_log_request(struct conn *c, const struct logger *lg, int64_t du
         .peer = &c->peer.sa, .status = c->status, .body_bytes = c->body_sent,
         .bytes_in = (long long)c->head_in + (long long)c->req.body_bytes,
         .bytes_out = (long long)c->head_out + c->body_sent, .start = c->req_start,
-        .duration_us = dur, .pid = getpid(), .keepalive_count = c->served,
+        .duration_us = dur, .pid = c->child->pid, .keepalive_count = c->served,
         .conn_status = aborted ? 'X' : c->keep_alive ? '+' : '-',
         .req_header = log_req_header, .resp_header = log_resp_header, .ctx = c,
     };

@@ -140,7 +140,8 @@ int child_main(struct child *c)
     atomic_store(&slot->state, SB_CHILD_STARTING);
     c->listener_rec = sb_server_thread(c->sb->srv, (int)(c->proc - c->sb->srv->procs),
                                        c->sb->srv->threads_per_proc);
-    atomic_store(&c->proc->pid, getpid());
+    c->pid = getpid();
+    atomic_store(&c->proc->pid, c->pid);
     atomic_store(&c->proc->threads, c->cfg->threads_per_child);
     if (child_drop_privileges(c) == -1 || child_setup(c) == -1)
         goto out;

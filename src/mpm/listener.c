@@ -309,9 +309,21 @@ int listener_init(struct child *c)
     return listener_add_sockets(c);
 }
 
+/* The event loop, one iteration at a time: the access-log lines of the
+ * requests an iteration answered are written together before the loop
+ * waits again (one write per log file instead of one per request; a line
+ * is never held while the listener sleeps). */
 int listener_run(struct child *c)
 {
-    return event_base_dispatch(c->lst.base) == -1 ? -1 : 0;
+    struct event_base *base = c->lst.base;
+    int rc;
+    log_batch_begin(&c->lst.log_batch);
+    do {
+        rc = event_base_loop(base, EVLOOP_ONCE);
+        log_batch_flush(&c->lst.log_batch);
+    } while (rc == 0 && !event_base_got_break(base) && !event_base_got_exit(base));
+    log_batch_end(&c->lst.log_batch);
+    return rc == -1 ? -1 : 0;
 }
 
 void listener_free(struct child *c)

@@ -99,6 +99,9 @@ struct sb_thread {
     _Atomic uint64_t requests;     /* answered since the thread started */
     _Atomic int state;             /* enum sb_thread_state */
     _Atomic int unused;
+    /* Its writer's own: what the text fields below were written from (an
+     * address, a site), so an unchanged one is not written again. */
+    uint64_t client_key, vhost_key;
     /* ExtendedStatus On only: */
     _Atomic uint64_t bytes;        /* body bytes sent */
     _Atomic int64_t last_start_us; /* CLOCK_REALTIME µs the current or last request began */
@@ -107,7 +110,7 @@ struct sb_thread {
     _Atomic uint64_t client[SB_CLIENT_WORDS];
     _Atomic uint64_t vhost[SB_VHOST_WORDS];
     _Atomic uint64_t request[SB_REQUEST_WORDS];
-    char pad[256 - 48 - 8 * (SB_CLIENT_WORDS + SB_VHOST_WORDS + SB_REQUEST_WORDS)];
+    char pad[256 - 64 - 8 * (SB_CLIENT_WORDS + SB_VHOST_WORDS + SB_REQUEST_WORDS)];
 };
 _Static_assert(sizeof(struct sb_thread) == 256, "a thread record is four cache lines");
 

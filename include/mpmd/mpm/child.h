@@ -36,6 +36,7 @@ struct child {
     int slot;                     /* scoreboard slot of this child */
     struct sb_proc *proc;         /* its record in the server's scoreboard */
     struct sb_thread *listener_rec; /* the listener thread's record (set by child_main) */
+    pid_t pid;                    /* getpid() (a system call each time since glibc 2.25) */
     int generation;
     int control_fd;               /* read end of the supervisor's pipe */
     const int *listen_fds;

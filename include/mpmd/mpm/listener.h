@@ -10,6 +10,7 @@
 
 #include "mpmd/mpm/balance.h"
 #include "mpmd/core/config.h"
+#include "mpmd/core/log.h"
 #include "mpmd/http/response.h"
 
 struct child;
@@ -35,6 +36,7 @@ struct listener {
     int burst;                      /* listener thread only: accepts this burst */
     int burst_paused;               /* listener thread only: yielding to siblings */
     struct accept_balance balance;  /* listener thread only */
+    struct log_batch log_batch;     /* access-log lines of one loop iteration */
     int deferring;                  /* listener thread only: over our share (balance.h) */
     struct event *defer_check_ev;   /* a connection waited BALANCE_WAIT_MS: take it */
     /* Common timeouts (libevent keeps one queue per distinct value). */

@@ -4,8 +4,8 @@
 #   ./quickstart.sh          install build dependencies if missing, build, and
 #                            run mpmd in the foreground on http://127.0.0.1:8080
 #                            serving www/ (Ctrl-C stops it)
-#   ./quickstart.sh check    same preparation (and the upstreams the tests
-#                            start: gunicorn, uvicorn, php-fpm), then run the
+#   ./quickstart.sh check    same preparation (and the upstreams and tools the
+#                            tests use: gunicorn, uvicorn, php-fpm, promtool), then run the
 #                            whole test suite (make check) and print
 #                            "N passed, N failed"
 #   ./quickstart.sh summary  print that line again for the last run
@@ -19,8 +19,10 @@ DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-d
 check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client apache2"
 
 # The upstreams the integration tests start (reverse proxy, FastCGI,
-# WebSocket): only for `check`.
-TEST_DEPS="gunicorn python3-uvicorn python3-websockets php8.2-fpm php8.2-cli"
+# WebSocket) and the monitoring tools they check against (promtool,
+# prometheus_client's parser, logrotate): only for `check`.
+TEST_DEPS="gunicorn python3-uvicorn python3-websockets php8.2-fpm php8.2-cli \
+prometheus python3-prometheus-client logrotate"
 
 install_deps() {
     missing=""

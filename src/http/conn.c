@@ -785,31 +785,6 @@ static const char *raw_first_line(const struct conn *c, size_t *len)
     return *len ? start : NULL;
 }
 
-/* %V: the host the client named as Apache's ap_get_server_name gives it
- * (UseCanonicalName Off): lower case, no port; into BUF. */
-static const char *log_host(const struct conn *c, char *buf, size_t cap, size_t *len)
-{
-    size_t n;
-    const char *h = http_request_host(&c->req, &n);
-    if (!h || n == 0)
-        return NULL;
-    size_t end = n;
-    if (h[0] == '[') {
-        const char *close = memchr(h, ']', n);
-        end = close ? (size_t)(close - h) + 1 : n;
-    } else {
-        const char *colon = memchr(h, ':', n);
-        if (colon)
-            end = (size_t)(colon - h);
-    }
-    if (end >= cap)
-        end = cap - 1;
-    for (size_t i = 0; i < end; i++)
-        buf[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
-    *len = end;
-    return buf;
-}
-
 /* One access-log line for the request C just finished (ABORTED: the
  * client went away before the response was out). */
 static void conn_log_request(struct conn *c, const struct logger *lg, int64_t dur, int aborted)
@@ -840,7 +815,7 @@ static void conn_log_request(struct conn *c, const struct logger *lg, int64_t du
     const struct config *site = c->site ? c->site : c->child->cfg;
     r.server_name = site->server_name;
     char host[256];
-    r.host = log_host(c, host, sizeof host, &r.host_len);
+    r.host = http_request_host_name(&c->req, host, sizeof host, &r.host_len);  /* %V */
     struct sockaddr_storage local;
     if (lg->needs & LOGFORMAT_NEEDS_LOCAL_ADDR) {
         socklen_t len = sizeof local;

@@ -636,3 +636,27 @@ int http_hop_by_hop(const char *name, size_t len)
             return 1;
     return 0;
 }
+
+const char *http_request_host_name(const struct request *r, char *buf, size_t cap, size_t *len)
+{
+    size_t n;
+    const char *h = http_request_host(r, &n);
+    if (!h || n == 0 || cap == 0)
+        return NULL;
+    size_t end = n;
+    if (h[0] == '[') {
+        const char *close = memchr(h, ']', n);
+        end = close ? (size_t)(close - h) + 1 : n;
+    } else {
+        const char *colon = memchr(h, ':', n);
+        if (colon)
+            end = (size_t)(colon - h);
+    }
+    if (end >= cap)
+        end = cap - 1;
+    for (size_t i = 0; i < end; i++)
+        buf[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
+    buf[end] = '\0';
+    *len = end;
+    return buf;
+}

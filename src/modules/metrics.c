@@ -216,54 +216,19 @@ static void write_upstreams(struct tbuf *b, const struct sb_server *srv)
     }
 }
 
-static void release_body(void *a, void *b)
-{
-    (void)b;
-    free(a);
-}
-
 static int metrics_answer(const struct req_ctx *rq, struct reply *rp)
 {
-    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
-        reply_error(rp, rq->date, 405);
-        response_head_add(&rp->out.head, "Allow", "GET, HEAD", 9);
-        return HANDLER_DONE;
-    }
-    const struct config *cfg = rq->env->cfg;
     struct sbview v;
     struct tbuf b = { 0 };
-    if (sbview_take(&v, rq->env->scoreboard, rq->env->generation, cfg->server_limit,
-                    cfg->threads_per_child, 0) == -1) {
-        reply_error(rp, rq->date, 500);
+    if (sbview_for_request(&v, rq, rp, 0) == -1)
         return HANDLER_DONE;
-    }
-    write_server(&b, &v, cfg);
+    write_server(&b, &v, rq->env->cfg);
     write_requests(&b, &v.totals);
     write_connections(&b, &v);
     write_children(&b, &v);
     write_upstreams(&b, rq->env->scoreboard);
     sbview_free(&v);
-    if (b.failed) {
-        free(b.p);
-        reply_error(rp, rq->date, 500);
-        return HANDLER_DONE;
-    }
-    static const char type[] = "text/plain; version=0.0.4; charset=utf-8";
-    reply_text(rp, rq->date, 200, type, b.p, b.len);
-    response_head_add(&rp->out.head, "Cache-Control", "no-cache", 8);
-    rp->out.release = release_body;
-    rp->out.release_a = b.p;
-    return HANDLER_DONE;
-}
-
-static int metrics_fast(const struct req_ctx *rq, struct reply *rp)
-{
-    return metrics_answer(rq, rp);
-}
-
-static int metrics_handle(const struct req_ctx *rq, struct reply *rp)
-{
-    return metrics_answer(rq, rp);
+    return sbview_reply(rq, rp, &b, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 const struct conf_module metrics_conf_module = {
@@ -271,9 +236,11 @@ const struct conf_module metrics_conf_module = {
     .handler = "metrics",
 };
 
+/* Memory and shared memory only: the same function on the listener
+ * (MPM event) and on a handler thread (MPM worker). */
 const struct handler metrics_handler = {
     .name = "metrics",
     .conf = &metrics_conf_module,
-    .fast = metrics_fast,
-    .handle = metrics_handle,
+    .fast = metrics_answer,
+    .handle = metrics_answer,
 };

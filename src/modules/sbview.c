@@ -5,6 +5,9 @@
 
 #include "mpmd/modules/sbview.h"
 
+#include "mpmd/core/config.h"
+#include "mpmd/http/reply.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,4 +309,43 @@ void tb_json(struct tbuf *b, const char *s)
         }
         s += n;
     }
+}
+
+/* ---- answering with a view --------------------------------------------- */
+
+int sbview_for_request(struct sbview *v, const struct req_ctx *rq, struct reply *rp,
+                       int extended)
+{
+    const struct config *cfg = rq->env->cfg;
+    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
+        reply_error(rp, rq->date, 405);
+        response_head_add(&rp->out.head, "Allow", "GET, HEAD", 9);
+        return -1;
+    }
+    if (sbview_take(v, rq->env->scoreboard, rq->env->generation, cfg->server_limit,
+                    cfg->threads_per_child, extended) == -1) {
+        reply_error(rp, rq->date, 500);
+        return -1;
+    }
+    return 0;
+}
+
+static void release_text(void *a, void *b)
+{
+    (void)b;
+    free(a);
+}
+
+int sbview_reply(const struct req_ctx *rq, struct reply *rp, struct tbuf *b, const char *type)
+{
+    if (b->failed) {
+        free(b->p);
+        reply_error(rp, rq->date, 500);
+        return HANDLER_DONE;
+    }
+    reply_text(rp, rq->date, 200, type, b->p, b->len);
+    response_head_add(&rp->out.head, "Cache-Control", "no-cache", 8);
+    rp->out.release = release_text;
+    rp->out.release_a = b->p;
+    return HANDLER_DONE;
 }

@@ -449,14 +449,30 @@ static const char *mode_html(char m)
     }
 }
 
+/* Whether thread T of P (T == n_threads: the listener) gets a row or a
+ * paragraph: it has answered something, or is busy now. */
+static int thread_listed(const struct sbview_proc *p, int t)
+{
+    const struct sbview_thread *th = &p->threads[t];
+    return th->requests > 0 || (t < p->n_threads && th->mode != '_' && th->mode != '.');
+}
+
+/* Seconds since TH's last request began (SS); that request's ms (Req). */
+static void thread_times(const struct sbview *v, const struct sbview_thread *th, long *ss,
+                         long *req)
+{
+    *ss = th->last_start_us ? (long)((v->now_us - th->last_start_us) / 1000000) : 0;
+    *req = th->last_dur_us > 0 ? (long)(th->last_dur_us / 1000) : 0;
+}
+
 /* One row of the ExtendedStatus table: thread T of P (T == n_threads: its
  * listener, shown as Srv "slot-gen L"). */
 static void html_worker_row(struct tbuf *b, const struct sbview *v, const struct sbview_proc *p,
                             int t)
 {
     const struct sbview_thread *th = &p->threads[t];
-    long ss = th->last_start_us ? (long)((v->now_us - th->last_start_us) / 1000000) : 0;
-    long req = th->last_dur_us > 0 ? (long)(th->last_dur_us / 1000) : 0;
+    long ss, req;
+    thread_times(v, th, &ss, &req);
     tb_printf(b, "<tr><td><b>%d-%d%s</b></td><td>%ld</td><td>0/%llu/%llu</td><td>%s\n</td>"
               "<td>0.00</td><td>%ld</td><td>%ld</td><td>%llu\n</td><td>0.0</td><td>%.2f</td>"
               "<td>%.2f\n</td><td>",
@@ -481,12 +497,9 @@ static void html_workers(struct tbuf *b, const struct sbview *v)
             "\n\n");
     for (int i = 0; i < v->n_procs; i++) {
         const struct sbview_proc *p = &v->procs[i];
-        for (int t = 0; t <= p->n_threads; t++) {
-            const struct sbview_thread *th = &p->threads[t];
-            if (th->requests == 0 && (th->mode == '_' || th->mode == '.' || t == p->n_threads))
-                continue;
-            html_worker_row(b, v, p, t);
-        }
+        for (int t = 0; t <= p->n_threads; t++)
+            if (thread_listed(p, t))
+                html_worker_row(b, v, p, t);
     }
     tb_puts(b, worker_key);
 }
@@ -514,10 +527,10 @@ static void html_details(struct tbuf *b, const struct sbview *v)
         const struct sbview_proc *p = &v->procs[i];
         for (int t = 0; t <= p->n_threads; t++) {
             const struct sbview_thread *th = &p->threads[t];
-            if (th->requests == 0 && (th->mode == '_' || th->mode == '.' || t == p->n_threads))
+            long ss, req;
+            if (!thread_listed(p, t))
                 continue;
-            long ss = th->last_start_us ? (long)((v->now_us - th->last_start_us) / 1000000) : 0;
-            long req = th->last_dur_us > 0 ? (long)(th->last_dur_us / 1000) : 0;
+            thread_times(v, th, &ss, &req);
             tb_printf(b, "<b>Server %d-%d%s</b> (%ld): 0|%llu|%llu [%s] u0 s0 cu0 cs0\n"
                       " %ld %ld %llu(0 B|", p->slot, p->generation - 1,
                       t == p->n_threads ? " L" : "", (long)p->pid,
@@ -668,46 +681,9 @@ static void write_json(struct tbuf *b, const struct status_facts *f, const struc
 
 /* ---- the handler ------------------------------------------------------- */
 
-static void release_body(void *a, void *b)
+/* The query string: after a local redirect its own, else the request's. */
+static struct status_query request_query(const struct req_ctx *rq)
 {
-    (void)b;
-    free(a);
-}
-
-/* The name the client asked for (Host, lower case, no port), else the
- * site's ServerName, into BUF. */
-static const char *request_host(const struct req_ctx *rq, char *buf, size_t size)
-{
-    size_t len;
-    const char *h = http_request_host(rq->req, &len);
-    if (!h || len == 0) {
-        snprintf(buf, size, "%s", rq->site->server_name ? rq->site->server_name : "localhost");
-        return buf;
-    }
-    size_t end = len;
-    if (h[0] == '[') {
-        const char *close = memchr(h, ']', len);
-        end = close ? (size_t)(close - h) + 1 : len;
-    } else {
-        const char *colon = memchr(h, ':', len);
-        if (colon)
-            end = (size_t)(colon - h);
-    }
-    if (end >= size)
-        end = size - 1;
-    for (size_t i = 0; i < end; i++)
-        buf[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] + 32 : h[i]);
-    buf[end] = '\0';
-    return buf;
-}
-
-static int status_answer(const struct req_ctx *rq, struct reply *rp)
-{
-    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
-        reply_error(rp, rq->date, 405);
-        response_head_add(&rp->out.head, "Allow", "GET, HEAD", 9);
-        return HANDLER_DONE;
-    }
     const char *path, *query = NULL;
     size_t plen, qlen = 0;
     if (rq->query) {
@@ -718,19 +694,26 @@ static int status_answer(const struct req_ctx *rq, struct reply *rp)
         qlen = (size_t)(url + rq->req->url_len - query - 1);
         query++;
     }
-    struct status_query sq = parse_query(query, qlen);
-    const struct config *cfg = rq->env->cfg;
+    return parse_query(query, qlen);
+}
+
+static int status_answer(const struct req_ctx *rq, struct reply *rp)
+{
+    static const char *const types[] = { "text/html; charset=ISO-8859-1",
+                                         "text/plain; charset=ISO-8859-1",
+                                         "application/json" };
+    struct status_query sq = request_query(rq);
     struct sbview v;
     struct tbuf b = { 0 };
     struct status_facts f;
     char host[256];
-    if (sbview_take(&v, rq->env->scoreboard, rq->env->generation, cfg->server_limit,
-                    cfg->threads_per_child, cfg->extended_status) == -1) {
-        reply_error(rp, rq->date, 500);
+    size_t hlen;
+    if (sbview_for_request(&v, rq, rp, rq->env->cfg->extended_status) == -1)
         return HANDLER_DONE;
-    }
     gather_facts(&f, &v, rq);
-    f.host = request_host(rq, host, sizeof host);
+    f.host = http_request_host_name(rq->req, host, sizeof host, &hlen);
+    if (!f.host)
+        f.host = rq->site->server_name ? rq->site->server_name : "localhost";
     struct sockaddr_storage local;
     if (sq.format == STATUS_HTML && handler_local_addr(rq, &local) == 0)
         handler_addr_text((struct sockaddr *)&local, f.via, sizeof f.via, NULL);
@@ -741,31 +724,10 @@ static int status_answer(const struct req_ctx *rq, struct reply *rp)
     else
         write_html(&b, &f, &v, sq.notable);
     sbview_free(&v);
-    if (b.failed) {
-        free(b.p);
-        reply_error(rp, rq->date, 500);
-        return HANDLER_DONE;
-    }
-    static const char *const types[] = { "text/html; charset=ISO-8859-1",
-                                         "text/plain; charset=ISO-8859-1",
-                                         "application/json" };
-    reply_text(rp, rq->date, 200, types[sq.format], b.p, b.len);
-    if (sq.refresh)
+    int r = sbview_reply(rq, rp, &b, types[sq.format]);
+    if (sq.refresh && rp->status == 200)
         response_head_add_num(&rp->out.head, "Refresh", sq.refresh);
-    response_head_add(&rp->out.head, "Cache-Control", "no-cache", 8);
-    rp->out.release = release_body;
-    rp->out.release_a = b.p;
-    return HANDLER_DONE;
-}
-
-static int status_fast(const struct req_ctx *rq, struct reply *rp)
-{
-    return status_answer(rq, rp);
-}
-
-static int status_handle(const struct req_ctx *rq, struct reply *rp)
-{
-    return status_answer(rq, rp);
+    return r;
 }
 
 const struct conf_module status_conf_module = {
@@ -773,9 +735,11 @@ const struct conf_module status_conf_module = {
     .handler = "server-status",
 };
 
+/* Memory, shared memory and /proc only: the same function on the listener
+ * (MPM event) and on a handler thread (MPM worker). */
 const struct handler status_handler = {
     .name = "server-status",
     .conf = &status_conf_module,
-    .fast = status_fast,
-    .handle = status_handle,
+    .fast = status_answer,
+    .handle = status_answer,
 };

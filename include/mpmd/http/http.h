@@ -125,6 +125,12 @@ const char *http_request_header(const struct request *r, const char *name, size_
 /* The Host field's value (found while the head was checked), or NULL. */
 const char *http_request_host(const struct request *r, size_t *len);
 
+/* The host name the client named, as Apache's server name for the
+ * request (UseCanonicalName Off): the Host value in lower case without
+ * its port, into BUF (CAP bytes, NUL-terminated; longer names are cut).
+ * Returns BUF with *LEN its length, or NULL when there is no Host. */
+const char *http_request_host_name(const struct request *r, char *buf, size_t cap, size_t *len);
+
 /* The path of the request target, origin-form or absolute-form (RFC 9112
  * 3.2): *PATH, *PLEN (still percent-encoded, no query), *QUERY at the '?'
  * or NULL.  Returns 0, or -1 when the target has no usable path. */

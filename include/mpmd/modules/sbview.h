@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "mpmd/core/scoreboard.h"
+#include "mpmd/http/handler.h"
 
 struct sbview_thread {
     char mode;                     /* Apache's scoreboard character: _ S R W K C G . */
@@ -75,6 +76,18 @@ void sbview_free(struct sbview *v);
  * only when none is free are their places added at the end.  Returns a
  * malloc'd string, or NULL. */
 char *sbview_grid(const struct sbview *v);
+
+/* Take a view for the request RQ (its configuration's ServerLimit,
+ * ThreadsPerChild and generation; EXTENDED as sbview_take).  0, or -1
+ * with RP answered 405 (a method other than GET or HEAD, with Allow) or
+ * 500 (out of memory). */
+int sbview_for_request(struct sbview *v, const struct req_ctx *rq, struct reply *rp,
+                       int extended);
+
+struct tbuf;
+/* Answer RP with B's text as TYPE (B's memory goes with the reply;
+ * Cache-Control: no-cache), or 500 when B ran out of memory. */
+int sbview_reply(const struct req_ctx *rq, struct reply *rp, struct tbuf *b, const char *type);
 
 /* A growing text buffer for the pages built from a view. */
 struct tbuf {

@@ -387,13 +387,17 @@ static void html_summary(struct tbuf *b, const struct status_facts *f, const str
               "%d idle workers</dt>\n</dl>\n", v->busy, v->graceful, v->idle);
 }
 
-/* Apache's per-process table, with mpmd's reading and waiting columns. */
+static const char *const state_names[] = { "free", "starting", "ready", "stopping" };
+
+/* Apache's per-process table, with mpmd's reading, accesses, generation
+ * and state columns at the end. */
 static void html_processes(struct tbuf *b, const struct sbview *v)
 {
     tb_puts(b, "\n\n<table rules=\"all\" cellpadding=\"1%\">\n"
             "<tr><th rowspan=\"2\">Slot</th><th rowspan=\"2\">PID</th><th rowspan=\"2\">Stopping"
             "</th><th colspan=\"2\">Connections</th>\n<th colspan=\"3\">Threads</th>"
-            "<th colspan=\"5\">Async connections</th><th rowspan=\"2\">Accesses</th></tr>\n"
+            "<th colspan=\"5\">Async connections</th><th rowspan=\"2\">Accesses</th>"
+            "<th rowspan=\"2\">Generation</th><th rowspan=\"2\">State</th></tr>\n"
             "<tr><th>total</th><th>accepting</th><th>busy</th><th>graceful</th><th>idle</th>"
             "<th>reading</th><th>wait-io</th><th>writing</th><th>keep-alive</th><th>closing</th>"
             "</tr>\n");
@@ -404,17 +408,18 @@ static void html_processes(struct tbuf *b, const struct sbview *v)
         acc += p->requests;
         tb_printf(b, "<tr><td>%d</td><td>%ld</td><td>%s%s</td><td>%d</td><td>%s</td><td>%d</td>"
                   "<td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>"
-                  "<td>%llu</td></tr>\n",
+                  "<td>%llu</td><td>%d</td><td>%s</td></tr>\n",
                   p->slot, (long)p->pid, stopping ? "yes" : "no",
                   p->generation != v->generation ? " (old gen)" : "", p->conns_total,
                   p->state == SB_CHILD_READY ? "yes" : "no", p->busy, p->graceful, p->idle,
                   p->conns[SB_CONN_READING], p->conns[SB_CONN_SUSPENDED] + p->conns[SB_CONN_TUNNEL],
                   p->conns[SB_CONN_WRITING], p->conns[SB_CONN_KEEPALIVE],
-                  p->conns[SB_CONN_LINGERING], (unsigned long long)p->requests);
+                  p->conns[SB_CONN_LINGERING], (unsigned long long)p->requests, p->generation,
+                  state_names[p->state >= 0 && p->state < 4 ? p->state : 0]);
     }
     tb_printf(b, "<tr><td>Sum</td><td>%d</td><td>%d</td><td>%d</td><td>&nbsp;</td><td>%d</td>"
               "<td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>"
-              "<td>%llu</td></tr>\n</table>\n",
+              "<td>%llu</td><td>&nbsp;</td><td>&nbsp;</td></tr>\n</table>\n",
               v->processes, v->stopping, v->conns_total, v->busy, v->graceful, v->idle,
               v->conns[SB_CONN_READING], v->conns[SB_CONN_SUSPENDED] + v->conns[SB_CONN_TUNNEL],
               v->conns[SB_CONN_WRITING], v->conns[SB_CONN_KEEPALIVE],
@@ -603,7 +608,6 @@ static void json_conns(struct tbuf *b, const int *conns, int total)
               conns[SB_CONN_SUSPENDED]);
 }
 
-static const char *const state_names[] = { "free", "starting", "ready", "stopping" };
 
 static void json_thread(struct tbuf *b, const struct sbview_thread *th, int listener)
 {

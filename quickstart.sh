@@ -22,7 +22,7 @@ check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp
 # WebSocket) and the monitoring tools they check against (promtool,
 # prometheus_client's parser, logrotate): only for `check`.
 TEST_DEPS="gunicorn python3-uvicorn python3-websockets php8.2-fpm php8.2-cli \
-prometheus python3-prometheus-client logrotate"
+prometheus prometheus-apache-exporter python3-prometheus-client logrotate"
 
 install_deps() {
     missing=""

@@ -476,11 +476,9 @@ static void write_error_line(const struct logger *lg, int module, int level,
     }
     if (client) {
         char addr[INET6_ADDRSTRLEN];
-        int port = client->sa_family == AF_INET
-                       ? ntohs(((const struct sockaddr_in *)client)->sin_port)
-                       : client->sa_family == AF_INET6
-                             ? ntohs(((const struct sockaddr_in6 *)client)->sin6_port) : 0;
-        line_printf(&l, "[client %s:%d] ", log_format_addr(client, addr, sizeof addr), port);
+        int port = logformat_addr_port(client);
+        line_printf(&l, "[client %s:%d] ", log_format_addr(client, addr, sizeof addr),
+                    port < 0 ? 0 : port);
         if (vhost) {
             line_puts(&l, "[vhost ");
             line_put_escaped(&l, vhost, strlen(vhost), 256, 0);
@@ -523,21 +521,9 @@ void log_msg(const struct logger *lg, int level, const char *fmt, ...)
  * an IPv4-mapped IPv6 address as plain IPv4. */
 const char *log_format_addr(const struct sockaddr *sa, char *text, size_t size)
 {
-    const char *s = NULL;
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        s = inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)size);
-    } else if (sa != NULL && sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-            s = inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, (socklen_t)size);
-        else
-            s = inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)size);
-    }
-    if (s == NULL && size > 1) {
-        text[0] = '-';
-        text[1] = '\0';
-    }
+    char addr[INET6_ADDRSTRLEN];
+    size_t n = logformat_addr_text(addr, sa);
+    snprintf(text, size, "%.*s", (int)n, n ? addr : "-");
     return text;
 }
 

@@ -651,9 +651,7 @@ static size_t put_ipv4(char *out, const unsigned char *a)
     return o;
 }
 
-/* SA's address as Apache prints it (v4-mapped IPv6 as IPv4) into OUT
- * (INET6_ADDRSTRLEN bytes); its length, 0 when there is none. */
-static size_t put_addr(char *out, const struct sockaddr *sa)
+size_t logformat_addr_text(char *out, const struct sockaddr *sa)
 {
     if (sa != NULL && sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
@@ -669,7 +667,7 @@ static size_t put_addr(char *out, const struct sockaddr *sa)
     return strlen(out);
 }
 
-static int addr_port(const struct sockaddr *sa)
+int logformat_addr_port(const struct sockaddr *sa)
 {
     if (sa != NULL && sa->sa_family == AF_INET)
         return ntohs(((const struct sockaddr_in *)sa)->sin_port);
@@ -686,7 +684,7 @@ static void get_missing(const struct ctx *c, struct val *v)
 
 static void get_addr(const struct sockaddr *sa, const struct ctx *c, struct val *v)
 {
-    v->n = put_addr(c->scratch, sa);
+    v->n = logformat_addr_text(c->scratch, sa);
     v->s = c->scratch;
     v->kind = v->n > 0 ? V_SAFE : V_MISSING;
 }
@@ -844,7 +842,7 @@ static void get_port(const struct ctx *c, struct val *v)
 
 static void get_addr_port(const struct sockaddr *sa, const struct ctx *c, struct val *v)
 {
-    int port = addr_port(sa);
+    int port = logformat_addr_port(sa);
     if (port >= 0)
         set_num(c, v, port);
     else

@@ -36,7 +36,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -67,11 +66,9 @@ static void conn_finish_head(struct conn *c, struct reply *rp)
     c->resp_head = NULL;
     const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
     if (lg->needs & LOGFORMAT_NEEDS_RESP_HEADERS) {   /* %{X}o: kept for the log line */
-        c->resp_head = malloc(rp->out.head.len + 1);
-        if (c->resp_head) {
+        c->resp_head = malloc(rp->out.head.len);
+        if (c->resp_head)
             memcpy(c->resp_head, response_head_data(&rp->out.head), rp->out.head.len);
-            c->resp_head[rp->out.head.len] = '\0';
-        }
     }
 }
 
@@ -675,15 +672,16 @@ static void conn_log(const struct conn *c, int level, const char *fmt, ...)
  * and %D, the duration histogram).  Owner. */
 static void conn_request_begins(struct conn *c)
 {
-    if (c->req_start.tv_sec == 0)
-        clock_gettime(CLOCK_REALTIME, &c->req_start);
+    if (c->req_start_us == 0)
+        c->req_start_us = realtime_us();
 }
 
-static enum sb_method conn_method_class(const struct conn *c)
+/* The method class of C's request; LINE: its request line, NULL when
+ * none was parsed (a 400 on garbage). */
+static enum sb_method conn_method_class(const struct conn *c, const char *line)
 {
-    size_t len;
-    if (http_request_line(&c->req, &len) == NULL)
-        return SB_METHOD_OTHER;       /* no request line parsed: a 400 on garbage */
+    if (line == NULL)
+        return SB_METHOD_OTHER;
     switch (c->req.parser.method) {
     case HTTP_GET: return SB_METHOD_GET;
     case HTTP_HEAD: return SB_METHOD_HEAD;
@@ -713,8 +711,7 @@ static void conn_status_begin(struct conn *c, struct sb_thread *rec)
 {
     size_t len;
     const char *line = http_request_line(&c->req, &len);
-    atomic_store_explicit(&rec->last_start_us, (int64_t)c->req_start.tv_sec * 1000000 +
-                          c->req_start.tv_nsec / 1000, memory_order_relaxed);
+    atomic_store_explicit(&rec->last_start_us, c->req_start_us, memory_order_relaxed);
     atomic_store_explicit(&rec->last_dur_us, -1, memory_order_relaxed);
     uint64_t key = peer_key(c);
     if (rec->client_key != key) {          /* the same client again: already there */
@@ -732,7 +729,7 @@ static void conn_status_begin(struct conn *c, struct sb_thread *rec)
 }
 
 /* log_request's header look-ups: the request's fields, and the response
- * head kept for %{X}o. */
+ * head kept for %{X}o (read with response.h's look-up). */
 static const char *log_req_header(const void *ctx, const char *name, size_t name_len,
                                   size_t *value_len)
 {
@@ -749,22 +746,13 @@ static const char *log_resp_header(const void *ctx, const char *name, size_t nam
                                    size_t *value_len)
 {
     const struct conn *c = ctx;
-    const char *p = c->resp_head ? strstr(c->resp_head, "\r\n") : NULL;
-    while (p && p[2] != '\r' && p[2] != '\0') {
-        const char *line = p + 2, *end = strstr(line, "\r\n");
-        if (!end)
-            break;
-        const char *colon = memchr(line, ':', (size_t)(end - line));
-        if (colon && (size_t)(colon - line) == name_len && strncasecmp(line, name, name_len) == 0) {
-            const char *v = colon + 1;
-            while (v < end && (*v == ' ' || *v == '\t'))
-                v++;
-            *value_len = (size_t)(end - v);
-            return v;
-        }
-        p = end;
-    }
-    return NULL;
+    char n[128];
+    if (c->resp_head == NULL || name_len >= sizeof n)
+        return NULL;
+    memcpy(n, name, name_len);
+    n[name_len] = '\0';
+    const struct response_head view = { .heap = c->resp_head, .len = c->head_out };
+    return response_head_get(&view, n, value_len);
 }
 
 /* The first line of a request the parser refused (a 400 on a bad
@@ -785,20 +773,24 @@ static const char *raw_first_line(const struct conn *c, size_t *len)
     return *len ? start : NULL;
 }
 
-/* One access-log line for the request C just finished (ABORTED: the
- * client went away before the response was out). */
-static void conn_log_request(struct conn *c, const struct logger *lg, int64_t dur, int aborted)
+/* One access-log line for the request C just finished, whose request
+ * line (or NULL) is LINE, LEN bytes (ABORTED: the client went away before
+ * the response was out). */
+static void conn_log_request(struct conn *c, const struct logger *lg, const char *line,
+                             size_t len, int64_t dur, int aborted)
 {
     static _Thread_local struct logformat_clock clk;   /* %t text, per thread and second */
     struct log_request r = {
         .peer = &c->peer.sa, .status = c->status, .body_bytes = c->body_sent,
         .bytes_in = (long long)c->head_in + (long long)c->req.body_bytes,
-        .bytes_out = (long long)c->head_out + c->body_sent, .start = c->req_start,
+        .bytes_out = (long long)c->head_out + c->body_sent,
+        .start = { (time_t)(c->req_start_us / 1000000), (long)(c->req_start_us % 1000000) * 1000 },
         .duration_us = dur, .pid = c->child->pid, .keepalive_count = c->served,
         .conn_status = aborted ? 'X' : c->keep_alive ? '+' : '-',
         .req_header = log_req_header, .resp_header = log_resp_header, .ctx = c,
     };
-    r.request_line = http_request_line(&c->req, &r.request_line_len);
+    r.request_line = line;
+    r.request_line_len = len;
     if (!r.request_line && c->req.error_status)
         r.request_line = raw_first_line(c, &r.request_line_len);
     else if (r.request_line) {
@@ -812,26 +804,22 @@ static void conn_log_request(struct conn *c, const struct logger *lg, int64_t du
             r.protocol_len = r.request_line_len - (size_t)(sp + 1 - r.request_line);
         }
     }
-    const struct config *site = c->site ? c->site : c->child->cfg;
-    r.server_name = site->server_name;
+    const struct config *cfg = c->child->cfg;
+    r.server_name = (c->site ? c->site : cfg)->server_name;
     char host[256];
     r.host = http_request_host_name(&c->req, host, sizeof host, &r.host_len);  /* %V */
     struct sockaddr_storage local;
     if (lg->needs & LOGFORMAT_NEEDS_LOCAL_ADDR) {
-        socklen_t len = sizeof local;
-        if (getsockname(c->fd, (struct sockaddr *)&local, &len) == 0)
+        socklen_t alen = sizeof local;
+        if (getsockname(c->fd, (struct sockaddr *)&local, &alen) == 0)
             r.local = (struct sockaddr *)&local;
     }
     if (lg->needs & LOGFORMAT_NEEDS_TID)
         r.tid = (long)syscall(SYS_gettid);
-    const struct sockaddr *port_of = r.local ? r.local
-                                   : c->child->cfg->n_listen > 0
-                                         ? (const struct sockaddr *)&c->child->cfg->listen[0].addr
-                                         : NULL;
-    if (port_of && port_of->sa_family == AF_INET)
-        r.server_port = ntohs(((const struct sockaddr_in *)port_of)->sin_port);
-    else if (port_of && port_of->sa_family == AF_INET6)
-        r.server_port = ntohs(((const struct sockaddr_in6 *)port_of)->sin6_port);
+    r.server_port = logformat_addr_port(r.local ? r.local : cfg->n_listen > 0
+                                        ? (const struct sockaddr *)&cfg->listen[0].addr : NULL);
+    if (r.server_port < 0)
+        r.server_port = 0;
     log_request(lg, &r, &clk);
 }
 
@@ -840,13 +828,13 @@ static void conn_log_request(struct conn *c, const struct logger *lg, int64_t du
 static void conn_request_done_as(struct conn *c, int aborted)
 {
     struct child *ch = c->child;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (c->req_start.tv_sec == 0)
-        c->req_start = now;
-    int64_t dur = (int64_t)(now.tv_sec - c->req_start.tv_sec) * 1000000 +
-                  (now.tv_nsec - c->req_start.tv_nsec) / 1000;
-    sb_count_request(&ch->proc->c, conn_method_class(c), c->status, c->body_sent, dur);
+    int64_t now = realtime_us();
+    if (c->req_start_us == 0)
+        c->req_start_us = now;
+    int64_t dur = now - c->req_start_us;
+    size_t len;
+    const char *line = http_request_line(&c->req, &len);
+    sb_count_request(&ch->proc->c, conn_method_class(c, line), c->status, c->body_sent, dur);
     struct sb_thread *rec = c->rec ? c->rec : ch->listener_rec;
     atomic_fetch_add_explicit(&rec->requests, 1, memory_order_relaxed);
     if (ch->cfg->extended_status) {
@@ -858,12 +846,12 @@ static void conn_request_done_as(struct conn *c, int aborted)
     }
     const struct logger *lg = log_for_site(ch->log, c->site ? c->site->site_id : 0);
     if (lg->n_outs > 0)
-        conn_log_request(c, lg, dur, aborted);
+        conn_log_request(c, lg, line, len, dur, aborted);
     free(c->resp_head);
     c->resp_head = NULL;
     c->head_in = 0;
     c->head_out = 0;
-    c->req_start.tv_sec = 0;
+    c->req_start_us = 0;
     c->rec = NULL;
 }
 
@@ -964,8 +952,7 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
                                   .stream = cs ? &stream : NULL,
                                   .async = listener ? &async : NULL,
                                   .resumed = conn_take_resumed(c),
-                                  .start_us = (int64_t)c->req_start.tv_sec * 1000000 +
-                                              c->req_start.tv_nsec / 1000 };
+                                  .start_us = c->req_start_us };
         int d = dispatch_request(&in, rp, listener);
         if (d != DISPATCH_DONE)
             return d;

@@ -827,9 +827,7 @@ static void proxy_account(const struct proxy_request *pr, const struct reply *rp
     struct sb_upstream *u = pr->pool ? upstream_stats(pr->pool) : NULL;
     if (!u)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t dur = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 - pr->rq->start_us;
+    int64_t dur = realtime_us() - pr->rq->start_us;
     int own = !rp->streamed && !rp->relayed;
     sb_count_upstream(u, rp->status, own, pr->rq->start_us ? dur : 0);
 }

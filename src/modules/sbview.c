@@ -113,10 +113,8 @@ static void add_proc_totals(struct sbview *v, const struct sbview_proc *p)
 int sbview_take(struct sbview *v, const struct sb_server *srv, int generation, int server_limit,
                 int threads, int extended)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     memset(v, 0, sizeof *v);
-    v->now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    v->now_us = realtime_us();
     v->start_time = atomic_load(&srv->start_time);
     v->restart_time = atomic_load(&srv->restart_time);
     v->generation = atomic_load(&srv->generation);

@@ -143,6 +143,15 @@ const char *logformat_predefined(const char *nickname, enum logformat_escape *es
 size_t logformat_line(const struct logformat *f, const struct log_request *r,
                       struct logformat_clock *clk, char *buf, size_t cap);
 
+/* SA's address as %a prints it (no port; v4-mapped IPv6 as IPv4; IPv4
+ * by hand, no sprintf) into OUT (INET6_ADDRSTRLEN bytes, not
+ * NUL-terminated); its length, 0 when there is none.  Also the error
+ * log's and ExtendedStatus's client text. */
+size_t logformat_addr_text(char *out, const struct sockaddr *sa);
+
+/* SA's port (IPv4 or IPv6), or -1. */
+int logformat_addr_port(const struct sockaddr *sa);
+
 /* The LOGFORMAT_NEEDS_* bits of what F reads. */
 unsigned logformat_needs(const struct logformat *f);
 

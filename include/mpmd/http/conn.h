@@ -89,13 +89,13 @@ struct conn {
     struct handler_waiter *waiter; /* while CONN_SUSPENDED: the handler's (owned) */
     void *resumed;           /* a suspended handler's state, for the dispatch that
                               * resumes it; NULL otherwise */
-    struct timespec req_start; /* CLOCK_REALTIME when the current request's first bytes
-                              * came; tv_sec 0: none yet */
+    int64_t req_start_us;    /* realtime_us() when the current request's first bytes
+                              * came; 0: none yet */
     struct sb_thread *rec;   /* the scoreboard record of the thread answering it */
     uint32_t head_in;        /* its head's bytes (access log %I) */
     size_t head_out;         /* the response head's bytes (%O) */
-    char *resp_head;         /* a copy of the response head while a log line needs it
-                              * (%{X}o), or NULL; owned */
+    char *resp_head;         /* a copy of the response head (HEAD_OUT bytes) while a log
+                              * line needs it (%{X}o), or NULL; owned */
     int status;              /* status of the response in progress (access log) */
     long long body_sent;     /* body bytes sent for it (access log) */
 };

@@ -7,6 +7,7 @@
 #define MPMD_RESPONSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -17,6 +18,15 @@ static inline long monotonic_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (long)ts.tv_sec;
+}
+
+/* The wall clock in microseconds: when a request began, how long it
+ * took (access log %t and %D, the scoreboard).  Any thread. */
+static inline int64_t realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* The monotonic clock in milliseconds: upstream connections' idle ages

@@ -523,7 +523,7 @@ const char *log_format_addr(const struct sockaddr *sa, char *text, size_t size)
 {
     char addr[INET6_ADDRSTRLEN];
     size_t n = logformat_addr_text(addr, sa);
-    snprintf(text, size, "%.*s", (int)n, n ? addr : "-");
+    snprintf(text, size, "%.*s", n ? (int)n : 1, n ? addr : "-");
     return text;
 }
 

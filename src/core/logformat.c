@@ -1225,9 +1225,7 @@ static size_t apache_escape(unsigned char c, char *seq)
     }
 }
 
-/* The length of the well-formed UTF-8 character at S (N bytes left, S[0]
- * >= 0x80), or 0 if it is not one (overlong, surrogate, > U+10FFFF, cut). */
-static size_t utf8_char(const unsigned char *s, size_t n)
+size_t logformat_utf8_char(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0], lo = 0x80, hi = 0xbf;
     size_t len;
@@ -1261,7 +1259,7 @@ static size_t json_escape(const unsigned char *s, size_t n, char *seq, size_t *o
     unsigned char c = s[0];
     size_t k;
     *copy = 0;
-    if (c >= 0x80 && (k = utf8_char(s, n)) > 0) {
+    if (c >= 0x80 && (k = logformat_utf8_char(s, n)) > 0) {
         *copy = 1;
         *out = k;
         return k;
@@ -1386,7 +1384,8 @@ static void put_text(struct out *o, const char *s, size_t n, enum esc_mode mode)
     o->len += w;
     if (used < n) {
         o->cut = 1;
-        w += escape(NULL, SIZE_MAX, s + used, n - used, mode, &used);
+        if (o->want != NULL)      /* the first pass measures what a cut value wanted */
+            w += escape(NULL, SIZE_MAX, s + used, n - used, mode, &used);
     }
     if (o->want != NULL && idx < TEXT_TRACKED)
         o->want[idx] = w;

@@ -6,6 +6,7 @@
 #include "mpmd/modules/sbview.h"
 
 #include "mpmd/core/config.h"
+#include "mpmd/core/logformat.h"
 #include "mpmd/http/reply.h"
 
 #include <stdarg.h>
@@ -276,26 +277,11 @@ void tb_html(struct tbuf *b, const char *s)
     }
 }
 
-/* The length of the valid UTF-8 sequence at S (1..4), or 0. */
-static int utf8_len(const unsigned char *s)
-{
-    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (s[0] >= 0xf8)
-        return 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-        return 0;                  /* overlong, surrogate, beyond U+10FFFF */
-    return n;
-}
-
 void tb_json(struct tbuf *b, const char *s)
 {
     while (*s) {
         unsigned char c = (unsigned char)*s;
-        int n = c >= 0x80 ? utf8_len((const unsigned char *)s) : 1;
+        size_t n = c >= 0x80 ? logformat_utf8_char((const unsigned char *)s, strnlen(s, 4)) : 1;
         if (c == '"' || c == '\\') {
             char e[2] = { '\\', (char)c };
             tb_put(b, e, 2);
@@ -303,7 +289,7 @@ void tb_json(struct tbuf *b, const char *s)
             tb_printf(b, "\\u%04x", c);   /* a stray byte: kept visible, still JSON */
             n = 1;
         } else {
-            tb_put(b, s, (size_t)n);
+            tb_put(b, s, n);
         }
         s += n;
     }

@@ -127,6 +127,14 @@ static int child_setup(struct child *c)
     return listener_init(c);
 }
 
+/* C's state, in its generation's slot (the supervisor's maintenance) and
+ * in its server-wide record (status, metrics). */
+static void child_set_state(struct child *c, enum sb_child_state st)
+{
+    atomic_store(&scoreboard_child(c->sb, c->slot)->state, st);
+    atomic_store(&c->proc->state, st);
+}
+
 int child_main(struct child *c)
 {
     struct sb_child *slot = scoreboard_child(c->sb, c->slot);
@@ -150,8 +158,7 @@ int child_main(struct child *c)
                 c->cfg->threads_per_child, strerror(errno));
         goto out;
     }
-    atomic_store(&slot->state, SB_CHILD_READY);
-    atomic_store(&c->proc->state, SB_CHILD_READY);
+    child_set_state(c, SB_CHILD_READY);
     status = listener_run(c) == 0 ? 0 : 1;
     workq_close(&c->q);
     pool_join(&c->pool);
@@ -174,8 +181,7 @@ void child_begin_stop(struct child *c, enum child_stop how, int drain)
     if ((int)how <= atomic_load(&c->stopping))
         return;
     atomic_store(&c->stopping, how);
-    atomic_store(&scoreboard_child(c->sb, c->slot)->state, SB_CHILD_STOPPING);
-    atomic_store(&c->proc->state, SB_CHILD_STOPPING);
+    child_set_state(c, SB_CHILD_STOPPING);
     if (drain && how == CHILD_GRACEFUL)
         listener_drain_then_stop(c);
     else

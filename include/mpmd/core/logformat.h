@@ -149,6 +149,11 @@ size_t logformat_line(const struct logformat *f, const struct log_request *r,
  * log's and ExtendedStatus's client text. */
 size_t logformat_addr_text(char *out, const struct sockaddr *sa);
 
+/* The length of the well-formed UTF-8 character at S (N bytes left,
+ * S[0] >= 0x80), or 0 if it is not one (overlong, surrogate, beyond
+ * U+10FFFF, cut short). */
+size_t logformat_utf8_char(const unsigned char *s, size_t n);
+
 /* SA's port (IPv4 or IPv6), or -1. */
 int logformat_addr_port(const struct sockaddr *sa);
 

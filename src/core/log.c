@@ -44,10 +44,6 @@ static const char *const level_names[] = {
 static const char *const module_names[LOG_MODULES] = {
     "mpmd", "static", "alias", "proxy", "proxy_http", "proxy_fcgi", "cgi", "status", "log_config",
 };
-static const char day_names[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-static const char month_names[12][4] = {
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-};
 
 /* A line being built in a caller's buffer; one byte is always kept free
  * for the final '\n'. */
@@ -439,7 +435,7 @@ static void put_error_prefix(struct line *l, int module, int level)
     clock_gettime(CLOCK_REALTIME, &now);
     local_time(now.tv_sec, &tm);
     line_printf(l, "[%s %s %02d %02d:%02d:%02d.%06ld %d] [%s:%s] [pid %ld:tid %ld] ",
-                day_names[tm.tm_wday % 7], month_names[tm.tm_mon % 12], tm.tm_mday,
+                logformat_day_abbr[tm.tm_wday % 7], logformat_month_abbr[tm.tm_mon % 12], tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000, tm.tm_year + 1900,
                 module_names[module], level_names[level], (long)getpid(),
                 (long)syscall(SYS_gettid));

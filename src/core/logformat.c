@@ -80,11 +80,11 @@ struct logformat {
 
 static const long long duration_div[] = { 1, 1000, 1000000 };   /* us, ms, s */
 
-static const char day_abbr[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+const char logformat_day_abbr[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const day_full[7] = {
     "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 };
-static const char month_abbr[12][4] = {
+const char logformat_month_abbr[12][4] = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 static const char *const month_full[12] = {
@@ -979,7 +979,7 @@ static size_t put_clf(char *out, const struct tm *tm, long gmtoff)
     out[o++] = '[';
     o += put_padded(out + o, tm->tm_mday, 2);
     out[o++] = '/';
-    memcpy(out + o, month_abbr[(unsigned)tm->tm_mon % 12], 3);
+    memcpy(out + o, logformat_month_abbr[(unsigned)tm->tm_mon % 12], 3);
     o += 3;
     out[o++] = '/';
     o += put_ll(out + o, (long long)tm->tm_year + 1900);
@@ -1045,9 +1045,9 @@ static int fast_conversion(struct tbuf *t, char c, const struct tm *tm, long gmt
     unsigned wday = (unsigned)tm->tm_wday % 7, mon = (unsigned)tm->tm_mon % 12;
     long off = gmtoff < 0 ? -gmtoff : gmtoff;
     switch (c) {
-    case 'a': tput(t, day_abbr[wday], 3); return 1;
+    case 'a': tput(t, logformat_day_abbr[wday], 3); return 1;
     case 'A': tput(t, day_full[wday], strlen(day_full[wday])); return 1;
-    case 'b': case 'h': tput(t, month_abbr[mon], 3); return 1;
+    case 'b': case 'h': tput(t, logformat_month_abbr[mon], 3); return 1;
     case 'B': tput(t, month_full[mon], strlen(month_full[mon])); return 1;
     case 'd': tnum(t, tm->tm_mday, 2, '0'); return 1;
     case 'e': tnum(t, tm->tm_mday, 2, ' '); return 1;

@@ -10,11 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mpmd/core/logformat.h"
 #include "mpmd/core/version.h"
 
-static const char wkday[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-static const char month[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 static char *put2(char *p, int v)
 {
@@ -29,13 +27,13 @@ size_t http_date_format(time_t t, char *out)
     gmtime_r(&t, &tm);
     int year = tm.tm_year + 1900;
     char *p = out;
-    memcpy(p, wkday[tm.tm_wday], 3);
+    memcpy(p, logformat_day_abbr[tm.tm_wday], 3);
     p += 3;
     *p++ = ',';
     *p++ = ' ';
     p = put2(p, tm.tm_mday);
     *p++ = ' ';
-    memcpy(p, month[tm.tm_mon], 3);
+    memcpy(p, logformat_month_abbr[tm.tm_mon], 3);
     p += 3;
     *p++ = ' ';
     p = put2(p, year / 100);
@@ -53,7 +51,7 @@ size_t http_date_format(time_t t, char *out)
 static int month_index(const char *m)
 {
     for (int i = 0; i < 12; i++)
-        if (strncmp(m, month[i], 3) == 0)
+        if (strncmp(m, logformat_month_abbr[i], 3) == 0)
             return i;
     return -1;
 }

@@ -143,6 +143,11 @@ const char *logformat_predefined(const char *nickname, enum logformat_escape *es
 size_t logformat_line(const struct logformat *f, const struct log_request *r,
                       struct logformat_clock *clk, char *buf, size_t cap);
 
+/* "Sun".."Sat" and "Jan".."Dec": the names every log line and HTTP date
+ * uses (%a %b, the error log's time, IMF-fixdate). */
+extern const char logformat_day_abbr[7][4];
+extern const char logformat_month_abbr[12][4];
+
 /* SA's address as %a prints it (no port; v4-mapped IPv6 as IPv4; IPv4
  * by hand, no sprintf) into OUT (INET6_ADDRSTRLEN bytes, not
  * NUL-terminated); its length, 0 when there is none.  Also the error

@@ -435,8 +435,8 @@ static void put_error_prefix(struct line *l, int module, int level)
     clock_gettime(CLOCK_REALTIME, &now);
     local_time(now.tv_sec, &tm);
     line_printf(l, "[%s %s %02d %02d:%02d:%02d.%06ld %d] [%s:%s] [pid %ld:tid %ld] ",
-                logformat_day_abbr[tm.tm_wday % 7], logformat_month_abbr[tm.tm_mon % 12], tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000, tm.tm_year + 1900,
+                logformat_day_abbr[tm.tm_wday % 7], logformat_month_abbr[tm.tm_mon % 12],
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000, tm.tm_year + 1900,
                 module_names[module], level_names[level], (long)getpid(),
                 (long)syscall(SYS_gettid));
 }

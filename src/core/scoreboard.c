@@ -79,8 +79,9 @@ static void counters_zero(struct sb_counters *c)
 /* OUT += IN (OUT may be shared: relaxed adds; IN is read relaxed). */
 static void counters_add(struct sb_counters *out, const struct sb_counters *in)
 {
-#define ADD(f) atomic_fetch_add_explicit(&out->f, atomic_load_explicit(&in->f, memory_order_relaxed), \
-                                         memory_order_relaxed)
+#define ADD(f)                                                                              \
+    atomic_fetch_add_explicit(&out->f, atomic_load_explicit(&in->f, memory_order_relaxed), \
+                              memory_order_relaxed)
     for (int m = 0; m < SB_METHODS; m++)
         for (int s = 0; s < SB_STATUS_CLASSES; s++)
             ADD(requests[m][s]);

@@ -172,7 +172,7 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
     if (rule && rq->peer && !authz_check(rule, rq->peer)) {
         char who[64];
         handler_log(rq, LOGM_CORE, LOGL_ERROR, "client %s denied by server configuration: %s",
-                peer_text(rq->peer, who, sizeof who), rt->path);
+                    peer_text(rq->peer, who, sizeof who), rt->path);
         reply_error(rp, rq->date, 403);
         *server_made = 1;
         return 1;
@@ -279,8 +279,9 @@ static int local_redirect(const struct req_ctx *rq, struct reply *rp)
         rp->local_redirect = NULL;
         reply_release(&rp->out);
         if (depth == MAX_LOCAL_REDIRECTS) {
-            handler_log(rq, LOGM_CORE, LOGL_ERROR, "more than %d local redirects (CGI Location) in a row; "
-                    "the last to %s", MAX_LOCAL_REDIRECTS, target);
+            handler_log(rq, LOGM_CORE, LOGL_ERROR,
+                        "more than %d local redirects (CGI Location) in a row; the last to %s",
+                        MAX_LOCAL_REDIRECTS, target);
             reply_error(rp, rq->date, 500);
             free(target);
             return 1;

@@ -330,8 +330,9 @@ static void reply_redirect_to(const struct req_ctx *rq, const struct alias_entry
         n = handler_absolute_url(rq, target, len, loc, sizeof loc);
     } else if (memmem(target, len, "://", 3) == NULL) {
         /* RedirectMatch may make anything; Apache too answers 500 then. */
-        handler_log(rq, LOGM_ALIAS, LOGL_ERROR, "RedirectMatch %s: '%.*s' is neither a path nor a URL",
-                e->from, (int)len, target);
+        handler_log(rq, LOGM_ALIAS, LOGL_ERROR,
+                    "RedirectMatch %s: '%.*s' is neither a path nor a URL", e->from, (int)len,
+                    target);
         reply_error(rp, rq->date, 500);
         return;
     } else if (len < sizeof loc) {

@@ -444,7 +444,8 @@ static void run_script(const struct req_ctx *rq, struct reply *rp, const char *f
         goto done_early;
     }
     if (spawn(&cp, file, dir[0] ? dir : "/", env.v) == -1) {
-        handler_log(rq, LOGM_CGI, LOGL_ERROR, "cannot run CGI script %s: %s", file, strerror(errno));
+        handler_log(rq, LOGM_CGI, LOGL_ERROR, "cannot run CGI script %s: %s", file,
+                    strerror(errno));
         reply_error(rp, rq->date, errno == EACCES ? 403 : 500);
         cgi_output_free(&out);
         goto done_early;

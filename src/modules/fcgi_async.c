@@ -143,8 +143,9 @@ static int fcgi_answer(struct proxy_request *pr, struct proxy_async *a, struct r
     cgi_errlog_flush(&errlog);
     struct cgi_head *h = f->head;
     if (h->error || !h->done) {
-        handler_log(rq, LOGM_PROXY_FCGI, LOGL_ERROR, h->error ? "%s: malformed header from script: %s" : "%s: %s",
-                who, h->error ? h->error : "end of script output before headers");
+        handler_log(rq, LOGM_PROXY_FCGI, LOGL_ERROR,
+                    h->error ? "%s: malformed header from script: %s" : "%s: %s", who,
+                    h->error ? h->error : "end of script output before headers");
         reply_error(rp, rq->date, 502);
         pa_free(a);
         return HANDLER_DONE;

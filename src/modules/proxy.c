@@ -747,11 +747,10 @@ static char *fcgi_script(const struct req_ctx *rq, struct proxy_request *pr, con
 int proxy_fail_status(const struct proxy_request *pr, int e, const char *what)
 {
     int status = e == ETIMEDOUT ? 504 : (e == EAGAIN || e == EHOSTDOWN) ? 503 : 502;
-    handler_log(pr->rq, LOGM_PROXY, status == 502 ? LOGL_ERROR : LOGL_WARN, "%s %s: %s (answered %d)",
-            what, pr->w->addr.text,
-            e == EHOSTDOWN ? "refused for its retry= time after a failure"
-                           : e == EAGAIN ? "every connection of max= busy" : strerror(e),
-            status);
+    const char *why = e == EHOSTDOWN ? "refused for its retry= time after a failure"
+                      : e == EAGAIN  ? "every connection of max= busy" : strerror(e);
+    handler_log(pr->rq, LOGM_PROXY, status == 502 ? LOGL_ERROR : LOGL_WARN,
+                "%s %s: %s (answered %d)", what, pr->w->addr.text, why, status);
     return status;
 }
 
@@ -816,9 +815,6 @@ static int proxy_prepare(const struct req_ctx *rq, struct proxy_request *pr, con
     return 0;
 }
 
-/* The listener's entry point: an HTTP or FastCGI request without a body
- * is sent and answered from the event loop (proxy_async.c,
- * fcgi_async.c); the rest declines to a handler thread. */
 /* A proxied request is answered: count it in its upstream's record
  * (requests, the upstream's answers by class, or mpmd's own 502/503/504
  * when the upstream failed; the time since the request's first byte). */
@@ -832,6 +828,9 @@ static void proxy_account(const struct proxy_request *pr, const struct reply *rp
     sb_count_upstream(u, rp->status, own, pr->rq->start_us ? dur : 0);
 }
 
+/* The listener's entry point: an HTTP or FastCGI request without a body
+ * is sent and answered from the event loop (proxy_async.c,
+ * fcgi_async.c); the rest declines to a handler thread. */
 static int proxy_fast(const struct req_ctx *rq, struct reply *rp)
 {
     if (rq->async == NULL && rq->resumed == NULL)

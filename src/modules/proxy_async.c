@@ -388,7 +388,7 @@ int proxy_async_answer(struct proxy_request *pr, void *state, struct reply *rp)
         return a->proto->answer(pr, a, rp);
     if (a->fail_error) {
         handler_log(rq, LOGM_PROXY, LOGL_ERROR, "%s: %s (answered 502)", pr->w->addr.text,
-                a->fail_error);
+                    a->fail_error);
         reply_error(rp, rq->date, 502);
     } else {
         reply_error(rp, rq->date, proxy_fail_status(pr, a->fail_errno, a->fail_what));

@@ -362,8 +362,9 @@ static void relay_body(const struct proxy_request *pr, int up, struct proxy_resp
     while (!rl->done && !rl->client_gone && HTTP_PARSER_ERRNO(hp) == HPE_OK) {
         int w = upstream_wait(up, POLLIN, pr->timeout);
         if (w <= 0) {
-            handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s: no data for %d s in the middle of a "
-                    "response body; cut short", pr->w->addr.text, pr->timeout);
+            handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR,
+                        "%s: no data for %d s in the middle of a response body; cut short",
+                        pr->w->addr.text, pr->timeout);
             return;
         }
         ssize_t n = recv(up, buf, cap, 0);
@@ -373,14 +374,15 @@ static void relay_body(const struct proxy_request *pr, int up, struct proxy_resp
             http_parser_execute(hp, st, NULL, 0);   /* EOF: ends a close-delimited body */
             if (!rl->done)
                 handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s closed the connection in the "
-                        "middle of a response body; cut short", pr->w->addr.text);
+                            "middle of a response body; cut short", pr->w->addr.text);
             return;
         }
         http_parser_execute(hp, st, buf, (size_t)n);
     }
     if (!rl->done && !rl->client_gone)
-        handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s sent a malformed response body (%s); cut "
-                "short", pr->w->addr.text, http_errno_name(HTTP_PARSER_ERRNO(hp)));
+        handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR,
+                    "%s sent a malformed response body (%s); cut short", pr->w->addr.text,
+                    http_errno_name(HTTP_PARSER_ERRNO(hp)));
 }
 
 /* Answer with the upstream's 101 and turn the connection into a tunnel. */
@@ -406,7 +408,7 @@ int proxy_http_reply_head(const struct proxy_request *pr, const struct proxy_res
         response_head_set_status_reason(&rp->out.head, resp->status, reason, resp->reason_len);
     if (copy_fields(pr, resp, rp) == -1) {
         handler_log(pr->rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s: response head too large to relay",
-                pr->w->addr.text);
+                    pr->w->addr.text);
         reply_release(&rp->out);
         reply_error(rp, pr->rq->date, 502);
         return -1;
@@ -532,7 +534,7 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
         }
         if (resp.error) {
             handler_log(rq, LOGM_PROXY_HTTP, LOGL_ERROR, "%s: %s (answered 502)", pr->w->addr.text,
-                    resp.error);
+                        resp.error);
             reply_error(rp, rq->date, 502);
         } else {
             reply_error(rp, rq->date, proxy_fail_status(pr, e, nothing ? "no response from"

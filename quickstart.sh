@@ -15,14 +15,15 @@
 set -eu
 cd "$(dirname "$0")"
 
-DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev \
+DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev libssl-dev openssl \
 check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client apache2"
 
 # The upstreams the integration tests start (reverse proxy, FastCGI,
 # WebSocket) and the monitoring tools they check against (promtool,
 # prometheus_client's parser, logrotate): only for `check`.
 TEST_DEPS="gunicorn python3-uvicorn python3-websockets php8.2-fpm php8.2-cli \
-prometheus prometheus-apache-exporter python3-prometheus-client logrotate"
+prometheus prometheus-apache-exporter python3-prometheus-client logrotate \
+testssl.sh sslscan python3-httpx python3-aiohttp"
 
 install_deps() {
     missing=""

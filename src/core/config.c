@@ -51,6 +51,7 @@
 #include "mpmd/core/log.h"
 #include "mpmd/core/logformat.h"
 #include "mpmd/core/module.h"
+#include "mpmd/core/tls.h"
 #include "mpmd/core/secindex.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -176,9 +177,11 @@ static const struct directive directives[] = {
      "the installation prefix (`configure --prefix`, usually /usr/local)", "DIRECTORY", NULL,
      "Base directory for relative paths in this file; `mpmd -d DIR` overrides it", CTX_SERVER, NULL, 0, 0},
     {"Listen", T_LISTEN, F(listen), F(n_listen), 0, CONFIG_MAX_LISTEN, NULL,
-     "none (required)", "PORT|IPV4:PORT|[IPV6]:PORT [NAME]", NULL,
+     "none (required)", "PORT|IPV4:PORT|[IPV6]:PORT [http|https] [NAME]", NULL,
      "Address and port to accept connections on; a bare PORT means every IPv4 and IPv6 "
-     "address", CTX_SERVER, NULL, 0, 0},
+     "address. https: connections speak TLS (without the word: when the site owning the "
+     "address has SSLEngine on, as in Apache); NAME: the systemd socket to take",
+     CTX_SERVER, NULL, 0, 0},
     {"ServerName", T_STRING, F(server_name), 0, 0, 0, NULL, "(host name)", "NAME", NULL,
      "Name the server uses for itself (redirects, error pages), and the Host a virtual host "
      "answers; default: gethostname()", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
@@ -802,7 +805,15 @@ static int set_listen(const struct parse *p, const struct directive *d, int argc
     struct listen_spec spec = {.file = p->file, .line = p->line};
     if (parse_listen_addr(p, d, argv[0], &spec) == -1)
         return -1;
-    if (argc == 2 && set_listen_name(p, d, argv[1], &spec) == -1)
+    int arg = 1;
+    if (argc > arg && strcasecmp(argv[arg], "http") == 0)
+        spec.proto = LISTEN_PROTO_HTTP, arg++;
+    else if (argc > arg && strcasecmp(argv[arg], "https") == 0)
+        spec.proto = LISTEN_PROTO_HTTPS, arg++;
+    if (argc > arg + 1)
+        return fail(p, d->name, "expected ADDRESS [http|https] [NAME], got '%s' after '%s'",
+                    argv[arg + 1], argv[arg]);
+    if (argc > arg && set_listen_name(p, d, argv[arg], &spec) == -1)
         return -1;
     for (int i = 0; i < *n; i++)
         if (strcmp(all[i].text, spec.text) == 0)
@@ -1348,11 +1359,12 @@ static const struct dtype_ops dtypes[] = {
     [T_LIST] = {set_list, 1, 0, 0,
                 "Several directives add to one list; the first one in the file replaces the "
                 "default."},
-    [T_LISTEN] = {set_listen, 1, 2, 0,
+    [T_LISTEN] = {set_listen, 1, 3, 1,
                   "Repeatable. Addresses are numeric (host names are not looked up); a bare "
                   "PORT listens on `[::]:PORT` for IPv4 and IPv6 alike. NAME is the optional "
-                  "socket name (systemd `FileDescriptorName=`). The same address twice is an "
-                  "error."},
+                  "socket name (systemd `FileDescriptorName=`). `http` or `https` after the address "
+                  "sets the protocol (a socket named http or https is written `Listen 80 http "
+                  "http`). The same address twice is an error."},
     [T_ACCESSLOG] = {set_accesslog, 1, 2, 0,
                      "A relative PATH is taken from ServerRoot. `common` is Apache's Common "
                      "Log Format; `combined` adds Referer and User-Agent."},
@@ -1607,7 +1619,8 @@ static int apply_module(struct parse *p, int argc, char **argv)
     if (*conf == NULL && (*conf = mpmd_conf_modules[i]->create()) == NULL)
         return fail_oom(p, &d);
     struct directive_place at = {.ctx = p->section >= 0 ? CTX_DIR
-                                        : p->vhost >= 0 ? CTX_VHOST : CTX_SERVER};
+                                        : p->vhost >= 0 ? CTX_VHOST : CTX_SERVER,
+                                 .file = p->file, .line = p->line};
     if (p->section >= 0) {
         const struct section *s = &p->target->sections[p->section];
         at.section_kind = (int)s->kind;
@@ -2661,6 +2674,10 @@ struct config *config_load(const char *file, const char *server_root, char *err,
     }
     struct config *cfg = config_parse_text(file, text, server_root, err, errlen);
     free(text);
+    if (cfg && tls_build(cfg, err, errlen) == -1) {
+        config_free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 

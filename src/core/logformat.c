@@ -52,7 +52,7 @@ enum lf_type {
     LF_PROTOCOL, LF_REQ_HEADER, LF_RESP_HEADER, LF_KEEPALIVE, LF_LOG_ID, LF_METHOD,
     LF_PORT, LF_LOCAL_PORT, LF_REMOTE_PORT, LF_PID, LF_TID, LF_HEXTID, LF_QUERY,
     LF_REQUEST_LINE, LF_HANDLER, LF_STATUS, LF_TIME, LF_USER, LF_PATH, LF_SERVER_NAME,
-    LF_HOST, LF_CONN_STATUS,
+    LF_HOST, LF_CONN_STATUS, LF_SSL_VAR,
     LF_NTYPES
 };
 
@@ -353,7 +353,8 @@ static int letter_type(char c)
     case 'B': return LF_BYTES;
     case 'C': return LF_COOKIE;
     case 'D': return LF_DURATION;
-    case 'c': case 'e': case 'F': case 'l': case 'n': case 'x': return LF_MISSING;
+    case 'c': case 'e': case 'F': case 'l': case 'n': return LF_MISSING;
+    case 'x': return LF_SSL_VAR;
     case 'f': return LF_FILENAME;
     case 'H': return LF_PROTOCOL;
     case 'i': return LF_REQ_HEADER;
@@ -408,7 +409,7 @@ static int resolve(struct builder *b, struct lf_item *it, char c, size_t start, 
     else if (it->type == LF_LOG_ID && strcmp(arg, "c") == 0)
         it->type = LF_MISSING;          /* the connection's log id: none */
     else if ((it->type == LF_REQ_HEADER || it->type == LF_RESP_HEADER ||
-              it->type == LF_COOKIE) && it->arg_len == 0)
+              it->type == LF_COOKIE || it->type == LF_SSL_VAR) && it->arg_len == 0)
         it->type = LF_MISSING;
     b->needs |= needs_of[it->type];
     return 0;
@@ -757,6 +758,17 @@ static void get_req_header(const struct ctx *c, struct val *v)
 static void get_resp_header(const struct ctx *c, struct val *v)
 {
     header(c, 1, c->f->text + c->it->arg, c->it->arg_len, v);
+}
+
+/* %{NAME}x: mod_ssl's variables (SSL_PROTOCOL, SSL_CIPHER, ...); "-" on
+ * a plain connection or for a name the connection layer does not know. */
+static void get_ssl_var(const struct ctx *c, struct val *v)
+{
+    const struct log_request *r = c->r;
+    size_t n = 0;
+    const char *s = r->ssl_var ? r->ssl_var(r->ctx, c->f->text + c->it->arg, c->it->arg_len, &n)
+                               : NULL;
+    set_str(v, V_TEXT, s, n);
 }
 
 static int is_space(char ch)
@@ -1192,7 +1204,7 @@ static getter *const getters[LF_NTYPES] = {
     [LF_REQUEST_LINE] = get_request_line, [LF_HANDLER] = get_handler, [LF_STATUS] = get_status,
     [LF_TIME] = get_time, [LF_USER] = get_user, [LF_PATH] = get_path,
     [LF_SERVER_NAME] = get_server_name, [LF_HOST] = get_host,
-    [LF_CONN_STATUS] = get_conn_status,
+    [LF_CONN_STATUS] = get_conn_status, [LF_SSL_VAR] = get_ssl_var,
 };
 
 /* ==== escaping ========================================================== */

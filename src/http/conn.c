@@ -45,7 +45,9 @@
 #include "mpmd/mpm/child.h"
 #include "mpmd/http/dispatch.h"
 #include "mpmd/http/evscan.h"
+#include "mpmd/core/tls.h"
 #include "mpmd/http/route.h"
+#include "mpmd/http/tls_io.h"
 #include "mpmd/http/tunnel.h"
 
 /* ---- replies ------------------------------------------------------ */
@@ -74,11 +76,150 @@ static void conn_finish_head(struct conn *c, struct reply *rp)
 
 /* ---- sending ------------------------------------------------------ */
 
-/* Send what is left of O on FD.  Returns 1 when everything is sent, 0
+/* ---- the transport: TCP, or TLS over it --------------------------- */
+
+#define TLS_RECORD 16384          /* the most plaintext one TLS record carries */
+
+/* After a TLS call on C returned R (tls_io.h): remember the event it waits
+ * for; return R as recv/send would (-1 with errno EAGAIN, or EIO). */
+static ssize_t tls_result(struct conn *c, ssize_t r, int want)
+{
+    c->tls_want = (uint8_t)want;
+    if (r >= 0)
+        return r;
+    errno = r == TLS_IO_AGAIN ? EAGAIN : EIO;
+    return -1;
+}
+
+/* Read up to LEN bytes from C's client (decrypted on HTTPS). */
+static ssize_t io_recv(struct conn *c, void *buf, size_t len)
+{
+    if (c->ssl == NULL)
+        return recv(c->fd, buf, len, 0);
+    int want;
+    ssize_t r = tls_io_read(c->ssl, buf, len, &want);
+    return tls_result(c, r, want);
+}
+
+static ssize_t io_tls_send(struct conn *c, const void *buf, size_t len)
+{
+    int want;
+    ssize_t r = tls_io_write(c->ssl, buf, len, &want);
+    return tls_result(c, r, want);
+}
+
+/* Whether C's TLS holds decrypted bytes that no event will announce. */
+static int io_pending(const struct conn *c)
+{
+    return c->ssl != NULL && tls_io_pending(c->ssl);
+}
+
+/* The poll events C waits for: what its last TLS call wants, else IN or
+ * OUT as the caller says. */
+static short io_poll_events(const struct conn *c, short plain)
+{
+    return c->tls_want == TLS_WANT_READ ? POLLIN : c->tls_want == TLS_WANT_WRITE ? POLLOUT
+                                                                                 : plain;
+}
+
+/* The same as a libevent event. */
+static short io_event(const struct conn *c, short plain)
+{
+    return c->tls_want == TLS_WANT_READ ? EV_READ : c->tls_want == TLS_WANT_WRITE ? EV_WRITE
+                                                                                  : plain;
+}
+
+/* N bytes of O went out: head first, then body, then file. */
+static void out_account(struct reply_out *o, size_t n, long long *body_sent)
+{
+    size_t h = o->head.len - o->head_sent;
+    if (n <= h) {
+        o->head_sent += n;
+        return;
+    }
+    o->head_sent = o->head.len;
+    n -= h;
+    size_t b = o->body_len - o->body_sent;
+    size_t from_body = n < b ? n : b;
+    o->body_sent += from_body;
+    o->file_pos += (off_t)(n - from_body);
+    *body_sent += (long long)n;
+}
+
+/* The next bytes of O for one TLS write, in BUF (TLS_RECORD bytes):
+ * what is left of head and body, topped up from the file, so a small
+ * response is one record.  A large body in memory is written from where
+ * it is.  Built from O's counters alone, so a write that must be retried
+ * gets the same bytes again (OpenSSL's rule).  Returns the length, with
+ * *DATA where they are, or -1 (the file shrank, or cannot be read). */
+static ssize_t out_tls_chunk(const struct reply_out *o, char *buf, const char **data)
+{
+    size_t h = o->head.len - o->head_sent, b = o->body_len - o->body_sent, n = 0;
+    if (h == 0 && b >= TLS_RECORD) {
+        *data = (const char *)o->body + o->body_sent;
+        return (ssize_t)b;
+    }
+    size_t take = h < TLS_RECORD ? h : TLS_RECORD;
+    memcpy(buf, response_head_data(&o->head) + o->head_sent, take);
+    n = take;
+    take = b < TLS_RECORD - n ? b : TLS_RECORD - n;
+    memcpy(buf + n, (const char *)o->body + o->body_sent, take);
+    n += take;
+    off_t f = o->file_end - o->file_pos;
+    if (n < TLS_RECORD && f > 0) {
+        size_t want = (size_t)f < TLS_RECORD - n ? (size_t)f : TLS_RECORD - n;
+        ssize_t r;
+        do
+            r = pread(o->file_fd, buf + n, want, o->file_pos);
+        while (r == -1 && errno == EINTR);
+        if (r <= 0)
+            return -1;
+        n += (size_t)r;
+    }
+    *data = buf;
+    return (ssize_t)n;
+}
+
+/* out_send over TLS: records of up to 16 KB (nginx's ssl_buffer_size),
+ * or the file straight from the page cache with kernel TLS. */
+static int out_send_tls(struct conn *c, struct reply_out *o, long long *body_sent)
+{
+    char buf[TLS_RECORD];
+    for (;;) {
+        int files_left = o->file_pos < o->file_end;
+        if (o->head_sent == o->head.len && o->body_sent == o->body_len && !files_left)
+            return 1;
+        ssize_t n;
+        if (o->head_sent == o->head.len && o->body_sent == o->body_len &&
+            tls_io_ktls_send(c->ssl)) {
+            int want;
+            off_t left = o->file_end - o->file_pos;
+            n = tls_result(c, tls_io_sendfile(c->ssl, o->file_fd, o->file_pos,
+                                              left > 0x7ffff000 ? 0x7ffff000 : (size_t)left,
+                                              &want), want);
+        } else {
+            const char *data;
+            ssize_t len = out_tls_chunk(o, buf, &data);
+            if (len == -1)
+                return -1;
+            n = io_tls_send(c, data, (size_t)len);
+        }
+        if (n == -1)
+            return errno == EAGAIN ? 0 : -1;
+        if (n == 0)
+            return -1;
+        out_account(o, (size_t)n, body_sent);
+    }
+}
+
+/* Send what is left of O on C.  Returns 1 when everything is sent, 0
  * when the socket would block, -1 on error (peer gone).  Adds body bytes
  * sent to *BODY_SENT.  Any owner. */
-static int out_send(int fd, struct reply_out *o, long long *body_sent)
+static int out_send(struct conn *c, struct reply_out *o, long long *body_sent)
 {
+    if (c->ssl)
+        return out_send_tls(c, o, body_sent);
+    int fd = c->fd;
     while (o->head_sent < o->head.len || o->body_sent < o->body_len) {
         struct iovec iov[2] = {
             { (char *)response_head_data(&o->head) + o->head_sent, o->head.len - o->head_sent },
@@ -112,11 +253,11 @@ static int out_send(int fd, struct reply_out *o, long long *body_sent)
     return 1;
 }
 
-/* Wait until FD is writable or the timeout passes (MPM worker).
- * Returns 1 writable, 0 timeout/error. */
-static int wait_writable(int fd, int timeout_s)
+/* Wait until C can take more output (or what its TLS wants) or the
+ * timeout passes (MPM worker).  Returns 1 ready, 0 timeout/error. */
+static int wait_writable(const struct conn *c, int timeout_s)
 {
-    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    struct pollfd p = { .fd = c->fd, .events = io_poll_events(c, POLLOUT) };
     int r;
     do {
         r = poll(&p, 1, timeout_s * 1000);
@@ -158,9 +299,12 @@ static int conn_arm(struct conn *c, short what, const struct timeval *tv);
  * level-triggered.  ON_LISTENER: the caller is the listener thread. */
 static void conn_wait_input(struct conn *c, const struct timeval *tv, int on_listener)
 {
-    int more = c->recv_full;
+    int more = c->recv_full || io_pending(c);
     c->recv_full = 0;
-    if (conn_arm(c, on_listener ? EV_READ | EV_ET : EV_READ, tv) == 0 && more && on_listener)
+    short what = io_event(c, EV_READ);   /* a TLS handshake may wait to write */
+    if (what == EV_READ && on_listener)
+        what |= EV_ET;
+    if (conn_arm(c, what, tv) == 0 && more && on_listener)
         event_active(&c->ev, EV_READ, 1);
 }
 
@@ -209,9 +353,14 @@ static void conn_disarm(struct conn *c)
     }
 }
 
-struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int peerlen)
+struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int peerlen,
+                      struct ssl_ctx_st *tls)
 {
     struct conn *c = calloc(1, sizeof *c);
+    if (c && tls && (c->ssl = tls_io_new(tls, fd, c)) == NULL) {
+        free(c);
+        c = NULL;
+    }
     if (!c) {
         log_msg(ch->log, LOGL_ERROR, "out of memory accepting a connection; closing it");
         close(fd);
@@ -243,6 +392,8 @@ void conn_close(struct conn *c)
     }
     http_request_free(&c->req);
     free(c->resp_head);
+    if (c->ssl)
+        tls_io_free(c->ssl);      /* no close_notify: an abort must look like one */
     close(c->fd);
     atomic_fetch_sub_explicit(&ch->proc->conns[c->state], 1, memory_order_relaxed);
     free(c);
@@ -274,6 +425,11 @@ static void linger_wait(struct conn *c)
  * thread): the connection goes to the listener holding no buffer. */
 static void conn_linger(struct conn *c)
 {
+    if (c->ssl) {                 /* close_notify first; the rest is TCP's */
+        tls_io_close_notify(c->ssl);
+        tls_io_free(c->ssl);      /* its buffers go now, not after lingering */
+        c->ssl = NULL;
+    }
     if (shutdown(c->fd, SHUT_WR) == -1) {
         conn_close(c);
         return;
@@ -321,8 +477,11 @@ static ssize_t conn_fill(struct conn *c)
     if (room == 0)
         return -3;
     /* recv, not read: it skips the VFS layer (access hooks, fsnotify). */
-    ssize_t n = recv(c->fd, c->req.buf + c->req.len, room, 0);
-    c->recv_full = n > 0 && (size_t)n == room;   /* the socket may hold more */
+    ssize_t n = io_recv(c, c->req.buf + c->req.len, room);
+    /* The socket may hold more: when the buffer filled, or on HTTPS after
+     * any record (OpenSSL reads one at a time; the rest of what came
+     * raises no new edge). */
+    c->recv_full = n > 0 && ((size_t)n == room || c->ssl);
     if (n > 0) {
         c->req.len += (uint32_t)n;
         return n;
@@ -391,8 +550,12 @@ static enum read_result conn_read_request(struct conn *c)
 
 /* Send the N buffers of IOV completely, waiting up to Timeout each time
  * the socket is full.  0, or -1 (the client is gone or stopped reading). */
+static int conn_sendv_blocking_tls(struct conn *c, struct iovec *iov, int n);
+
 static int conn_sendv_blocking(struct conn *c, struct iovec *iov, int n)
 {
+    if (c->ssl)
+        return conn_sendv_blocking_tls(c, iov, n);
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     while (msg.msg_iovlen > 0 && msg.msg_iov->iov_len == 0)
         msg.msg_iov++, msg.msg_iovlen--;
@@ -419,6 +582,49 @@ static int conn_sendv_blocking(struct conn *c, struct iovec *iov, int n)
     return 0;
 }
 
+/* Write LEN bytes of DATA over C's TLS, waiting up to Timeout whenever it
+ * would block (retrying with the same bytes).  0 or -1. */
+static int tls_send_all(struct conn *c, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = io_tls_send(c, data, len);
+        if (w > 0) {
+            data += w;
+            len -= (size_t)w;
+            continue;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = io_poll_events(c, POLLOUT)};
+        if (w == 0 || errno != EAGAIN || poll(&pfd, 1, c->child->cfg->timeout * 1000) <= 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* conn_sendv_blocking over TLS: small buffers gathered into one record,
+ * large ones written where they are. */
+static int conn_sendv_blocking_tls(struct conn *c, struct iovec *iov, int n)
+{
+    char buf[TLS_RECORD];
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        if (iov[i].iov_len >= TLS_RECORD) {
+            if ((used && tls_send_all(c, buf, used) == -1) ||
+                tls_send_all(c, iov[i].iov_base, iov[i].iov_len) == -1)
+                return -1;
+            used = 0;
+            continue;
+        }
+        if (used + iov[i].iov_len > TLS_RECORD) {
+            if (tls_send_all(c, buf, used) == -1)
+                return -1;
+            used = 0;
+        }
+        memcpy(buf + used, iov[i].iov_base, iov[i].iov_len);
+        used += iov[i].iov_len;
+    }
+    return used ? tls_send_all(c, buf, used) : 0;
+}
+
 /* Send all of BUF (LEN bytes), waiting up to Timeout for room.  0 or -1. */
 static int conn_send_blocking(struct conn *c, const char *buf, size_t len)
 {
@@ -431,7 +637,9 @@ static int conn_send_blocking(struct conn *c, const char *buf, size_t len)
 static int conn_wait_readable(struct conn *c)
 {
     int left = read_time_left(c);
-    struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+    if (io_pending(c))
+        return 0;
+    struct pollfd pfd = { .fd = c->fd, .events = io_poll_events(c, POLLIN) };
     int n = left > 0 ? poll(&pfd, 1, left * 1000) : 0;
     if (n > 0 || (n == -1 && errno == EINTR))
         return 0;
@@ -624,6 +832,8 @@ static int stream_tunnel(void *ctx, int fd, const char *pending, size_t len, int
     }
     struct tunnel *t = tunnel_new(c->fd, fd, idle_s);
     const struct request *r = &c->req;
+    if (t && c->ssl)
+        tunnel_set_tls(t, c->ssl);
     if (t == NULL || tunnel_push(t, 0, pending, len) == -1 ||
         tunnel_push(t, 1, r->buf + r->parsed, r->len - r->parsed) == -1) {
         tunnel_free(t);
@@ -776,6 +986,34 @@ static const char *raw_first_line(const struct conn *c, size_t *len)
 /* One access-log line for the request C just finished, whose request
  * line (or NULL) is LINE, LEN bytes (ABORTED: the client went away before
  * the response was out). */
+/* logformat's ssl_var: mod_ssl's variables of C's TLS; NULL ("-") on a
+ * plain connection. */
+static const char *log_ssl_var(const void *ctx, const char *name, size_t name_len,
+                               size_t *value_len)
+{
+    const struct conn *c = ctx;
+    if (c->ssl == NULL)
+        return NULL;
+    struct tls_info ti;
+    tls_io_info(c->ssl, &ti);
+    const char *v = NULL;
+#define IS(s) (name_len == sizeof s - 1 && memcmp(name, s, name_len) == 0)
+    if (IS("HTTPS"))
+        v = "on";
+    else if (IS("SSL_PROTOCOL"))
+        v = ti.protocol;
+    else if (IS("SSL_CIPHER"))
+        v = ti.cipher;
+    else if (IS("SSL_SESSION_RESUMED"))
+        v = ti.resumed ? "Resumed" : "Initial";
+    else if (IS("SSL_TLS_SNI"))
+        v = ti.sni;
+#undef IS
+    if (v)
+        *value_len = strlen(v);
+    return v;
+}
+
 static void conn_log_request(struct conn *c, const struct logger *lg, const char *line,
                              size_t len, int64_t dur, int aborted)
 {
@@ -787,7 +1025,8 @@ static void conn_log_request(struct conn *c, const struct logger *lg, const char
         .start = { (time_t)(c->req_start_us / 1000000), (long)(c->req_start_us % 1000000) * 1000 },
         .duration_us = dur, .pid = c->child->pid, .keepalive_count = c->served,
         .conn_status = aborted ? 'X' : c->keep_alive ? '+' : '-',
-        .req_header = log_req_header, .resp_header = log_resp_header, .ctx = c,
+        .req_header = log_req_header, .resp_header = log_resp_header,
+        .ssl_var = log_ssl_var, .ctx = c,
     };
     r.request_line = line;
     r.request_line_len = len;
@@ -923,6 +1162,28 @@ static struct handler_waiter *conn_suspend(void *ctx, const struct handler_async
                                            void *state, int timeout_ms);
 static void *conn_take_resumed(struct conn *c);
 
+/* HTTPS: the Host must name a site the TLS handshake could have served
+ * (Apache's rule): with SNI, a Host whose site has another TLS setup than
+ * the one SNI chose gets 421, and a request with no Host at all 400.  No
+ * SNI: the Host decides alone. */
+static void conn_check_sni(struct conn *c)
+{
+    int named;
+    const struct config *sni = tls_io_sni_site(c->ssl, &named);
+    if (!named)
+        return;
+    size_t hlen;
+    if (http_request_host(&c->req, &hlen) == NULL && c->req.url_len > 0 &&
+        c->req.buf[c->req.url_off] == '/') {
+        c->req.error_status = 400;
+        c->req.error_reason = "a host name was sent by SNI, but the request names none";
+    } else if (sni != NULL && c->site != sni && !tls_compatible(sni, c->site)) {
+        c->req.error_status = 421;
+        c->req.error_reason = "the Host names a site whose TLS setup differs from the one "
+                              "SNI chose";
+    }
+}
+
 /* Build the reply for the complete (or failed) request in C: an error
  * page, or what the handler answers.  With LISTENER (the listener
  * thread), only the handler's non-blocking entry point runs; returns
@@ -934,13 +1195,19 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
     c->is_head = c->req.parser.method == HTTP_HEAD && !c->req.error_status;
     c->rec = rec;
     c->head_in = c->req.parsed > c->req.line_off ? c->req.parsed - c->req.line_off : 0;
+    if (!c->req.error_status && c->site == NULL) {
+        c->site = choose_site(c);
+        if (c->ssl)
+            conn_check_sni(c);
+    }
+    struct tls_info tls;
+    if (c->ssl)
+        tls_io_info(c->ssl, &tls);
     if (c->req.error_status) {
         conn_log(c, LOGL_INFO, "bad request (%d): %s", c->req.error_status,
                  c->req.error_reason ? c->req.error_reason : "malformed");
         reply_error(rp, date, c->req.error_status);
     } else {
-        if (c->site == NULL)
-            c->site = choose_site(c);
         if (c->child->cfg->extended_status)
             conn_status_begin(c, rec);
         struct body_reader body = { conn_read_body, c };
@@ -952,7 +1219,8 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
                                   .stream = cs ? &stream : NULL,
                                   .async = listener ? &async : NULL,
                                   .resumed = conn_take_resumed(c),
-                                  .start_us = c->req_start_us };
+                                  .start_us = c->req_start_us,
+                                  .tls = c->ssl ? &tls : NULL };
         int d = dispatch_request(&in, rp, listener);
         if (d != DISPATCH_DONE)
             return d;
@@ -1093,7 +1361,7 @@ static int conn_stream_finish(struct conn *c, struct conn_stream *cs, struct rep
  * Owner (listener or handler thread). */
 static int conn_send_reply(struct conn *c, struct reply *rp)
 {
-    int r = out_send(c->fd, &rp->out, &c->body_sent);
+    int r = out_send(c, &rp->out, &c->body_sent);
     if (r == 1) {
         reply_release(&rp->out);
         return 1;
@@ -1112,7 +1380,7 @@ static int conn_send_reply(struct conn *c, struct reply *rp)
     }
     *c->out = rp->out;
     conn_set_state(c, CONN_WRITING);
-    conn_arm(c, EV_WRITE, c->child->lst.tv_write);
+    conn_arm(c, io_event(c, EV_WRITE), c->child->lst.tv_write);
     return 0;
 }
 
@@ -1372,7 +1640,7 @@ static void conn_send_timeout_reply(struct conn *c, struct date_cache *date)
     reply_error(&rp, date, 408);
     conn_finish_head(c, &rp);
     c->status = 408;
-    out_send(c->fd, &rp.out, &ignored);
+    out_send(c, &rp.out, &ignored);
     conn_request_done(c);
 }
 
@@ -1404,7 +1672,10 @@ static void on_readable(struct conn *c)
         conn_wait_read(c, 1);
         break;
     case READ_GONE:
-        conn_close(c);
+        if (c->ssl)
+            conn_linger(c);   /* a refused handshake: let its alert reach the client */
+        else
+            conn_close(c);
         break;
     }
 }
@@ -1421,9 +1692,9 @@ static void on_read_timeout(struct conn *c)
 
 static void on_writable(struct conn *c)
 {
-    int r = out_send(c->fd, c->out, &c->body_sent);
+    int r = out_send(c, c->out, &c->body_sent);
     if (r == 0) {
-        conn_arm(c, EV_WRITE, c->child->lst.tv_write);
+        conn_arm(c, io_event(c, EV_WRITE), c->child->lst.tv_write);
         return;
     }
     reply_release(c->out);
@@ -1504,10 +1775,11 @@ void conn_start(struct conn *c)
  * give it to the listener as before). */
 static enum next_step conn_next_here(struct conn *c)
 {
-    if (workq_pending(&c->child->q) > 0)
+    if (workq_pending(&c->child->q) > 0 && !io_pending(c))
         return NEXT_IDLE;
     struct pollfd p = { .fd = c->fd, .events = POLLIN };
-    if (poll(&p, 1, CONN_HANDLER_WAIT_MS) != 1 || (p.revents & (POLLERR | POLLNVAL)))
+    if (!io_pending(c) &&
+        (poll(&p, 1, CONN_HANDLER_WAIT_MS) != 1 || (p.revents & (POLLERR | POLLNVAL))))
         return NEXT_IDLE;
     conn_begin_stage(c, 0);
     switch (conn_read_request(c)) {
@@ -1550,13 +1822,15 @@ static void run_event(struct worker *w, struct conn *c)
  * timeout, -1 stop requested while idle. */
 static int wait_readable(struct conn *c, int timeout_s, int idle)
 {
-    struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+    if (io_pending(c))
+        return 1;
+    struct pollfd p[2] = { { .fd = c->fd, .events = io_poll_events(c, POLLIN) },
                            { .fd = c->child->stop_pipe[0], .events = POLLIN } };
     int r;
     do {
         r = poll(p, idle ? 2 : 1, timeout_s * 1000);
     } while (r == -1 && errno == EINTR);
-    if (r > 0 && idle && (p[1].revents & POLLIN) && !(p[0].revents & POLLIN))
+    if (r > 0 && idle && (p[1].revents & POLLIN) && !(p[0].revents & (POLLIN | POLLOUT)))
         return -1;
     return r > 0;
 }
@@ -1572,7 +1846,7 @@ static enum next_step worker_read(struct worker *w, struct conn *c)
     for (;;) {
         enum read_result r = conn_read_request(c);
         if (r == READ_GONE)
-            return NEXT_CLOSE;
+            return c->ssl ? NEXT_LINGER : NEXT_CLOSE;
         if (r == READ_READY)
             return c->discarding ? conn_discard_next(c) : NEXT_SERVE;
         int idle = c->req.len == 0 && c->served > 0 && !c->discarding;
@@ -1598,8 +1872,8 @@ static enum next_step worker_read(struct worker *w, struct conn *c)
 static int worker_send(struct conn *c, struct reply *rp)
 {
     int r;
-    while ((r = out_send(c->fd, &rp->out, &c->body_sent)) == 0)
-        if (!wait_writable(c->fd, c->child->cfg->timeout))
+    while ((r = out_send(c, &rp->out, &c->body_sent)) == 0)
+        if (!wait_writable(c, c->child->cfg->timeout))
             break;
     reply_release(&rp->out);
     return r;

@@ -138,7 +138,8 @@ size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t l
         host = rq->site->server_name;
         hlen = strlen(host);
     }
-    int n = snprintf(out, cap, "http://%.*s%.*s", (int)hlen, host, (int)len, path);
+    int n = snprintf(out, cap, "%s://%.*s%.*s", rq->tls ? "https" : "http", (int)hlen, host,
+                     (int)len, path);
     return n < 0 || (size_t)n >= cap ? cap : (size_t)n;
 }
 
@@ -314,7 +315,7 @@ int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listene
                          .date = in->date, .body = listener ? NULL : in->body,
                          .stream = listener ? NULL : in->stream,
                          .async = listener ? in->async : NULL, .resumed = in->resumed,
-                         .start_us = in->start_us};
+                         .start_us = in->start_us, .tls = in->tls};
     route_begin(&rt, in->site, raw, rawlen);
     int server_made;
     int r = run(&rq, &rt, rp, listener, &server_made);

@@ -22,6 +22,7 @@
 
 #include "mpmd/http/evscan.h"
 #include "mpmd/http/response.h"
+#include "mpmd/http/tls_io.h"
 
 #define TUNNEL_READ_CHUNK 16384
 #define TUNNEL_READS_PER_EVENT 4     /* then let other connections run */
@@ -34,6 +35,7 @@ struct tunnel_side {
     struct event rd, wr;
     char *pend;                      /* bytes waiting to be written to FD; owned */
     size_t pend_len, pend_off;
+    struct ssl_st *ssl;              /* the client's TLS (side 0 on HTTPS), not owned */
     int eof;                         /* FD sent EOF */
     int rd_on;                       /* RD is registered */
 };
@@ -59,6 +61,36 @@ struct tunnel *tunnel_new(int a, int b, int idle_s)
     t->s[0].t = t->s[1].t = t;
     t->idle.tv_sec = idle_s > 0 ? idle_s : 60;
     return t;
+}
+
+void tunnel_set_tls(struct tunnel *t, struct ssl_st *ssl)
+{
+    t->s[0].ssl = ssl;
+}
+
+/* recv/send on side S, through its TLS when it has one: -1 with errno
+ * EAGAIN when it would block (a TLS call that needs the other direction,
+ * rare after the handshake, waits for this one's event too). */
+static ssize_t side_recv(struct tunnel_side *s, char *buf, size_t len)
+{
+    if (s->ssl == NULL)
+        return recv(s->fd, buf, len, MSG_DONTWAIT);
+    int want;
+    ssize_t n = tls_io_read(s->ssl, buf, len, &want);
+    if (n < 0)
+        errno = n == TLS_IO_AGAIN ? EAGAIN : EIO;
+    return n < 0 ? -1 : n;
+}
+
+static ssize_t side_send(struct tunnel_side *s, const char *buf, size_t len)
+{
+    if (s->ssl == NULL)
+        return send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    int want;
+    ssize_t n = tls_io_write(s->ssl, buf, len, &want);
+    if (n < 0)
+        errno = n == TLS_IO_AGAIN ? EAGAIN : EIO;
+    return n < 0 ? -1 : n;
 }
 
 int tunnel_push(struct tunnel *t, int to_b, const char *data, size_t len)
@@ -132,8 +164,7 @@ static int tunnel_finished(const struct tunnel *t)
 static int flush_pending(struct tunnel_side *to)
 {
     while (to->pend_off < to->pend_len) {
-        ssize_t n = send(to->fd, to->pend + to->pend_off, to->pend_len - to->pend_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = side_send(to, to->pend + to->pend_off, to->pend_len - to->pend_off);
         if (n > 0) {
             to->pend_off += (size_t)n;
             continue;
@@ -149,8 +180,11 @@ static int flush_pending(struct tunnel_side *to)
 /* Side FROM ended its sending: pass the EOF on once its bytes are out. */
 static void pass_eof(struct tunnel_side *from, struct tunnel_side *to)
 {
-    if (from->eof && to->pend_len == 0)
+    if (from->eof && to->pend_len == 0) {
+        if (to->ssl)
+            tls_io_close_notify(to->ssl);
         shutdown(to->fd, SHUT_WR);
+    }
 }
 
 /* BUF (LEN bytes, read from the other side) for TO: sent now, the rest
@@ -159,7 +193,7 @@ static int relay(struct tunnel_side *to, const char *buf, size_t len)
 {
     size_t off = 0;
     while (off < len) {
-        ssize_t n = send(to->fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = side_send(to, buf + off, len - off);
         if (n > 0) {
             off += (size_t)n;
             continue;
@@ -186,7 +220,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     }
     char buf[TUNNEL_READ_CHUNK];
     for (int i = 0; i < TUNNEL_READS_PER_EVENT; i++) {
-        ssize_t n = recv(from->fd, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t n = side_recv(from, buf, sizeof buf);
         if (n == -1 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n < 0) {
@@ -213,6 +247,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             return;
         }
     }
+    if (from->ssl && tls_io_pending(from->ssl))
+        event_active(&from->rd, EV_READ, 1);   /* decrypted bytes raise no event */
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
@@ -256,6 +292,8 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
                 tunnel_end(t);
                 return;
             }
+            if (from->ssl && tls_io_pending(from->ssl))
+                event_active(&from->rd, EV_READ, 1);
         }
     }
 }

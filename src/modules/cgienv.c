@@ -154,7 +154,15 @@ int cgi_env_build(const struct req_ctx *rq, const struct cgi_script *s, long lon
     handler_addr_text(rq->peer, ip, sizeof ip, &port);
     put_str(&o, "REMOTE_ADDR", ip);
     put_num(&o, "REMOTE_PORT", port);
-    put_str(&o, "REQUEST_SCHEME", "http");
+    put_str(&o, "REQUEST_SCHEME", rq->tls ? "https" : "http");
+    if (rq->tls) {                    /* mod_ssl's StdEnvVars, the common part */
+        put_str(&o, "HTTPS", "on");
+        put_str(&o, "SSL_PROTOCOL", rq->tls->protocol);
+        put_str(&o, "SSL_CIPHER", rq->tls->cipher);
+        put_str(&o, "SSL_SESSION_RESUMED", rq->tls->resumed ? "Resumed" : "Initial");
+        if (rq->tls->sni)
+            put_str(&o, "SSL_TLS_SNI", rq->tls->sni);
+    }
     put_str(&o, "REQUEST_METHOD", http_method_str((enum http_method)rq->method));
     const char *path, *query = NULL;
     size_t plen;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "mpmd/core/module.h"
+#include "mpmd/core/tls.h"
 #include "mpmd/http/handler.h"
 #include "mpmd/modules/alias.h"
 #include "mpmd/modules/cgi.h"
@@ -17,6 +18,7 @@ const struct conf_module *const mpmd_conf_modules[] = {
     &cgi_conf_module,
     &status_conf_module,
     &metrics_conf_module,
+    &tls_conf_module,
     NULL,
 };
 

@@ -122,7 +122,10 @@ static void add_forwarded(const struct proxy_request *pr, struct strbuf *b)
         sb_field(b, "X-Forwarded-Host", host, n);
     sb_field(b, "X-Forwarded-Server", pr->rq->site->server_name,
              strlen(pr->rq->site->server_name));
-    sb_field(b, "X-Forwarded-Proto", "http", 4);
+    if (pr->rq->tls)
+        sb_field(b, "X-Forwarded-Proto", "https", 5);
+    else
+        sb_field(b, "X-Forwarded-Proto", "http", 4);
 }
 
 /* Whether the client's field NAME (N bytes) is passed on. */

@@ -5,6 +5,7 @@
  * and wakes the loop) and activate resume_ev / drained_ev. */
 #include "config.h"
 
+#include "mpmd/core/tls.h"
 #include "mpmd/mpm/listener.h"
 
 #include <errno.h>
@@ -24,16 +25,29 @@ static void listener_note_accept(struct child *c);
 static void listener_sync(struct child *c);
 
 /* evconnlistener callback: a new connection on one of our sockets. */
+/* The TLS context for connections on EVL's socket: its Listen's (the
+ * sockets are in the order of the Listen lines), or NULL for plain HTTP. */
+static struct ssl_ctx_st *listener_tls(const struct child *c, struct evconnlistener *evl)
+{
+    evutil_socket_t lfd = evconnlistener_get_fd(evl);
+    for (int i = 0; i < c->n_listen && i < c->cfg->n_listen; i++)
+        if (c->listen_fds[i] == lfd) {
+            const struct listen_spec *l = &c->cfg->listen[i];
+            const struct tls_conf *t = l->tls ? tls_site_conf(l->tls_site) : NULL;
+            return t ? t->ctx : NULL;
+        }
+    return NULL;
+}
+
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     struct child *c = arg;
-    (void)evl;
     struct sb_child *slot = scoreboard_child(c->sb, c->slot);
     uint64_t n = atomic_fetch_add_explicit(&c->accepted, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&slot->connections, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->proc->c.connections, 1, memory_order_relaxed);
-    struct conn *conn = conn_new(c, fd, sa, salen);
+    struct conn *conn = conn_new(c, fd, sa, salen, listener_tls(c, evl));
     if (conn)
         conn_start(conn);
     listener_note_accept(c);

@@ -46,6 +46,8 @@
 
 #include "mpmd/mpm/bind.h"
 #include "mpmd/mpm/child.h"
+#include "mpmd/core/tls.h"
+#include "mpmd/http/tls_io.h"
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
 #include "mpmd/modules/mime.h"
@@ -82,6 +84,8 @@ struct supervisor {
     struct socket_set socks;
     struct scoreboard sb;         /* the current generation's */
     struct sb_server *srv;        /* the server's record, for its whole life */
+    struct tls_keys *tls_keys;    /* session-ticket keys, shared with every child of
+                                   * every generation; made at the first TLS config */
     int srv_server_limit;         /* ServerLimit and ThreadsPerChild it was sized for */
     int srv_threads;
     struct kid *kids;             /* every generation's children */
@@ -524,6 +528,40 @@ static int check_server_record(struct supervisor *s, const struct config *cfg, c
     return 0;
 }
 
+/* Whether any Listen of CFG speaks TLS. */
+static int config_has_tls(const struct config *cfg)
+{
+    for (int i = 0; i < cfg->n_listen; i++)
+        if (cfg->listen[i].tls)
+            return 1;
+    return 0;
+}
+
+/* Session tickets: one set of keys for the server's whole life, so a
+ * client resumes on any child, of this generation or the next. */
+static int use_ticket_keys(struct supervisor *s, struct config *cfg, char *err, size_t errlen)
+{
+    if (!config_has_tls(cfg))
+        return 0;
+    if (!s->tls_keys && !(s->tls_keys = tls_keys_create())) {
+        snprintf(err, errlen, "%s: cannot make the TLS session-ticket keys: %s", cfg->file,
+                 strerror(errno));
+        return -1;
+    }
+    tls_use_keys(cfg, s->tls_keys);
+    return 0;
+}
+
+/* The ticket key's age, checked on the maintenance tick. */
+static void rotate_ticket_keys(struct supervisor *s)
+{
+    const struct tls_conf *t = tls_site_conf(s->cfg);
+    int lifetime = t && t->ticket_lifetime > 0 ? t->ticket_lifetime : TLS_TICKET_LIFETIME_DEFAULT;
+    if (tls_keys_rotate(s->tls_keys, lifetime, (int64_t)now_s()))
+        log_msg(&s->log, LOGL_INFO, "TLS session-ticket key rotated (SSLSessionTicketKeyLifetime "
+                "%d s); the previous key still resumes", lifetime);
+}
+
 /* Load the config file into a new generation.  On any error, log it
  * (FILE:LINE ...), leave the running generation untouched, set
  * s->fail_errno, return -1. */
@@ -538,6 +576,9 @@ static int new_generation(struct supervisor *s, char *err, size_t errlen)
         return -1;
     if (check_server_record(s, cfg, err, errlen) == -1)
         goto fail_cfg;
+    if (use_ticket_keys(s, cfg, err, errlen) == -1)
+        goto fail_cfg;
+    tls_io_prepare(cfg);          /* SNI: a site's certificate by the name asked for */
     if (log_open(&lg, cfg, err, errlen) == -1)
         goto fail_cfg;
     if (scoreboard_create(&sb, cfg->server_limit, cfg->threads_per_child, s->srv) == -1) {
@@ -805,6 +846,7 @@ static void main_loop(struct supervisor *s, const sigset_t *set)
          * and after every signal, however often the loop wakes. */
         if (sig > 0 || now_us() - s->last_maintenance >= LOOP_USEC) {
             maintain_children(s);
+            rotate_ticket_keys(s);
             s->last_maintenance = now_us();
         }
         check_ready(s);
@@ -871,6 +913,8 @@ static void supervisor_free(struct supervisor *s)
     scoreboard_destroy(&s->sb);
     sb_server_destroy(s->srv);
     s->srv = NULL;
+    tls_keys_destroy(s->tls_keys);
+    s->tls_keys = NULL;
     for (int i = 0; i < s->n_kids; i++)
         if (s->kids[i].ctl != -1)
             close(s->kids[i].ctl);
@@ -895,6 +939,11 @@ int supervisor_run(const char *conf_path, const char *server_root)
             "%d children x %d threads", s.socks.n, s.socks.n_passed,
             s.cfg->mpm == MPM_WORKER ? "worker" : "event", s.cfg->start_servers,
             s.cfg->threads_per_child);
+    if (config_has_tls(s.cfg))
+        log_msg(&s.log, LOGL_NOTICE, tls_kernel_available()
+                ? "kTLS: available (static files over TLS are sent with SSL_sendfile)"
+                : "kTLS: not available (no /proc/net/tls_stat: load the tls module); "
+                  "files over TLS are read and encrypted in user space");
     maintain_children(&s);
     s.last_maintenance = now_us();
     main_loop(&s, &set);

@@ -227,6 +227,11 @@ static const char *const printed_defaults[][2] = {
     {"ProxyAddHeaders", "On"}, {"ProxyTimeout", "Timeout"}, {"ProxyTrustForwardedFrom", "none"},
     {"ProxyRequests", "Off"}, {"ProxyFCGIBackendType", "FPM"}, {"ScriptAlias", "none"},
     {"CGIScriptTimeout", "Timeout"},
+    {"SSLEngine", "off"}, {"SSLCertificateFile", "none"},
+    {"SSLCertificateKeyFile", "in the certificate file"},
+    {"SSLProtocol", "TLSv1.2 TLSv1.3"}, {"SSLCipherSuite", "Mozilla intermediate"},
+    {"SSLHonorCipherOrder", "on"}, {"SSLSessionTickets", "on"},
+    {"SSLSessionTicketKeyLifetime", "43200"}, {"SSLOpenSSLConfCmd", "none"},
     {"<VirtualHost>", "-"}, {"<Directory>", "-"}, {"<DirectoryMatch>", "-"}, {"<Files>", "-"},
     {"<FilesMatch>", "-"}, {"<Location>", "-"}, {"<LocationMatch>", "-"},
     {"<IfModule>", "-"}, {"<IfDefine>", "-"}, {"<RequireAny>", "-"}, {"<RequireAll>", "-"},
@@ -922,10 +927,10 @@ static const char *const listen_bad[][2] = {
                 "got ''"},
     {"80 abcdefghijabcdefghijabcdefghij12", CONF ":1: Listen: expected a NAME of 1 to 31 "
      "letters, digits, '.', '_' or '-', got 'abcdefghijabcdefghijabcdefghij12'"},
-    {"", CONF ":1: Listen: expected 1 or 2 arguments, got 0 (usage: Listen "
-         "PORT|IPV4:PORT|[IPV6]:PORT [NAME])"},
-    {"80 a b", CONF ":1: Listen: expected 1 or 2 arguments, got 3 (usage: Listen "
-               "PORT|IPV4:PORT|[IPV6]:PORT [NAME])"},
+    {"", CONF ":1: Listen: expected 1 to 3 arguments, got 0 (usage: Listen "
+         "PORT|IPV4:PORT|[IPV6]:PORT [http|https] [NAME])"},
+    {"80 a b", CONF ":1: Listen: expected ADDRESS [http|https] [NAME], got 'b' after 'a'"},
+    {"80 https a b", CONF ":1: Listen: expected ADDRESS [http|https] [NAME], got 'b' after 'a'"},
 };
 
 START_TEST(test_listen_bad)

@@ -49,12 +49,21 @@ struct log_format_def {
     int json;                      /* escape=json: values escaped for JSON strings */
 };
 
+/* Listen's protocol word (Apache's "Listen 443 https"). */
+enum listen_proto { LISTEN_PROTO_DEFAULT = 0, LISTEN_PROTO_HTTP, LISTEN_PROTO_HTTPS };
+
+struct config;
+
 /* One Listen directive. */
 struct listen_spec {
     struct sockaddr_storage addr; /* resolved numeric address */
     socklen_t addrlen;
     char text[80];                /* normalised: "127.0.0.1:8080", "[::1]:80", port: "[::]:80" */
-    char name[32];                /* optional second argument (FileDescriptorName); "" if none */
+    char name[32];                /* optional NAME argument (FileDescriptorName); "" if none */
+    int proto;                    /* LISTEN_PROTO_*: the protocol word, if any */
+    int tls;                      /* connections speak TLS (decided by tls_build) */
+    const struct config *tls_site; /* the site that owns the address: its certificate
+                                   * answers clients without SNI (set by tls_build) */
     const char *file;             /* file of the directive (in struct config's files;
                                    * valid while that config lives) */
     int line;                     /* line of the directive, for errors */
@@ -72,7 +81,7 @@ struct read_timeout {
 
 #define CONFIG_MAX_INDEX 8        /* DirectoryIndex names */
 #define CONFIG_MAX_LISTEN 32      /* Listen directives */
-#define CONFIG_MAX_DIRECTIVES 64  /* >= the directives src/core/config.c knows */
+#define CONFIG_MAX_DIRECTIVES 80  /* >= the directives src/core/config.c knows */
 #define CONFIG_MAX_FILES 4096     /* files one configuration may read (Include) */
 #define CONFIG_MAX_ALIAS 32       /* ServerAlias names of one virtual host */
 #define CONFIG_MAX_VHOST_ADDRS 8  /* addresses of one <VirtualHost> */

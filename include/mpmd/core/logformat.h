@@ -76,6 +76,10 @@ struct log_request {
                               size_t *value_len);
     const char *(*resp_header)(const void *ctx, const char *name, size_t name_len,
                                size_t *value_len);
+    /* %{NAME}x: mod_ssl's variables of a TLS connection (SSL_PROTOCOL,
+     * SSL_CIPHER, SSL_SESSION_RESUMED, SSL_TLS_SNI, HTTPS); as above. */
+    const char *(*ssl_var)(const void *ctx, const char *name, size_t name_len,
+                           size_t *value_len);
     const void *ctx;
 };
 

@@ -22,6 +22,8 @@ struct directive_place {
     int section_kind;             /* enum section_kind when CTX_DIR */
     const char *section;          /* the open section's pattern, NULL outside sections */
     int section_regex;            /* the section is a Match form (or a wildcard) */
+    const char *file;             /* the directive's file (valid while the config lives) */
+    int line;                     /* and line, for messages after parsing */
 };
 
 #define MODULE_SET_HANDLER 1

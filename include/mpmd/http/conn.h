@@ -42,6 +42,8 @@
 
 struct child;
 struct worker;
+struct ssl_st;
+struct ssl_ctx_st;
 
 enum conn_state {
     CONN_READING,    /* listener: waiting for (more of) a request head */
@@ -97,12 +99,17 @@ struct conn {
     char *resp_head;         /* a copy of the response head (HEAD_OUT bytes) while a log
                               * line needs it (%{X}o), or NULL; owned */
     int status;              /* status of the response in progress (access log) */
+    uint8_t tls_want;        /* HTTPS: the event the last TLS call waits for
+                              * (enum tls_want; 0: none) */
     long long body_sent;     /* body bytes sent for it (access log) */
+    struct ssl_st *ssl;      /* HTTPS: the TLS connection (owned); NULL: plain */
 };
 
-/* Accept a new connection on FD from PEER (listener thread).  Returns the
- * connection, or NULL (FD closed, logged). */
-struct conn *conn_new(struct child *c, int fd, const struct sockaddr *peer, int peerlen);
+/* Accept a new connection on FD from PEER (listener thread), speaking TLS
+ * with context TLS when not NULL (the site that owns the address).
+ * Returns the connection, or NULL (FD closed, logged). */
+struct conn *conn_new(struct child *c, int fd, const struct sockaddr *peer, int peerlen,
+                      struct ssl_ctx_st *tls);
 
 /* Listener: start reading the first request of a fresh connection. */
 void conn_start(struct conn *conn);

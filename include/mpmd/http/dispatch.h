@@ -22,6 +22,7 @@ struct dispatch_in {
     const struct reply_async *async; /* the listener in MPM event: suspending; else NULL */
     void *resumed;                /* a suspended request dispatched again: its state */
     int64_t start_us;             /* CLOCK_REALTIME µs its first byte came */
+    const struct tls_info *tls;   /* HTTPS: the connection's TLS; NULL: plain */
 };
 
 enum { DISPATCH_DECLINED = 0, DISPATCH_DONE = 1, DISPATCH_SUSPENDED = 2 };

@@ -65,6 +65,15 @@ struct body_reader {
 };
 
 /* One request, as a handler sees it. */
+/* The TLS connection a request came on (HTTPS): what mod_ssl calls
+ * SSL_PROTOCOL, SSL_CIPHER, SSL_TLS_SNI and SSL_SESSION_RESUMED. */
+struct tls_info {
+    const char *protocol;         /* "TLSv1.3" */
+    const char *cipher;           /* "TLS_AES_128_GCM_SHA256" */
+    const char *sni;              /* the name the client sent, or NULL */
+    int resumed;                  /* the session was resumed (a ticket) */
+};
+
 struct req_ctx {
     const struct request *req;    /* head parsed; body not read (see below) */
     const struct config *site;    /* the virtual host's configuration (route.h), or the
@@ -87,6 +96,7 @@ struct req_ctx {
     void *resumed;                /* a suspended request dispatched again: the state its
                                    * handler suspended it with (below); else NULL */
     int64_t start_us;             /* CLOCK_REALTIME µs the request's first byte came */
+    const struct tls_info *tls;   /* HTTPS: the connection's TLS; NULL: plain HTTP */
 };
 
 enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1, HANDLER_SUSPENDED = 2 };

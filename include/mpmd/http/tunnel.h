@@ -23,6 +23,11 @@ struct tunnel;
  * IDLE_S seconds.  NULL when out of memory (B is then closed). */
 struct tunnel *tunnel_new(int a, int b, int idle_s);
 
+/* Side A (the client) speaks TLS through SSL (owned by its connection,
+ * which outlives the tunnel). */
+struct ssl_st;
+void tunnel_set_tls(struct tunnel *t, struct ssl_st *ssl);
+
 /* Bytes to deliver before anything else: to B when TO_B, else to A
  * (copied).  Before tunnel_start only.  0, or -1 when out of memory. */
 int tunnel_push(struct tunnel *t, int to_b, const char *data, size_t len);

@@ -1,0 +1,214 @@
+/* tls_io.c: a client connection's bytes through OpenSSL (tls_io.h), and
+ * the SNI choice of a site's certificate.
+ *
+ * Runs on the thread that owns the connection (the listener, or a handler
+ * thread); the SNI callback runs inside the first tls_io_read, on that
+ * same thread, and only reads the configuration. */
+#define _GNU_SOURCE
+#include "mpmd/http/tls_io.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "mpmd/core/config.h"
+#include "mpmd/core/tls.h"
+#include "mpmd/http/handler.h"
+#include "mpmd/http/route.h"
+
+struct ssl_st *tls_io_new(struct ssl_ctx_st *ctx, int fd, void *app)
+{
+    SSL *ssl = SSL_new(ctx);
+    if (ssl == NULL)
+        return NULL;
+    if (SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    SSL_set_app_data(ssl, app);
+    SSL_set_accept_state(ssl);
+    return ssl;
+}
+
+/* After a call returned R <= 0: TLS_IO_AGAIN with *WANT, 0 for a clean
+ * end (reads), or TLS_IO_ERROR. */
+static ssize_t result(SSL *ssl, int r, int *want, int reading)
+{
+    int e = SSL_get_error(ssl, r);
+    *want = TLS_WANT_NONE;
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        *want = TLS_WANT_READ;
+        return TLS_IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        *want = TLS_WANT_WRITE;
+        return TLS_IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return reading ? 0 : TLS_IO_ERROR;
+    case SSL_ERROR_SYSCALL:
+        if (errno == EINTR)
+            return result(ssl, r, want, reading);
+        /* fall through */
+    default:
+        ERR_clear_error();
+        return TLS_IO_ERROR;
+    }
+}
+
+ssize_t tls_io_read(struct ssl_st *ssl, void *buf, size_t len, int *want)
+{
+    size_t got = 0;
+    ERR_clear_error();
+    int r = SSL_read_ex(ssl, buf, len, &got);
+    if (r == 1) {
+        *want = TLS_WANT_NONE;
+        return (ssize_t)got;
+    }
+    return result(ssl, 0, want, 1);
+}
+
+ssize_t tls_io_write(struct ssl_st *ssl, const void *buf, size_t len, int *want)
+{
+    size_t put = 0;
+    if (len == 0)
+        return 0;
+    ERR_clear_error();
+    int r = SSL_write_ex(ssl, buf, len, &put);
+    if (r == 1) {
+        *want = TLS_WANT_NONE;
+        return (ssize_t)put;
+    }
+    return result(ssl, 0, want, 0);
+}
+
+int tls_io_ktls_send(struct ssl_st *ssl)
+{
+    return BIO_get_ktls_send(SSL_get_wbio(ssl));
+}
+
+ssize_t tls_io_sendfile(struct ssl_st *ssl, int fd, off_t offset, size_t len, int *want)
+{
+    *want = TLS_WANT_NONE;
+    if (!tls_io_ktls_send(ssl))
+        return TLS_IO_ERROR;
+    ERR_clear_error();
+    ossl_ssize_t n = SSL_sendfile(ssl, fd, offset, len, 0);
+    if (n > 0)
+        return (ssize_t)n;
+    if (BIO_should_retry(SSL_get_wbio(ssl)) || errno == EAGAIN) {
+        *want = TLS_WANT_WRITE;
+        return TLS_IO_AGAIN;
+    }
+    ERR_clear_error();
+    return TLS_IO_ERROR;
+}
+
+int tls_io_pending(const struct ssl_st *ssl)
+{
+    return SSL_has_pending(ssl);
+}
+
+int tls_io_failed(const struct ssl_st *ssl)
+{
+    return (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) != 0 || SSL_in_init(ssl);
+}
+
+void tls_io_close_notify(struct ssl_st *ssl)
+{
+    /* Only on an established, sound connection: after a fatal error
+     * OpenSSL has already sent its alert (and SSL_shutdown would fail). */
+    if (SSL_is_init_finished(ssl) && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN)) {
+        ERR_clear_error();
+        SSL_shutdown(ssl);            /* non-blocking: what does not fit is dropped */
+        ERR_clear_error();
+    }
+}
+
+void tls_io_free(struct ssl_st *ssl)
+{
+    SSL_free(ssl);
+}
+
+void tls_io_info(const struct ssl_st *ssl, struct tls_info *out)
+{
+    out->protocol = SSL_get_version(ssl);
+    out->cipher = SSL_get_cipher_name(ssl);
+    out->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    out->resumed = SSL_session_reused(ssl);
+}
+
+const struct config *tls_io_sni_site(const struct ssl_st *ssl, int *named)
+{
+    *named = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) != NULL;
+    return tls_ctx_site(SSL_get_SSL_CTX(ssl));
+}
+
+/* ---- SNI ------------------------------------------------------------------ */
+
+/* The host name of a server_name extension (RFC 6066 3), or NULL. */
+static const char *sni_name(const unsigned char *p, size_t len, size_t *name_len)
+{
+    if (len < 5 || (size_t)((p[0] << 8) | p[1]) + 2 != len || p[2] != 0)
+        return NULL;
+    size_t n = (size_t)((p[3] << 8) | p[4]);
+    if (n == 0 || n + 5 > len)
+        return NULL;
+    *name_len = n;
+    return (const char *)p + 5;
+}
+
+/* Make SSL use site SITE's context: its certificates, and (as mod_ssl
+ * does, since SSL_set_SSL_CTX swaps only those) its protocols, options
+ * and ciphers. */
+static void switch_site(SSL *ssl, const struct config *site)
+{
+    const struct tls_conf *t = tls_site_conf(site);
+    if (t == NULL || t->ctx == NULL || t->ctx == SSL_get_SSL_CTX(ssl))
+        return;
+    SSL_CTX *ctx = t->ctx;
+    SSL_set_SSL_CTX(ssl, ctx);
+    SSL_clear_options(ssl, SSL_get_options(ssl) ^ SSL_CTX_get_options(ctx));
+    SSL_set_options(ssl, SSL_CTX_get_options(ctx));
+    SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
+    SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));
+    SSL_set_cipher_list(ssl, t->ciphers ? t->ciphers : TLS_CIPHERS_DEFAULT);
+    SSL_set_ciphersuites(ssl, t->ciphers13 ? t->ciphers13 : TLS_CIPHERS13_DEFAULT);
+    if (t->tickets == 0)
+        SSL_set_num_tickets(ssl, 0);
+}
+
+/* Before the certificate is chosen and before resumption: the site the
+ * client names, among those of the connection's address (route_site, the
+ * same choice as for Host); an unknown name keeps the address's owner. */
+static int on_client_hello(SSL *ssl, int *alert, void *arg)
+{
+    const struct config *cfg = arg;
+    const unsigned char *ext;
+    size_t len, name_len = 0;
+    (void)alert;
+    if (cfg->n_vhosts == 0 ||
+        !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len))
+        return SSL_CLIENT_HELLO_SUCCESS;
+    const char *name = sni_name(ext, len, &name_len);
+    struct sockaddr_storage local;
+    socklen_t sl = sizeof local;
+    if (name == NULL || getsockname(SSL_get_fd(ssl), (struct sockaddr *)&local, &sl) == -1)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    if (name_len > 1 && name[name_len - 1] == '.')
+        name_len--;
+    switch_site(ssl, route_site(cfg, (const struct sockaddr *)&local, name, name_len));
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+void tls_io_prepare(const struct config *cfg)
+{
+    for (int i = -1; i < cfg->n_vhosts; i++) {
+        const struct config *site = i < 0 ? cfg : cfg->vhosts[i].cfg;
+        const struct tls_conf *t = tls_site_conf(site);
+        if (t && t->ctx)
+            SSL_CTX_set_client_hello_cb(t->ctx, on_client_hello, (void *)cfg);
+    }
+}

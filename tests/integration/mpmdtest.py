@@ -212,13 +212,23 @@ def build_request(method, path, version="HTTP/1.1", headers=None, body=b"", host
 
 
 class Conn:
-    """One client TCP connection with a read buffer; every socket op times out (5 s)."""
+    """One client TCP connection with a read buffer; every socket op times out (5 s).
+    TLS: (ssl.SSLContext, server_hostname) to speak HTTPS (the handshake is done
+    at once; a server that ends the connection without close_notify then makes
+    reads raise ssl.SSLEOFError)."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT):
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, tls=None):
         self.port = port
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
+        if tls is not None:
+            ctx, name = tls
+            try:
+                self.sock = ctx.wrap_socket(self.sock, server_hostname=name)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buf = b""
         self.eof = False
 

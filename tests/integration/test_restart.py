@@ -14,6 +14,9 @@
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_restart.py
 
 import hashlib
+import shutil
+import ssl
+import tempfile
 import os
 import re
 import signal
@@ -23,6 +26,7 @@ import threading
 import time
 
 import mpmdtest
+import tlspki
 from mpmdtest import A_TXT, INDEX_HTML, Conn, ProtocolError, Server, run_tests, wait_until
 
 SETTLE = 5.0            # bound for the process tree to reach its configured shape
@@ -91,8 +95,9 @@ class Load:
     "Connection: close" is a failure."""
 
     def __init__(self, port, keepalive=4, fresh=2, path="/a.txt", bodies=(A_TXT,),
-                 timeout=5.0):
+                 timeout=5.0, tls=None):
         self.port = port
+        self.tls = tls            # Conn's: (ssl context, server name) for HTTPS
         self.path = path
         self.bodies = tuple(bodies)
         self.timeout = timeout
@@ -144,7 +149,7 @@ class Load:
             where = "connect"
             try:
                 if conn is None:
-                    conn = Conn(self.port, timeout=self.timeout)
+                    conn = Conn(self.port, timeout=self.timeout, tls=self.tls)
                 where = "keep-alive request"
                 conn.request("GET", self.path)
                 r = conn.read_response()
@@ -167,7 +172,7 @@ class Load:
         while not self.halt.is_set():
             where = "connect"
             try:
-                with Conn(self.port, timeout=self.timeout) as c:
+                with Conn(self.port, timeout=self.timeout, tls=self.tls) as c:
                     where = "request on a new connection"
                     c.request("GET", self.path, headers=[("Connection", "close")])
                     self._count(c.read_response())
@@ -441,6 +446,44 @@ def check_restarts_under_load(t):
              % (tag, HUP_CONTENT_BOUND))
         t.eq(slow[:3], [], "%s: no HUP left the old content" % tag)
         t.ok(s.is_running(), "%s: supervisor still running" % tag)
+
+def check_restarts_under_load_tls(t):
+    """The same 20 graceful restarts with the load over HTTPS: the TLS
+    connections of old children finish (close_notify, no reset), new ones
+    handshake with the new generation, tickets resume across it."""
+    tag = "4b restarts under load over TLS"
+    pki_dir = tempfile.mkdtemp(prefix="mpmd-restart-pki-")
+    try:
+        pki = tlspki.make_pki(pki_dir)
+    except (OSError, subprocess.SubprocessError) as e:
+        t.skip(tag, "cannot make test certificates with openssl: %s" % e)
+        shutil.rmtree(pki_dir, ignore_errors=True)
+        return
+    tls_port = mpmdtest.free_port()
+    extra = ("Listen 127.0.0.1:%d https\n<VirtualHost *:%d>\nServerName a.test\n"
+             "SSLEngine on\nSSLCertificateFile %s\nSSLCertificateKeyFile %s\n"
+             "</VirtualHost>" % (tls_port, tls_port, pki["ec_crt"], pki["ec_key"]))
+    ctx = ssl.create_default_context(cafile=pki["ca"])
+    try:
+        with t.guard(tag), Server(start_servers=2, threads=4, tap=t, conf_extra=extra) as s:
+            wait_children(s, 2)
+            gen_re = r"graceful restart: generation \d+"
+            load = Load(tls_port, keepalive=4, fresh=3, tls=(ctx, "a.test")).start()
+            try:
+                missed = run_usr1_phase(s, gen_re)
+            finally:
+                load.stop()
+            t.diag("%s: 20 graceful restarts (%d not logged), load: %s"
+                   % (tag, missed, load.summary()))
+            for f in load.failures[:10]:
+                t.diag("  failure: %s %s" % (f[1], f[2]))
+            t.eq(missed, 0, "%s: every USR1 made a new generation" % tag)
+            t.ok(load.ok > 0, "%s: load made progress (%d ok)" % (tag, load.ok))
+            t.eq(len(load.failures), 0, "%s: zero failed, reset or truncated (no close_notify) "
+                 "requests across 20 graceful restarts" % tag)
+            t.ok(s.is_running(), "%s: supervisor still running" % tag)
+    finally:
+        shutil.rmtree(pki_dir, ignore_errors=True)
 
 # ------------------------------------------------------------ 5. broken config
 
@@ -813,6 +856,7 @@ def main(t):
     check_max_connections(t)
     check_spare_threads(t)
     check_restarts_under_load(t)
+    check_restarts_under_load_tls(t)
     check_broken_config(t)
     check_winch_slow_download(t)
     check_winch_burst(t)

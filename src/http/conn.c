@@ -1657,6 +1657,36 @@ static void conn_wait_read(struct conn *c, int on_listener)
     conn_wait_input(c, &tv, on_listener);
 }
 
+/* An HTTPS read ended the connection: say why at info when the handshake
+ * failed (Apache's "SSL handshake failed"), and linger, so the client
+ * reads OpenSSL's alert rather than a reset. */
+static void conn_tls_note_end(struct conn *c)
+{
+    int plain;
+    const char *why = tls_io_why(c->ssl, &plain);  /* also drops a queued reason */
+    if (!tls_io_handshaking(c->ssl) || tls_io_received(c->ssl) == 0)
+        return;
+    conn_log(c, LOGL_INFO, "TLS handshake failed: %s", why);
+    if (plain) {
+        /* Plain HTTP to an HTTPS port: say so in plain HTTP, as Apache and
+         * nginx do, rather than leave the client with a TLS alert. */
+        static const char msg[] =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 45\r\nConnection: close\r\n\r\n"
+            "This port speaks HTTPS: use an https:// URL.\n";
+        _Static_assert(sizeof "This port speaks HTTPS: use an https:// URL.\n" - 1 == 45,
+                       "Content-Length");
+        ssize_t n = send(c->fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;                      /* best effort: the connection ends anyway */
+    }
+}
+
+static void conn_tls_gone(struct conn *c)
+{
+    conn_tls_note_end(c);
+    conn_linger(c);
+}
+
 static void on_readable(struct conn *c)
 {
     if (c->state == CONN_KEEPALIVE)
@@ -1673,7 +1703,7 @@ static void on_readable(struct conn *c)
         break;
     case READ_GONE:
         if (c->ssl)
-            conn_linger(c);   /* a refused handshake: let its alert reach the client */
+            conn_tls_gone(c);
         else
             conn_close(c);
         break;
@@ -1845,6 +1875,8 @@ static enum next_step worker_read(struct worker *w, struct conn *c)
     const struct config *cfg = c->child->cfg;
     for (;;) {
         enum read_result r = conn_read_request(c);
+        if (r == READ_GONE && c->ssl)
+            conn_tls_note_end(c);
         if (r == READ_GONE)
             return c->ssl ? NEXT_LINGER : NEXT_CLOSE;
         if (r == READ_READY)

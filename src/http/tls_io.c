@@ -53,8 +53,7 @@ static ssize_t result(SSL *ssl, int r, int *want, int reading)
             return result(ssl, r, want, reading);
         /* fall through */
     default:
-        ERR_clear_error();
-        return TLS_IO_ERROR;
+        return TLS_IO_ERROR;      /* the reason stays queued for tls_io_why */
     }
 }
 
@@ -106,14 +105,30 @@ ssize_t tls_io_sendfile(struct ssl_st *ssl, int fd, off_t offset, size_t len, in
     return TLS_IO_ERROR;
 }
 
+const char *tls_io_why(const struct ssl_st *ssl, int *plain_http)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    *plain_http = e && ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST;
+    ERR_clear_error();
+    if (why)
+        return why;
+    return SSL_in_init(ssl) ? "the client ended the handshake" : "the connection ended";
+}
+
 int tls_io_pending(const struct ssl_st *ssl)
 {
     return SSL_has_pending(ssl);
 }
 
-int tls_io_failed(const struct ssl_st *ssl)
+unsigned long tls_io_received(const struct ssl_st *ssl)
 {
-    return (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) != 0 || SSL_in_init(ssl);
+    return (unsigned long)BIO_number_read(SSL_get_rbio(ssl));
+}
+
+int tls_io_handshaking(const struct ssl_st *ssl)
+{
+    return SSL_in_init(ssl);
 }
 
 void tls_io_close_notify(struct ssl_st *ssl)

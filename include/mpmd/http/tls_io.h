@@ -46,11 +46,18 @@ ssize_t tls_io_write(struct ssl_st *ssl, const void *buf, size_t len, int *want)
 ssize_t tls_io_sendfile(struct ssl_st *ssl, int fd, off_t offset, size_t len, int *want);
 int tls_io_ktls_send(struct ssl_st *ssl);
 
+/* Why the last call on this thread failed (OpenSSL's reason: "wrong
+ * version number", "no shared cipher", ...), for a log line; clears it.
+ * *PLAIN_HTTP: the client spoke plain HTTP instead of TLS. */
+const char *tls_io_why(const struct ssl_st *ssl, int *plain_http);
+
+/* Whether the handshake is still under way, and the bytes read so far
+ * (0: a port probe that sent nothing, not worth a log line). */
+int tls_io_handshaking(const struct ssl_st *ssl);
+unsigned long tls_io_received(const struct ssl_st *ssl);
+
 /* Bytes OpenSSL holds that no poll/epoll would report. */
 int tls_io_pending(const struct ssl_st *ssl);
-
-/* Whether the connection failed (a fatal alert was sent or received). */
-int tls_io_failed(const struct ssl_st *ssl);
 
 /* Send our close_notify if the connection is sound (once, not waiting for
  * the peer's), so a client sees a clean end of the data. */

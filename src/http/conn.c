@@ -400,6 +400,16 @@ void conn_close(struct conn *c)
     child_conn_closed(ch);
 }
 
+/* Close C at the end of its exchange (not an abort): on HTTPS the client
+ * first gets close_notify, so it can tell the end of the data from a cut
+ * (a client that sent "Connection: close" reads to it). */
+static void conn_close_done(struct conn *c)
+{
+    if (c->ssl)
+        tls_io_close_notify(c->ssl);
+    conn_close(c);
+}
+
 /* ---- lingering close ----------------------------------------------- */
 
 /* Wait (in the listener) for the client's next bytes or its close, for a
@@ -1435,7 +1445,7 @@ static void conn_continue(struct conn *c, enum next_step next)
         conn_linger(c);
         break;
     case NEXT_CLOSE:
-        conn_close(c);
+        conn_close_done(c);
         break;
     case NEXT_GONE:
         break;
@@ -1948,7 +1958,7 @@ static void run_worker(struct worker *w, struct conn *c)
             conn_linger(c);
             return;
         case NEXT_CLOSE:
-            conn_close(c);
+            conn_close_done(c);
             return;
         case NEXT_GONE:
             return;

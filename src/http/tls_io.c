@@ -218,12 +218,22 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/* The server_name callback, after the choice: acknowledge the name (RFC
+ * 6066 3: a server that used it says so). */
+static int acknowledge_sni(SSL *ssl, int *alert, void *arg)
+{
+    (void)ssl, (void)alert, (void)arg;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 void tls_io_prepare(const struct config *cfg)
 {
     for (int i = -1; i < cfg->n_vhosts; i++) {
         const struct config *site = i < 0 ? cfg : cfg->vhosts[i].cfg;
         const struct tls_conf *t = tls_site_conf(site);
-        if (t && t->ctx)
+        if (t && t->ctx) {
             SSL_CTX_set_client_hello_cb(t->ctx, on_client_hello, (void *)cfg);
+            SSL_CTX_set_tlsext_servername_callback(t->ctx, acknowledge_sni);
+        }
     }
 }

@@ -60,6 +60,7 @@ def make_pki(d):
     ca, ec_crt/ec_key, rsa_crt/rsa_key (a.test, localhost), b_crt/b_key (b.test),
     chain_crt/chain_key (c.test: leaf + intermediate in one file, signed by the
     intermediate), bad_crt (not a certificate), other_key (matches nothing)."""
+    d = os.path.abspath(d)
     os.makedirs(d, exist_ok=True)
     _ca(d, "ca", "/CN=mpmd test CA")
     _ca(d, "inter", "/CN=mpmd test intermediate", signer="ca")

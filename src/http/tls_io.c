@@ -118,7 +118,11 @@ const char *tls_io_why(const struct ssl_st *ssl, int *plain_http)
 
 int tls_io_pending(const struct ssl_st *ssl)
 {
-    return SSL_has_pending(ssl);
+    /* SSL_pending, not SSL_has_pending: the latter is also true for half
+     * a record, which only more bytes from the socket (an event) complete;
+     * waking up for it would spin.  Without read_ahead OpenSSL never holds
+     * a whole undecrypted record. */
+    return SSL_pending(ssl) > 0;
 }
 
 unsigned long tls_io_received(const struct ssl_st *ssl)

@@ -56,7 +56,8 @@ const char *tls_io_why(const struct ssl_st *ssl, int *plain_http);
 int tls_io_handshaking(const struct ssl_st *ssl);
 unsigned long tls_io_received(const struct ssl_st *ssl);
 
-/* Bytes OpenSSL holds that no poll/epoll would report. */
+/* Decrypted bytes OpenSSL holds that no poll/epoll would report (half a
+ * record is not: the rest of it raises an event). */
 int tls_io_pending(const struct ssl_st *ssl);
 
 /* Send our close_notify if the connection is sound (once, not waiting for

@@ -40,5 +40,6 @@ Suite *cgihead_suite(void);
 Suite *proxy_resp_suite(void);
 Suite *upstream_suite(void);
 Suite *proxy_conf_suite(void);
+Suite *tls_suite(void);
 
 #endif

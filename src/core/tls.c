@@ -431,12 +431,31 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-static int load_pairs(SSL_CTX *ctx, const struct tls_conf *t, const char *root, char *err,
+/* Make PATH absolute against ROOT (ServerRoot), in place: messages and
+ * tls_compatible then see one name per file. */
+static int make_absolute(const char *root, struct tls_path *p)
+{
+    char buf[4096];
+    const char *abs = absolute(root, p->path, buf, sizeof buf);
+    if (abs == p->path)
+        return 0;
+    char *copy = strdup(abs);
+    if (copy == NULL)
+        return -1;
+    free(p->path);
+    p->path = copy;
+    return 0;
+}
+
+static int load_pairs(SSL_CTX *ctx, struct tls_conf *t, const char *root, char *err,
                       size_t errlen)
 {
-    char cbuf[4096], kbuf[4096];
+    for (int i = 0; i < t->n_certs; i++)
+        if (make_absolute(root, &t->certs[i]) == -1 ||
+            (i < t->n_keys && make_absolute(root, &t->keys[i]) == -1))
+            return tls_fail(err, errlen, &t->certs[i].at, "SSLCertificateFile", "out of memory");
     for (int i = 0; i < t->n_certs; i++) {
-        const char *cert = absolute(root, t->certs[i].path, cbuf, sizeof cbuf);
+        const char *cert = t->certs[i].path;
         if (access(cert, R_OK) == -1)
             return tls_fail(err, errlen, &t->certs[i].at, "SSLCertificateFile",
                             "cannot read %s: %s", cert, strerror(errno));
@@ -446,7 +465,7 @@ static int load_pairs(SSL_CTX *ctx, const struct tls_conf *t, const char *root, 
                             "%s holds no usable PEM certificate", cert);
         const struct tls_where *kat = i < t->n_keys ? &t->keys[i].at : &t->certs[i].at;
         const char *kname = i < t->n_keys ? "SSLCertificateKeyFile" : "SSLCertificateFile";
-        const char *key = i < t->n_keys ? absolute(root, t->keys[i].path, kbuf, sizeof kbuf) : cert;
+        const char *key = i < t->n_keys ? t->keys[i].path : cert;
         if (access(key, R_OK) == -1)
             return tls_fail(err, errlen, kat, kname, "cannot read %s: %s", key, strerror(errno));
         if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
@@ -535,6 +554,40 @@ static int build_ctx(struct config *site, struct tls_conf *t, const char *root, 
     if (load_pairs(ctx, t, root, err, errlen) == -1)
         return -1;
     return apply_conf_cmds(ctx, t, err, errlen);
+}
+
+/* ---- SNI: moving a connection to another site ---------------------------------- */
+
+void tls_switch_site(struct ssl_st *ssl, const struct config *site)
+{
+    const struct tls_conf *t = tls_site_conf(site);
+    if (t == NULL || t->ctx == NULL || t->ctx == SSL_get_SSL_CTX(ssl))
+        return;
+    SSL_CTX *ctx = t->ctx;
+    SSL_set_SSL_CTX(ssl, ctx);        /* certificates and keys only */
+    SSL_clear_options(ssl, SSL_get_options(ssl));
+    SSL_set_options(ssl, SSL_CTX_get_options(ctx));
+    SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
+    SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));
+    SSL_set_cipher_list(ssl, t->ciphers ? t->ciphers : TLS_CIPHERS_DEFAULT);
+    SSL_set_ciphersuites(ssl, t->ciphers13 ? t->ciphers13 : TLS_CIPHERS13_DEFAULT);
+    SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
+    if (t->n_cmds == 0)
+        return;
+    /* The site's SSLOpenSSLConfCmd lines again, on the connection: what
+     * they set (Ciphersuites, Groups, ...) is not carried by the swap.
+     * They were checked when the context was built; certificate commands
+     * are left out (the context has those). */
+    SSL_CONF_CTX *cc = SSL_CONF_CTX_new();
+    if (cc == NULL)
+        return;
+    SSL_CONF_CTX_set_flags(cc, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER);
+    SSL_CONF_CTX_set_ssl(cc, ssl);
+    for (int i = 0; i < t->n_cmds; i++)
+        SSL_CONF_cmd(cc, t->cmds[i].name, t->cmds[i].value);
+    SSL_CONF_CTX_finish(cc);
+    SSL_CONF_CTX_free(cc);
+    ERR_clear_error();
 }
 
 /* ---- which Listen sockets speak TLS ------------------------------------------ */
@@ -643,8 +696,14 @@ int tls_compatible(const struct config *a, const struct config *b)
     const struct tls_conf *x = tls_site_conf(a), *y = tls_site_conf(b);
     if (x == NULL || y == NULL || x->ctx == NULL || y->ctx == NULL)
         return 0;
-    return x->protocols == y->protocols && same_str(x->ciphers, y->ciphers) &&
-           same_str(x->ciphers13, y->ciphers13) &&
+    /* What takes effect: an unset setting is its default. */
+    int px = x->protocols != -1 ? x->protocols : (int)TLS_P_DEFAULT;
+    int py = y->protocols != -1 ? y->protocols : (int)TLS_P_DEFAULT;
+    return px == py &&
+           same_str(x->ciphers ? x->ciphers : TLS_CIPHERS_DEFAULT,
+                    y->ciphers ? y->ciphers : TLS_CIPHERS_DEFAULT) &&
+           same_str(x->ciphers13 ? x->ciphers13 : TLS_CIPHERS13_DEFAULT,
+                    y->ciphers13 ? y->ciphers13 : TLS_CIPHERS13_DEFAULT) &&
            same_paths(x->certs, x->n_certs, y->certs, y->n_certs) &&
            same_paths(x->keys, x->n_keys, y->keys, y->n_keys);
 }

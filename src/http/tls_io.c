@@ -49,8 +49,10 @@ static ssize_t result(SSL *ssl, int r, int *want, int reading)
     case SSL_ERROR_ZERO_RETURN:
         return reading ? 0 : TLS_IO_ERROR;
     case SSL_ERROR_SYSCALL:
-        if (errno == EINTR)
-            return result(ssl, r, want, reading);
+        if (errno == EINTR) {             /* try again when the socket is ready */
+            *want = reading ? TLS_WANT_READ : TLS_WANT_WRITE;
+            return TLS_IO_AGAIN;
+        }
         /* fall through */
     default:
         return TLS_IO_ERROR;      /* the reason stays queued for tls_io_why */
@@ -179,26 +181,6 @@ static const char *sni_name(const unsigned char *p, size_t len, size_t *name_len
     return (const char *)p + 5;
 }
 
-/* Make SSL use site SITE's context: its certificates, and (as mod_ssl
- * does, since SSL_set_SSL_CTX swaps only those) its protocols, options
- * and ciphers. */
-static void switch_site(SSL *ssl, const struct config *site)
-{
-    const struct tls_conf *t = tls_site_conf(site);
-    if (t == NULL || t->ctx == NULL || t->ctx == SSL_get_SSL_CTX(ssl))
-        return;
-    SSL_CTX *ctx = t->ctx;
-    SSL_set_SSL_CTX(ssl, ctx);
-    SSL_clear_options(ssl, SSL_get_options(ssl) ^ SSL_CTX_get_options(ctx));
-    SSL_set_options(ssl, SSL_CTX_get_options(ctx));
-    SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
-    SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));
-    SSL_set_cipher_list(ssl, t->ciphers ? t->ciphers : TLS_CIPHERS_DEFAULT);
-    SSL_set_ciphersuites(ssl, t->ciphers13 ? t->ciphers13 : TLS_CIPHERS13_DEFAULT);
-    if (t->tickets == 0)
-        SSL_set_num_tickets(ssl, 0);
-}
-
 /* Before the certificate is chosen and before resumption: the site the
  * client names, among those of the connection's address (route_site, the
  * same choice as for Host); an unknown name keeps the address's owner. */
@@ -218,7 +200,7 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
         return SSL_CLIENT_HELLO_SUCCESS;
     if (name_len > 1 && name[name_len - 1] == '.')
         name_len--;
-    switch_site(ssl, route_site(cfg, (const struct sockaddr *)&local, name, name_len));
+    tls_switch_site(ssl, route_site(cfg, (const struct sockaddr *)&local, name, name_len));
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 

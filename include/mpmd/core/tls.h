@@ -46,7 +46,7 @@ struct tls_where {
 };
 
 struct tls_path {
-    char *path;                   /* absolute; owned */
+    char *path;                   /* as written; absolute once tls_build ran; owned */
     struct tls_where at;
 };
 
@@ -98,6 +98,13 @@ const struct config *tls_ctx_site(const struct ssl_ctx_st *ctx);
  * (config_load calls it).  Returns 0, or -1 with "FILE:LINE: Directive:
  * reason" in ERR. */
 int tls_build(struct config *cfg, char *err, size_t errlen);
+
+/* Move the handshake on SSL to SITE's context (SNI): its certificates,
+ * and what SSL_set_SSL_CTX leaves behind (options, versions, ciphers,
+ * tickets, its SSLOpenSSLConfCmd lines), as mod_ssl does.  No-op when
+ * SITE has no TLS or is the current one. */
+struct ssl_st;
+void tls_switch_site(struct ssl_st *ssl, const struct config *site);
 
 /* Two sites can serve each other's requests on one TLS connection
  * (Apache's ssl_server_compatible: same certificates, keys, protocols

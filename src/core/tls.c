@@ -447,6 +447,27 @@ static int make_absolute(const char *root, struct tls_path *p)
     return 0;
 }
 
+/* Whether PEM file PATH holds an encrypted private key. */
+static int key_encrypted(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    int enc = 0;
+    while (f && !enc && fgets(line, sizeof line, f))
+        enc = strstr(line, "ENCRYPTED") != NULL;
+    if (f)
+        fclose(f);
+    return enc;
+}
+
+/* OpenSSL's pass-phrase callback: there is no one to ask (a service, a
+ * restart at 3 a.m.), so an encrypted key fails at once (below). */
+static int no_pass_phrase(char *buf, int size, int rwflag, void *arg)
+{
+    (void)buf, (void)size, (void)rwflag, (void)arg;
+    return -1;
+}
+
 static int load_pairs(SSL_CTX *ctx, struct tls_conf *t, const char *root, char *err,
                       size_t errlen)
 {
@@ -468,7 +489,12 @@ static int load_pairs(SSL_CTX *ctx, struct tls_conf *t, const char *root, char *
         const char *key = i < t->n_keys ? t->keys[i].path : cert;
         if (access(key, R_OK) == -1)
             return tls_fail(err, errlen, kat, kname, "cannot read %s: %s", key, strerror(errno));
-        if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+        int used = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
+        if (!used && key_encrypted(key))
+            return tls_fail(err, errlen, kat, kname, "the key in %s is encrypted; mpmd asks for "
+                            "no pass phrase (write it unencrypted, readable by root only: "
+                            "openssl pkey -in %s -out NEW.key)", key, key);
+        if (!used)
             return tls_fail(err, errlen, kat, kname, i < t->n_keys
                             ? "cannot use the private key in %s with the certificate in %s"
                             : "%s holds no private key (no SSLCertificateKeyFile follows %s)",
@@ -542,6 +568,7 @@ static int build_ctx(struct config *site, struct tls_conf *t, const char *root, 
     memcpy(sid + 4, &site->site_id, 4);
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_default_passwd_cb(ctx, no_pass_phrase);
     SSL_CTX_set_dh_auto(ctx, 1);              /* DHE suites of the default list: RFC 7919 groups */
     ERR_clear_error();
     if (SSL_CTX_set_cipher_list(ctx, t->ciphers ? t->ciphers : TLS_CIPHERS_DEFAULT) != 1)
@@ -813,9 +840,12 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
                                        : has_prev && memcmp(name, prev.name, 16) == 0 ? &prev
                                        : NULL;
         r = 0;
+        /* 2: issue a fresh ticket.  Always under TLS 1.3, whose clients
+         * (browsers) use each ticket once (RFC 8446 C.4), as nginx does;
+         * and for a ticket of the previous key. */
         if (k && EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 &&
             hmac_init(hctx, k->hmac) == 0)
-            r = k == &cur ? 1 : 2;
+            r = k == &cur && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
     }
     OPENSSL_cleanse(&cur, sizeof cur);
     OPENSSL_cleanse(&prev, sizeof prev);

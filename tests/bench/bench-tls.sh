@@ -4,7 +4,7 @@
 # `make bench-tls`; not part of `make check` (timing never decides a test).
 #
 #   MPMD=src/mpmd BENCH_DIR=../shared/bench [ROUNDS=3] [DURATION=6] \
-#     [IDLE_N=10000] [HS_BATCH=400] [HS_RESUME_N=2000] [PORT=8120] \
+#     [IDLE_N=10000] [HS_BATCH=400] [HS_RESUME_N=2000] [PORT=8120] [MPMD_MPM=event] \
 #     [ROWS="keepalive full resumed idle"] \
 #     tests/bench/bench-tls.sh
 #
@@ -128,7 +128,7 @@ mpmd_conf() {
 Listen 127.0.0.1:$plain http
 Listen 127.0.0.1:$(tls "$plain") https
 DocumentRoot $WWW
-MPM event
+MPM ${MPMD_MPM:-event}
 StartServers 2
 ServerLimit 2
 ThreadsPerChild 8

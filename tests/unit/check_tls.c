@@ -5,8 +5,10 @@
  * certificates (contexts, which Listen sockets speak TLS, the errors that
  * name a directive's line), tls_compatible, the ticket-key rotation, and
  * whole handshakes over a loopback TCP connection between tls_io on the
- * server side and a plain OpenSSL client: ALPN, SNI, data both ways,
- * tls_io_pending, and resumption by ticket across key rotations.
+ * server side and a plain OpenSSL client: ALPN, SNI (and what the switch
+ * to the named site carries: protocols, tickets, SSLOpenSSLConfCmd
+ * settings), data both ways, EINTR, tls_io_pending, and resumption by
+ * ticket across key rotations.
  *
  * Each test gets a fresh directory under /tmp (the ServerRoot) holding
  * htdocs/ and, made with OpenSSL's API at set-up, a.key + a.crt
@@ -631,6 +633,57 @@ START_TEST(test_compatible)
 }
 END_TEST
 
+/* tls_compatible compares what takes effect, not the text: a certificate
+ * named relative to ServerRoot and the same one named absolute, an unset
+ * SSLProtocol or SSLCipherSuite and its default written out ("TLSv1.2
+ * +TLSv1.3"; "TLSv1.2 TLSv1.3" is TLSv1.3 alone, test_protocol_forms). */
+START_TEST(test_compatible_effect)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+        "Listen 127.0.0.1:8443 https\n"
+        "<VirtualHost 127.0.0.1>\nServerName a.test\nSSLEngine on\n" A_PAIR "</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName abs.test\nSSLEngine on\n"
+        "SSLCertificateFile %s/a.crt\nSSLCertificateKeyFile %s/a.key\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName proto.test\nSSLEngine on\n" A_PAIR
+        "SSLProtocol TLSv1.2 +TLSv1.3\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName ciphers.test\nSSLEngine on\n" A_PAIR
+        "SSLCipherSuite " TLS_CIPHERS_DEFAULT "\n"
+        "SSLCipherSuite TLSv1.3 " TLS_CIPHERS13_DEFAULT "\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName tls12.test\nSSLEngine on\n" A_PAIR
+        "SSLProtocol TLSv1.2\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName aes256.test\nSSLEngine on\n" A_PAIR
+        "SSLCipherSuite TLSv1.3 TLS_AES_256_GCM_SHA384\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName tls13.test\nSSLEngine on\n" A_PAIR
+        "SSLProtocol TLSv1.2 TLSv1.3\n</VirtualHost>\n",
+        root, root);
+    struct config *cfg = load_ok(text);
+    const struct config *a = cfg->vhosts[0].cfg, *abs = cfg->vhosts[1].cfg,
+                        *proto = cfg->vhosts[2].cfg, *ciphers = cfg->vhosts[3].cfg,
+                        *tls12 = cfg->vhosts[4].cfg, *aes256 = cfg->vhosts[5].cfg,
+                        *tls13 = cfg->vhosts[6].cfg;
+    ck_assert_int_eq(tls_compatible(a, abs), 1);
+    ck_assert_int_eq(tls_compatible(abs, a), 1);
+    ck_assert_int_eq(tls_compatible(a, proto), 1);
+    ck_assert_int_eq(tls_compatible(proto, abs), 1);
+    ck_assert_int_eq(tls_compatible(a, ciphers), 1);
+    ck_assert_int_eq(tls_compatible(ciphers, a), 1);
+    /* Settings that differ in effect still differ. */
+    ck_assert_int_eq(tls_compatible(a, tls12), 0);
+    ck_assert_int_eq(tls_compatible(proto, tls12), 0);
+    ck_assert_int_eq(tls_compatible(a, aes256), 0);
+    /* Without a sign the last word wins: TLSv1.3 alone, not the default. */
+    ck_assert_int_eq(tls_compatible(a, tls13), 0);
+    /* tls_build made the relative names absolute (tls.h). */
+    char crt[256], key[256];
+    root_path(crt, sizeof crt, "a.crt");
+    root_path(key, sizeof key, "a.key");
+    ck_assert_str_eq(tls_site_conf(a)->certs[0].path, crt);
+    ck_assert_str_eq(tls_site_conf(a)->keys[0].path, key);
+    config_free(cfg);
+}
+END_TEST
+
 /* ---- ticket keys ---------------------------------------------------------------- */
 
 START_TEST(test_ticket_keys)
@@ -983,6 +1036,32 @@ START_TEST(test_sni_protocols)
 }
 END_TEST
 
+/* And what the named site's SSLOpenSSLConfCmd lines set: SSL_set_SSL_CTX
+ * does not carry it, the switch applies them again. */
+START_TEST(test_sni_conf_cmds)
+{
+    SSL_CTX *ctx = hs_load(
+        "Listen 127.0.0.1:8443 https\n"
+        "<VirtualHost 127.0.0.1>\nServerName a.test\nSSLEngine on\n" A_PAIR "</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName b.test\nSSLEngine on\n" B_PAIR
+        "SSLOpenSSLConfCmd Ciphersuites TLS_CHACHA20_POLY1305_SHA256\n</VirtualHost>\n");
+    struct client_opts o = {.sni = "b.test"};
+    struct conn c;
+    ck_assert_int_eq(tls_connect(&c, ctx, hs_client, &o), 0);
+    peer_is(c.client, "b.crt");
+    ck_assert_str_eq(SSL_get_version(c.server), "TLSv1.3");
+    ck_assert_str_eq(SSL_get_cipher_name(c.server), "TLS_CHACHA20_POLY1305_SHA256");
+    tls_disconnect(&c);
+    /* a keeps its own suites (the default list, AES first). */
+    o.sni = "a.test";
+    ck_assert_int_eq(tls_connect(&c, ctx, hs_client, &o), 0);
+    peer_is(c.client, "a.crt");
+    ck_assert_str_eq(SSL_get_cipher_name(c.server), "TLS_AES_128_GCM_SHA256");
+    tls_disconnect(&c);
+    hs_free();
+}
+END_TEST
+
 START_TEST(test_data)
 {
     SSL_CTX *ctx = hs_load(ONE_SITE);
@@ -1114,6 +1193,71 @@ START_TEST(test_data)
 }
 END_TEST
 
+/* A transport whose every read and write fails with EINTR, as read(2) and
+ * write(2) do when a signal cuts them short: OpenSSL says
+ * SSL_ERROR_SYSCALL with errno EINTR. */
+static int eintr_read(BIO *b, char *buf, int len)
+{
+    (void)buf, (void)len;
+    BIO_clear_retry_flags(b);
+    errno = EINTR;
+    return -1;
+}
+
+static int eintr_write(BIO *b, const char *buf, int len)
+{
+    (void)buf, (void)len;
+    BIO_clear_retry_flags(b);
+    errno = EINTR;
+    return -1;
+}
+
+static long eintr_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH;
+}
+
+/* EINTR is a would-block (it used to make tls_io call itself forever):
+ * AGAIN, waiting for the way it went; the calls then go on. */
+START_TEST(test_eintr)
+{
+    SSL_CTX *ctx = hs_load(ONE_SITE);
+    struct conn c;
+    ck_assert_int_eq(tls_connect(&c, ctx, hs_client, NULL), 0);
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "eintr");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(BIO_meth_set_read(m, eintr_read), 1);
+    ck_assert_int_eq(BIO_meth_set_write(m, eintr_write), 1);
+    ck_assert_int_eq(BIO_meth_set_ctrl(m, eintr_ctrl), 1);
+    BIO *b = BIO_new(m);
+    ck_assert_ptr_nonnull(b);
+    BIO_set_init(b, 1);
+    SSL_set_bio(c.server, b, b);
+
+    client_write(&c, "after the signal");
+    char buf[64];
+    int want = -1;
+    ck_assert_int_eq(tls_io_read(c.server, buf, sizeof buf, &want), TLS_IO_AGAIN);
+    ck_assert_int_eq(want, TLS_WANT_READ);
+    want = -1;
+    ck_assert_int_eq(tls_io_write(c.server, "ok", 2, &want), TLS_IO_AGAIN);
+    ck_assert_int_eq(want, TLS_WANT_WRITE);
+
+    /* The socket again: the same read and write succeed. */
+    ck_assert_int_eq(SSL_set_fd(c.server, c.sfd), 1);
+    size_t n = server_read(&c, buf, strlen("after the signal"), sizeof buf);
+    ck_assert_uint_eq(n, strlen("after the signal"));
+    ck_assert(memcmp(buf, "after the signal", n) == 0);
+    ck_assert_int_eq(tls_io_write(c.server, "ok", 2, &want), 2);
+    ck_assert_uint_eq(client_read(&c, buf, 2), 2);
+    ck_assert(memcmp(buf, "ok", 2) == 0);
+    tls_disconnect(&c);
+    BIO_meth_free(m);
+    hs_free();
+}
+END_TEST
+
 /* A session from a first connection that read data (the TLS 1.3 ticket
  * comes after the handshake). */
 static SSL_SESSION *first_session(SSL_CTX *ctx, const struct client_opts *o)
@@ -1198,6 +1342,46 @@ START_TEST(test_no_tickets)
 }
 END_TEST
 
+/* SNI from a site with SSLSessionTickets off to one with tickets: the
+ * connection gets that site's tickets (TLS 1.3 sends them only when the
+ * number to send is taken from the site switched to); and the other way
+ * round, none. */
+START_TEST(test_sni_tickets)
+{
+    SSL_CTX *ctx = hs_load(
+        "Listen 127.0.0.1:8443 https\n"
+        "<VirtualHost 127.0.0.1>\nServerName a.test\nSSLEngine on\n" A_PAIR
+        "SSLSessionTickets off\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName b.test\nSSLEngine on\n" B_PAIR "</VirtualHost>\n");
+    struct client_opts o = {.sni = "b.test"};
+    SSL_SESSION *s = first_session(ctx, &o);
+    ck_assert_int_eq(SSL_SESSION_has_ticket(s), 1);
+    ck_assert_int_eq(resumed(ctx, &o, s), 1);
+    SSL_SESSION_free(s);
+    hs_free();
+
+    ctx = hs_load(
+        "Listen 127.0.0.1:8443 https\n"
+        "<VirtualHost 127.0.0.1>\nServerName a.test\nSSLEngine on\n" A_PAIR "</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1>\nServerName b.test\nSSLEngine on\n" B_PAIR
+        "SSLSessionTickets off\n</VirtualHost>\n");
+    struct conn c;
+    ck_assert_int_eq(tls_connect(&c, ctx, hs_client, &o), 0);
+    peer_is(c.client, "b.crt");
+    int want;
+    ck_assert_int_eq(tls_io_write(c.server, "hi", 2, &want), 2);
+    char buf[2];
+    ck_assert_uint_eq(client_read(&c, buf, 2), 2);
+    s = SSL_get1_session(c.client);
+    tls_disconnect(&c);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(SSL_SESSION_has_ticket(s), 0);
+    ck_assert_int_eq(SSL_SESSION_is_resumable(s), 0);
+    SSL_SESSION_free(s);
+    hs_free();
+}
+END_TEST
+
 Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -1219,6 +1403,7 @@ Suite *tls_suite(void)
     tcase_add_test(tc, test_build_vhost_listen);
     tcase_add_test(tc, test_build_errors);
     tcase_add_test(tc, test_compatible);
+    tcase_add_test(tc, test_compatible_effect);
     tcase_add_test(tc, test_ticket_keys);
     suite_add_tcase(s, tc);
 
@@ -1228,9 +1413,12 @@ Suite *tls_suite(void)
     tcase_add_test(tc, test_alpn);
     tcase_add_test(tc, test_sni);
     tcase_add_test(tc, test_sni_protocols);
+    tcase_add_test(tc, test_sni_conf_cmds);
     tcase_add_test(tc, test_data);
+    tcase_add_test(tc, test_eintr);
     tcase_add_loop_test(tc, test_resumption, 0, 3);
     tcase_add_loop_test(tc, test_no_tickets, 0, 2);
+    tcase_add_test(tc, test_sni_tickets);
     suite_add_tcase(s, tc);
     return s;
 }

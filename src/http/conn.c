@@ -168,10 +168,12 @@ static ssize_t out_tls_chunk(const struct reply_out *o, char *buf, const char **
         return (ssize_t)b;
     }
     size_t take = h < TLS_RECORD ? h : TLS_RECORD;
-    memcpy(buf, response_head_data(&o->head) + o->head_sent, take);
+    if (take > 0)
+        memcpy(buf, response_head_data(&o->head) + o->head_sent, take);
     n = take;
     take = b < TLS_RECORD - n ? b : TLS_RECORD - n;
-    memcpy(buf + n, (const char *)o->body + o->body_sent, take);
+    if (take > 0)                     /* a reply of file alone has no body (NULL) */
+        memcpy(buf + n, (const char *)o->body + o->body_sent, take);
     n += take;
     off_t f = o->file_end - o->file_pos;
     if (n < TLS_RECORD && f > 0) {
@@ -647,7 +649,8 @@ static int conn_sendv_blocking_tls(struct conn *c, struct iovec *iov, int n)
                 return -1;
             used = 0;
         }
-        memcpy(buf + used, iov[i].iov_base, iov[i].iov_len);
+        if (iov[i].iov_len > 0)       /* an empty buffer may be NULL */
+            memcpy(buf + used, iov[i].iov_base, iov[i].iov_len);
         used += iov[i].iov_len;
     }
     return used ? tls_send_all(c, buf, used) : 0;

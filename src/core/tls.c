@@ -744,6 +744,26 @@ static int fresh_key(struct tls_ticket_key *k)
            RAND_priv_bytes(k->hmac, sizeof k->hmac) == 1 ? 0 : -1;
 }
 
+static void store_key(_Atomic uint64_t *to, const struct tls_ticket_key *key)
+{
+    uint64_t w[TLS_KEY_WORDS];
+    memcpy(w, key, sizeof w);
+    for (size_t i = 0; i < TLS_KEY_WORDS; i++)
+        atomic_store_explicit(&to[i], w[i], memory_order_relaxed);
+    OPENSSL_cleanse(w, sizeof w);
+}
+
+/* Acquire loads: the sequence number read after them cannot be read
+ * before them (a seqlock without a fence). */
+static void load_key(const _Atomic uint64_t *from, struct tls_ticket_key *key)
+{
+    uint64_t w[TLS_KEY_WORDS];
+    for (size_t i = 0; i < TLS_KEY_WORDS; i++)
+        w[i] = atomic_load_explicit(&from[i], memory_order_acquire);
+    memcpy(key, w, sizeof w);
+    OPENSSL_cleanse(w, sizeof w);
+}
+
 struct tls_keys *tls_keys_create(void)
 {
     struct tls_keys *k = mmap(NULL, sizeof *k, PROT_READ | PROT_WRITE,
@@ -752,11 +772,14 @@ struct tls_keys *tls_keys_create(void)
         return NULL;
     madvise(k, sizeof *k, MADV_DONTDUMP);
     mlock(k, sizeof *k);                       /* best effort: never swapped out */
-    if (fresh_key(&k->current) == -1) {
+    struct tls_ticket_key first;
+    if (fresh_key(&first) == -1) {
         tls_keys_destroy(k);
         errno = EIO;
         return NULL;
     }
+    store_key(k->current, &first);
+    OPENSSL_cleanse(&first, sizeof first);
     return k;
 }
 
@@ -771,12 +794,15 @@ int tls_keys_rotate(struct tls_keys *k, int lifetime, int64_t now)
     struct tls_ticket_key next;
     if (fresh_key(&next) == -1)
         return 0;
+    struct tls_ticket_key cur;
+    load_key(k->current, &cur);
     atomic_fetch_add_explicit(&k->seq, 1, memory_order_acq_rel);   /* odd: writing */
-    k->previous = k->current;
-    k->current = next;
-    k->has_previous = 1;
-    k->made = now;
+    store_key(k->previous, &cur);
+    store_key(k->current, &next);
+    atomic_store_explicit(&k->has_previous, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&k->seq, 1, memory_order_release);
+    k->made = now;
+    OPENSSL_cleanse(&cur, sizeof cur);
     OPENSSL_cleanse(&next, sizeof next);
     return 1;
 }
@@ -789,18 +815,16 @@ void tls_keys_destroy(struct tls_keys *k)
     munmap(k, sizeof *k);
 }
 
-/* A consistent copy of the keys (the supervisor rotates rarely). */
-static void read_keys(const struct tls_keys *k, struct tls_ticket_key *cur,
-                      struct tls_ticket_key *prev, int *has_prev)
+void tls_keys_read(const struct tls_keys *k, struct tls_ticket_key *cur,
+                   struct tls_ticket_key *prev, int *has_prev)
 {
-    for (;;) {
+    for (;;) {                    /* the supervisor rotates rarely: hardly ever twice */
         uint32_t s = atomic_load_explicit(&k->seq, memory_order_acquire);
         if (s & 1)
             continue;
-        *cur = k->current;
-        *prev = k->previous;
-        *has_prev = k->has_previous;
-        atomic_thread_fence(memory_order_acquire);
+        load_key(k->current, cur);
+        load_key(k->previous, prev);
+        *has_prev = atomic_load_explicit(&k->has_previous, memory_order_acquire);
         if (atomic_load_explicit(&k->seq, memory_order_relaxed) == s)
             return;
     }
@@ -828,7 +852,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
         return enc ? -1 : 0;
     struct tls_ticket_key cur, prev;
     int has_prev, r = -1;
-    read_keys(t->ticket_keys, &cur, &prev, &has_prev);
+    tls_keys_read(t->ticket_keys, &cur, &prev, &has_prev);
     if (enc) {
         memcpy(name, cur.name, 16);
         if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&

@@ -690,27 +690,35 @@ START_TEST(test_ticket_keys)
 {
     struct tls_keys *k = tls_keys_create();
     ck_assert_ptr_nonnull(k);
-    ck_assert_int_eq(k->has_previous, 0);
-    struct tls_ticket_key first = k->current, zero;
+    struct tls_ticket_key cur, prev, first, zero;
+    int has_prev;
+#define READ() tls_keys_read(k, &cur, &prev, &has_prev)
+    READ();
+    ck_assert_int_eq(has_prev, 0);
+    first = cur;
     memset(&zero, 0, sizeof zero);
     ck_assert(memcmp(&first, &zero, sizeof zero) != 0);
     int64_t t0 = 1000;
     ck_assert_int_eq(tls_keys_rotate(k, 60, t0), 0);       /* starts the clock */
     ck_assert_int_eq(k->made, t0);
     ck_assert_int_eq(tls_keys_rotate(k, 60, t0 + 59), 0);
-    ck_assert(memcmp(&k->current, &first, sizeof first) == 0);
-    ck_assert_int_eq(k->has_previous, 0);
+    READ();
+    ck_assert(memcmp(&cur, &first, sizeof first) == 0);
+    ck_assert_int_eq(has_prev, 0);
     ck_assert_int_eq(tls_keys_rotate(k, 60, t0 + 60), 1);
-    ck_assert_int_eq(k->has_previous, 1);
-    ck_assert(memcmp(&k->previous, &first, sizeof first) == 0);
-    ck_assert(memcmp(&k->current, &first, sizeof first) != 0);
-    ck_assert(memcmp(k->current.name, first.name, sizeof first.name) != 0);
+    READ();
+    ck_assert_int_eq(has_prev, 1);
+    ck_assert(memcmp(&prev, &first, sizeof first) == 0);
+    ck_assert(memcmp(&cur, &first, sizeof first) != 0);
+    ck_assert(memcmp(cur.name, first.name, sizeof first.name) != 0);
     ck_assert_int_eq(k->made, t0 + 60);
     ck_assert_uint_eq(k->seq % 2, 0);
-    struct tls_ticket_key second = k->current;
+    struct tls_ticket_key second = cur;
     ck_assert_int_eq(tls_keys_rotate(k, 60, t0 + 119), 0);
     ck_assert_int_eq(tls_keys_rotate(k, 60, t0 + 120), 1);
-    ck_assert(memcmp(&k->previous, &second, sizeof second) == 0);
+    READ();
+    ck_assert(memcmp(&prev, &second, sizeof second) == 0);
+#undef READ
     /* Lifetime 0 or less: the default. */
     ck_assert_int_eq(tls_keys_rotate(k, 0, t0 + 120 + TLS_TICKET_LIFETIME_DEFAULT - 1), 0);
     ck_assert_int_eq(tls_keys_rotate(k, 0, t0 + 120 + TLS_TICKET_LIFETIME_DEFAULT), 1);
@@ -720,7 +728,10 @@ START_TEST(test_ticket_keys)
 
     /* Two mappings, two different keys. */
     struct tls_keys *x = tls_keys_create(), *y = tls_keys_create();
-    ck_assert(memcmp(&x->current, &y->current, sizeof x->current) != 0);
+    struct tls_ticket_key kx, ky;
+    tls_keys_read(x, &kx, &prev, &has_prev);
+    tls_keys_read(y, &ky, &prev, &has_prev);
+    ck_assert(memcmp(&kx, &ky, sizeof kx) != 0);
     tls_keys_destroy(x);
     tls_keys_destroy(y);
 }

@@ -125,12 +125,20 @@ struct tls_ticket_key {
 /* Shared, one per server: made by tls_keys_create in the supervisor,
  * inherited by every child through fork.  SEQ is odd while the
  * supervisor writes. */
+#define TLS_KEY_WORDS (sizeof(struct tls_ticket_key) / sizeof(uint64_t))
+_Static_assert(sizeof(struct tls_ticket_key) % sizeof(uint64_t) == 0, "a key is whole words");
+
 struct tls_keys {
     _Atomic uint32_t seq;
-    struct tls_ticket_key current, previous;
-    int has_previous;
-    int64_t made;                 /* monotonic second CURRENT was made */
+    _Atomic uint64_t current[TLS_KEY_WORDS];  /* struct tls_ticket_key, word by word, so */
+    _Atomic uint64_t previous[TLS_KEY_WORDS]; /* a reader never races the writer (and */
+    _Atomic int has_previous;                 /* no fence: ThreadSanitizer has none) */
+    int64_t made;                 /* monotonic second CURRENT was made (supervisor's) */
 };
+
+/* A consistent copy of the keys (any process, any thread). */
+void tls_keys_read(const struct tls_keys *k, struct tls_ticket_key *cur,
+                   struct tls_ticket_key *prev, int *has_prev);
 
 /* A new shared mapping with a fresh key (never written to disk, not in
  * core dumps), or NULL with errno set. */

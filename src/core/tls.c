@@ -60,6 +60,7 @@ static void tls_destroy(void *conf)
         return;
     tls_free_strings(t);
     SSL_CTX_free(t->ctx);
+    EVP_CIPHER_free(t->ticket_cipher);
     free(t);
 }
 
@@ -830,6 +831,11 @@ void tls_keys_read(const struct tls_keys *k, struct tls_ticket_key *cur,
     }
 }
 
+static const EVP_CIPHER *ticket_cipher(const struct tls_conf *t)
+{
+    return t->ticket_cipher ? t->ticket_cipher : EVP_aes_256_cbc();
+}
+
 static int hmac_init(EVP_MAC_CTX *hctx, const unsigned char *key)
 {
     OSSL_PARAM params[] = {
@@ -856,7 +862,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
     if (enc) {
         memcpy(name, cur.name, 16);
         if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&
-            EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, cur.aes, iv) == 1 &&
+            EVP_EncryptInit_ex(cctx, ticket_cipher(t), NULL, cur.aes, iv) == 1 &&
             hmac_init(hctx, cur.hmac) == 0)
             r = 1;
     } else {
@@ -867,7 +873,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
         /* 2: issue a fresh ticket.  Always under TLS 1.3, whose clients
          * (browsers) use each ticket once (RFC 8446 C.4), as nginx does;
          * and for a ticket of the previous key. */
-        if (k && EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 &&
+        if (k && EVP_DecryptInit_ex(cctx, ticket_cipher(t), NULL, k->aes, iv) == 1 &&
             hmac_init(hctx, k->hmac) == 0)
             r = k == &cur && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
     }
@@ -884,6 +890,8 @@ void tls_use_keys(struct config *cfg, struct tls_keys *keys)
         if (t == NULL || t->ctx == NULL)
             continue;
         t->ticket_keys = keys;
+        if (t->ticket_cipher == NULL)
+            t->ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
         SSL_CTX_set_tlsext_ticket_key_evp_cb(t->ctx, ticket_cb);
     }
 }

@@ -75,6 +75,8 @@ struct tls_conf {
     struct tls_where ciphers_at, ciphers13_at; /* where SSLCipherSuite was */
     struct ssl_ctx_st *ctx;       /* built by tls_build (owned); NULL: no TLS here */
     struct tls_keys *ticket_keys; /* the server's ticket keys (tls_use_keys), not owned */
+    struct evp_cipher_st *ticket_cipher; /* AES-256-CBC, fetched once (tls_use_keys): an
+                                   * EVP_aes_256_cbc() looks it up on every ticket */
 };
 
 extern const struct conf_module tls_conf_module;

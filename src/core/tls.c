@@ -36,6 +36,7 @@ static void *tls_create(void)
     if (t == NULL)
         return NULL;
     t->engine = t->protocols = t->honor_order = t->tickets = t->ticket_lifetime = -1;
+    t->session_timeout = -1;
     return t;
 }
 
@@ -81,7 +82,8 @@ static int dup_str(char **to, const char *from)
 static void *tls_merge(const void *basev, const void *addv)
 {
     static const struct tls_conf none = {.engine = -1, .protocols = -1, .honor_order = -1,
-                                         .tickets = -1, .ticket_lifetime = -1};
+                                         .tickets = -1, .ticket_lifetime = -1,
+                                         .session_timeout = -1};
     const struct tls_conf *base = basev ? basev : &none, *add = addv ? addv : &none;
     struct tls_conf *t = tls_create();
     if (t == NULL)
@@ -92,6 +94,7 @@ static void *tls_merge(const void *basev, const void *addv)
     PICK(honor_order);
     PICK(tickets);
     PICK(ticket_lifetime);
+    PICK(session_timeout);
 #undef PICK
     t->engine_at = add->engine != -1 ? add->engine_at : base->engine_at;
     const struct tls_conf *pairs = add->n_certs > 0 || add->n_keys > 0 ? add : base;
@@ -281,6 +284,89 @@ static int set_lifetime(void *conf, const struct directive_place *at, int argc, 
     return 0;
 }
 
+static int set_session_timeout(void *conf, const struct directive_place *at, int argc,
+                               char **argv, char *err, size_t errlen)
+{
+    (void)at, (void)argc;
+    char *end;
+    errno = 0;
+    long v = strtol(argv[0], &end, 10);
+    if (errno || end == argv[0] || *end || v < 1 || v > 604800) {
+        snprintf(err, errlen, "expected seconds from 1 to 604800, got '%s'", argv[0]);
+        return -1;
+    }
+    ((struct tls_conf *)conf)->session_timeout = (int)v;
+    return 0;
+}
+
+/* SSLSessionCache TYPE: accepted so Debian's ssl.conf loads; mpmd keeps
+ * no session cache (tickets, whose keys every child shares, resume). */
+static int set_session_cache(void *conf, const struct directive_place *at, int argc,
+                             char **argv, char *err, size_t errlen)
+{
+    (void)conf, (void)at, (void)argc;
+    static const char *const kinds[] = {"none", "nonenotnull", "shmcb:", "dbm:", "shm:",
+                                        "dc:", "memcache:", "redis:", "socache:", NULL};
+    for (int i = 0; kinds[i]; i++)
+        if (strncasecmp(argv[0], kinds[i], strlen(kinds[i])) == 0 &&
+            (kinds[i][strlen(kinds[i]) - 1] == ':' || argv[0][strlen(kinds[i])] == '\0'))
+            return 0;
+    snprintf(err, errlen, "expected none, nonenotnull or TYPE:ARGUMENT (shmcb:...), got '%s'",
+             argv[0]);
+    return -1;
+}
+
+/* SSLRandomSeed CONTEXT SOURCE [BYTES]: OpenSSL 3 seeds itself from the
+ * kernel; accepted (and checked) so Debian's ssl.conf loads. */
+static int set_random_seed(void *conf, const struct directive_place *at, int argc,
+                           char **argv, char *err, size_t errlen)
+{
+    (void)conf, (void)at, (void)argc;
+    if (strcasecmp(argv[0], "startup") != 0 && strcasecmp(argv[0], "connect") != 0) {
+        snprintf(err, errlen, "expected startup or connect, got '%s'", argv[0]);
+        return -1;
+    }
+    return 0;
+}
+
+/* SSLPassPhraseDialog builtin|exec:PATH: accepted; mpmd never asks for a
+ * pass phrase (an encrypted key is a config error, tls_build). */
+static int set_pass_phrase(void *conf, const struct directive_place *at, int argc,
+                           char **argv, char *err, size_t errlen)
+{
+    (void)conf, (void)at, (void)argc;
+    if (strcasecmp(argv[0], "builtin") == 0 || strncasecmp(argv[0], "exec:", 5) == 0 ||
+        argv[0][0] == '|')
+        return 0;
+    snprintf(err, errlen, "expected builtin, exec:PATH or |PATH, got '%s'", argv[0]);
+    return -1;
+}
+
+/* SSLOptions [+|-]OPTION...: mpmd always gives scripts the standard SSL_*
+ * variables (+StdEnvVars); the other options are accepted and have no
+ * effect (no client certificates, no renegotiation). */
+static int set_options(void *conf, const struct directive_place *at, int argc, char **argv,
+                       char *err, size_t errlen)
+{
+    (void)conf, (void)at;
+    static const char *const names[] = {"StdEnvVars", "ExportCertData", "FakeBasicAuth",
+                                        "StrictRequire", "OptRenegotiate",
+                                        "LegacyDNStringFormat", NULL};
+    for (int i = 0; i < argc; i++) {
+        const char *w = argv[i] + (argv[i][0] == '+' || argv[i][0] == '-');
+        int known = 0;
+        for (int k = 0; names[k] && !known; k++)
+            known = strcasecmp(w, names[k]) == 0;
+        if (!known) {
+            snprintf(err, errlen, "unknown option '%s'; expected StdEnvVars, ExportCertData, "
+                     "FakeBasicAuth, StrictRequire, OptRenegotiate or LegacyDNStringFormat, "
+                     "each with an optional + or -", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int set_conf_cmd(void *conf, const struct directive_place *at, int argc, char **argv,
                         char *err, size_t errlen)
 {
@@ -331,6 +417,19 @@ static const struct module_directive tls_directives[] = {
      set_lifetime, "43200", NULL},
     {"SSLOpenSSLConfCmd", "COMMAND VALUE", "Pass a setting to OpenSSL's SSL_CONF "
      "(Curves, Groups, SignatureAlgorithms, Options, ...)", SITE, 2, 2, set_conf_cmd, NULL, NULL},
+    {"SSLSessionCacheTimeout", "SECONDS", "How long a session may be resumed (the lifetime "
+     "of its ticket)", SITE, 1, 1, set_session_timeout, "300", NULL},
+    {"SSLSessionCache", "none|nonenotnull|TYPE:ARGUMENT", "Accepted for Apache's files; mpmd "
+     "keeps no session cache: tickets, whose keys every child shares, resume sessions",
+     CTX_SERVER, 1, 1, set_session_cache, "none", NULL},
+    {"SSLRandomSeed", "startup|connect SOURCE [BYTES]", "Accepted for Apache's files; OpenSSL "
+     "3 seeds itself from the kernel", CTX_SERVER, 2, 3, set_random_seed, NULL, NULL},
+    {"SSLPassPhraseDialog", "builtin|exec:PATH", "Accepted for Apache's files; mpmd asks for "
+     "no pass phrase: an encrypted key is an error", CTX_SERVER, 1, 1, set_pass_phrase,
+     "builtin", NULL},
+    {"SSLOptions", "[+|-]OPTION...", "Accepted for Apache's files: scripts always get the "
+     "standard SSL_* variables (StdEnvVars); the other options have no effect", SITE | CTX_DIR,
+     1, 8, set_options, "none", NULL},
     {NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -562,6 +661,7 @@ static int build_ctx(struct config *site, struct tls_conf *t, const char *root, 
     /* Nothing is kept per session in a child: resumption is by ticket,
      * which any child can decrypt. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_set_timeout(ctx, t->session_timeout > 0 ? t->session_timeout : 300);  /* Apache's */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     unsigned char sid[8];

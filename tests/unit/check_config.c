@@ -232,6 +232,8 @@ static const char *const printed_defaults[][2] = {
     {"SSLProtocol", "TLSv1.2 TLSv1.3"}, {"SSLCipherSuite", "Mozilla intermediate"},
     {"SSLHonorCipherOrder", "on"}, {"SSLSessionTickets", "on"},
     {"SSLSessionTicketKeyLifetime", "43200"}, {"SSLOpenSSLConfCmd", "none"},
+    {"SSLSessionCacheTimeout", "300"}, {"SSLSessionCache", "none"}, {"SSLRandomSeed", "none"},
+    {"SSLPassPhraseDialog", "builtin"}, {"SSLOptions", "none"},
     {"<VirtualHost>", "-"}, {"<Directory>", "-"}, {"<DirectoryMatch>", "-"}, {"<Files>", "-"},
     {"<FilesMatch>", "-"}, {"<Location>", "-"}, {"<LocationMatch>", "-"},
     {"<IfModule>", "-"}, {"<IfDefine>", "-"}, {"<RequireAny>", "-"}, {"<RequireAll>", "-"},

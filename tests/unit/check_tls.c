@@ -324,6 +324,49 @@ START_TEST(test_ticket_lifetime)
 }
 END_TEST
 
+/* Debian's mods-available/ssl.conf and sites-available/default-ssl.conf
+ * load as they are: the directives mpmd has no use for are accepted (and
+ * still checked), SSLSessionCacheTimeout sets the sessions' lifetime. */
+START_TEST(test_apache_files)
+{
+    struct config *cfg = parse_ok(
+        "Listen 80\n"
+        "SSLRandomSeed startup builtin\n"
+        "SSLRandomSeed startup file:/dev/urandom 512\n"
+        "SSLRandomSeed connect builtin\n"
+        "SSLPassPhraseDialog  exec:/usr/share/apache2/ask-for-passphrase\n"
+        "SSLSessionCache     shmcb:/var/run/apache2/ssl_scache(512000)\n"
+        "SSLSessionCacheTimeout  300\n"
+        "SSLCipherSuite HIGH:!aNULL\n"
+        "SSLProtocol all -SSLv3\n"
+        "SSLSessionTickets off\n"
+        "<VirtualHost *:80>\n"
+        "  <FilesMatch \"\\.(?:cgi|shtml|phtml|php)$\">\n"
+        "    SSLOptions +StdEnvVars\n"
+        "  </FilesMatch>\n"
+        "  <Directory /usr/lib/cgi-bin>\n"
+        "    SSLOptions +StdEnvVars -ExportCertData\n"
+        "  </Directory>\n"
+        "</VirtualHost>\n");
+    ck_assert_int_eq(tls_site_conf(cfg)->session_timeout, 300);
+    config_free(cfg);
+    cfg = parse_ok("Listen 80\nSSLSessionCache none\nSSLSessionCacheTimeout 86400\n");
+    ck_assert_int_eq(tls_site_conf(cfg)->session_timeout, 86400);
+    config_free(cfg);
+    line2_fails("SSLOptions +Bogus\n", "SSLOptions: unknown option '+Bogus'; expected "
+                "StdEnvVars, ExportCertData, FakeBasicAuth, StrictRequire, OptRenegotiate or "
+                "LegacyDNStringFormat, each with an optional + or -");
+    line2_fails("SSLSessionCache memory\n", "SSLSessionCache: expected none, nonenotnull or "
+                "TYPE:ARGUMENT (shmcb:...), got 'memory'");
+    line2_fails("SSLSessionCacheTimeout 0\n", "SSLSessionCacheTimeout: expected seconds from 1 "
+                "to 604800, got '0'");
+    line2_fails("SSLRandomSeed always builtin\n", "SSLRandomSeed: expected startup or connect, "
+                "got 'always'");
+    line2_fails("SSLPassPhraseDialog ask\n", "SSLPassPhraseDialog: expected builtin, exec:PATH "
+                "or |PATH, got 'ask'");
+}
+END_TEST
+
 START_TEST(test_engine_and_flags)
 {
     line2_fails("SSLEngine optional\n", "SSLEngine: 'optional' (RFC 2817 upgrades) is not "
@@ -1403,6 +1446,7 @@ Suite *tls_suite(void)
     tcase_add_test(tc, test_certificate_order);
     tcase_add_test(tc, test_ticket_lifetime);
     tcase_add_test(tc, test_engine_and_flags);
+    tcase_add_test(tc, test_apache_files);
     tcase_add_test(tc, test_listen_protocol);
     tcase_add_test(tc, test_merge_inherits);
     tcase_add_test(tc, test_merge_own_certs);

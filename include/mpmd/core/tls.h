@@ -69,6 +69,8 @@ struct tls_conf {
     int honor_order;              /* SSLHonorCipherOrder */
     int tickets;                  /* SSLSessionTickets */
     int ticket_lifetime;          /* SSLSessionTicketKeyLifetime (main server only) */
+    int session_timeout;          /* SSLSessionCacheTimeout: seconds a session (ticket)
+                                   * may be resumed */
     struct tls_cmd cmds[TLS_MAX_CMDS];    /* SSLOpenSSLConfCmd, in order */
     int n_cmds;
     struct tls_where engine_at;   /* where SSLEngine was set, for messages */

@@ -190,14 +190,46 @@ static ssize_t out_tls_chunk(const struct reply_out *o, char *buf, const char **
     return (ssize_t)n;
 }
 
+/* The file part of O once head and body are out, for the listener: read
+ * READ_AHEAD bytes at a time into RA (one pread per four records, as
+ * nginx reads 32 KB output buffers) and hand out a record's worth.  What
+ * RA holds is valid for this call only (*RA_POS, *RA_LEN), so a write
+ * to retry is rebuilt by a new read of the same bytes. */
+#define TLS_READ_AHEAD (4 * TLS_RECORD)
+static ssize_t out_tls_file(const struct reply_out *o, char *ra, off_t *ra_pos, size_t *ra_len,
+                            const char **data)
+{
+    if (o->file_pos < *ra_pos || o->file_pos >= *ra_pos + (off_t)*ra_len) {
+        off_t left = o->file_end - o->file_pos;
+        size_t want = left < TLS_READ_AHEAD ? (size_t)left : TLS_READ_AHEAD;
+        ssize_t r;
+        do
+            r = pread(o->file_fd, ra, want, o->file_pos);
+        while (r == -1 && errno == EINTR);
+        if (r <= 0)
+            return -1;                /* the file shrank, or cannot be read */
+        *ra_pos = o->file_pos;
+        *ra_len = (size_t)r;
+    }
+    size_t off = (size_t)(o->file_pos - *ra_pos), avail = *ra_len - off;
+    *data = ra + off;
+    return (ssize_t)(avail < TLS_RECORD ? avail : TLS_RECORD);
+}
+
 /* out_send over TLS: records of up to 16 KB (nginx's ssl_buffer_size),
  * or the file straight from the page cache with kernel TLS.  At most
  * BUDGET bytes, then 0 as if the socket were full, with C waiting to
  * write (the listener's turn-taking). */
 static int out_send_tls(struct conn *c, struct reply_out *o, long long *body_sent, size_t budget)
 {
+    /* The listener's read-ahead buffer: one per thread, touched only by
+     * the listener (handler threads send at most TLS_LISTENER_WRITES of
+     * file, from BUF on their stack). */
+    static _Thread_local char ra[TLS_READ_AHEAD];
     char buf[TLS_RECORD];
-    size_t sent = 0;
+    off_t ra_pos = 0;
+    size_t ra_len = 0, sent = 0;
+    int listener = c->state == CONN_WRITING;
     for (;;) {
         if (sent >= budget) {
             c->tls_want = TLS_WANT_WRITE;
@@ -216,7 +248,9 @@ static int out_send_tls(struct conn *c, struct reply_out *o, long long *body_sen
                                               &want), want);
         } else {
             const char *data;
-            ssize_t len = out_tls_chunk(o, buf, &data);
+            ssize_t len = listener && o->head_sent == o->head.len && o->body_sent == o->body_len
+                          ? out_tls_file(o, ra, &ra_pos, &ra_len, &data)
+                          : out_tls_chunk(o, buf, &data);
             if (len == -1)
                 return -1;
             n = io_tls_send(c, data, (size_t)len);

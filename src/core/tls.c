@@ -269,34 +269,34 @@ static int set_tickets(void *conf, const struct directive_place *at, int argc, c
     return set_onoff(&((struct tls_conf *)conf)->tickets, argv[0], err, errlen);
 }
 
+/* SECONDS (MIN..MAX) into *FIELD. */
+static int set_seconds(int *field, const char *arg, long min, long max, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < min || v > max) {
+        snprintf(err, errlen, "expected seconds from %ld to %ld, got '%s'", min, max, arg);
+        return -1;
+    }
+    *field = (int)v;
+    return 0;
+}
+
 static int set_lifetime(void *conf, const struct directive_place *at, int argc, char **argv,
                         char *err, size_t errlen)
 {
     (void)at, (void)argc;
-    char *end;
-    errno = 0;
-    long v = strtol(argv[0], &end, 10);
-    if (errno || end == argv[0] || *end || v < 60 || v > 604800) {
-        snprintf(err, errlen, "expected seconds from 60 to 604800, got '%s'", argv[0]);
-        return -1;
-    }
-    ((struct tls_conf *)conf)->ticket_lifetime = (int)v;
-    return 0;
+    return set_seconds(&((struct tls_conf *)conf)->ticket_lifetime, argv[0], 60, 604800, err,
+                       errlen);
 }
 
 static int set_session_timeout(void *conf, const struct directive_place *at, int argc,
                                char **argv, char *err, size_t errlen)
 {
     (void)at, (void)argc;
-    char *end;
-    errno = 0;
-    long v = strtol(argv[0], &end, 10);
-    if (errno || end == argv[0] || *end || v < 1 || v > 604800) {
-        snprintf(err, errlen, "expected seconds from 1 to 604800, got '%s'", argv[0]);
-        return -1;
-    }
-    ((struct tls_conf *)conf)->session_timeout = (int)v;
-    return 0;
+    return set_seconds(&((struct tls_conf *)conf)->session_timeout, argv[0], 1, 604800, err,
+                       errlen);
 }
 
 /* SSLSessionCache TYPE: accepted so Debian's ssl.conf loads; mpmd keeps

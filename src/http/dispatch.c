@@ -19,6 +19,7 @@
 
 #include "mpmd/core/dirconf.h"
 #include "mpmd/core/log.h"
+#include "mpmd/modules/compress.h"
 
 #define TEXT_HTML_LATIN1 "text/html; charset=iso-8859-1"   /* Apache's, for ErrorDocument text */
 
@@ -302,7 +303,77 @@ static int local_redirect(const struct req_ctx *rq, struct reply *rp)
     return r;
 }
 
+static int dispatch_unfiltered(const struct dispatch_in *in, struct reply *rp, int listener,
+                               const struct req_ctx **rq_out);
+
+/* ---- compressing streamed responses -----------------------------------------
+ * A handler thread's stream goes through this filter: at the head,
+ * compress_stream_head decides (a configured type, a client that takes a
+ * coding, no Content-Encoding from upstream...); from then on every write
+ * is coded as it comes, never buffered whole. */
+struct stream_filter {
+    const struct reply_stream *inner;
+    const struct req_ctx *rq;
+    struct compress_stream *z;
+};
+
+static int filter_begin(void *ctx, struct reply *rp, int flush)
+{
+    struct stream_filter *sf = ctx;
+    int coding = compress_stream_head(sf->rq, rp);
+    if (coding) {
+        sf->z = compress_stream_new(sf->rq, coding);
+        if (sf->z == NULL)
+            return -1;
+    }
+    return sf->inner->begin(sf->inner->ctx, rp, flush);
+}
+
+static int filter_emit(void *ctx, const char *buf, size_t len, int last)
+{
+    struct stream_filter *sf = ctx;
+    return sf->inner->write(sf->inner->ctx, buf, len, last);
+}
+
+static int filter_write(void *ctx, const char *buf, size_t len, int last)
+{
+    struct stream_filter *sf = ctx;
+    if (sf->z == NULL)
+        return sf->inner->write(sf->inner->ctx, buf, len, last);
+    return compress_stream_put(sf->z, buf, len, last, filter_emit, sf);
+}
+
+static int filter_tunnel(void *ctx, int fd, const char *pending, size_t len, int idle_s)
+{
+    struct stream_filter *sf = ctx;
+    return sf->inner->tunnel(sf->inner->ctx, fd, pending, len, idle_s);
+}
+
+static int filter_local_addr(void *ctx, struct sockaddr_storage *out)
+{
+    struct stream_filter *sf = ctx;
+    return sf->inner->local_addr(sf->inner->ctx, out);
+}
+
 int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listener)
+{
+    if (!listener && in->stream) {
+        struct stream_filter sf = {.inner = in->stream};
+        struct reply_stream filtered = {filter_begin, filter_write, filter_tunnel,
+                                        filter_local_addr, &sf};
+        struct dispatch_in fin = *in;
+        fin.stream = &filtered;
+        int r = dispatch_unfiltered(&fin, rp, listener, &sf.rq);
+        compress_stream_free(sf.z);
+        return r;
+    }
+    return dispatch_unfiltered(in, rp, listener, NULL);
+}
+
+/* dispatch_request, the stream (if any) filtered already; *RQ_OUT (when
+ * not NULL) learns the request's context for the filter. */
+static int dispatch_unfiltered(const struct dispatch_in *in, struct reply *rp, int listener,
+                               const struct req_ctx **rq_out)
 {
     struct route rt;
     const char *raw, *query;
@@ -316,6 +387,8 @@ int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listene
                          .stream = listener ? NULL : in->stream,
                          .async = listener ? in->async : NULL, .resumed = in->resumed,
                          .start_us = in->start_us, .tls = in->tls};
+    if (rq_out)
+        *rq_out = &rq;
     route_begin(&rt, in->site, raw, rawlen);
     int server_made;
     int r = run(&rq, &rt, rp, listener, &server_made);

@@ -101,6 +101,24 @@ fail:
     return NULL;
 }
 
+/* Bytes of E's content and coded variants. */
+static size_t entry_bytes(struct filecache_entry *e)
+{
+    size_t n = (size_t)e->size;
+    for (int i = 0; i < FILECACHE_VARIANTS; i++) {
+        struct filecache_variant *v = filecache_variant(e, i);
+        n += v ? v->len : 0;
+    }
+    return n;
+}
+
+static void entry_free(struct filecache_entry *e)
+{
+    for (int i = 0; i < FILECACHE_VARIANTS; i++)
+        free(filecache_variant(e, i));
+    free(e);
+}
+
 void filecache_free(struct filecache *fc)
 {
     if (fc == NULL)
@@ -108,7 +126,7 @@ void filecache_free(struct filecache *fc)
     struct filecache_entry *e = fc->oldest;
     while (e != NULL) {
         struct filecache_entry *newer = e->newer;
-        free(e);
+        entry_free(e);
         e = newer;
     }
     pthread_rwlock_destroy(&fc->lock);
@@ -148,7 +166,7 @@ static void unlink_entry(struct filecache *fc, struct filecache_entry *e)
     e->next = e->older = e->newer = NULL;
     e->removed = 1;
     fc->count--;
-    fc->bytes -= (size_t)e->size;
+    fc->bytes -= entry_bytes(e);
 }
 
 /* Remove E from the table unless something already has, dropping the
@@ -240,7 +258,7 @@ void filecache_release(struct filecache *fc, struct filecache_entry *e)
     if (e == NULL)
         return;
     if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-        free(e);
+        entry_free(e);
 }
 
 /* Read exactly LEN bytes at offset 0 of FD into BUF.  Returns 0, or -1
@@ -298,6 +316,9 @@ static struct filecache_entry *make_entry(const char *key, size_t keylen, uint32
     e->dev = st->st_dev;
     e->ino = st->st_ino;
     e->type = type;
+    e->codings = 0;
+    for (int i = 0; i < FILECACHE_VARIANTS; i++)
+        atomic_init(&e->variant[i], NULL);
     atomic_init(&e->refs, 1);
     e->removed = 0;
     e->next = e->older = e->newer = NULL;
@@ -383,6 +404,13 @@ int filecache_put_validated(struct filecache *fc, const char *key, size_t keylen
                             const char *file, int fd, const struct stat *st, const char *type,
                             const char *last_modified, const char *etag, long now)
 {
+    return filecache_put_coded(fc, key, keylen, file, fd, st, type, last_modified, etag, 0, now);
+}
+
+int filecache_put_coded(struct filecache *fc, const char *key, size_t keylen, const char *file,
+                        int fd, const struct stat *st, const char *type,
+                        const char *last_modified, const char *etag, unsigned codings, long now)
+{
     if (fc->max_bytes == 0 || !S_ISREG(st->st_mode) || st->st_size < 0 || (uintmax_t)st->st_size > fc->max_file
         || (uintmax_t)st->st_size > fc->max_bytes)
         return 0;
@@ -393,6 +421,7 @@ int filecache_put_validated(struct filecache *fc, const char *key, size_t keylen
         return oom ? -1 : 0;
     copy_validator(e->last_modified, sizeof e->last_modified, last_modified);
     copy_validator(e->etag, sizeof e->etag, etag);
+    e->codings = codings;
     atomic_init(&e->checked, now);
 
     pthread_rwlock_wrlock(&fc->lock);
@@ -411,6 +440,39 @@ int filecache_put_validated(struct filecache *fc, const char *key, size_t keylen
         dead = next;
     }
     return 1;
+}
+
+struct filecache_variant *filecache_attach_variant(struct filecache *fc,
+                                                   struct filecache_entry *e, int slot,
+                                                   struct filecache_variant *v)
+{
+    struct filecache_variant *had = NULL;
+    pthread_rwlock_wrlock(&fc->lock);
+    if (!atomic_compare_exchange_strong_explicit(&e->variant[slot], &had, v,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        pthread_rwlock_unlock(&fc->lock);
+        free(v);
+        return had;
+    }
+    struct filecache_entry *dead = NULL;
+    if (!e->removed) {
+        fc->bytes += v->len;
+        /* Room for the variant: older entries go (never E itself: it is the newest
+         * that matters now, but it may be the oldest, so it is skipped). */
+        while (fc->bytes > fc->max_bytes && fc->oldest != NULL && fc->oldest != e) {
+            struct filecache_entry *old = fc->oldest;
+            unlink_entry(fc, old);
+            old->next = dead;
+            dead = old;
+        }
+    }
+    pthread_rwlock_unlock(&fc->lock);
+    while (dead != NULL) {
+        struct filecache_entry *next = dead->next;
+        filecache_release(fc, dead);
+        dead = next;
+    }
+    return v;
 }
 
 size_t filecache_bytes(struct filecache *fc)

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
 #include "mpmd/core/scoreboard.h"
+#include "mpmd/modules/compress.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/modules/filecache.h"
 #include "mpmd/modules/precond.h"
@@ -40,7 +42,9 @@ struct static_file {
     const char *data;                     /* cached content, or NULL */
     struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
     char lm[32];                          /* Last-Modified and ETag, formatted once */
-    char etag[48];
+    char etag[64];                        /* "" after DeflateAlterETag Remove: none sent */
+    int coding;                           /* the body's Content-Encoding (compress.h) */
+    int vary;                             /* the resource has coded variants */
 };
 
 /* F's validators, formatted (from the cache entry they are already). */
@@ -100,7 +104,8 @@ static void reply_not_modified(struct reply *rp, const struct req_ctx *rq,
 {
     reply_start(rp, rq->date, 304);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
-    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+    if (etag[0])
+        response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
 }
 
 /* 416 with the representation's length (RFC 9110 15.5.17). */
@@ -174,6 +179,16 @@ static void static_file_release(const struct req_ctx *rq, struct static_file *f)
     f->entry = NULL;
 }
 
+/* Content-Encoding and Vary for F's body. */
+static void add_coding_fields(struct reply *rp, const struct static_file *f)
+{
+    if (f->coding)
+        response_head_add(&rp->out.head, "Content-Encoding", compress_coding_name(f->coding),
+                          strlen(compress_coding_name(f->coding)));
+    if (f->vary)
+        compress_add_vary(&rp->out.head);
+}
+
 /* The reply for file F: 200, 206, 304, 412 or 416. */
 static void reply_file(struct reply *rp, const struct req_ctx *rq,
                        struct static_file *f)
@@ -186,8 +201,10 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
     int pre = precond_evaluate(rq->req, m == HTTP_GET || m == HTTP_HEAD, etag, f->mtime);
     enum range_result range =
         pre ? RANGE_NONE : requested_range(rq, etag, f->mtime, f->size, &first, &last);
-    if (pre == 304)
+    if (pre == 304) {
         reply_not_modified(rp, rq, lm, etag);
+        add_coding_fields(rp, f);
+    }
     else if (pre == 412)
         reply_error(rp, rq->date, 412);
     else if (range == RANGE_UNSATISFIABLE)
@@ -198,9 +215,11 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
     }
     reply_start(rp, rq->date, range == RANGE_PARTIAL ? 206 : 200);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
-    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+    if (etag[0])
+        response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
     response_head_add(&rp->out.head, "Accept-Ranges", "bytes", 5);
     response_head_add(&rp->out.head, "Content-Type", f->type, strlen(f->type));
+    add_coding_fields(rp, f);
     if (range == RANGE_PARTIAL) {
         int n = snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)first,
                          (long long)last, (long long)f->size);
@@ -208,6 +227,230 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
     }
     response_head_add_num(&rp->out.head, "Content-Length", (long long)(last - first + 1));
     reply_attach_body(rp, rq, f, first, last);
+}
+
+/* FULL + ".gz" or ".br" (CODING), open, when it is a regular file no
+ * older than the original's MTIME (CompressStatic): its descriptor and
+ * stat into *ST, or -1. */
+static int open_precompressed(const char *full, int coding, time_t mtime, struct stat *st)
+{
+    char path[PATH_MAX * 2 + 4];
+    if (snprintf(path, sizeof path, "%s.%s", full, coding == COMPRESS_BR ? "br" : "gz") >=
+        (int)sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd == -1)
+        return -1;
+    if (fstat(fd, st) == 0 && S_ISREG(st->st_mode) && st->st_mtime >= mtime)
+        return fd;
+    close(fd);
+    return -1;
+}
+
+/* The codings a file may be sent in: those configured for its TYPE and
+ * size, and, with CompressStatic, those of its fresh precompressed
+ * files.  *STATIC_FILES: CompressStatic is on. */
+static unsigned file_codings(const struct req_ctx *rq, const char *full, const char *type,
+                             const struct stat *st, int *static_files)
+{
+    unsigned codings = compress_allowed(rq, type, strlen(type), st->st_size, static_files);
+    for (int c = COMPRESS_GZIP; *static_files && c <= COMPRESS_BR; c++) {
+        struct stat pst;
+        int fd = (codings & (unsigned)c) ? -1 : open_precompressed(full, c, st->st_mtime, &pst);
+        if (fd != -1) {
+            codings |= (unsigned)c;
+            close(fd);
+        }
+    }
+    return codings;
+}
+
+/* Read LEN bytes of FD from offset 0 into a new variant.  NULL when it
+ * cannot (short, unreadable, out of memory). */
+static struct filecache_variant *variant_from_fd(int fd, size_t len)
+{
+    struct filecache_variant *v = malloc(sizeof *v + len + 1);
+    size_t done = 0;
+    while (v && done < len) {
+        ssize_t n = pread(fd, v->data + done, len - done, (off_t)done);
+        if (n <= 0 && !(n == -1 && errno == EINTR)) {
+            free(v);
+            return NULL;
+        }
+        done += n > 0 ? (size_t)n : 0;
+    }
+    if (v)
+        v->len = len;
+    return v;
+}
+
+/* Entry E's content in CODING: the precompressed file (CompressStatic)
+ * or compressed now.  NULL when out of memory or the coder failed. */
+static struct filecache_variant *make_variant(const struct req_ctx *rq, struct filecache_entry *e,
+                                              int coding)
+{
+    int static_files = 0;
+    struct stat st;
+    struct filecache_variant *v = NULL;
+    compress_allowed(rq, e->type, strlen(e->type), -1, &static_files);
+    int fd = static_files ? open_precompressed(e->file, coding, e->mtime, &st) : -1;
+    if (fd != -1) {
+        v = variant_from_fd(fd, (size_t)st.st_size);
+        close(fd);
+    }
+    if (v == NULL) {
+        char *out;
+        size_t len;
+        if (compress_whole(rq, coding, e->data, (size_t)e->size, &out, &len) == -1)
+            return NULL;
+        v = malloc(sizeof *v + len + 1);
+        if (v)
+            memcpy(v->data, out, len), v->len = len;
+        free(out);
+        if (v == NULL)
+            return NULL;
+    }
+    v->useless = v->len >= (size_t)e->size;
+    if (v->useless)
+        v->len = 0;                     /* kept small: it only says "send the identity" */
+    if (compress_etag(rq, e->etag, coding, v->etag, sizeof v->etag) == 0)
+        v->etag[0] = '\0';
+    return filecache_attach_variant(rq->env->cache, e, coding - 1, v);
+}
+
+/* Answer from the cache entry E (a reference the reply takes over): in
+ * the coding the client prefers among E's, its variant made here first
+ * when this is a handler thread.  Returns 0 (E released) when the
+ * listener finds the variant not made yet: a handler thread makes it. */
+static int serve_entry(struct reply *rp, const struct req_ctx *rq, struct filecache_entry *e)
+{
+    struct static_file f = { .size = e->size, .mtime = e->mtime, .type = e->type, .fd = -1,
+                             .data = e->data, .entry = e, .vary = e->codings != 0 };
+    memcpy(f.lm, e->last_modified, sizeof f.lm);
+    memcpy(f.etag, e->etag, sizeof e->etag);
+    int coding = e->codings ? compress_choose_for(rq, e->codings) : COMPRESS_NONE;
+    if (coding) {
+        struct filecache_variant *v = filecache_variant(e, coding - 1);
+        if (v == NULL && rq->body == NULL) {
+            filecache_release(rq->env->cache, e);
+            return 0;
+        }
+        if (v == NULL)
+            v = make_variant(rq, e, coding);
+        if (v && !v->useless) {
+            f.data = v->data;
+            f.size = (off_t)v->len;
+            f.coding = coding;
+            memcpy(f.etag, v->etag, sizeof f.etag);
+        }
+    }
+    reply_file(rp, rq, &f);
+    return 1;
+}
+
+/* Serve KEY (cache_key) from the cache.  Returns 1 when served. */
+static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
+                            const char *key, size_t keylen)
+{
+    if (!rq->env->cache)
+        return 0;
+    struct filecache_entry *e = filecache_get(rq->env->cache, key, keylen, monotonic_seconds());
+    if (!e) {
+        if (rq->body)    /* a handler thread: the listener's miss is not counted twice */
+            atomic_fetch_add_explicit(&rq->env->counters->cache_misses, 1, memory_order_relaxed);
+        return 0;
+    }
+    if (!serve_entry(rp, rq, e))
+        return 0;
+    atomic_fetch_add_explicit(&rq->env->counters->cache_hits, 1, memory_order_relaxed);
+    return 1;
+}
+
+/* struct compress_stream's output: RQ's response stream. */
+static int handler_emit(void *rq, const char *buf, size_t n, int last)
+{
+    return handler_stream_write(rq, buf, n, last);
+}
+
+/* Stream F (open, not cached) compressed in CODING as it is read: the
+ * body has no Content-Length, so ranges are not offered.  Handler
+ * threads. */
+static void stream_coded(struct reply *rp, const struct req_ctx *rq, struct static_file *f,
+                         int coding)
+{
+    struct compress_stream *z = compress_stream_new(rq, coding);
+    if (z == NULL) {
+        reply_error(rp, rq->date, 500);
+        return;
+    }
+    reply_start(rp, rq->date, 200);
+    response_head_add(&rp->out.head, "Last-Modified", f->lm, 29);
+    if (f->etag[0])
+        response_head_add(&rp->out.head, "ETag", f->etag, strlen(f->etag));
+    response_head_add(&rp->out.head, "Content-Type", f->type, strlen(f->type));
+    add_coding_fields(rp, f);
+    int ok = handler_stream_begin(rq, rp, 0) == 0;
+    static _Thread_local char buf[65536];
+    off_t pos = 0;
+    while (ok && rq->method != HTTP_HEAD) {
+        ssize_t n = pread(f->fd, buf, sizeof buf, pos);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            handler_log(rq, LOGM_STATIC, LOGL_ERROR, "cannot read: %s", strerror(errno));
+        if (n < 0)
+            break;                      /* the stream ends unfinished: the client sees it */
+        pos += n;
+        ok = compress_stream_put(z, buf, (size_t)n, n == 0, handler_emit, (void *)rq) == 0;
+        if (n == 0)
+            break;
+    }
+    if (ok && rq->method == HTTP_HEAD)
+        handler_stream_write(rq, NULL, 0, 1);
+    compress_stream_free(z);
+    static_file_release(rq, f);
+}
+
+/* F (open, not cached) for a client that takes CODING: its fresh
+ * precompressed file (CompressStatic), else compressed as it is sent
+ * unless a Range asks for part of it (then the identity answers).
+ * Returns 0 when the identity is to be sent instead. */
+static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct static_file *f,
+                            const char *full, int coding, int static_files)
+{
+    struct stat st;
+    int fd = static_files ? open_precompressed(full, coding, f->mtime, &st) : -1;
+    char etag[64];
+    if (compress_etag(rq, f->etag, coding, etag, sizeof etag) == 0)
+        etag[0] = '\0';
+    if (fd != -1) {
+        close(f->fd);
+        f->fd = fd;
+        f->size = st.st_size;
+        f->coding = coding;
+        memcpy(f->etag, etag, sizeof etag);
+        reply_file(rp, rq, f);
+        return 1;
+    }
+    size_t len;
+    if (rq->body == NULL || !(compress_allowed(rq, f->type, strlen(f->type), f->size, NULL) &
+                              (unsigned)coding) ||
+        (rq->method == HTTP_GET && http_request_header(rq->req, "Range", &len)))
+        return 0;
+    memcpy(f->etag, etag, sizeof etag);
+    f->coding = coding;
+    int pre = precond_evaluate(rq->req, 1, f->etag, f->mtime);
+    if (pre == 304) {
+        reply_not_modified(rp, rq, f->lm, f->etag);
+        add_coding_fields(rp, f);
+    } else if (pre) {
+        reply_error(rp, rq->date, pre);
+    }
+    if (pre)
+        static_file_release(rq, f);
+    else
+        stream_coded(rp, rq, f, coding);
+    return 1;
 }
 
 /* Serve the regular file open on FD (FULL its path, NAME picks the type)
@@ -219,11 +462,24 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
     const char *type = config_added_type(rq->site, name, strlen(name));
     if (type == NULL)
         type = mime_lookup(rq->env->mime, name, strlen(name));
-    struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd };
+    int static_files = 0;
+    unsigned codings = file_codings(rq, full, type, st, &static_files);
+    struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd,
+                             .vary = codings != 0 };
     static_file_validators(&f);
-    if (rq->env->cache)
-        filecache_put_validated(rq->env->cache, key, keylen, full, fd, st, type, f.lm, f.etag,
-                                monotonic_seconds());
+    if (rq->env->cache &&
+        filecache_put_coded(rq->env->cache, key, keylen, full, fd, st, type, f.lm, f.etag,
+                            codings, monotonic_seconds()) >= 0 && codings) {
+        struct filecache_entry *e =
+            filecache_get(rq->env->cache, key, keylen, monotonic_seconds());
+        if (e && serve_entry(rp, rq, e)) {
+            close(fd);                  /* answered from the entry, coded */
+            return;
+        }
+    }
+    int coding = compress_choose_for(rq, codings);
+    if (coding && reply_coded_file(rp, rq, &f, full, coding, static_files))
+        return;
     reply_file(rp, rq, &f);
 }
 
@@ -259,27 +515,6 @@ static size_t cache_key(const struct req_ctx *rq, const char *norm, size_t n, ch
     key[1] = (char)rq->site->site_id;
     memcpy(key + 2, norm, n);
     return n + 2;
-}
-
-/* Serve KEY (cache_key) from the cache.  Returns 1 when served. */
-static int reply_from_cache(struct reply *rp, const struct req_ctx *rq,
-                            const char *key, size_t keylen)
-{
-    if (!rq->env->cache)
-        return 0;
-    struct filecache_entry *e = filecache_get(rq->env->cache, key, keylen, monotonic_seconds());
-    if (!e) {
-        if (rq->body)    /* a handler thread: the listener's miss is not counted twice */
-            atomic_fetch_add_explicit(&rq->env->counters->cache_misses, 1, memory_order_relaxed);
-        return 0;
-    }
-    atomic_fetch_add_explicit(&rq->env->counters->cache_hits, 1, memory_order_relaxed);
-    struct static_file f = { .size = e->size, .mtime = e->mtime, .type = e->type, .fd = -1,
-                             .data = e->data, .entry = e };
-    memcpy(f.lm, e->last_modified, sizeof f.lm);
-    memcpy(f.etag, e->etag, sizeof f.etag);
-    reply_file(rp, rq, &f);
-    return 1;
 }
 
 /* Open FULL (RT's file-system path) for reading.  Without FollowSymLinks

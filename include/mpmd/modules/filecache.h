@@ -28,6 +28,18 @@
 #include <sys/types.h>
 #include <time.h>
 
+#define FILECACHE_VARIANTS 2     /* gzip and Brotli (compress.h) */
+
+/* A coded form of an entry's content, made once by a handler thread and
+ * kept with the entry, so that a compressed answer costs what an identity
+ * one does (compress.h). */
+struct filecache_variant {
+    size_t len;
+    int useless;                 /* coding made it no smaller: send the identity */
+    char etag[64];               /* the variant's ETag ("" for none) */
+    char data[];
+};
+
 struct filecache_entry {
     /* Immutable after insertion. */
     char *key;                   /* normalised request path, e.g. "/" or "/a.txt" */
@@ -44,7 +56,9 @@ struct filecache_entry {
     char last_modified[32];      /* the caller's validators, formatted once ("" if none) */
     char etag[48];
     char *data;                  /* SIZE bytes of content */
+    unsigned codings;            /* the codings it may be sent in (compress.h) */
     /* Mutable. */
+    _Atomic(struct filecache_variant *) variant[FILECACHE_VARIANTS]; /* set once each */
     _Atomic int refs;            /* the cache's own reference + one per user */
     _Atomic long checked;        /* monotonic second of the last stat */
     int removed;                 /* guarded by the cache lock: no longer in the table */
@@ -91,6 +105,25 @@ int filecache_put(struct filecache *fc, const char *key, size_t keylen, const ch
 int filecache_put_validated(struct filecache *fc, const char *key, size_t keylen,
                             const char *file, int fd, const struct stat *st, const char *type,
                             const char *last_modified, const char *etag, long now);
+
+/* The same, saying in CODINGS (compress.h's set) which coded variants
+ * of the content may be made and kept with it. */
+int filecache_put_coded(struct filecache *fc, const char *key, size_t keylen, const char *file,
+                        int fd, const struct stat *st, const char *type,
+                        const char *last_modified, const char *etag, unsigned codings, long now);
+
+/* E's variant in SLOT, or NULL when none was made yet.  Any thread. */
+static inline struct filecache_variant *filecache_variant(struct filecache_entry *e, int slot)
+{
+    return atomic_load_explicit(&e->variant[slot], memory_order_acquire);
+}
+
+/* Keep V (malloc'd; the cache owns it from now on) as E's variant in
+ * SLOT, counted in the cache's bytes.  Returns V, or the variant another
+ * thread attached first (V is freed then).  Any thread. */
+struct filecache_variant *filecache_attach_variant(struct filecache *fc,
+                                                   struct filecache_entry *e, int slot,
+                                                   struct filecache_variant *v);
 
 /* Bytes of content held and entries in the table (for tests and status). */
 size_t filecache_bytes(struct filecache *fc);

@@ -363,7 +363,8 @@ static const struct section_doc section_docs[] = {
      "Directives for URL paths matching a regular expression (PCRE2)", CTX_SERVER | CTX_VHOST},
     {"<IfModule>", "<IfModule [!]MODULE> ... </IfModule>",
      "Lines read only when the Apache module is one whose work mpmd does itself (alias, "
-     "headers, dir, mime, authz_core, authz_host, log_config, reqtimeout)",
+     "headers, dir, mime, authz_core, authz_host, log_config, reqtimeout, deflate, brotli, "
+     "filter...)",
      CTX_SERVER | CTX_VHOST | CTX_DIR},
     {"<IfDefine>", "<IfDefine [!]NAME> ... </IfDefine>",
      "Lines read only when NAME was given a Define above", CTX_SERVER | CTX_VHOST | CTX_DIR},
@@ -1939,6 +1940,7 @@ static int close_authz(struct parse *p, enum authz_kind kind, const char *tag, i
 static const char *const builtin_modules[] = {
     "alias", "headers", "dir", "mime", "authz_core", "authz_host", "log_config",
     "reqtimeout", "env", "proxy", "proxy_http", "proxy_fcgi", "proxy_wstunnel", "cgi", "cgid",
+    "deflate", "brotli", "filter",
     NULL,
 };
 

@@ -795,3 +795,37 @@ int compress_stream_head(const struct req_ctx *rq, struct reply *rp)
     }
     return coding;
 }
+
+/* reply_out.release for a body compress_reply_body made. */
+static void release_coded(void *buf, void *unused)
+{
+    (void)unused;
+    free(buf);
+}
+
+int compress_reply_body(const struct req_ctx *rq, struct reply *rp)
+{
+    struct reply_out *o = &rp->out;
+    if (o->body == NULL || o->file_fd != -1 || o->body_sent || o->head_sent)
+        return COMPRESS_NONE;
+    int coding = compress_stream_head(rq, rp);
+    if (coding == COMPRESS_NONE)
+        return COMPRESS_NONE;
+    char *coded;
+    size_t len;
+    if (compress_whole(rq, coding, o->body, o->body_len, &coded, &len) == -1) {
+        /* Undo the head's promise: the identity goes out. */
+        response_head_remove(&o->head, "Content-Encoding");
+        response_head_add_num(&o->head, "Content-Length", (long long)o->body_len);
+        return COMPRESS_NONE;
+    }
+    if (o->release)
+        o->release(o->release_a, o->release_b);
+    o->body = coded;
+    o->body_len = len;
+    o->release = release_coded;
+    o->release_a = coded;
+    o->release_b = NULL;
+    response_head_add_num(&o->head, "Content-Length", (long long)len);
+    return coding;
+}

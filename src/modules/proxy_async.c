@@ -33,6 +33,7 @@
 
 #include "mpmd/core/config.h"
 #include "mpmd/core/log.h"
+#include "mpmd/modules/compress.h"
 #include "mpmd/modules/proxy_async.h"
 
 /* ---- connections the listener keeps ------------------------------------------- */
@@ -412,6 +413,8 @@ int pa_answer_body(struct proxy_async *a, const struct req_ctx *rq, struct reply
     rp->relayed = 1;
     /* A HEAD's length is the GET's, unknown here; 1xx, 204, 304 have none. */
     if (rq->req->parser.method == HTTP_HEAD || st < 200 || st == 204 || st == 304) {
+        if (st == 200)
+            compress_stream_head(rq, rp);     /* a HEAD says what the GET would */
         pa_free(a);
         return HANDLER_DONE;
     }
@@ -425,6 +428,7 @@ int pa_answer_body(struct proxy_async *a, const struct req_ctx *rq, struct reply
     rp->out.body_len = len;
     rp->out.release = release_state;
     rp->out.release_a = a;
+    compress_reply_body(rq, rp);
     return HANDLER_DONE;
 }
 

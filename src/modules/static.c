@@ -433,7 +433,7 @@ static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct s
         return 1;
     }
     size_t len;
-    if (rq->body == NULL || !(compress_allowed(rq, f->type, strlen(f->type), f->size, NULL) &
+    if (rq->stream == NULL || !(compress_allowed(rq, f->type, strlen(f->type), f->size, NULL) &
                               (unsigned)coding) ||
         (rq->method == HTTP_GET && http_request_header(rq->req, "Range", &len)))
         return 0;

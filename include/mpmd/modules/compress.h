@@ -90,4 +90,13 @@ void compress_stream_free(struct compress_stream *z);
  * is compressible). */
 int compress_stream_head(const struct req_ctx *rq, struct reply *rp);
 
+/* The same for a whole response RP with its body in memory (a proxied
+ * or FastCGI answer the listener read whole, at most 64 KiB): when it is
+ * to be compressed, the body is coded now into a new buffer (the old one
+ * is released), and the head says so, with the new Content-Length.
+ * Returns the coding, or COMPRESS_NONE (nothing changed but Vary; also
+ * when out of memory).  Runs where the answer is built: on the listener,
+ * as nginx codes in its event loop; the bodies are small. */
+int compress_reply_body(const struct req_ctx *rq, struct reply *rp);
+
 #endif

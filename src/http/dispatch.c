@@ -19,7 +19,6 @@
 
 #include "mpmd/core/dirconf.h"
 #include "mpmd/core/log.h"
-#include "mpmd/modules/compress.h"
 
 #define TEXT_HTML_LATIN1 "text/html; charset=iso-8859-1"   /* Apache's, for ErrorDocument text */
 
@@ -306,65 +305,68 @@ static int local_redirect(const struct req_ctx *rq, struct reply *rp)
 static int dispatch_unfiltered(const struct dispatch_in *in, struct reply *rp, int listener,
                                const struct req_ctx **rq_out);
 
-/* ---- compressing streamed responses -----------------------------------------
- * A handler thread's stream goes through this filter: at the head,
- * compress_stream_head decides (a configured type, a client that takes a
- * coding, no Content-Encoding from upstream...); from then on every write
- * is coded as it comes, never buffered whole. */
-struct stream_filter {
+/* ---- output filters on streamed responses ------------------------------------
+ * A handler thread's stream goes through this wrapper: at the head, the
+ * registry's filters (handler.h: compression) may take the stream; from
+ * then on every write goes through the one that did, never buffered
+ * whole. */
+struct filtered_stream {
     const struct reply_stream *inner;
     const struct req_ctx *rq;
-    struct compress_stream *z;
+    const struct stream_filter *filter;   /* the one that took it, or NULL */
+    void *state;
 };
 
-static int filter_begin(void *ctx, struct reply *rp, int flush)
+static int filtered_begin(void *ctx, struct reply *rp, int flush)
 {
-    struct stream_filter *sf = ctx;
-    int coding = compress_stream_head(sf->rq, rp);
-    if (coding) {
-        sf->z = compress_stream_new(sf->rq, coding);
-        if (sf->z == NULL)
+    struct filtered_stream *fs = ctx;
+    for (int i = 0; mpmd_handlers[i] && fs->filter == NULL; i++) {
+        const struct stream_filter *f = mpmd_handlers[i]->filter;
+        if (f && f->begin(fs->rq, rp, &fs->state) == -1)
             return -1;
+        if (f && fs->state)
+            fs->filter = f;
     }
-    return sf->inner->begin(sf->inner->ctx, rp, flush);
+    return fs->inner->begin(fs->inner->ctx, rp, flush);
 }
 
-static int filter_emit(void *ctx, const char *buf, size_t len, int last)
+static int filtered_emit(void *ctx, const char *buf, size_t len, int last)
 {
-    struct stream_filter *sf = ctx;
-    return sf->inner->write(sf->inner->ctx, buf, len, last);
+    struct filtered_stream *fs = ctx;
+    return fs->inner->write(fs->inner->ctx, buf, len, last);
 }
 
-static int filter_write(void *ctx, const char *buf, size_t len, int last)
+static int filtered_write(void *ctx, const char *buf, size_t len, int last)
 {
-    struct stream_filter *sf = ctx;
-    if (sf->z == NULL)
-        return sf->inner->write(sf->inner->ctx, buf, len, last);
-    return compress_stream_put(sf->z, buf, len, last, filter_emit, sf);
+    struct filtered_stream *fs = ctx;
+    if (fs->filter == NULL)
+        return fs->inner->write(fs->inner->ctx, buf, len, last);
+    return fs->filter->write(fs->state, buf, len, last, filtered_emit, fs);
 }
 
-static int filter_tunnel(void *ctx, int fd, const char *pending, size_t len, int idle_s)
+static int filtered_tunnel(void *ctx, int fd, const char *pending, size_t len, int idle_s)
 {
-    struct stream_filter *sf = ctx;
-    return sf->inner->tunnel(sf->inner->ctx, fd, pending, len, idle_s);
+    struct filtered_stream *fs = ctx;
+    return fs->inner->tunnel(fs->inner->ctx, fd, pending, len, idle_s);
 }
 
-static int filter_local_addr(void *ctx, struct sockaddr_storage *out)
+static int filtered_local_addr(void *ctx, struct sockaddr_storage *out)
 {
-    struct stream_filter *sf = ctx;
-    return sf->inner->local_addr(sf->inner->ctx, out);
+    struct filtered_stream *fs = ctx;
+    return fs->inner->local_addr(fs->inner->ctx, out);
 }
 
 int dispatch_request(const struct dispatch_in *in, struct reply *rp, int listener)
 {
     if (!listener && in->stream) {
-        struct stream_filter sf = {.inner = in->stream};
-        struct reply_stream filtered = {filter_begin, filter_write, filter_tunnel,
-                                        filter_local_addr, &sf};
+        struct filtered_stream fs = {.inner = in->stream};
+        struct reply_stream filtered = {filtered_begin, filtered_write, filtered_tunnel,
+                                        filtered_local_addr, &fs};
         struct dispatch_in fin = *in;
         fin.stream = &filtered;
-        int r = dispatch_unfiltered(&fin, rp, listener, &sf.rq);
-        compress_stream_free(sf.z);
+        int r = dispatch_unfiltered(&fin, rp, listener, &fs.rq);
+        if (fs.filter)
+            fs.filter->end(fs.state);
         return r;
     }
     return dispatch_unfiltered(in, rp, listener, NULL);

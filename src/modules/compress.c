@@ -829,3 +829,31 @@ int compress_reply_body(const struct req_ctx *rq, struct reply *rp)
     response_head_add_num(&o->head, "Content-Length", (long long)len);
     return coding;
 }
+
+/* ---- the output filter (handler.h) ------------------------------------------ */
+
+static int filter_begin(const struct req_ctx *rq, struct reply *rp, void **state)
+{
+    int coding = compress_stream_head(rq, rp);
+    *state = coding ? compress_stream_new(rq, coding) : NULL;
+    return coding && *state == NULL ? -1 : 0;
+}
+
+static int filter_write(void *state, const char *buf, size_t len, int last,
+                        int (*emit)(void *arg, const char *buf, size_t n, int last), void *arg)
+{
+    return compress_stream_put(state, buf, len, last, emit, arg);
+}
+
+static void filter_end(void *state)
+{
+    compress_stream_free(state);
+}
+
+static const struct stream_filter compress_filter = {filter_begin, filter_write, filter_end};
+
+const struct handler compress_handler = {
+    .name = "compress",
+    .conf = &compress_conf_module,
+    .filter = &compress_filter,
+};

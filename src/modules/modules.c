@@ -24,6 +24,10 @@ const struct conf_module *const mpmd_conf_modules[] = {
     NULL,
 };
 
+/* The core's TLS directives answer no request: a place in the list keeps
+ * the two lists in step. */
+static const struct handler tls_handler = {.name = "tls", .conf = &tls_conf_module};
+
 const struct handler *const mpmd_handlers[] = {
     &static_handler,
     &alias_handler,
@@ -31,5 +35,7 @@ const struct handler *const mpmd_handlers[] = {
     &cgi_handler,
     &status_handler,
     &metrics_handler,
+    &tls_handler,
+    &compress_handler,
     NULL,
 };

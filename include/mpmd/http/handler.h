@@ -99,6 +99,22 @@ struct req_ctx {
     const struct tls_info *tls;   /* HTTPS: the connection's TLS; NULL: plain HTTP */
 };
 
+/* An output filter a module puts on streamed responses (compression):
+ * dispatch.c offers every stream a handler thread begins to the
+ * registry's filters in order; the first that takes it sees every write.
+ * Handler threads only. */
+struct stream_filter {
+    /* At the head of RP (Header directives applied): 0 with *STATE set
+     * when it takes the stream (it may have rewritten the head), 0 with
+     * *STATE NULL when not, -1 when it failed (the stream fails). */
+    int (*begin)(const struct req_ctx *rq, struct reply *rp, void **state);
+    /* Body bytes BUF (LEN; LAST ends the body): what is to be sent goes to
+     * EMIT(ARG, ...), the last piece with LAST.  0, or -1 (EMIT failed). */
+    int (*write)(void *state, const char *buf, size_t len, int last,
+                 int (*emit)(void *arg, const char *buf, size_t n, int last), void *arg);
+    void (*end)(void *state);     /* the response is over: free STATE */
+};
+
 enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1, HANDLER_SUSPENDED = 2 };
 
 /* A module: its configuration part (directives, per-section create and
@@ -117,6 +133,7 @@ enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1, HANDLER_SUSPENDED 
 struct handler {
     const char *name;
     const struct conf_module *conf;
+    const struct stream_filter *filter; /* or NULL */
     /* In each child, once, before any request (handler_env's state[]),
      * and at its end; either may be NULL.  A NULL return with a message
      * in ERR stops the child. */

@@ -28,6 +28,7 @@ enum {
 #define COMPRESS_VARIANTS 2
 
 extern const struct conf_module compress_conf_module;
+extern const struct handler compress_handler;   /* the stream filter only */
 
 /* What the route's configuration says about a response of media TYPE
  * (parameters ignored) and LEN bytes (-1: unknown): the codings it may

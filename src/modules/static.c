@@ -389,11 +389,12 @@ static void stream_coded(struct reply *rp, const struct req_ctx *rq, struct stat
         response_head_add(&rp->out.head, "ETag", f->etag, strlen(f->etag));
     response_head_add(&rp->out.head, "Content-Type", f->type, strlen(f->type));
     add_coding_fields(rp, f);
+    enum { CHUNK = 65536 };
+    char *buf = rq->method == HTTP_HEAD ? NULL : malloc(CHUNK);
     int ok = handler_stream_begin(rq, rp, 0) == 0;
-    static _Thread_local char buf[65536];
     off_t pos = 0;
-    while (ok && rq->method != HTTP_HEAD) {
-        ssize_t n = pread(f->fd, buf, sizeof buf, pos);
+    while (ok && buf) {
+        ssize_t n = pread(f->fd, buf, CHUNK, pos);
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1)
@@ -407,6 +408,7 @@ static void stream_coded(struct reply *rp, const struct req_ctx *rq, struct stat
     }
     if (ok && rq->method == HTTP_HEAD)
         handler_stream_write(rq, NULL, 0, 1);
+    free(buf);
     compress_stream_free(z);
     static_file_release(rq, f);
 }

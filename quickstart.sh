@@ -15,7 +15,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev libssl-dev openssl \
+DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev libssl-dev openssl zlib1g-dev libbrotli-dev \
 check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client apache2"
 
 # The upstreams the integration tests start (reverse proxy, FastCGI,
@@ -23,7 +23,7 @@ check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp
 # prometheus_client's parser, logrotate): only for `check`.
 TEST_DEPS="gunicorn python3-uvicorn python3-websockets php8.2-fpm php8.2-cli \
 prometheus prometheus-apache-exporter python3-prometheus-client logrotate \
-testssl.sh sslscan python3-httpx python3-aiohttp"
+testssl.sh sslscan python3-httpx python3-aiohttp python3-brotli"
 
 install_deps() {
     missing=""

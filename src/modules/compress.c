@@ -380,7 +380,8 @@ static int codings_in(const struct compress_conf *c, const char *t, size_t n)
 {
     for (int i = c->n_types - 1; i >= 0; i--) {
         const struct compress_type *e = &c->types[i];
-        if (e->wild ? (e->len == 1 || (n > e->len && strncasecmp(e->type, t, e->len) == 0))
+        if (e->wild ? ((e->len == 2 && e->type[0] == '*') ||
+                       (n > e->len && strncasecmp(e->type, t, e->len) == 0))
                     : (e->len == n && strncasecmp(e->type, t, n) == 0))
             return (int)e->codings;
     }
@@ -492,11 +493,15 @@ static int token_is(const char *t, size_t n, const char *name)
     return strlen(name) == n && strncasecmp(t, name, n) == 0;
 }
 
-int compress_choose(const char *ae, size_t len, unsigned allowed)
+/* The q-values (thousandths) an Accept-Encoding gives gzip, br and "*":
+ * -1 where it names none. */
+struct ae_q {
+    int gzip, br, star;
+};
+
+/* Fold the elements of one Accept-Encoding line AE (LEN bytes) into Q. */
+static void ae_scan(const char *ae, size_t len, struct ae_q *q)
 {
-    if (ae == NULL || allowed == 0)
-        return COMPRESS_NONE;
-    int qg = -1, qb = -1, qs = -1;
     const char *p = ae, *end = ae + len;
     while (p < end) {
         const char *e = memchr(p, ',', (size_t)(end - p));
@@ -508,21 +513,24 @@ int compress_choose(const char *ae, size_t len, unsigned allowed)
         while (p < e && *p != ';' && !is_ows(*p))
             p++;
         size_t tn = (size_t)(p - t);
-        int q = element_q(p, e);
-        if (tn && q >= 0) {
+        int v = element_q(p, e);
+        if (tn && v >= 0) {
             if (token_is(t, tn, "gzip") || token_is(t, tn, "x-gzip"))
-                qg = q > qg ? q : qg;
+                q->gzip = v > q->gzip ? v : q->gzip;
             else if (token_is(t, tn, "br"))
-                qb = q > qb ? q : qb;
+                q->br = v > q->br ? v : q->br;
             else if (token_is(t, tn, "*"))
-                qs = q;
+                q->star = v;
         }
         p = e < end ? e + 1 : end;
     }
-    if (qg < 0)
-        qg = qs > 0 ? qs : 0;
-    if (qb < 0)
-        qb = qs > 0 ? qs : 0;
+}
+
+/* The coding Q prefers among ALLOWED. */
+static int ae_decide(struct ae_q q, unsigned allowed)
+{
+    int qg = q.gzip >= 0 ? q.gzip : q.star > 0 ? q.star : 0;
+    int qb = q.br >= 0 ? q.br : q.star > 0 ? q.star : 0;
     if (!(allowed & COMPRESS_GZIP))
         qg = 0;
     if (!(allowed & COMPRESS_BR))
@@ -532,11 +540,32 @@ int compress_choose(const char *ae, size_t len, unsigned allowed)
     return qg > 0 ? COMPRESS_GZIP : COMPRESS_NONE;
 }
 
+int compress_choose(const char *ae, size_t len, unsigned allowed)
+{
+    if (ae == NULL || allowed == 0)
+        return COMPRESS_NONE;
+    struct ae_q q = {-1, -1, -1};
+    ae_scan(ae, len, &q);
+    return ae_decide(q, allowed);
+}
+
+/* Every Accept-Encoding line of the request counts: repeated lines are
+ * one list (RFC 9110 5.3). */
 int compress_choose_for(const struct req_ctx *rq, unsigned allowed)
 {
-    size_t len = 0;
-    const char *ae = allowed ? http_request_header(rq->req, "Accept-Encoding", &len) : NULL;
-    return compress_choose(ae, len, allowed);
+    if (allowed == 0)
+        return COMPRESS_NONE;
+    const struct request *r = rq->req;
+    struct ae_q q = {-1, -1, -1};
+    int seen = 0;
+    for (uint32_t i = 0; i < r->nhdr; i++) {
+        const struct http_header *h = &r->hdr[i];
+        if (h->name_len == 15 && strncasecmp(r->buf + h->name_off, "Accept-Encoding", 15) == 0) {
+            ae_scan(r->buf + h->value_off, h->value_len, &q);
+            seen = 1;
+        }
+    }
+    return seen ? ae_decide(q, allowed) : COMPRESS_NONE;
 }
 
 const char *compress_coding_name(int coding)

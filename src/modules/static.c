@@ -50,8 +50,8 @@ struct static_file {
 /* F's validators, formatted (from the cache entry they are already). */
 static void static_file_validators(struct static_file *f)
 {
-    if (f->lm[0] && f->etag[0])
-        return;
+    if (f->lm[0])
+        return;                 /* formatted already (an empty ETag stays empty) */
     http_date_format(f->mtime, f->lm);
     precond_etag(f->etag, f->mtime, f->size);
 }
@@ -229,16 +229,44 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
     reply_attach_body(rp, rq, f, first, last);
 }
 
+/* Open FULL (RT's file-system path) for reading.  Without FollowSymLinks
+ * (Options) no symbolic link below the directory the path maps into may
+ * be followed: openat2's RESOLVE_NO_SYMLINKS refuses them with ELOOP, a
+ * 403 (Apache refuses them too).  Kernels before 5.6 lack openat2: only
+ * the last component is checked then (O_NOFOLLOW). */
+static int open_target(const struct route *rt, const char *full, int follow)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+    if (follow)
+        return open(full, flags);
+    int dir = open(rt->fs_base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir == -1)
+        return -1;
+    const char *rel = full + strlen(rt->fs_base);
+    while (*rel == '/')
+        rel++;
+    struct open_how how = { .flags = (unsigned)flags,
+                            .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH };
+    int fd = (int)syscall(SYS_openat2, dir, *rel ? rel : ".", &how, sizeof how);
+    if (fd == -1 && errno == ENOSYS)
+        fd = openat(dir, *rel ? rel : ".", flags | O_NOFOLLOW);
+    int err = errno;
+    close(dir);
+    errno = err;
+    return fd;
+}
+
 /* FULL + ".gz" or ".br" (CODING), open, when it is a regular file no
  * older than the original's MTIME (CompressStatic): its descriptor and
- * stat into *ST, or -1. */
-static int open_precompressed(const char *full, int coding, time_t mtime, struct stat *st)
+ * stat into *ST, or -1.  Opened as FULL was (RT's FollowSymLinks). */
+static int open_precompressed(const struct route *rt, const char *full, int coding, time_t mtime,
+                              struct stat *st)
 {
     char path[PATH_MAX * 2 + 4];
     if (snprintf(path, sizeof path, "%s.%s", full, coding == COMPRESS_BR ? "br" : "gz") >=
         (int)sizeof path)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open_target(rt, path, (route_options(rt) & OPT_FOLLOW_SYMLINKS) != 0);
     if (fd == -1)
         return -1;
     if (fstat(fd, st) == 0 && S_ISREG(st->st_mode) && st->st_mtime >= mtime)
@@ -256,7 +284,8 @@ static unsigned file_codings(const struct req_ctx *rq, const char *full, const c
     unsigned codings = compress_allowed(rq, type, strlen(type), st->st_size, static_files);
     for (int c = COMPRESS_GZIP; *static_files && c <= COMPRESS_BR; c++) {
         struct stat pst;
-        int fd = (codings & (unsigned)c) ? -1 : open_precompressed(full, c, st->st_mtime, &pst);
+        int fd = (codings & (unsigned)c)
+                     ? -1 : open_precompressed(rq->route, full, c, st->st_mtime, &pst);
         if (fd != -1) {
             codings |= (unsigned)c;
             close(fd);
@@ -293,7 +322,7 @@ static struct filecache_variant *make_variant(const struct req_ctx *rq, struct f
     struct stat st;
     struct filecache_variant *v = NULL;
     compress_allowed(rq, e->type, strlen(e->type), -1, &static_files);
-    int fd = static_files ? open_precompressed(e->file, coding, e->mtime, &st) : -1;
+    int fd = static_files ? open_precompressed(rq->route, e->file, coding, e->mtime, &st) : -1;
     if (fd != -1) {
         v = variant_from_fd(fd, (size_t)st.st_size);
         close(fd);
@@ -421,7 +450,7 @@ static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct s
                             const char *full, int coding, int static_files)
 {
     struct stat st;
-    int fd = static_files ? open_precompressed(full, coding, f->mtime, &st) : -1;
+    int fd = static_files ? open_precompressed(rq->route, full, coding, f->mtime, &st) : -1;
     char etag[64];
     if (compress_etag(rq, f->etag, coding, etag, sizeof etag) == 0)
         etag[0] = '\0';
@@ -517,33 +546,6 @@ static size_t cache_key(const struct req_ctx *rq, const char *norm, size_t n, ch
     key[1] = (char)rq->site->site_id;
     memcpy(key + 2, norm, n);
     return n + 2;
-}
-
-/* Open FULL (RT's file-system path) for reading.  Without FollowSymLinks
- * (Options) no symbolic link below the directory the path maps into may
- * be followed: openat2's RESOLVE_NO_SYMLINKS refuses them with ELOOP, a
- * 403 (Apache refuses them too).  Kernels before 5.6 lack openat2: only
- * the last component is checked then (O_NOFOLLOW). */
-static int open_target(const struct route *rt, const char *full, int follow)
-{
-    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
-    if (follow)
-        return open(full, flags);
-    int dir = open(rt->fs_base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir == -1)
-        return -1;
-    const char *rel = full + strlen(rt->fs_base);
-    while (*rel == '/')
-        rel++;
-    struct open_how how = { .flags = (unsigned)flags,
-                            .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH };
-    int fd = (int)syscall(SYS_openat2, dir, *rel ? rel : ".", &how, sizeof how);
-    if (fd == -1 && errno == ENOSYS)
-        fd = openat(dir, *rel ? rel : ".", flags | O_NOFOLLOW);
-    int err = errno;
-    close(dir);
-    errno = err;
-    return fd;
 }
 
 /* Serve the request's path: from the cache, else from the disk (a file,

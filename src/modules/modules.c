@@ -6,6 +6,7 @@
 #include "mpmd/core/tls.h"
 #include "mpmd/http/handler.h"
 #include "mpmd/modules/alias.h"
+#include "mpmd/modules/autoindex.h"
 #include "mpmd/modules/cgi.h"
 #include "mpmd/modules/proxy.h"
 #include "mpmd/modules/static.h"
@@ -19,6 +20,7 @@ const struct conf_module *const mpmd_conf_modules[] = {
     &status_conf_module,
     &metrics_conf_module,
     &tls_conf_module,
+    &autoindex_conf_module,
     NULL,
 };
 

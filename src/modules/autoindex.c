@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,8 +597,8 @@ static int compare_entries(const void *pa, const void *pb, void *arg)
         const struct ai_entry *t = x;
         x = y, y = t;
     }
-    if (s->key == 'M' && x->mtime != y->mtime)
-        return x->mtime > y->mtime ? 1 : -1;
+    if (s->key == 'M' && x->mtime_us != y->mtime_us)
+        return x->mtime_us > y->mtime_us ? 1 : -1;
     if (s->key == 'S' && x->size != y->size)
         return x->size > y->size ? 1 : -1;
     return compare_names(x, y, s->opts);
@@ -764,8 +765,33 @@ static int listing_add(struct listing *l, const char *name, const struct stat *s
     copy[len] = '\0';
     l->e[l->n++] = (struct ai_entry){ .name = copy, .len = len, .is_dir = dir,
                                       .size = l->fancy && !dir ? (long long)st->st_size : -1,
-                                      .mtime = l->fancy ? st->st_mtime : -1 };
+                                      .mtime = l->fancy ? st->st_mtim.tv_sec : -1,
+                                      .mtime_us = l->fancy ? (long long)st->st_mtim.tv_sec *
+                                                                 1000000 +
+                                                             st->st_mtim.tv_nsec / 1000
+                                                           : 0 };
     return 0;
+}
+
+/* A directory's date as Apache shows it: its index file's when it has
+ * one (Apache's listing asks mod_dir for the directory, which answers
+ * with the index file), else its own. */
+static void index_file_time(const struct req_ctx *rq, int dirfd, const char *name, int follow,
+                            struct stat *st)
+{
+    const struct config *cfg = rq->site;
+    char path[NAME_MAX * 2 + 2];
+    struct stat ist;
+    for (int i = 0; i < cfg->n_directory_index; i++) {
+        int n = snprintf(path, sizeof path, "%s/%s", name, cfg->directory_index[i]);
+        if (n < 0 || (size_t)n >= sizeof path)
+            continue;
+        if (fstatat(dirfd, path, &ist, follow ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(ist.st_mode)) {
+            st->st_mtim = ist.st_mtim;
+            return;
+        }
+    }
 }
 
 /* Whether the sections' Require would refuse the entry NAME (Apache
@@ -811,6 +837,8 @@ static int entry_listed(const struct req_ctx *rq, struct listing *l, const struc
         return 0;
     if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
         return 0;
+    if (S_ISDIR(st->st_mode) && l->fancy)
+        index_file_time(rq, dirfd, name, follow, st);
     return !entry_denied(rq, l, name, S_ISDIR(st->st_mode));
 }
 

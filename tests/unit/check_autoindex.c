@@ -154,7 +154,7 @@ END_TEST
 static struct ai_entry ent(const char *name, int dir, long long size, time_t mtime)
 {
     return (struct ai_entry){ .name = (char *)name, .len = strlen(name), .is_dir = dir,
-                              .size = size, .mtime = mtime };
+                              .size = size, .mtime = mtime, .mtime_us = mtime * 1000000LL };
 }
 
 static void assert_order(struct ai_entry *e, size_t n, char key, char order, unsigned opts,

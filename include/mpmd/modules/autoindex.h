@@ -93,6 +93,7 @@ struct ai_entry {
     int is_dir;
     long long size;               /* -1: directories, and every entry of a plain list */
     time_t mtime;                 /* -1 in a plain list (sorted as 0 by date) */
+    long long mtime_us;           /* what the date sorts by (Apache: microseconds) */
 };
 
 /* How to sort: the column ('N', 'M', 'S', 'D'), 'A' or 'D', and

@@ -234,6 +234,8 @@ static const char *const printed_defaults[][2] = {
     {"SSLSessionTicketKeyLifetime", "43200"}, {"SSLOpenSSLConfCmd", "none"},
     {"SSLSessionCacheTimeout", "300"}, {"SSLSessionCache", "none"}, {"SSLRandomSeed", "none"},
     {"SSLPassPhraseDialog", "builtin"}, {"SSLOptions", "none"},
+    {"IndexOptions", "none (a plain list)"}, {"IndexIgnore", "none (only . and ..)"},
+    {"IndexIgnoreReset", "Off"}, {"IndexOrderDefault", "Ascending Name"},
     {"<VirtualHost>", "-"}, {"<Directory>", "-"}, {"<DirectoryMatch>", "-"}, {"<Files>", "-"},
     {"<FilesMatch>", "-"}, {"<Location>", "-"}, {"<LocationMatch>", "-"},
     {"<IfModule>", "-"}, {"<IfDefine>", "-"}, {"<RequireAny>", "-"}, {"<RequireAll>", "-"},

@@ -361,6 +361,10 @@ def json_listing(t, s):
     for e in data:
         t.eq(urllib.parse.unquote_to_bytes(e["href"]).rstrip(b"/"), os.fsencode(e["name"]),
              "JSON: href of %r decodes to its name" % e["name"])
+    r = get(s, "/?F=json")
+    dirs = {e["name"]: e for e in json.loads(r.body)}
+    t.eq(dirs.get("hasindex", {}).get("mtime_epoch"), int(os.stat(s.docroot_conf + "/hasindex").st_mtime),
+         "JSON: a directory's own date, even with an index file in it")
     for accept, want in (("application/json", "application/json"),
                          ("text/html, application/json", "text/html;charset=UTF-8"),
                          ("*/*", "text/html;charset=UTF-8"),
@@ -406,6 +410,14 @@ def sort_orders(t, s):
     names = listed(r.body)
     t.ok(b"f9" in names and b"f10" in names and names.index(b"f9") < names.index(b"f10"),
          "VersionSort: f9 before f10", diag=repr(names))
+    r = get(s, "/sort/?P=*.txt;C=S;O=D;F=1")
+    t.eq(listed(r.body), [n for n in model_order("S", "D") if n.endswith(b".txt")],
+         "?P=*.txt: only the names the pattern matches (hidden ones too: *.txt, not .*)")
+    t.contains(b'href="?C=N;O=A;F=1;P=%2A.txt"', r.body, "the column links keep P=, encoded")
+    r = get(s, "/sort/?P=%22%3E%3Cb%3Ex;F=1")
+    t.eq((r.status, listed(r.body)), (200, []), "a P= that matches nothing: an empty listing")
+    t.ok(b'"><b>' not in r.body and b"P=%22%3E%3Cb%3Ex" in r.body,
+         "a hostile P= never reaches the page unescaped")
     r = get(s, "/sort/?C=X;O=D")
     t.eq(listed(r.body), model_order("N", "A", fancy=False),
          "an unknown C= ends the query parse (the rest is ignored, as Apache's)")
@@ -418,7 +430,7 @@ def ignore_and_options(t, s):
     t.eq(names, sorted(names), "IndexIgnore: what is left is still by name")
     t.eq(set(names), {n + (b"/" if SORT_TREE[n][0] is None else b"")
                       for n in SORT_TREE if n not in hidden} | {b"reset/"},
-         "IndexIgnore .??* *~ *# README* ...: dot files, backups, README*, #auto# left out")
+         "IndexIgnore .??* *~ README* and the rest: dot files, backups, README*, autosaves left out")
     r = get(s, "/ign/reset/")
     names = set(listed(r.body))
     t.ok(b".hidden" in names and b"x~" in names and b"log.log" not in names,

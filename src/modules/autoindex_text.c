@@ -79,7 +79,7 @@ char *autoindex_format_size(long long size, char *out)
         return out;
     }
     if (size < 973) {
-        snprintf(out, 5, "%3d ", (int)size);
+        snprintf(out, 8, "%3d ", (int)size);
         return out;
     }
     for (;;) {
@@ -92,12 +92,12 @@ char *autoindex_format_size(long long size, char *out)
         if (size < 9 || (size == 9 && remain < 973)) {
             if ((remain = ((remain * 5) + 256) / 512) >= 10)
                 size++, remain = 0;
-            snprintf(out, 5, "%d.%d%c", (int)size, remain, *u);
+            snprintf(out, 8, "%d.%d%c", (int)size, remain, *u);
             return out;
         }
         if (remain >= 512)
             size++;
-        snprintf(out, 5, "%3d%c", (int)size, *u);
+        snprintf(out, 8, "%3d%c", (int)size, *u);
         return out;
     }
 }

@@ -62,7 +62,7 @@ void autoindex_parse_query(const char *q, size_t len, struct ai_query *out);
 
 /* SIZE as Apache's apr_strfsize writes it, always 4 characters: "  - "
  * for a negative size (directories), "972 ", "1.0K", " 10K", "2.9M".
- * OUT has room for 5 bytes; returns OUT. */
+ * OUT has room for 8 bytes (4 are used, and the NUL); returns OUT. */
 char *autoindex_format_size(long long size, char *out);
 
 /* Whether NAME matches the IndexIgnore PATTERN ('*' any run of bytes,

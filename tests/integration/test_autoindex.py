@@ -490,6 +490,31 @@ def aliased(t, s):
     t.eq(([h for h, txt in anchors(r.body) if txt.strip() == "Parent Directory"],
           listed(r.body)), (["/al/"], [b"s.txt"]), "Alias: a subdirectory's parent is /al/")
 
+
+def vhost_conf(root):
+    """A virtual host over the main server's Index* settings (ai_merge)."""
+    return "\n".join([
+        "<Directory \"%s/www\">" % root, "    Options +Indexes", "</Directory>",
+        "IndexOptions FancyIndexing", "IndexIgnore *.log",
+        "<VirtualHost *>", "    ServerName v.example", "    DocumentRoot \"%s/www\"" % root,
+        "    IndexOptions +FoldersFirst", "    IndexIgnore *.txt", "</VirtualHost>",
+        "<VirtualHost *>", "    ServerName r.example", "    DocumentRoot \"%s/www\"" % root,
+        "    IndexIgnoreReset On", "    IndexOrderDefault Descending Name", "</VirtualHost>",
+    ])
+
+
+def virtual_hosts(t, s):
+    txt = [n for n in SORT_TREE if n.endswith(b".txt")]
+    r = get(s, "/sort/", headers=[("Host", "v.example")])
+    t.eq(listed(r.body), model_order("N", "A", folders_first=True, hidden=txt + [b"log.log"]),
+         "virtual host: +FoldersFirst over the main server's FancyIndexing; its IndexIgnore "
+         "*.txt added to the main server's *.log")
+    r = get(s, "/sort/", headers=[("Host", "r.example")])
+    t.eq(listed(r.body), model_order("N", "D"),
+         "virtual host with IndexIgnoreReset On: the main server's *.log shows again; "
+         "its IndexOrderDefault Descending Name")
+    t.contains(b"<pre>", r.body, "virtual host: the main server's FancyIndexing inherited")
+
 # ---------------------------------------------------------------- against Apache
 
 
@@ -603,6 +628,9 @@ def main(t):
             if answers is not None:
                 with t.guard("comparison with Apache"):
                     compare_with_apache(t, s, answers)
+        with Server(conf_extra=vhost_conf(root), tap=t, docroot_conf=www) as s:
+            with t.guard("virtual hosts"):
+                virtual_hosts(t, s)
         with Server(conf_extra=site(root), tap=t, docroot_conf=www, mpm="worker") as s:
             r = get(s, "/sort/?C=M;O=D;F=2")
             t.eq((r.status, listed(r.body)), (200, model_order("M", "D")),

@@ -711,8 +711,8 @@ static void put_row(struct page *pg, const struct ai_entry *e, const char *paren
     if (pg->format == AI_FORMAT_PLAIN) {
         tb_puts(b, "<li><a href=\"");
     } else if (table) {
-        tb_puts(b, has(pg, AI_SUPPRESS_ICON) ? "<tr><td>" : "<tr><td valign=\"top\">&nbsp;</td><td>");
-        tb_puts(b, "<a href=\"");
+        tb_puts(b, has(pg, AI_SUPPRESS_ICON) ? "<tr><td><a href=\""
+                                             : "<tr><td valign=\"top\">&nbsp;</td><td><a href=\"");
     } else {
         tb_puts(b, has(pg, AI_SUPPRESS_ICON) ? "<a href=\"" : "      <a href=\"");
     }

@@ -14,7 +14,8 @@
 # same status and the same body once links are decoded (mpmd encodes
 # every byte outside RFC 3986's unreserved set, Apache fewer and in lower
 # case).  Without /usr/sbin/apache2 the comparison is skipped.
-# Run by hand:  MPMD=src/mpmd PYTHONPATH=tests/integration python3 tests/integration/test_autoindex.py
+# Run by hand:
+#   MPMD=$PWD/src/mpmd PYTHONPATH=tests/integration python3 tests/integration/test_autoindex.py
 
 import html
 import html.parser
@@ -303,7 +304,8 @@ def head_and_cache(t, s, www):
     write(p, b"n")
     try:
         r = get(s, "/sort/")
-        t.ok(b"new-file.txt" in listed(r.body), "a new file shows at once (listings are not cached)")
+        t.ok(b"new-file.txt" in listed(r.body),
+             "a new file shows at once (listings are not cached)")
     finally:
         os.unlink(p)
         os.utime(d, ns=(before.st_atime_ns, before.st_mtime_ns))   # as Apache saw it
@@ -363,7 +365,8 @@ def json_listing(t, s):
              "JSON: href of %r decodes to its name" % e["name"])
     r = get(s, "/?F=json")
     dirs = {e["name"]: e for e in json.loads(r.body)}
-    t.eq(dirs.get("hasindex", {}).get("mtime_epoch"), int(os.stat(s.docroot_conf + "/hasindex").st_mtime),
+    own = int(os.stat(os.path.join(s.docroot_conf, "hasindex")).st_mtime)
+    t.eq(dirs.get("hasindex", {}).get("mtime_epoch"), own,
          "JSON: a directory's own date, even with an index file in it")
     for accept, want in (("application/json", "application/json"),
                          ("text/html, application/json", "text/html;charset=UTF-8"),
@@ -430,7 +433,8 @@ def ignore_and_options(t, s):
     t.eq(names, sorted(names), "IndexIgnore: what is left is still by name")
     t.eq(set(names), {n + (b"/" if SORT_TREE[n][0] is None else b"")
                       for n in SORT_TREE if n not in hidden} | {b"reset/"},
-         "IndexIgnore .??* *~ README* and the rest: dot files, backups, README*, autosaves left out")
+         "IndexIgnore .??* *~ README* and the rest: dot files, backups, README*, "
+         "autosaves left out")
     r = get(s, "/ign/reset/")
     names = set(listed(r.body))
     t.ok(b".hidden" in names and b"x~" in names and b"log.log" not in names,
@@ -438,7 +442,8 @@ def ignore_and_options(t, s):
          diag=repr(sorted(names)))
     r = get(s, "/plus/more/")
     t.ok(b"<table>" in r.body and b"Size</a>" not in r.body and b"Last modified" not in r.body,
-         "IndexOptions +HTMLTable +SuppressSize +SuppressLastModified over a parent's FancyIndexing",
+         "IndexOptions +HTMLTable +SuppressSize +SuppressLastModified over a parent's "
+         "FancyIndexing",
          diag=r.body[:600].decode("utf-8", "replace"))
     r = get(s, "/deny/")
     t.eq(listed(r.body), [b"public.txt"], "a file Require denies (<Files>) is not listed")

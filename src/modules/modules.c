@@ -6,6 +6,7 @@
 #include "mpmd/core/tls.h"
 #include "mpmd/http/handler.h"
 #include "mpmd/modules/alias.h"
+#include "mpmd/modules/autoindex.h"
 #include "mpmd/modules/cgi.h"
 #include "mpmd/modules/compress.h"
 #include "mpmd/modules/proxy.h"
@@ -21,6 +22,7 @@ const struct conf_module *const mpmd_conf_modules[] = {
     &metrics_conf_module,
     &tls_conf_module,
     &compress_conf_module,
+    &autoindex_conf_module,
     NULL,
 };
 

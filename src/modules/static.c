@@ -29,6 +29,7 @@
 #include "mpmd/core/log.h"
 #include "mpmd/core/scoreboard.h"
 #include "mpmd/modules/compress.h"
+#include "mpmd/modules/autoindex.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/modules/filecache.h"
 #include "mpmd/modules/precond.h"
@@ -514,8 +515,9 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
     reply_file(rp, rq, &f);
 }
 
-/* Serve DirectoryIndex from the open directory DIRFD (path DIR), or 403;
- * without FOLLOW not through a symbolic link (Options -FollowSymLinks). */
+/* Serve DirectoryIndex from the open directory DIRFD (path DIR), else its
+ * listing (autoindex.c: 403 without Options Indexes); without FOLLOW not
+ * through a symbolic link (Options -FollowSymLinks). */
 static void reply_index(struct reply *rp, const struct req_ctx *rq, int dirfd,
                         const char *dir, const char *key, size_t keylen, int follow)
 {
@@ -534,7 +536,7 @@ static void reply_index(struct reply *rp, const struct req_ctx *rq, int dirfd,
         }
         close(fd);
     }
-    reply_error(rp, rq->date, 403);
+    autoindex_reply(rp, rq, dirfd, follow);
 }
 
 /* The file cache key of the normalised path NORM (N bytes) for this

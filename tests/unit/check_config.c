@@ -239,6 +239,8 @@ static const char *const printed_defaults[][2] = {
     {"DeflateMemLevel", "9"}, {"DeflateWindowSize", "15"}, {"DeflateAlterETag", "AddSuffix"},
     {"BrotliCompressionQuality", "5"}, {"BrotliCompressionWindow", "18"},
     {"BrotliAlterETag", "AddSuffix"},
+    {"IndexOptions", "none (a plain list)"}, {"IndexIgnore", "none (only . and ..)"},
+    {"IndexIgnoreReset", "Off"}, {"IndexOrderDefault", "Ascending Name"},
     {"<VirtualHost>", "-"}, {"<Directory>", "-"}, {"<DirectoryMatch>", "-"}, {"<Files>", "-"},
     {"<FilesMatch>", "-"}, {"<Location>", "-"}, {"<LocationMatch>", "-"},
     {"<IfModule>", "-"}, {"<IfDefine>", "-"}, {"<RequireAny>", "-"}, {"<RequireAll>", "-"},

@@ -42,5 +42,6 @@ Suite *upstream_suite(void);
 Suite *proxy_conf_suite(void);
 Suite *tls_suite(void);
 Suite *compress_suite(void);
+Suite *autoindex_suite(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "mpmd/modules/autoindex.h"
+#include "mpmd/modules/compress.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -958,6 +959,7 @@ static void send_page(struct reply *rp, const struct req_ctx *rq, struct page *p
         response_head_add(&rp->out.head, "Vary", "Accept", 6);
     rp->out.release = release_body;
     rp->out.release_a = pg->b.p;
+    compress_reply_body(rq, rp);      /* a listing is text: Compress covers it */
 }
 
 void autoindex_reply(struct reply *rp, const struct req_ctx *rq, int dirfd, int follow)

@@ -7,6 +7,8 @@
 #include "mpmd/http/handler.h"
 #include "mpmd/modules/alias.h"
 #include "mpmd/modules/cgi.h"
+#include "mpmd/modules/expires.h"
+#include "mpmd/modules/fileetag.h"
 #include "mpmd/modules/proxy.h"
 #include "mpmd/modules/static.h"
 #include "mpmd/modules/status.h"
@@ -19,6 +21,8 @@ const struct conf_module *const mpmd_conf_modules[] = {
     &status_conf_module,
     &metrics_conf_module,
     &tls_conf_module,
+    &expires_conf_module,
+    &fileetag_conf_module,
     NULL,
 };
 

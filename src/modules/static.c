@@ -29,6 +29,7 @@
 #include "mpmd/core/scoreboard.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/modules/filecache.h"
+#include "mpmd/modules/fileetag.h"
 #include "mpmd/modules/precond.h"
 
 /* What a reply needs to know about a file, from disk or from the cache. */
@@ -43,10 +44,11 @@ struct static_file {
     char etag[48];
 };
 
-/* F's validators, formatted (from the cache entry they are already). */
+/* F's validators, formatted (from the cache entry and from disk they are
+ * already: the ETag by FileETag, "" for None). */
 static void static_file_validators(struct static_file *f)
 {
-    if (f->lm[0] && f->etag[0])
+    if (f->lm[0])
         return;
     http_date_format(f->mtime, f->lm);
     precond_etag(f->etag, f->mtime, f->size);
@@ -100,7 +102,15 @@ static void reply_not_modified(struct reply *rp, const struct req_ctx *rq,
 {
     reply_start(rp, rq->date, 304);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
-    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+    if (etag[0])
+        response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+}
+
+/* What Expires needs of the file F answered in RP (expires.h). */
+static void note_file(struct reply *rp, const struct static_file *f)
+{
+    rp->file_mtime = f->mtime;
+    rp->file_type = f->type;
 }
 
 /* 416 with the representation's length (RFC 9110 15.5.17). */
@@ -186,8 +196,10 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
     int pre = precond_evaluate(rq->req, m == HTTP_GET || m == HTTP_HEAD, etag, f->mtime);
     enum range_result range =
         pre ? RANGE_NONE : requested_range(rq, etag, f->mtime, f->size, &first, &last);
-    if (pre == 304)
+    if (pre == 304) {
         reply_not_modified(rp, rq, lm, etag);
+        note_file(rp, f);
+    }
     else if (pre == 412)
         reply_error(rp, rq->date, 412);
     else if (range == RANGE_UNSATISFIABLE)
@@ -197,8 +209,10 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
         return;
     }
     reply_start(rp, rq->date, range == RANGE_PARTIAL ? 206 : 200);
+    note_file(rp, f);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
-    response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+    if (etag[0])
+        response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
     response_head_add(&rp->out.head, "Accept-Ranges", "bytes", 5);
     response_head_add(&rp->out.head, "Content-Type", f->type, strlen(f->type));
     if (range == RANGE_PARTIAL) {
@@ -220,7 +234,8 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
     if (type == NULL)
         type = mime_lookup(rq->env->mime, name, strlen(name));
     struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd };
-    static_file_validators(&f);
+    http_date_format(f.mtime, f.lm);
+    fileetag_format(f.etag, fileetag_bits(rq), st);
     if (rq->env->cache)
         filecache_put_validated(rq->env->cache, key, keylen, full, fd, st, type, f.lm, f.etag,
                                 monotonic_seconds());

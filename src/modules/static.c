@@ -41,8 +41,13 @@ struct static_file {
     const char *data;                     /* cached content, or NULL */
     struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
     char lm[32];                          /* Last-Modified and ETag, formatted once */
-    char etag[48];
+    char etag[64];                        /* FileETag All: up to 53 bytes */
 };
+
+_Static_assert(sizeof((struct static_file *)0)->etag >= FILEETAG_MAX &&
+                   sizeof((struct static_file *)0)->etag ==
+                       sizeof((struct filecache_entry *)0)->etag,
+               "any ETag fits, and the cache entry's copy is whole");
 
 /* F's validators, formatted (from the cache entry and from disk they are
  * already: the ETag by FileETag, "" for None). */

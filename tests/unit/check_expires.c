@@ -258,7 +258,7 @@ END_TEST
 START_TEST(test_fileetag_format)
 {
     struct stat st = {0};
-    char e[48], p[48];
+    char e[FILEETAG_MAX], p[48];
     st.st_ino = 0xabc;
     st.st_mtime = 784111777;
     st.st_size = 100;
@@ -271,6 +271,10 @@ START_TEST(test_fileetag_format)
     ck_assert_str_eq(e, "\"abc-64\"");
     fileetag_format(e, FILEETAG_SIZE, &st);
     ck_assert_str_eq(e, "\"64\"");
+    st.st_ino = (ino_t)-1;                                      /* the longest */
+    st.st_mtime = (time_t)0x7fffffffffffffffLL;
+    st.st_size = (off_t)0x7fffffffffffffffLL;
+    ck_assert_uint_eq(fileetag_format(e, FILEETAG_ALL, &st), FILEETAG_MAX - 1);
     ck_assert_uint_eq(fileetag_format(e, FILEETAG_NONE, &st), 0);
     ck_assert_str_eq(e, "");
 }

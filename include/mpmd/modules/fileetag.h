@@ -47,7 +47,11 @@ unsigned fileetag_effective(struct fileetag_conf c);
 /* The parts along RQ's route (the sections' FileETag over the site's). */
 unsigned fileetag_bits(const struct req_ctx *rq);
 
-/* The ETag of the file ST for BITS into OUT (>= 48 bytes): "" for
+/* The most bytes an ETag takes, NUL included: three 64-bit numbers in
+ * hex, two '-', two '"'. */
+#define FILEETAG_MAX (3 * 16 + 2 + 2 + 1)
+
+/* The ETag of the file ST for BITS into OUT (>= FILEETAG_MAX bytes): "" for
  * FILEETAG_NONE, else a quoted list of lower-case hex numbers joined by
  * '-', in the order inode, mtime (seconds), size, each present when its
  * bit is (the default gives precond_etag's "mtime-size").  Returns the

@@ -416,8 +416,10 @@ static const char *answer_type(const struct reply *rp, size_t *len)
 void expires_apply(const struct req_ctx *rq, struct reply *rp, int server_made)
 {
     const void *confs[EXPIRES_MAX_CONFS];
+    if (server_made || rp->status >= 400)
+        return;
     int n = handler_dir_confs(rq, &expires_conf_module, confs, EXPIRES_MAX_CONFS);
-    if (n == 0 || server_made || rp->status >= 400)
+    if (n == 0)
         return;
     size_t tlen = 0;
     const char *type = answer_type(rp, &tlen);

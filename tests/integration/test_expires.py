@@ -13,13 +13,17 @@
 # None/All/-INode along sections (If-None-Match then cannot 304,
 # If-Modified-Since still can).  Then, when Debian's apache2 with
 # mod_expires is there, the same static config under Apache: the same
-# Cache-Control values, Expires - Date deltas and ETag presence.
+# Cache-Control values, Expires - Date deltas and ETag presence.  Bad
+# rules are refused by mpmd -t with file:line and one sentence.
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_expires.py
 
 import os
+import shutil
+import tempfile
 import time
 
-from mpmdtest import (FIXED_MTIME, Conn, Server, http_date, parse_http_date, run_tests)
+from mpmdtest import (FIXED_MTIME, Conn, Server, http_date, parse_http_date, run_mpmd,
+                      run_tests)
 from upstreams import ApacheFront, RawUpstream
 
 HOUR = 3600
@@ -193,7 +197,35 @@ class ExpiresServer(DocrootConf, Server):
     pass
 
 
-def run_mpmd(t, tag, kwargs, extra=""):
+BAD = [('ExpiresByType text/css "access plus 1 fortnight"',
+        "ExpiresByType: expected a unit (years, months, weeks, days, hours, minutes, seconds) "
+        "in 'access plus 1 fortnight', got 'fortnight'"),
+       ('ExpiresDefault "later plus 1 day"', "ExpiresDefault: expected 'access', 'now' or "
+        "'modification' to begin 'later plus 1 day'"),
+       ("ExpiresDefault A12x", "ExpiresDefault: expected seconds (0 to 2147483647) after 'A'"),
+       ("ExpiresByType css A60", "ExpiresByType: expected a media type such as text/css"),
+       ("ExpiresActive Maybe", "ExpiresActive: expected On or Off, got 'Maybe'"),
+       ("FileETag +All", "FileETag: 'All' cannot be used with '+' or '-'"),
+       ("FileETag Digest", "FileETag: expected INode, MTime, Size, All or None")]
+
+
+def config_errors(t):
+    tmp = tempfile.mkdtemp(prefix="mpmdtest-expires-")
+    try:
+        for line, want in BAD:
+            conf = os.path.join(tmp, "bad.conf")
+            with open(conf, "w") as f:
+                f.write("Listen 127.0.0.1:8\nDocumentRoot %s\n<Location /x>\n%s\n</Location>\n"
+                        % (tmp, line))
+            rc, out, err = run_mpmd(["-t", "-f", conf])
+            t.ok(rc != 0 and ("%s:4: %s" % (conf, want)) in out + err,
+                 "mpmd -t refuses '%s' with file:line and the sentence" % line,
+                 diag=(rc, out + err))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def serve(t, tag, kwargs, extra=""):
     css_mtime = int(time.time()) - 1000
     with RawUpstream(UP_PLAIN) as u1, RawUpstream(UP_OWN) as u2, \
             RawUpstream(UP_CHUNKED) as u3, RawUpstream(UP_JSON) as u4:
@@ -272,9 +304,10 @@ def compare_with_apache(t):
 
 
 def main(t):
-    run_mpmd(t, "event", {"mpm": "event"})
-    run_mpmd(t, "event-nocache", {"mpm": "event"}, "FileCacheSize 0\n")
-    run_mpmd(t, "worker", {"mpm": "worker"})
+    config_errors(t)
+    serve(t, "event", {"mpm": "event"})
+    serve(t, "event-nocache", {"mpm": "event"}, "FileCacheSize 0\n")
+    serve(t, "worker", {"mpm": "worker"})
     compare_with_apache(t)
 
 

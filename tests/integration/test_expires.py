@@ -55,6 +55,9 @@ ExpiresByType application/json M60
 <Files big.bin>
     Header unset Expires
 </Files>
+<Files "sp ace.txt">
+    ExpiresByType text/plain M60
+</Files>
 """
 
 PROXY_CONF = """
@@ -118,7 +121,11 @@ def modification_based(t, s, tag, css_mtime):
         t.eq(r.header("Cache-Control"), "max-age=%d" % (css_mtime + CSS_N - date - 1),
              "%s GET /style.css (%s): max-age == mtime + N - Date - 1 (the whole seconds "
              "left from the request's exact time, as Apache)" % (tag, round_))
-    os.utime(os.path.join(s.docroot, "style.css"), (FIXED_MTIME, FIXED_MTIME))
+    for round_ in ("miss", "hit"):
+        r = get(s.port, "/sp%20ace.txt")
+        t.eq((r.header("Expires"), r.header("Cache-Control")), (r.header("Date"), "max-age=0"),
+             "%s GET /sp ace.txt (%s): M60 on a file modified in 2023: past, so Expires == "
+             "Date, max-age=0" % (tag, round_))
 
 
 def not_modified_and_errors(t, s, tag):
@@ -256,7 +263,7 @@ class ApacheExpires(DocrootConf, ApacheFront):
 
 
 COMPARED = ["/a.txt", "/index.html", "/sub/index.html", "/sub/page.txt", "/style.css",
-            "/bin.dat", "/dir_noindex/file.txt", "/no-such-file.txt"]
+            "/bin.dat", "/dir_noindex/file.txt", "/no-such-file.txt", "/sp%20ace.txt"]
 
 
 M_PATHS = ("/style.css",)   # modification-based: Expires - Date depends on when

@@ -263,7 +263,8 @@ class ApacheExpires(DocrootConf, ApacheFront):
 
 
 COMPARED = ["/a.txt", "/index.html", "/sub/index.html", "/sub/page.txt", "/style.css",
-            "/bin.dat", "/dir_noindex/file.txt", "/no-such-file.txt", "/sp%20ace.txt"]
+            "/bin.dat", "/dir_noindex/file.txt", "/no-such-file.txt", "/sp%20ace.txt",
+            "/sub"]
 
 
 M_PATHS = ("/style.css",)   # modification-based: Expires - Date depends on when

@@ -22,7 +22,7 @@
 #include "mpmd/http/response.h"
 
 #define EXPIRES_MAX_SECS ((long)INT_MAX)   /* Apache keeps the sum in an int */
-#define EXPIRES_MAX_CONFS 16               /* places along one route we look at */
+#define EXPIRES_MAX_CONFS ROUTE_MAX_CHAIN  /* places along one route: all of them */
 
 enum { ACTIVE_UNSET = -1, ACTIVE_OFF = 0, ACTIVE_ON = 1 };
 
@@ -365,23 +365,40 @@ int expires_compute(const struct expires_code *code, time_t now, long now_usec, 
     return 0;
 }
 
+/* "max-age=AGE" (AGE >= 0) into OUT (>= 32 bytes); returns its length.
+ * Per reply on the hot path: no printf. */
+static size_t format_max_age(char *out, long age)
+{
+    char digits[24];
+    size_t n = 0, len = 8;
+    memcpy(out, "max-age=", len);
+    do {
+        digits[n++] = (char)('0' + age % 10);
+        age /= 10;
+    } while (age > 0);
+    while (n)
+        out[len++] = digits[--n];
+    out[len] = '\0';
+    return len;
+}
+
 /* Cache-Control gets max-age=AGE: a new field, or appended to the first
  * one's value (Apache's apr_table_mergen); a value too long to extend
  * where it stands gets a second field, which means the same (RFC 9110
  * 5.3). */
 static void merge_cache_control(struct response_head *h, long age)
 {
-    char v[1024];
-    size_t old = 0;
+    char v[1024], ma[32];
+    size_t old = 0, n = format_max_age(ma, age);
     const char *cur = response_head_get(h, "Cache-Control", &old);
-    int n = cur ? snprintf(v, sizeof v, "%.*s, max-age=%ld", (int)old, cur, age)
-                : snprintf(v, sizeof v, "max-age=%ld", age);
-    if (n > 0 && (size_t)n < sizeof v && cur) {
-        response_head_replace_first(h, "Cache-Control", v, (size_t)n);
+    if (cur && old + 2 + n < sizeof v) {
+        memcpy(v, cur, old);
+        memcpy(v + old, ", ", 2);
+        memcpy(v + old + 2, ma, n);
+        response_head_replace_first(h, "Cache-Control", v, old + 2 + n);
         return;
     }
-    n = snprintf(v, sizeof v, "max-age=%ld", age);
-    response_head_add(h, "Cache-Control", v, (size_t)n);
+    response_head_add(h, "Cache-Control", ma, n);
 }
 
 void expires_set_fields(struct response_head *h, const struct expires_code *code, time_t now,

@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "mpmd/core/config.h"
-#define FILEETAG_MAX_CONFS 16
+#define FILEETAG_MAX_CONFS ROUTE_MAX_CHAIN
 
 /* The bit KEYWORD names, or -1. */
 static int keyword_bit(const char *w)

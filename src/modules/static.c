@@ -204,11 +204,11 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
     if (pre == 304) {
         reply_not_modified(rp, rq, lm, etag);
         note_file(rp, f);
-    }
-    else if (pre == 412)
+    } else if (pre == 412) {
         reply_error(rp, rq->date, 412);
-    else if (range == RANGE_UNSATISFIABLE)
+    } else if (range == RANGE_UNSATISFIABLE) {
         reply_unsatisfiable(rp, rq, f->size);
+    }
     if (pre || range == RANGE_UNSATISFIABLE) {
         static_file_release(rq, f);
         return;

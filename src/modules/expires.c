@@ -194,7 +194,8 @@ static int add_type(struct expires_conf *c, const char *type, struct expires_cod
     return 0;
 }
 
-/* The virtual host's own settings win; its types are looked at first. */
+/* The virtual host's own settings win; its types come last, so they are
+ * looked at first (by_type goes backwards). */
 static void *expires_merge(const void *base, const void *add)
 {
     const struct expires_conf *b = base, *a = add;
@@ -204,7 +205,7 @@ static void *expires_merge(const void *base, const void *add)
     m->active = a && a->active != ACTIVE_UNSET ? a->active : b ? b->active : ACTIVE_UNSET;
     m->def = a && a->def.base ? a->def : b ? b->def : (struct expires_code){0, 0};
     m->wildcards = a ? a->wildcards : b ? b->wildcards : 0;
-    const struct expires_conf *order[2] = {a, b};
+    const struct expires_conf *order[2] = {b, a};
     for (int k = 0; k < 2; k++)
         for (int i = 0; order[k] && i < order[k]->n_types; i++)
             if (add_type(m, order[k]->types[i].type, order[k]->types[i].code) == -1) {
@@ -300,13 +301,14 @@ static int type_is(const char *pattern, const char *type, size_t tlen)
     return strlen(pattern) == tlen && strncasecmp(pattern, type, tlen) == 0;
 }
 
-/* The ExpiresByType rule for exactly TYPE along CONFS, newest place first. */
+/* The ExpiresByType rule for exactly TYPE along CONFS: the newest place
+ * first, and in a place its last entry for TYPE (Apache's table set). */
 static const struct expires_code *by_type(const void *const *confs, int n, const char *type,
                                           size_t tlen)
 {
     for (int k = n - 1; k >= 0; k--) {
         const struct expires_conf *c = confs[k];
-        for (int i = 0; i < c->n_types; i++)
+        for (int i = c->n_types - 1; i >= 0; i--)
             if (type_is(c->types[i].type, type, tlen))
                 return &c->types[i].code;
     }

@@ -175,7 +175,8 @@ START_TEST(test_type_matching)
     static const char *const server[] = {"ExpiresActive|On", "ExpiresDefault|A1",
                                          "ExpiresByType|text/*|A2", "ExpiresByType|Text/CSS|A3",
                                          NULL};
-    static const char *const section[] = {"ExpiresByType|text/css|A30",
+    static const char *const section[] = {"ExpiresByType|text/css|A29",
+                                          "ExpiresByType|text/css|A30",   /* the last wins */
                                           "ExpiresByType|image/*|A40", NULL};
     static const char *const off[] = {"ExpiresActive|Off", NULL};
     void *s = conf_with(server), *d = conf_with(section), *o = conf_with(off);

@@ -7,7 +7,8 @@
 # 304, not on 404; by exact type, by major/* type and by default; the
 # access base (Expires - Date == N) and the modification base (Expires ==
 # the file's mtime + N, clamped to Date when past); sections overriding
-# per type and ExpiresActive Off in one; Header set/unset after Expires;
+# per type and ExpiresActive Off in one, virtual hosts over the main
+# server; Header set/unset after Expires;
 # proxied answers (from memory and streamed) getting Expires, an
 # upstream's own Expires left alone, its Cache-Control merged; FileETag
 # None/All/-INode along sections (If-None-Match then cannot 304,
@@ -196,7 +197,8 @@ class DocrootConf:
     only once its temp dir is made)."""
 
     def write_config(self):
-        self.conf_extra = self.conf_extra.replace("{docroot}", self.docroot)
+        self.conf_extra = self.conf_extra.replace("{docroot}", self.docroot).replace(
+            "{port}", str(self.port))
         super().write_config()
 
 
@@ -248,6 +250,53 @@ def serve(t, tag, kwargs, extra=""):
             t.ok(s.is_running(), "%s server still running" % tag)
 
 
+VHOST_CONF = """
+ExpiresActive On
+ExpiresByType text/* A600
+<VirtualHost *:{port}>
+    ServerName default.example
+    DocumentRoot {docroot}
+</VirtualHost>
+<VirtualHost *:{port}>
+    ServerName v.example
+    DocumentRoot {docroot}
+    ExpiresDefault A42
+    ExpiresByType text/plain A43
+    FileETag Size
+</VirtualHost>
+<VirtualHost *:{port}>
+    ServerName off.example
+    DocumentRoot {docroot}
+    ExpiresActive Off
+</VirtualHost>
+"""
+
+# (Host, path, Cache-Control wanted, why)
+VHOST_CASES = [
+    ("default.example", "/a.txt", "max-age=600", "the main server's text/* inherited"),
+    ("v.example", "/a.txt", "max-age=43", "the host's own text/plain entry"),
+    ("v.example", "/index.html", "max-age=42", "the host has entries but no text/*: the "
+     "main server's is off there (Apache's merge), its ExpiresDefault"),
+    ("v.example", "/bin.dat", "max-age=42", "the host's ExpiresDefault"),
+    ("off.example", "/a.txt", None, "ExpiresActive Off in the host"),
+]
+
+
+def vhosts(t, cls, name):
+    """Run VHOST_CASES on a server of CLS; returns {(host, path): summary}."""
+    seen = {}
+    with t.guard("%s virtual hosts" % name), cls(tap=t, conf_extra=VHOST_CONF) as s:
+        for host, path, want, why in VHOST_CASES:
+            r = get(s.port, path, {"Host": host})
+            seen[(host, path)] = summary(r, path, r.header("Last-Modified"))
+            if name == "mpmd":
+                t.eq(r.header("Cache-Control"), want, "%s %s%s: %s" % (name, host, path, why))
+        if name == "mpmd":
+            r = get(s.port, "/a.txt", {"Host": "v.example"})
+            t.eq(r.header("ETag"), '"%x"' % len(r.body), "FileETag Size in a <VirtualHost>")
+    return seen
+
+
 class ApacheExpires(DocrootConf, ApacheFront):
     """apache2 with mod_expires too."""
 
@@ -292,7 +341,7 @@ def observe(port, path):
     return out
 
 
-def compare_with_apache(t):
+def compare_with_apache(t, mine):
     if not (os.access(ApacheFront.APACHE, os.X_OK)
             and os.path.exists(os.path.join(ApacheFront.MODULES, "mod_expires.so"))):
         t.skip("the same config under apache2", "apache2 or mod_expires.so missing")
@@ -303,6 +352,9 @@ def compare_with_apache(t):
         with t.guard("%s for the comparison" % name), cls(tap=t, conf_extra=CONF) as s:
             prepare_docroot(s.docroot, css_mtime)
             seen[name] = {p: observe(s.port, p) for p in COMPARED}
+    theirs = vhosts(t, ApacheExpires, "apache2")
+    for key in mine:
+        t.eq(mine[key], theirs.get(key), "as apache2: %s%s" % key)
     if len(seen) < 2:
         return
     for p in COMPARED:
@@ -316,7 +368,7 @@ def main(t):
     serve(t, "event", {"mpm": "event"})
     serve(t, "event-nocache", {"mpm": "event"}, "FileCacheSize 0\n")
     serve(t, "worker", {"mpm": "worker"})
-    compare_with_apache(t)
+    compare_with_apache(t, vhosts(t, ExpiresServer, "mpmd"))
 
 
 if __name__ == "__main__":

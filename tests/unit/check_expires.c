@@ -245,7 +245,9 @@ START_TEST(test_fileetag_merge)
     ck_assert_uint_eq(fileetag_effective(m), FILEETAG_SIZE);
     m = fileetag_merge(fe("Size"), fe("None"));
     ck_assert_uint_eq(fileetag_effective(m), FILEETAG_NONE);
-    /* Apache's quirk kept: a lone +INode over nothing is INode alone. */
+    /* Apache's quirks kept: where nothing was said, -MTime changes nothing
+     * and a lone +INode is INode alone. */
+    ck_assert_uint_eq(fileetag_effective(fe("-MTime")), FILEETAG_DEFAULT);
     ck_assert_uint_eq(fileetag_effective(fe("+INode")), FILEETAG_INODE);
     struct fileetag_conf c = {0, 0, 0};
     char err[256], *plus_all[] = {"+All"}, *digest[] = {"Digest"};

@@ -410,7 +410,8 @@ void expires_set_fields(struct response_head *h, const struct expires_code *code
     long age;
     size_t len;
     char date[32];
-    if (response_head_get(h, "Expires", &len) || expires_compute(code, now, now_usec, mtime, &t, &age) == -1)
+    if (response_head_get(h, "Expires", &len) ||
+        expires_compute(code, now, now_usec, mtime, &t, &age) == -1)
         return;
     merge_cache_control(h, age);
     response_head_add(h, "Expires", date, http_date_format(t, date));

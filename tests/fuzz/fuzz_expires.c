@@ -82,7 +82,8 @@ static void check_fileetag(char *text)
         CHECK(argc == 0 || err[0] != '\0', "refused without a message");
         return;
     }
-    unsigned bits = fileetag_effective(fileetag_merge(fileetag_merge((struct fileetag_conf){0, 0, 0}, c), c));
+    struct fileetag_conf none = {0, 0, 0};
+    unsigned bits = fileetag_effective(fileetag_merge(fileetag_merge(none, c), c));
     CHECK(bits == FILEETAG_NONE || (bits && (bits & ~(unsigned)FILEETAG_ALL) == 0),
           "bits %#x", bits);
     struct stat st = {0};

@@ -1940,7 +1940,7 @@ static int close_authz(struct parse *p, enum authz_kind kind, const char *tag, i
 static const char *const builtin_modules[] = {
     "alias", "headers", "dir", "mime", "authz_core", "authz_host", "log_config",
     "reqtimeout", "env", "proxy", "proxy_http", "proxy_fcgi", "proxy_wstunnel", "cgi", "cgid",
-    "deflate", "brotli", "filter",
+    "deflate", "brotli", "filter", "expires",
     NULL,
 };
 

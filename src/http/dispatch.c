@@ -3,7 +3,7 @@
  * The order is Apache's: translate (Alias, Redirect: before any section
  * applies), the sections that apply to the path (route.h), Require (403),
  * the handler SetHandler chose (the static-file handler by default), then
- * ErrorDocument for an error answer, then Header.  Runs on the listener
+ * ErrorDocument for an error answer, then Expires, then Header.  Runs on the listener
  * thread (only what cannot block) and on handler threads; everything lives
  * on the caller's stack. */
 #include "config.h"
@@ -19,6 +19,7 @@
 
 #include "mpmd/core/dirconf.h"
 #include "mpmd/core/log.h"
+#include "mpmd/modules/expires.h"
 
 #define TEXT_HTML_LATIN1 "text/html; charset=iso-8859-1"   /* Apache's, for ErrorDocument text */
 
@@ -61,6 +62,7 @@ int handler_stream_begin(const struct req_ctx *rq, struct reply *rp, int flush)
 {
     if (rq->stream == NULL)
         return -1;
+    expires_apply(rq, rp, 0);
     route_apply_headers(rq->route, &rp->out.head, !is_success(rp->status));
     return rq->stream->begin(rq->stream->ctx, rp, flush);
 }
@@ -260,6 +262,7 @@ static int finish(const struct req_ctx *rq, const struct route *rt, struct reply
     } else if (e) {
         error_text_or_url(rq, e, rp);
     }
+    expires_apply(rq, rp, server_made);   /* before Header, as mod_expires before mod_headers */
     route_apply_headers(final, &rp->out.head, error);
     return 1;
 }

@@ -9,6 +9,8 @@
 #include "mpmd/modules/autoindex.h"
 #include "mpmd/modules/cgi.h"
 #include "mpmd/modules/compress.h"
+#include "mpmd/modules/expires.h"
+#include "mpmd/modules/fileetag.h"
 #include "mpmd/modules/proxy.h"
 #include "mpmd/modules/static.h"
 #include "mpmd/modules/status.h"
@@ -23,6 +25,8 @@ const struct conf_module *const mpmd_conf_modules[] = {
     &tls_conf_module,
     &compress_conf_module,
     &autoindex_conf_module,
+    &expires_conf_module,
+    &fileetag_conf_module,
     NULL,
 };
 

@@ -32,6 +32,7 @@
 #include "mpmd/modules/autoindex.h"
 #include "mpmd/modules/mime.h"
 #include "mpmd/modules/filecache.h"
+#include "mpmd/modules/fileetag.h"
 #include "mpmd/modules/precond.h"
 
 /* What a reply needs to know about a file, from disk or from the cache. */
@@ -43,12 +44,18 @@ struct static_file {
     const char *data;                     /* cached content, or NULL */
     struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
     char lm[32];                          /* Last-Modified and ETag, formatted once */
-    char etag[64];                        /* "" after DeflateAlterETag Remove: none sent */
+    char etag[64];                        /* FileETag All: up to 53 bytes; "" for none */
     int coding;                           /* the body's Content-Encoding (compress.h) */
     int vary;                             /* the resource has coded variants */
 };
 
-/* F's validators, formatted (from the cache entry they are already). */
+_Static_assert(sizeof((struct static_file *)0)->etag >= FILEETAG_MAX &&
+                   sizeof((struct static_file *)0)->etag ==
+                       sizeof((struct filecache_entry *)0)->etag,
+               "any ETag fits, and the cache entry's copy is whole");
+
+/* F's validators, formatted (from the cache entry and from disk they are
+ * already: the ETag by FileETag, "" for None). */
 static void static_file_validators(struct static_file *f)
 {
     if (f->lm[0])
@@ -107,6 +114,13 @@ static void reply_not_modified(struct reply *rp, const struct req_ctx *rq,
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
     if (etag[0])
         response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
+}
+
+/* What Expires needs of the file F answered in RP (expires.h). */
+static void note_file(struct reply *rp, const struct static_file *f)
+{
+    rp->file_mtime = f->mtime;
+    rp->file_type = f->type;
 }
 
 /* 416 with the representation's length (RFC 9110 15.5.17). */
@@ -205,16 +219,18 @@ static void reply_file(struct reply *rp, const struct req_ctx *rq,
     if (pre == 304) {
         reply_not_modified(rp, rq, lm, etag);
         add_coding_fields(rp, f);
-    }
-    else if (pre == 412)
+        note_file(rp, f);
+    } else if (pre == 412) {
         reply_error(rp, rq->date, 412);
-    else if (range == RANGE_UNSATISFIABLE)
+    } else if (range == RANGE_UNSATISFIABLE) {
         reply_unsatisfiable(rp, rq, f->size);
+    }
     if (pre || range == RANGE_UNSATISFIABLE) {
         static_file_release(rq, f);
         return;
     }
     reply_start(rp, rq->date, range == RANGE_PARTIAL ? 206 : 200);
+    note_file(rp, f);
     response_head_add(&rp->out.head, "Last-Modified", lm, 29);
     if (etag[0])
         response_head_add(&rp->out.head, "ETag", etag, strlen(etag));
@@ -414,6 +430,7 @@ static void stream_coded(struct reply *rp, const struct req_ctx *rq, struct stat
         return;
     }
     reply_start(rp, rq->date, 200);
+    note_file(rp, f);
     response_head_add(&rp->out.head, "Last-Modified", f->lm, 29);
     if (f->etag[0])
         response_head_add(&rp->out.head, "ETag", f->etag, strlen(f->etag));
@@ -475,6 +492,7 @@ static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct s
     if (pre == 304) {
         reply_not_modified(rp, rq, f->lm, f->etag);
         add_coding_fields(rp, f);
+        note_file(rp, f);
     } else if (pre) {
         reply_error(rp, rq->date, pre);
     }
@@ -498,7 +516,8 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
     unsigned codings = file_codings(rq, full, type, st, &static_files);
     struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd,
                              .vary = codings != 0 };
-    static_file_validators(&f);
+    http_date_format(f.mtime, f.lm);
+    fileetag_format(f.etag, fileetag_bits(rq), st);
     if (rq->env->cache &&
         filecache_put_coded(rq->env->cache, key, keylen, full, fd, st, type, f.lm, f.etag,
                             codings, monotonic_seconds()) >= 0 && codings) {

@@ -205,6 +205,8 @@ static const char *const printed_defaults[][2] = {
     {"AccessLog", "off"}, {"CustomLog", "none"},
     {"LogFormat", "common, combined, vhost_combined, referer, agent, json"},
     {"ServerAdmin", "none"},
+    {"ExpiresActive", "Off"}, {"ExpiresByType", "none"}, {"ExpiresDefault", "none"},
+    {"FileETag", "MTime Size"},
     {"PidFile", "none"}, {"AddType", "none"},
     {"TypesConfig", "/etc/mime.types"},
     {"MPM", "event"}, {"StartServers", "3"},

@@ -24,6 +24,7 @@ int main(void)
     srunner_add_suite(sr, bind_suite());
     srunner_add_suite(sr, balance_suite());
     srunner_add_suite(sr, fcgi_record_suite());
+    srunner_add_suite(sr, expires_suite());
     srunner_add_suite(sr, cgihead_suite());
     srunner_add_suite(sr, proxy_resp_suite());
     srunner_add_suite(sr, upstream_suite());

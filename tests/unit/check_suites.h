@@ -43,5 +43,6 @@ Suite *proxy_conf_suite(void);
 Suite *tls_suite(void);
 Suite *compress_suite(void);
 Suite *autoindex_suite(void);
+Suite *expires_suite(void);
 
 #endif

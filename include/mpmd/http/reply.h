@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "mpmd/http/response.h"
 
@@ -36,6 +37,10 @@ struct reply {
                               * is (Apache's ProxyErrorOverride Off), as when streamed */
     char *local_redirect;    /* a CGI "Location: /path" (owned, malloc'd): answer with
                               * a GET of that path instead (dispatch.c) */
+    time_t file_mtime;       /* a file's answer (the static handler, 304 included): the
+                              * file's modification time and media type, for Expires
+                              * (expires.h); 0 and NULL for anything else */
+    const char *file_type;
     struct reply_out out;
 };
 

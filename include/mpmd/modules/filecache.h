@@ -54,7 +54,7 @@ struct filecache_entry {
     ino_t ino;
     const char *type;            /* Content-Type (lives as long as the mime table) */
     char last_modified[32];      /* the caller's validators, formatted once ("" if none) */
-    char etag[48];
+    char etag[64];               /* FileETag All: up to 53 bytes (fileetag.h) */
     char *data;                  /* SIZE bytes of content */
     unsigned codings;            /* the codings it may be sent in (compress.h) */
     /* Mutable. */

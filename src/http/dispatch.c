@@ -153,6 +153,33 @@ static const char *peer_text(const struct sockaddr *sa, char *buf, size_t len)
     return buf;
 }
 
+/* Require RULE for RQ: granted without a user, else refused (403), else
+ * (a user could be let in) the authentication module's answer: USER
+ * (ACCESS_USER_MAX bytes) gets the user it let in, "" for none. */
+static int check_access(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
+                        int listener, char *user)
+{
+    user[0] = '\0';
+    enum authz_result r = authz_eval(rule, rq->peer, NULL);
+    if (r == AZ_GRANTED)
+        return ACCESS_GRANTED;
+    if (r == AZ_DENIED_NO_USER) {
+        for (int i = 0; mpmd_handlers[i]; i++)
+            if (mpmd_handlers[i]->authorize)
+                return mpmd_handlers[i]->authorize(rq, rule, rp, listener, user,
+                                                   ACCESS_USER_MAX);
+        handler_log(rq, LOGM_CORE, LOGL_ERROR, "Require needs a user but no module "
+                    "authenticates: %s", rq->route->path);
+        reply_error(rp, rq->date, 500);
+        return ACCESS_ANSWERED;
+    }
+    char who[64];
+    handler_log(rq, LOGM_CORE, LOGL_ERROR, "client %s denied by server configuration: %s",
+                peer_text(rq->peer, who, sizeof who), rq->route->path);
+    reply_error(rp, rq->date, 403);
+    return ACCESS_ANSWERED;
+}
+
 /* Route RQ (whose route is RT, begun) and run its handler.  *SERVER_MADE
  * is set when the answer did not come from a handler (a redirect, a
  * Require refusal).  Returns DISPATCH_DONE, or on the listener
@@ -170,13 +197,21 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
         }
     route_sections(rt, 1);
     const struct authz *rule = route_require(rt);
-    if (rule && rq->peer && !authz_check(rule, rq->peer)) {
-        char who[64];
-        handler_log(rq, LOGM_CORE, LOGL_ERROR, "client %s denied by server configuration: %s",
-                    peer_text(rq->peer, who, sizeof who), rt->path);
-        reply_error(rp, rq->date, 403);
-        *server_made = 1;
-        return 1;
+    struct req_ctx authed;
+    char user[ACCESS_USER_MAX];
+    if (rule && rq->peer) {
+        int a = check_access(rq, rule, rp, listener, user);
+        if (a == ACCESS_THREAD)
+            return DISPATCH_DECLINED;
+        if (a == ACCESS_ANSWERED) {
+            *server_made = 1;
+            return 1;
+        }
+        if (user[0]) {
+            authed = *rq;
+            authed.user = user;
+            rq = &authed;
+        }
     }
     const struct handler *h = mpmd_handlers[route_handler_index(rt)];
     if (listener) {

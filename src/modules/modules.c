@@ -6,6 +6,7 @@
 #include "mpmd/core/tls.h"
 #include "mpmd/http/handler.h"
 #include "mpmd/modules/alias.h"
+#include "mpmd/modules/auth.h"
 #include "mpmd/modules/cgi.h"
 #include "mpmd/modules/proxy.h"
 #include "mpmd/modules/static.h"
@@ -18,6 +19,7 @@ const struct conf_module *const mpmd_conf_modules[] = {
     &cgi_conf_module,
     &status_conf_module,
     &metrics_conf_module,
+    &auth_conf_module,            /* before tls: a handler's index is its module's */
     &tls_conf_module,
     NULL,
 };
@@ -29,5 +31,6 @@ const struct handler *const mpmd_handlers[] = {
     &cgi_handler,
     &status_handler,
     &metrics_handler,
+    &auth_handler,
     NULL,
 };

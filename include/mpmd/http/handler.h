@@ -19,6 +19,7 @@
 #include "mpmd/http/reply.h"
 #include "mpmd/http/route.h"
 
+struct authz;
 struct config;
 struct filecache;
 struct logger;
@@ -97,6 +98,8 @@ struct req_ctx {
                                    * handler suspended it with (below); else NULL */
     int64_t start_us;             /* CLOCK_REALTIME µs the request's first byte came */
     const struct tls_info *tls;   /* HTTPS: the connection's TLS; NULL: plain HTTP */
+    const char *user;             /* the user Basic authentication let in (REMOTE_USER),
+                                   * else NULL */
 };
 
 enum handler_result { HANDLER_DONE = 0, HANDLER_DECLINED = 1, HANDLER_SUSPENDED = 2 };
@@ -125,7 +128,19 @@ struct handler {
     int (*translate)(const struct req_ctx *rq, struct route *rt, struct reply *rp);
     int (*fast)(const struct req_ctx *rq, struct reply *rp);
     int (*handle)(const struct req_ctx *rq, struct reply *rp);
+    /* Authentication for a Require RULE that only a user can grant (the
+     * rule said AZ_DENIED_NO_USER without one, dirconf.h): find who the
+     * client is, then evaluate RULE for that user.  ACCESS_GRANTED with
+     * the user's name in USER (CAP bytes); ACCESS_ANSWERED with the
+     * refusal in RP (401, 500); on the listener (LISTENER set: never
+     * blocks) ACCESS_THREAD when it takes a handler thread (a password
+     * to check).  The first module that has it is asked. */
+    int (*authorize)(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
+                     int listener, char *user, size_t cap);
 };
+
+enum access_result { ACCESS_GRANTED, ACCESS_ANSWERED, ACCESS_THREAD };
+#define ACCESS_USER_MAX 256       /* a user name's bytes, NUL included */
 
 /* The registry (src/modules/modules.c), NULL-terminated, in the same
  * order as mpmd_conf_modules: the static-file handler first (index 0 is

@@ -589,11 +589,8 @@ static enum authz_result user_rule(const struct authz *a, const struct authz_use
     for (int i = 0; i < a->n_names; i++) {
         if (a->kind == AUTHZ_USER && strcmp(a->names[i], u->name) == 0)
             return AZ_GRANTED;
-        if (a->kind == AUTHZ_GROUP) {
-            int in = u->in_group ? u->in_group(u->ctx, a->names[i]) : 0;
-            if (in != 0)
-                return in > 0 ? AZ_GRANTED : AZ_ERROR;
-        }
+        if (a->kind == AUTHZ_GROUP && u->in_group && u->in_group(u->ctx, a->names[i]))
+            return AZ_GRANTED;
     }
     return AZ_DENIED;
 }
@@ -643,12 +640,8 @@ enum authz_result authz_eval(const struct authz *a, const struct sockaddr *peer,
     enum authz_result r = AZ_NEUTRAL;
     if (a->kind == AUTHZ_ANY || a->kind == AUTHZ_ALL) {
         int stop = 0;
-        for (int i = 0; i < a->n_kids && !stop; i++) {
-            enum authz_result k = authz_eval(a->kids[i], peer, u);
-            if (k == AZ_ERROR)
-                return AZ_ERROR;
-            r = fold(a->kind, r, k, &stop);
-        }
+        for (int i = 0; i < a->n_kids && !stop; i++)
+            r = fold(a->kind, r, authz_eval(a->kids[i], peer, u), &stop);
     } else {
         r = leaf(a, peer, u);
     }

@@ -447,18 +447,21 @@ struct group_ctx {
     int logged;
 };
 
+/* Whether the user is in GROUP; a group file that is not configured or
+ * cannot be read puts nobody in any group, logged once per request
+ * (Apache: AH01664, AH01666, then 401). */
 static int in_group(void *ctx, const char *group)
 {
     struct group_ctx *g = ctx;
-    if (g->file == NULL) {
-        if (!g->logged++)
-            handler_log(g->rq, LOGM_CORE, LOGL_ERROR, "AH01664: No group file was specified "
-                        "in the configuration");
-        return 0;
-    }
-    if (g->file->text == NULL)
-        return -1;
-    return htgroup_member(g->file->text, g->file->len, group, g->user);
+    if (g->file && g->file->text)
+        return htgroup_member(g->file->text, g->file->len, group, g->user);
+    if (!g->logged++ && g->file == NULL)
+        handler_log(g->rq, LOGM_CORE, LOGL_ERROR, "AH01664: No group file was specified "
+                    "in the configuration");
+    else if (g->logged == 1)
+        handler_log(g->rq, LOGM_CORE, LOGL_ERROR, "AH01666: Could not open group file: %s "
+                    "(%s)", g->file->path, strerror(g->file->err));
+    return 0;
 }
 
 /* RULE for USER, its answer.  Caller holds the lock; GF the group file's
@@ -473,10 +476,6 @@ static int decide(const struct req_ctx *rq, const struct authz *rule, const stru
     case AZ_GRANTED:
         snprintf(out, cap, "%s", user);
         return ACCESS_GRANTED;
-    case AZ_ERROR:
-        handler_log(rq, LOGM_CORE, LOGL_ERROR, "AH01667: Could not open group file: %s (%s)",
-                    gf ? gf->path : "-", gf ? strerror(gf->err) : "none");
-        return refuse_500(rq, rp);
     case AZ_DENIED_NO_USER:
         return refuse_500(rq, rp);
     default:

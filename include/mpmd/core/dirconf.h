@@ -51,14 +51,12 @@ enum authz_result {
     AZ_GRANTED = 1,
     AZ_NEUTRAL = 2,               /* a negated rule that did not match */
     AZ_DENIED_NO_USER = 3,        /* denied, but an authenticated user could be granted */
-    AZ_ERROR = 4,                 /* the group file could not be read: 500 */
 };
 
 /* The authenticated user a rule is evaluated for. */
 struct authz_user {
     const char *name;
-    /* Whether NAME is in GROUP: 1 yes, 0 no, -1 the group file can't be
-     * read.  NULL: in no group. */
+    /* Whether NAME is in GROUP: 1 or 0.  NULL: in no group. */
     int (*in_group)(void *ctx, const char *group);
     void *ctx;
 };

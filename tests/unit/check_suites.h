@@ -41,5 +41,6 @@ Suite *proxy_resp_suite(void);
 Suite *upstream_suite(void);
 Suite *proxy_conf_suite(void);
 Suite *tls_suite(void);
+Suite *auth_suite(void);
 
 #endif

@@ -153,9 +153,16 @@ static const char *peer_text(const struct sockaddr *sa, char *buf, size_t len)
     return buf;
 }
 
+/* The access log's %u for RP: USER (NULL or "": none). */
+static void note_user(struct reply *rp, const char *user)
+{
+    snprintf(rp->user, sizeof rp->user, "%s", user ? user : "");
+}
+
 /* Require RULE for RQ: granted without a user, else refused (403), else
  * (a user could be let in) the authentication module's answer: USER
- * (ACCESS_USER_MAX bytes) gets the user it let in, "" for none. */
+ * (ACCESS_USER_MAX bytes) gets the user the credentials name, "" for
+ * none; RQ runs as that user only when granted. */
 static int check_access(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
                         int listener, char *user)
 {
@@ -204,10 +211,11 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
         if (a == ACCESS_THREAD)
             return DISPATCH_DECLINED;
         if (a == ACCESS_ANSWERED) {
+            note_user(rp, user);
             *server_made = 1;
             return 1;
         }
-        if (user[0]) {
+        if (a == ACCESS_GRANTED && user[0]) {
             authed = *rq;
             authed.user = user;
             rq = &authed;
@@ -216,10 +224,13 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
     const struct handler *h = mpmd_handlers[route_handler_index(rt)];
     if (listener) {
         int r = h->fast ? h->fast(rq, rp) : HANDLER_DECLINED;
+        if (r == HANDLER_DONE)
+            note_user(rp, rq->user);
         return r == HANDLER_DONE ? DISPATCH_DONE
                                  : r == HANDLER_SUSPENDED ? DISPATCH_SUSPENDED : DISPATCH_DECLINED;
     }
     h->handle(rq, rp);
+    note_user(rp, rq->user);
     return DISPATCH_DONE;
 }
 
@@ -262,12 +273,15 @@ static void error_text_or_url(const struct req_ctx *rq, const struct error_doc *
                               struct reply *rp)
 {
     int must_close = rp->must_close;
+    char user[REPLY_USER_MAX];
+    memcpy(user, rp->user, sizeof user);
     reply_release(&rp->out);
     if (e->kind == ERRDOC_URL)
         reply_redirect(rp, rq->date, 302, e->text, strlen(e->text));
     else
         reply_text(rp, rq->date, rp->status, TEXT_HTML_LATIN1, e->text, strlen(e->text));
     rp->must_close = must_close;
+    memcpy(rp->user, user, sizeof user);
 }
 
 static int is_success(int status)

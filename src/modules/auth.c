@@ -665,6 +665,8 @@ static int auth_authorize(const struct req_ctx *rq, const struct authz *rule, st
         return listener ? ACCESS_THREAD : refuse_500(rq, rp);
     }
     int r = prepare(rq, rule, a, rp);
+    if (r == PREPARED)
+        snprintf(out, cap, "%s", a->user);   /* Apache logs it whatever the outcome */
     if (r == PREPARED && listener) {
         if (pthread_mutex_trylock(&s->lock) != 0) {
             r = ACCESS_THREAD;

@@ -366,6 +366,30 @@ def timing(t, s):
         t.ok(known > 0.005, "timing: a bcrypt cost 10 check takes time (%.1f ms)" % (known * 1e3))
 
 
+def cgi_and_log(t, s):
+    """A CGI script learns who was let in (AUTH_TYPE, REMOTE_USER, never
+    the password); the access log's %u names the user, even on a 401."""
+    r = request(s.port, "GET", "/cgi-auth/env.sh", headers=auth_hdr("fred", PW["fred"]))
+    t.eq(r.status, 200, "CGI behind Basic auth -> 200")
+    env = dict(line.split("=", 1) for line in r.text().splitlines() if "=" in line)
+    t.eq(env.get("REMOTE_USER"), "fred", "CGI: REMOTE_USER")
+    t.eq(env.get("AUTH_TYPE"), "Basic", "CGI: AUTH_TYPE")
+    t.ok("HTTP_AUTHORIZATION" not in env, "CGI: the Authorization field is not passed on")
+    t.eq(status(s.port, "/cgi-auth/env.sh"), 401, "CGI without credentials -> 401")
+    status(s.port, "/priv/f.txt?log-ok", auth_hdr("fred", PW["fred"]))
+    status(s.port, "/priv/f.txt?log-bad", auth_hdr("fred", "wrong"))
+    status(s.port, "/open/f.txt?log-open", auth_hdr("fred", PW["fred"]))
+    wait_until(lambda: "log-open" in s.access_text(), 3.0)
+    lines = s.access_text().splitlines()
+
+    def user_of(marker):
+        hit = [ln for ln in lines if marker in ln]
+        return hit[-1].split(" ")[2] if hit else None
+    t.eq(user_of("log-ok"), "fred", "access log %u: the authenticated user")
+    t.eq(user_of("log-bad"), "fred", "access log %u: the user of a refused password (Apache)")
+    t.eq(user_of("log-open"), "-", "access log %u: '-' where no authentication ran")
+
+
 def event_only(t, tmp):
     users, groups = make_files(tmp)
     conf = sections(users, groups, os.path.join(tmp, "nonexistent")) + """
@@ -375,8 +399,19 @@ def event_only(t, tmp):
     AuthUserFile {cu}
     Require valid-user
 </Location>
+<Location /cgi-auth>
+    AuthType Basic
+    AuthName "{realm}"
+    AuthUserFile {users}
+    Require valid-user
+</Location>
+ScriptAlias /cgi-auth/ {cgi}/
 LogLevel debug
-""".format(realm=REALM, cu=os.path.join(tmp, "changing"))
+""".format(realm=REALM, cu=os.path.join(tmp, "changing"), users=users, cgi=os.path.join(tmp, "cgi"))
+    os.makedirs(os.path.join(tmp, "cgi"))
+    env_sh = os.path.join(tmp, "cgi", "env.sh")
+    shutil.copy(os.path.join(mpmdtest.SRCDIR, "tests/integration/upstreams/cgi/env.sh"), env_sh)
+    os.chmod(env_sh, 0o755)
     with Server(conf_extra=conf, mpm="event", threads=4, start_servers=1, tap=t) as s:
         make_areas(s.docroot)
         with t.guard("cache"):
@@ -385,6 +420,8 @@ LogLevel debug
             change(t, s, tmp)
         with t.guard("timing"):
             timing(t, s)
+        with t.guard("CGI and access log"):
+            cgi_and_log(t, s)
 
 # ---------------------------------------------------------------- apache2
 

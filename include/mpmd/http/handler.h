@@ -130,17 +130,19 @@ struct handler {
     int (*handle)(const struct req_ctx *rq, struct reply *rp);
     /* Authentication for a Require RULE that only a user can grant (the
      * rule said AZ_DENIED_NO_USER without one, dirconf.h): find who the
-     * client is, then evaluate RULE for that user.  ACCESS_GRANTED with
-     * the user's name in USER (CAP bytes); ACCESS_ANSWERED with the
-     * refusal in RP (401, 500); on the listener (LISTENER set: never
-     * blocks) ACCESS_THREAD when it takes a handler thread (a password
-     * to check).  The first module that has it is asked. */
+     * client is, then evaluate RULE for that user.  ACCESS_GRANTED (the
+     * user let in); ACCESS_ANSWERED with the refusal in RP (401, 500);
+     * on the listener (LISTENER set: never blocks) ACCESS_THREAD when it
+     * takes a handler thread (a password to check).  USER (CAP bytes)
+     * gets the user the credentials name whenever they could be read
+     * (the access log's %u, as Apache logs it even on a 401), else "".
+     * The first module that has it is asked. */
     int (*authorize)(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
                      int listener, char *user, size_t cap);
 };
 
 enum access_result { ACCESS_GRANTED, ACCESS_ANSWERED, ACCESS_THREAD };
-#define ACCESS_USER_MAX 256       /* a user name's bytes, NUL included */
+#define ACCESS_USER_MAX REPLY_USER_MAX
 
 /* The registry (src/modules/modules.c), NULL-terminated, in the same
  * order as mpmd_conf_modules: the static-file handler first (index 0 is

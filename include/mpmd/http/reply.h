@@ -28,6 +28,8 @@ struct reply_out {
     void *release_a, *release_b;
 };
 
+#define REPLY_USER_MAX 256        /* a user name's bytes, NUL included */
+
 struct reply {
     int status;
     int must_close;          /* the connection must end after this reply */
@@ -37,6 +39,8 @@ struct reply {
     char *local_redirect;    /* a CGI "Location: /path" (owned, malloc'd): answer with
                               * a GET of that path instead (dispatch.c) */
     struct reply_out out;
+    char user[REPLY_USER_MAX]; /* the user the request's credentials named (access log
+                              * %u), "" for none; dispatch.c sets it after the handler */
 };
 
 /* Start RP: status line, Date (from DATE, the calling thread's cache),

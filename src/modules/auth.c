@@ -170,7 +170,9 @@ static const struct module_directive auth_directives[] = {
     {"AuthType", "Basic|None", "How clients authenticate here: Basic (user and password "
      "checked against AuthUserFile), None (no authentication)", CTX_DIR, 1, 1, set_type, "none",
      "Only needed where a Require rule names users (valid-user, user, group). `None` "
-     "switches an enclosing section's authentication off. Digest and Form are not supported."},
+     "switches an enclosing section's authentication off: pair it with a Require that needs "
+     "no user (Require all granted); a user rule then answers 500, as in Apache. Digest and "
+     "Form are not supported."},
     {"AuthName", "REALM", "The realm the browser shows when it asks for a password "
      "(WWW-Authenticate: Basic realm=\"REALM\")", CTX_DIR, 1, 1, set_name, "none",
      "Required with AuthType Basic: without it a request that needs a user gets 500, as in "

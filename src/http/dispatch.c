@@ -156,7 +156,9 @@ static const char *peer_text(const struct sockaddr *sa, char *buf, size_t len)
 /* The access log's %u for RP: USER (NULL or "": none). */
 static void note_user(struct reply *rp, const char *user)
 {
-    snprintf(rp->user, sizeof rp->user, "%s", user ? user : "");
+    size_t n = user ? strnlen(user, sizeof rp->user - 1) : 0;
+    memcpy(rp->user, user ? user : "", n);
+    rp->user[n] = '\0';
 }
 
 /* Require RULE for RQ: granted without a user, else refused (403), else

@@ -662,6 +662,8 @@ static int auth_authorize(const struct req_ctx *rq, const struct authz *rule, st
 {
     struct auth_state *s = handler_state(rq, &auth_handler);
     struct attempt *a = malloc(sizeof *a);   /* ~10 KiB: off the handler thread's stack */
+    if (a)
+        a->pw[0] = '\0';
     if (s == NULL || a == NULL) {
         free(a);
         return listener ? ACCESS_THREAD : refuse_500(rq, rp);
@@ -679,7 +681,7 @@ static int auth_authorize(const struct req_ctx *rq, const struct authz *rule, st
     } else if (r == PREPARED) {
         r = verify(rq, rule, s, a, rp, out, cap);
     }
-    OPENSSL_cleanse(a->pw, sizeof a->pw);
+    OPENSSL_cleanse(a->pw, strnlen(a->pw, sizeof a->pw));
     free(a);
     return r;
 }

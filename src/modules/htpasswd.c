@@ -21,9 +21,6 @@
 #define HASH_MAX 256              /* longer hash fields are not any format we know */
 #define CREDENTIALS_MAX 1024      /* "user:password" decoded; longer is refused */
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* Equal lengths and bytes, in time that depends on the length only. */
 static int same_secret(const char *a, const char *b)
 {
@@ -252,6 +249,19 @@ int htgroup_member(const char *text, size_t len, const char *group, const char *
 
 /* ---- Authorization: Basic ------------------------------------------------------ */
 
+/* The value of base64 digit C, or -1 (runs per byte of every header on
+ * the listener: no search). */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
 /* Strict base64 of [S, S+LEN) into OUT (CAP bytes): its length, or -1. */
 static long b64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
 {
@@ -263,10 +273,10 @@ static long b64_decode(const char *s, size_t len, unsigned char *out, size_t cap
     unsigned long acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
-        const char *c = s[i] ? strchr(b64_alphabet, s[i]) : NULL;
-        if (c == NULL)
+        int v = b64_value((unsigned char)s[i]);
+        if (v < 0)
             return -1;
-        acc = (acc << 6) | (unsigned long)(c - b64_alphabet);
+        acc = (acc << 6) | (unsigned long)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
@@ -293,8 +303,10 @@ enum basic_verdict basic_credentials(const char *value, size_t len, char *user, 
         len--;
     unsigned char dec[CREDENTIALS_MAX];
     long n = b64_decode(value + i, len - i, dec, sizeof dec);
-    if (n <= 0 || memchr(dec, '\0', (size_t)n))
+    if (n <= 0 || memchr(dec, '\0', (size_t)n)) {
+        explicit_bzero(dec, sizeof dec);   /* a partial decode may hold a password */
         return BASIC_MALFORMED;
+    }
     const unsigned char *colon = memchr(dec, ':', (size_t)n);
     size_t ul = colon ? (size_t)(colon - dec) : 0, pl = colon ? (size_t)n - ul - 1 : 0;
     int ok = colon && ul < ucap && pl < pcap;
@@ -304,6 +316,6 @@ enum basic_verdict basic_credentials(const char *value, size_t len, char *user, 
         memcpy(pw, colon + 1, pl);
         pw[pl] = '\0';
     }
-    explicit_bzero(dec, sizeof dec);
+    explicit_bzero(dec, (size_t)n);
     return ok ? BASIC_OK : BASIC_MALFORMED;
 }

@@ -161,7 +161,8 @@ static void note_user(struct reply *rp, const char *user)
     rp->user[n] = '\0';
 }
 
-/* Require RULE for RQ: granted without a user, else refused (403), else
+/* Require RULE for RQ (NULL: none applies, granted unless the
+ * authentication module objects): granted without a user, else refused (403), else
  * (a user could be let in) the authentication module's answer: USER
  * (ACCESS_USER_MAX bytes) gets the user the credentials name, "" for
  * none; RQ runs as that user only when granted. */
@@ -169,6 +170,13 @@ static int check_access(const struct req_ctx *rq, const struct authz *rule, stru
                         int listener, char *user)
 {
     user[0] = '\0';
+    if (rule == NULL) {           /* authentication configured without Require? */
+        for (int i = 0; mpmd_handlers[i]; i++)
+            if (mpmd_handlers[i]->authorize)
+                return mpmd_handlers[i]->authorize(rq, NULL, rp, listener, user,
+                                                   ACCESS_USER_MAX);
+        return ACCESS_GRANTED;
+    }
     enum authz_result r = authz_eval(rule, rq->peer, NULL);
     if (r == AZ_GRANTED)
         return ACCESS_GRANTED;
@@ -208,7 +216,7 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
     const struct authz *rule = route_require(rt);
     struct req_ctx authed;
     char user[ACCESS_USER_MAX];
-    if (rule && rq->peer) {
+    if (rq->peer) {
         int a = check_access(rq, rule, rp, listener, user);
         if (a == ACCESS_THREAD)
             return DISPATCH_DECLINED;
@@ -236,6 +244,32 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
     return DISPATCH_DONE;
 }
 
+/* What an error answer keeps when an ErrorDocument replaces it, as
+ * Apache keeps err_headers_out: a 401's challenge, the logged user. */
+struct kept {
+    char challenge[512];
+    size_t clen;                  /* 0: none */
+    char user[REPLY_USER_MAX];
+};
+
+static void keep_take(struct kept *k, const struct reply *rp)
+{
+    size_t len = 0;
+    const char *v = rp->status == 401
+                        ? response_head_get(&rp->out.head, "WWW-Authenticate", &len) : NULL;
+    k->clen = v && len <= sizeof k->challenge ? len : 0;
+    if (k->clen)
+        memcpy(k->challenge, v, k->clen);
+    memcpy(k->user, rp->user, sizeof k->user);
+}
+
+static void keep_put(const struct kept *k, struct reply *rp)
+{
+    if (k->clen && rp->status == 401)
+        response_head_add(&rp->out.head, "WWW-Authenticate", k->challenge, k->clen);
+    memcpy(rp->user, k->user, sizeof rp->user);
+}
+
 /* The local ErrorDocument page PATH for the error in RP: served as a GET
  * of PATH through the whole pipeline, under the original status.  Returns
  * 0 when the listener must hand the request over, 1 otherwise; *RT2 is the
@@ -261,11 +295,14 @@ static int error_page(const struct req_ctx *rq, const char *path, struct reply *
         return 1;
     }
     int status = rp->status, must_close = rp->must_close;
+    struct kept k;
+    keep_take(&k, rp);
     reply_release(&rp->out);
     *rp = page;
     rp->status = status;
     rp->must_close = must_close;
     response_head_set_status(&rp->out.head, status);
+    keep_put(&k, rp);
     *used = 1;
     return 1;
 }
@@ -275,15 +312,15 @@ static void error_text_or_url(const struct req_ctx *rq, const struct error_doc *
                               struct reply *rp)
 {
     int must_close = rp->must_close;
-    char user[REPLY_USER_MAX];
-    memcpy(user, rp->user, sizeof user);
+    struct kept k;
+    keep_take(&k, rp);
     reply_release(&rp->out);
     if (e->kind == ERRDOC_URL)
         reply_redirect(rp, rq->date, 302, e->text, strlen(e->text));
     else
         reply_text(rp, rq->date, rp->status, TEXT_HTML_LATIN1, e->text, strlen(e->text));
     rp->must_close = must_close;
-    memcpy(rp->user, user, sizeof user);
+    keep_put(&k, rp);
 }
 
 static int is_success(int status)

@@ -657,9 +657,22 @@ static int verify(const struct req_ctx *rq, const struct authz *rule, struct aut
     return r;
 }
 
+/* No Require applies: AuthType Basic here is a configuration mistake
+ * that Apache answers with 500 rather than serve without a password. */
+static int no_require(const struct req_ctx *rq, struct reply *rp)
+{
+    if (auth_settings(rq).type != AUTH_BASIC)
+        return ACCESS_GRANTED;
+    handler_log(rq, LOGM_CORE, LOGL_ERROR, "AH01627: AuthType configured with no "
+                "corresponding authorization directives");
+    return refuse_500(rq, rp);
+}
+
 static int auth_authorize(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
                           int listener, char *out, size_t cap)
 {
+    if (rule == NULL)
+        return no_require(rq, rp);
     struct auth_state *s = handler_state(rq, &auth_handler);
     struct attempt *a = malloc(sizeof *a);   /* ~10 KiB: off the handler thread's stack */
     if (a)

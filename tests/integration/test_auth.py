@@ -128,10 +128,22 @@ SECTIONS = """
 <Location /open>
     Require all granted
 </Location>
+<Location /noreq>
+    AuthType Basic
+    AuthName "{realm}"
+    AuthUserFile {users}
+</Location>
+<Location /ederr>
+    AuthType Basic
+    AuthName "{realm}"
+    AuthUserFile {users}
+    Require valid-user
+    ErrorDocument 401 /open/f.txt
+</Location>
 """
 
 AREAS = ["priv", "users", "grp", "anyip", "anyother", "allip", "allother", "notfred", "missing",
-         "nogroupfile", "typenone", "open", "change"]
+         "nogroupfile", "typenone", "open", "change", "noreq", "ederr"]
 
 
 def basic(user, pw):
@@ -202,6 +214,10 @@ def challenge(t, port):
     r = request(port, "GET", "/priv/f.txt", headers=auth_hdr("fred", PW["fred"]))
     t.eq(r.body, b"area priv\n", "the file is served after authentication")
     t.eq(status(port, "/open/f.txt"), 200, "an area without user rules asks for nothing")
+    r = request(port, "GET", "/ederr/f.txt")
+    t.ok(r.status == 401 and r.body == b"area open\n" and
+         r.header("WWW-Authenticate") == 'Basic realm="%s"' % REALM,
+         "ErrorDocument 401: the local page, still with the challenge", repr(r))
 
 
 MALFORMED = [
@@ -255,11 +271,14 @@ def server_errors(t, s):
          "AuthGroupFile missing: in no group -> 401 (as Apache)")
     t.eq(status(port, "/typenone/f.txt", auth_hdr("fred", "fred-pw")), 500,
          "AuthType None with Require valid-user -> 500 (as Apache)")
+    t.eq(status(port, "/noreq/f.txt"), 500, "AuthType Basic with no Require -> 500 (as Apache)")
     log = s.errlog_text()
     t.match(r"AH01620: Could not open password file: \S*nonexistent", log,
             "the missing user file is logged (AH01620)")
     t.match(r"AH01666: Could not open group file: \S*nonexistent", log,
             "the missing group file is logged (AH01666)")
+    t.match(r"AH01627: AuthType configured with no corresponding authorization directives",
+            log, "AuthType without Require logged (AH01627)")
     t.match(r"AH01618: user nobody not found: /priv/f.txt", log, "unknown user logged (AH01618)")
     t.match(r'AH01617: user alice: authentication failure for "/priv/f.txt": Password Mismatch',
             log, "wrong password logged (AH01617)")
@@ -438,7 +457,7 @@ COMPARED = [
     ("/allother/f.txt", ("fred", "fred-pw")), ("/notfred/f.txt", ("fred", "fred-pw")),
     ("/notfred/f.txt", ("bob", "bob-pw")), ("/missing/f.txt", ("fred", "fred-pw")),
     ("/nogroupfile/f.txt", ("alice", "alice-pw")), ("/typenone/f.txt", ("fred", "fred-pw")),
-    ("/open/f.txt", None),
+    ("/open/f.txt", None), ("/noreq/f.txt", None), ("/ederr/f.txt", None),
 ]
 COMPARED_RAW = [("Bearer abc", "another scheme"), ("Basic", "scheme only"),
                 ("Basic " + base64.b64encode(b"nocolon").decode(), "no colon")]

@@ -136,7 +136,10 @@ struct handler {
      * takes a handler thread (a password to check).  USER (CAP bytes)
      * gets the user the credentials name whenever they could be read
      * (the access log's %u, as Apache logs it even on a 401), else "".
-     * The first module that has it is asked. */
+     * RULE NULL (no Require applies): ACCESS_ANSWERED (500) where the
+     * module is set to authenticate, as Apache refuses an AuthType with
+     * no Require (AH01627), else ACCESS_GRANTED; cheap, it runs for
+     * every request.  The first module that has it is asked. */
     int (*authorize)(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
                      int listener, char *user, size_t cap);
 };

@@ -457,10 +457,13 @@ static int in_group(void *ctx, const char *group)
     struct group_ctx *g = ctx;
     if (g->file && g->file->text)
         return htgroup_member(g->file->text, g->file->len, group, g->user);
-    if (!g->logged++ && g->file == NULL)
+    if (g->logged)
+        return 0;
+    g->logged = 1;
+    if (g->file == NULL)
         handler_log(g->rq, LOGM_CORE, LOGL_ERROR, "AH01664: No group file was specified "
                     "in the configuration");
-    else if (g->logged == 1)
+    else
         handler_log(g->rq, LOGM_CORE, LOGL_ERROR, "AH01666: Could not open group file: %s "
                     "(%s)", g->file->path, strerror(g->file->err));
     return 0;

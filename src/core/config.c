@@ -306,7 +306,8 @@ static const struct directive directives[] = {
      "what an enclosing place allows", CTX_SERVER | CTX_VHOST | CTX_DIR,
      dirconf_set_options, 1, 8},
     {"Require", T_REQUIRE, 0, 0, 0, 0, NULL, "none (all granted)",
-     "all granted|all denied|[not] ip ADDRESS...|[not] local", NULL,
+     "all granted|all denied|[not] ip ADDRESS...|[not] local|valid-user|[not] user NAME...|"
+     "[not] group NAME...", NULL,
      "Who may have what this section covers; several Require lines grant when one does "
      "(<RequireAny>), <RequireAll> needs all", CTX_DIR, NULL, 1, MAX_ARGS - 1},
     {"Header", T_DIRSET, 0, 0, 0, 0, NULL, "none",
@@ -1407,7 +1408,9 @@ static const struct dtype_ops dtypes[] = {
                    "Without Require anywhere, everything is granted. A section's Require "
                    "lines replace those of the sections merged before it (Apache's "
                    "AuthMerging Off). `Require not` only stands in `<RequireAll>`. A denied "
-                   "request gets 403."},
+                   "request gets 403. `valid-user`, `user` and `group` need an authenticated "
+                   "user (AuthType Basic, docs/auth.md): without one, or with one they do "
+                   "not grant, the answer is 401."},
     [T_MODULE] = {NULL, 1, 0, 0, NULL},
     [T_DEFINE] = {set_define, 1, 2, 0,
                   "`${NAME}` anywhere in a later line (sections and Include files too) is "

@@ -321,6 +321,9 @@ void authz_free(struct authz *a)
         authz_free(a->kids[i]);
     free(a->kids);
     free(a->nets);
+    for (int i = 0; i < a->n_names; i++)
+        free(a->names[i]);
+    free(a->names);
     free(a);
 }
 
@@ -431,6 +434,35 @@ static int add_local_nets(struct authz *a)
     return add_net(a, &v4) == -1 || add_net(a, &v6) == -1 ? -1 : 0;
 }
 
+#define REQUIRE_FORMS "all granted|denied, [not] ip ADDRESS..., [not] local, valid-user, " \
+    "[not] user NAME... or [not] group NAME..."
+
+/* Require valid-user, user NAME..., group NAME...: A (of KIND) takes ARGV's
+ * names.  0, or -1 with ERR set. */
+static int parse_user_rule(struct authz *a, enum authz_kind kind, int argc, char **argv,
+                           char *err, size_t errlen)
+{
+    a->kind = kind;
+    if (kind == AUTHZ_VALID_USER) {
+        if (argc > 0 || a->negate)
+            snprintf(err, errlen, "'valid-user' takes no argument and no 'not'");
+        return argc > 0 || a->negate ? -1 : 0;
+    }
+    if (argc == 0) {
+        snprintf(err, errlen, "'%s' needs at least one name", kind == AUTHZ_USER ? "user" : "group");
+        return -1;
+    }
+    if ((a->names = calloc((size_t)argc, sizeof *a->names)) == NULL)
+        goto oom;
+    for (int i = 0; i < argc; i++, a->n_names++)
+        if ((a->names[i] = strdup(argv[i])) == NULL)
+            goto oom;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
 /* The rule of one Require line, or NULL with ERR set. */
 static struct authz *parse_require(int argc, char **argv, int *negated, char *err, size_t errlen)
 {
@@ -438,7 +470,7 @@ static struct authz *parse_require(int argc, char **argv, int *negated, char *er
     *negated = argc > 0 && strcasecmp(argv[0], "not") == 0;
     i += *negated;
     if (i >= argc) {
-        snprintf(err, errlen, "expected all granted|denied, [not] ip ADDRESS... or [not] local");
+        snprintf(err, errlen, "expected " REQUIRE_FORMS);
         return NULL;
     }
     const char *what = argv[i++];
@@ -453,7 +485,14 @@ static struct authz *parse_require(int argc, char **argv, int *negated, char *er
         a->kind = strcasecmp(argv[i], "granted") == 0 ? AUTHZ_ALL_GRANTED : AUTHZ_ALL_DENIED;
         return a;
     }
-    if (strcasecmp(what, "local") == 0 && argc > i) {
+    enum authz_kind user_kind = strcasecmp(what, "valid-user") == 0 ? AUTHZ_VALID_USER
+                              : strcasecmp(what, "user") == 0       ? AUTHZ_USER
+                              : strcasecmp(what, "group") == 0      ? AUTHZ_GROUP
+                                                                    : AUTHZ_IP;
+    if (user_kind != AUTHZ_IP) {
+        if (parse_user_rule(a, user_kind, argc - i, argv + i, err, errlen) == 0)
+            return a;
+    } else if (strcasecmp(what, "local") == 0 && argc > i) {
         snprintf(err, errlen, "'local' takes no address, got '%s'", argv[i]);
     } else if (strcasecmp(what, "local") == 0) {
         if (add_local_nets(a) == 0)
@@ -479,8 +518,7 @@ static struct authz *parse_require(int argc, char **argv, int *negated, char *er
     } else if (strcasecmp(what, "ip") == 0) {
         snprintf(err, errlen, "'ip' needs at least one address");
     } else {
-        snprintf(err, errlen, "'%s' is not supported; expected all granted|denied, "
-                 "[not] ip ADDRESS... or [not] local", what);
+        snprintf(err, errlen, "'%s' is not supported; expected " REQUIRE_FORMS, what);
     }
     authz_free(a);
     return NULL;
@@ -506,8 +544,6 @@ int authz_add_require(struct authz *c, int argc, char **argv, char *err, size_t 
 }
 
 /* ---- evaluation ------------------------------------------------------------ */
-
-enum authz_result { AZ_DENIED = 0, AZ_GRANTED = 1, AZ_NEUTRAL = 2 };
 
 static int net_matches(const struct authz_net *n, int family, const unsigned char *ip)
 {
@@ -542,7 +578,26 @@ static int peer_in_nets(const struct authz *a, const struct sockaddr *peer)
     return 0;
 }
 
-static enum authz_result evaluate(const struct authz *a, const struct sockaddr *peer)
+/* Require user / group / valid-user, before negation (mod_authz_user,
+ * mod_authz_groupfile): without a user, only a user could change it. */
+static enum authz_result user_rule(const struct authz *a, const struct authz_user *u)
+{
+    if (u == NULL || u->name == NULL)
+        return AZ_DENIED_NO_USER;
+    if (a->kind == AUTHZ_VALID_USER)
+        return AZ_GRANTED;
+    for (int i = 0; i < a->n_names; i++) {
+        if (a->kind == AUTHZ_USER && strcmp(a->names[i], u->name) == 0)
+            return AZ_GRANTED;
+        if (a->kind == AUTHZ_GROUP && u->in_group && u->in_group(u->ctx, a->names[i]))
+            return AZ_GRANTED;
+    }
+    return AZ_DENIED;
+}
+
+/* A provider's answer, before negation. */
+static enum authz_result leaf(const struct authz *a, const struct sockaddr *peer,
+                              const struct authz_user *u)
 {
     switch (a->kind) {
     case AUTHZ_ALL_GRANTED:
@@ -550,36 +605,64 @@ static enum authz_result evaluate(const struct authz *a, const struct sockaddr *
     case AUTHZ_ALL_DENIED:
         return AZ_DENIED;
     case AUTHZ_IP:
-        if (a->negate)
-            return peer_in_nets(a, peer) ? AZ_DENIED : AZ_NEUTRAL;
         return peer_in_nets(a, peer) ? AZ_GRANTED : AZ_DENIED;
-    case AUTHZ_ANY: {
-        enum authz_result r = AZ_NEUTRAL;
-        for (int i = 0; i < a->n_kids; i++) {
-            enum authz_result k = evaluate(a->kids[i], peer);
-            if (k == AZ_GRANTED)
-                return AZ_GRANTED;
-            if (k == AZ_DENIED)
-                r = AZ_DENIED;
-        }
+    default:
+        return user_rule(a, u);
+    }
+}
+
+/* One child's answer R folded into a container's answer SO_FAR (Apache's
+ * apply_authz_sections): DENIED_NO_USER wins over DENIED where a user
+ * could still change the result.  Sets *STOP when the container is
+ * decided. */
+static enum authz_result fold(enum authz_kind op, enum authz_result so_far, enum authz_result r,
+                              int *stop)
+{
+    if (r == AZ_NEUTRAL)
+        return so_far;
+    if (op == AUTHZ_ALL) {
+        if (r == AZ_DENIED)
+            return *stop = 1, r;
+        if ((r == AZ_DENIED_NO_USER && so_far != AZ_DENIED) || so_far == AZ_NEUTRAL)
+            return r;
+        return so_far;
+    }
+    if (r == AZ_GRANTED)
+        return *stop = 1, r;
+    if ((r == AZ_DENIED_NO_USER && so_far == AZ_DENIED) || so_far == AZ_NEUTRAL)
         return r;
+    return so_far;
+}
+
+enum authz_result authz_eval(const struct authz *a, const struct sockaddr *peer,
+                             const struct authz_user *u)
+{
+    enum authz_result r = AZ_NEUTRAL;
+    if (a->kind == AUTHZ_ANY || a->kind == AUTHZ_ALL) {
+        int stop = 0;
+        for (int i = 0; i < a->n_kids && !stop; i++)
+            r = fold(a->kind, r, authz_eval(a->kids[i], peer, u), &stop);
+    } else {
+        r = leaf(a, peer, u);
     }
-    case AUTHZ_ALL: {
-        enum authz_result r = AZ_NEUTRAL;
-        for (int i = 0; i < a->n_kids; i++) {
-            enum authz_result k = evaluate(a->kids[i], peer);
-            if (k == AZ_DENIED)
-                return AZ_DENIED;
-            if (k == AZ_GRANTED)
-                r = AZ_GRANTED;
-        }
-        return r;
-    }
-    }
-    return AZ_DENIED;
+    if (a->negate && r == AZ_GRANTED)
+        return AZ_DENIED;
+    if (a->negate && (r == AZ_DENIED || r == AZ_DENIED_NO_USER))
+        return AZ_NEUTRAL;   /* not being refused grants nothing */
+    return r;
 }
 
 int authz_check(const struct authz *a, const struct sockaddr *peer)
 {
-    return evaluate(a, peer) == AZ_GRANTED;
+    return authz_eval(a, peer, NULL) == AZ_GRANTED;
+}
+
+int authz_needs_group(const struct authz *a)
+{
+    if (a->kind == AUTHZ_GROUP)
+        return 1;
+    for (int i = 0; i < a->n_kids; i++)
+        if (authz_needs_group(a->kids[i]))
+            return 1;
+    return 0;
 }

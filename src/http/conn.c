@@ -449,6 +449,7 @@ void conn_close(struct conn *c)
     }
     http_request_free(&c->req);
     free(c->resp_head);
+    free(c->user);
     if (c->ssl)
         tls_io_free(c->ssl);      /* no close_notify: an abort must look like one */
     close(c->fd);
@@ -1091,7 +1092,7 @@ static void conn_log_request(struct conn *c, const struct logger *lg, const char
         .duration_us = dur, .pid = c->child->pid, .keepalive_count = c->served,
         .conn_status = aborted ? 'X' : c->keep_alive ? '+' : '-',
         .req_header = log_req_header, .resp_header = log_resp_header,
-        .ssl_var = log_ssl_var, .ctx = c,
+        .ssl_var = log_ssl_var, .ctx = c, .user = c->user,
     };
     r.request_line = line;
     r.request_line_len = len;
@@ -1127,6 +1128,13 @@ static void conn_log_request(struct conn *c, const struct logger *lg, const char
     log_request(lg, &r, &clk);
 }
 
+/* The user RP's credentials named, for the access log's %u. */
+static void conn_note_user(struct conn *c, const char *user)
+{
+    free(c->user);
+    c->user = user[0] ? strdup(user) : NULL;
+}
+
 /* A response is over (sent, cut short, or the client is gone): count it
  * in the scoreboard and write its access-log line.  Owner. */
 static void conn_request_done_as(struct conn *c, int aborted)
@@ -1153,6 +1161,8 @@ static void conn_request_done_as(struct conn *c, int aborted)
         conn_log_request(c, lg, line, len, dur, aborted);
     free(c->resp_head);
     c->resp_head = NULL;
+    free(c->user);
+    c->user = NULL;
     c->head_in = 0;
     c->head_out = 0;
     c->req_start_us = 0;
@@ -1289,6 +1299,7 @@ static int conn_build_reply(struct date_cache *date, struct conn *c, struct repl
         int d = dispatch_request(&in, rp, listener);
         if (d != DISPATCH_DONE)
             return d;
+        conn_note_user(c, rp->user);
         if (rp->streamed && !cs->head_pending)
             return 1;         /* sent (or being tunnelled): conn_stream_finish goes on */
         if (rp->streamed) {   /* failed before its head went out: still time for a 502 */

@@ -19,7 +19,6 @@
 
 #include "mpmd/core/dirconf.h"
 #include "mpmd/core/log.h"
-#include "mpmd/modules/expires.h"
 
 #define TEXT_HTML_LATIN1 "text/html; charset=iso-8859-1"   /* Apache's, for ErrorDocument text */
 
@@ -58,11 +57,19 @@ void *handler_state(const struct req_ctx *rq, const struct handler *h)
 
 static int is_success(int status);
 
+/* The modules' output steps (handler.h's finish: Expires), in registry order. */
+static void run_finish_steps(const struct req_ctx *rq, struct reply *rp, int server_made)
+{
+    for (int i = 0; mpmd_handlers[i]; i++)
+        if (mpmd_handlers[i]->finish)
+            mpmd_handlers[i]->finish(rq, rp, server_made);
+}
+
 int handler_stream_begin(const struct req_ctx *rq, struct reply *rp, int flush)
 {
     if (rq->stream == NULL)
         return -1;
-    expires_apply(rq, rp, 0);
+    run_finish_steps(rq, rp, 0);
     route_apply_headers(rq->route, &rp->out.head, !is_success(rp->status));
     return rq->stream->begin(rq->stream->ctx, rp, flush);
 }
@@ -155,6 +162,50 @@ static const char *peer_text(const struct sockaddr *sa, char *buf, size_t len)
     return buf;
 }
 
+/* The access log's %u for RP: USER (NULL or "": none). */
+static void note_user(struct reply *rp, const char *user)
+{
+    size_t n = user ? strnlen(user, sizeof rp->user - 1) : 0;
+    memcpy(rp->user, user ? user : "", n);
+    rp->user[n] = '\0';
+}
+
+/* Require RULE for RQ (NULL: none applies, granted unless the
+ * authentication module objects): granted without a user, else refused (403), else
+ * (a user could be let in) the authentication module's answer: USER
+ * (ACCESS_USER_MAX bytes) gets the user the credentials name, "" for
+ * none; RQ runs as that user only when granted. */
+static int check_access(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
+                        int listener, char *user)
+{
+    user[0] = '\0';
+    if (rule == NULL) {           /* authentication configured without Require? */
+        for (int i = 0; mpmd_handlers[i]; i++)
+            if (mpmd_handlers[i]->authorize)
+                return mpmd_handlers[i]->authorize(rq, NULL, rp, listener, user,
+                                                   ACCESS_USER_MAX);
+        return ACCESS_GRANTED;
+    }
+    enum authz_result r = authz_eval(rule, rq->peer, NULL);
+    if (r == AZ_GRANTED)
+        return ACCESS_GRANTED;
+    if (r == AZ_DENIED_NO_USER) {
+        for (int i = 0; mpmd_handlers[i]; i++)
+            if (mpmd_handlers[i]->authorize)
+                return mpmd_handlers[i]->authorize(rq, rule, rp, listener, user,
+                                                   ACCESS_USER_MAX);
+        handler_log(rq, LOGM_CORE, LOGL_ERROR, "Require needs a user but no module "
+                    "authenticates: %s", rq->route->path);
+        reply_error(rp, rq->date, 500);
+        return ACCESS_ANSWERED;
+    }
+    char who[64];
+    handler_log(rq, LOGM_CORE, LOGL_ERROR, "client %s denied by server configuration: %s",
+                peer_text(rq->peer, who, sizeof who), rq->route->path);
+    reply_error(rp, rq->date, 403);
+    return ACCESS_ANSWERED;
+}
+
 /* Route RQ (whose route is RT, begun) and run its handler.  *SERVER_MADE
  * is set when the answer did not come from a handler (a redirect, a
  * Require refusal).  Returns DISPATCH_DONE, or on the listener
@@ -172,22 +223,60 @@ static int run(const struct req_ctx *rq, struct route *rt, struct reply *rp, int
         }
     route_sections(rt, 1);
     const struct authz *rule = route_require(rt);
-    if (rule && rq->peer && !authz_check(rule, rq->peer)) {
-        char who[64];
-        handler_log(rq, LOGM_CORE, LOGL_ERROR, "client %s denied by server configuration: %s",
-                    peer_text(rq->peer, who, sizeof who), rt->path);
-        reply_error(rp, rq->date, 403);
-        *server_made = 1;
-        return 1;
+    struct req_ctx authed;
+    char user[ACCESS_USER_MAX];
+    if (rq->peer) {
+        int a = check_access(rq, rule, rp, listener, user);
+        if (a == ACCESS_THREAD)
+            return DISPATCH_DECLINED;
+        if (a == ACCESS_ANSWERED) {
+            note_user(rp, user);
+            *server_made = 1;
+            return 1;
+        }
+        if (a == ACCESS_GRANTED && user[0]) {
+            authed = *rq;
+            authed.user = user;
+            rq = &authed;
+        }
     }
     const struct handler *h = mpmd_handlers[route_handler_index(rt)];
     if (listener) {
         int r = h->fast ? h->fast(rq, rp) : HANDLER_DECLINED;
+        if (r == HANDLER_DONE)
+            note_user(rp, rq->user);
         return r == HANDLER_DONE ? DISPATCH_DONE
                                  : r == HANDLER_SUSPENDED ? DISPATCH_SUSPENDED : DISPATCH_DECLINED;
     }
     h->handle(rq, rp);
+    note_user(rp, rq->user);
     return DISPATCH_DONE;
+}
+
+/* What an error answer keeps when an ErrorDocument replaces it, as
+ * Apache keeps err_headers_out: a 401's challenge, the logged user. */
+struct kept {
+    char challenge[512];
+    size_t clen;                  /* 0: none */
+    char user[REPLY_USER_MAX];
+};
+
+static void keep_take(struct kept *k, const struct reply *rp)
+{
+    size_t len = 0;
+    const char *v = rp->status == 401
+                        ? response_head_get(&rp->out.head, "WWW-Authenticate", &len) : NULL;
+    k->clen = v && len <= sizeof k->challenge ? len : 0;
+    if (k->clen)
+        memcpy(k->challenge, v, k->clen);
+    memcpy(k->user, rp->user, sizeof k->user);
+}
+
+static void keep_put(const struct kept *k, struct reply *rp)
+{
+    if (k->clen && rp->status == 401)
+        response_head_add(&rp->out.head, "WWW-Authenticate", k->challenge, k->clen);
+    memcpy(rp->user, k->user, sizeof rp->user);
 }
 
 /* The local ErrorDocument page PATH for the error in RP: served as a GET
@@ -215,11 +304,14 @@ static int error_page(const struct req_ctx *rq, const char *path, struct reply *
         return 1;
     }
     int status = rp->status, must_close = rp->must_close;
+    struct kept k;
+    keep_take(&k, rp);
     reply_release(&rp->out);
     *rp = page;
     rp->status = status;
     rp->must_close = must_close;
     response_head_set_status(&rp->out.head, status);
+    keep_put(&k, rp);
     *used = 1;
     return 1;
 }
@@ -229,12 +321,15 @@ static void error_text_or_url(const struct req_ctx *rq, const struct error_doc *
                               struct reply *rp)
 {
     int must_close = rp->must_close;
+    struct kept k;
+    keep_take(&k, rp);
     reply_release(&rp->out);
     if (e->kind == ERRDOC_URL)
         reply_redirect(rp, rq->date, 302, e->text, strlen(e->text));
     else
         reply_text(rp, rq->date, rp->status, TEXT_HTML_LATIN1, e->text, strlen(e->text));
     rp->must_close = must_close;
+    keep_put(&k, rp);
 }
 
 static int is_success(int status)
@@ -262,7 +357,7 @@ static int finish(const struct req_ctx *rq, const struct route *rt, struct reply
     } else if (e) {
         error_text_or_url(rq, e, rp);
     }
-    expires_apply(rq, rp, server_made);   /* before Header, as mod_expires before mod_headers */
+    run_finish_steps(rq, rp, server_made);   /* before Header, as mod_expires before mod_headers */
     route_apply_headers(final, &rp->out.head, error);
     return 1;
 }

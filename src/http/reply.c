@@ -16,6 +16,7 @@ void reply_start(struct reply *rp, struct date_cache *date, int status)
     rp->local_redirect = NULL;
     rp->file_mtime = 0;
     rp->file_type = NULL;
+    rp->user[0] = '\0';
     rp->out.head_sent = 0;
     rp->out.body = NULL;
     rp->out.body_len = rp->out.body_sent = 0;

@@ -427,6 +427,7 @@ static const struct {
     ERROR_PAGE(307, "Temporary Redirect", "The document has moved temporarily."),
     ERROR_PAGE(308, "Permanent Redirect", "The document has moved permanently."),
     ERROR_PAGE(400, "Bad Request", "Your browser sent a request that this server could not understand."),
+    ERROR_PAGE(401, "Unauthorized", "This server could not verify that you are authorized to access the document requested. Either you supplied the wrong credentials (e.g., bad password), or your browser doesn't understand how to supply the credentials required."),
     ERROR_PAGE(403, "Forbidden", "You don't have permission to access this resource."),
     ERROR_PAGE(404, "Not Found", "The requested URL was not found on this server."),
     ERROR_PAGE(410, "Gone", "The requested resource is no longer available on this server."),

@@ -154,6 +154,10 @@ int cgi_env_build(const struct req_ctx *rq, const struct cgi_script *s, long lon
     handler_addr_text(rq->peer, ip, sizeof ip, &port);
     put_str(&o, "REMOTE_ADDR", ip);
     put_num(&o, "REMOTE_PORT", port);
+    if (rq->user) {                   /* Basic authentication let this user in */
+        put_str(&o, "AUTH_TYPE", "Basic");
+        put_str(&o, "REMOTE_USER", rq->user);
+    }
     put_str(&o, "REQUEST_SCHEME", rq->tls ? "https" : "http");
     if (rq->tls) {                    /* mod_ssl's StdEnvVars, the common part */
         put_str(&o, "HTTPS", "on");

@@ -452,3 +452,10 @@ void expires_apply(const struct req_ctx *rq, struct reply *rp, int server_made)
     long usec = (long)(rq->start_us % 1000000);
     expires_set_fields(&rp->out.head, code, now, usec < 0 ? 0 : usec, rp->file_mtime);
 }
+
+/* No requests of its own: the output step only (handler.h). */
+const struct handler expires_handler = {
+    .name = "expires",
+    .conf = &expires_conf_module,
+    .finish = expires_apply,
+};

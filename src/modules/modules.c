@@ -7,6 +7,7 @@
 #include "mpmd/http/handler.h"
 #include "mpmd/modules/alias.h"
 #include "mpmd/modules/autoindex.h"
+#include "mpmd/modules/auth.h"
 #include "mpmd/modules/cgi.h"
 #include "mpmd/modules/compress.h"
 #include "mpmd/modules/expires.h"
@@ -22,10 +23,11 @@ const struct conf_module *const mpmd_conf_modules[] = {
     &cgi_conf_module,
     &status_conf_module,
     &metrics_conf_module,
+    &auth_conf_module,            /* before tls: a handler's index is its module's */
     &tls_conf_module,
     &compress_conf_module,
-    &autoindex_conf_module,
     &expires_conf_module,
+    &autoindex_conf_module,       /* configuration only from here on */
     &fileetag_conf_module,
     NULL,
 };
@@ -41,7 +43,9 @@ const struct handler *const mpmd_handlers[] = {
     &cgi_handler,
     &status_handler,
     &metrics_handler,
+    &auth_handler,
     &tls_handler,
     &compress_handler,
+    &expires_handler,
     NULL,
 };

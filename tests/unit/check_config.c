@@ -229,6 +229,8 @@ static const char *const printed_defaults[][2] = {
     {"ProxyAddHeaders", "On"}, {"ProxyTimeout", "Timeout"}, {"ProxyTrustForwardedFrom", "none"},
     {"ProxyRequests", "Off"}, {"ProxyFCGIBackendType", "FPM"}, {"ScriptAlias", "none"},
     {"CGIScriptTimeout", "Timeout"},
+    {"AuthType", "none"}, {"AuthName", "none"}, {"AuthBasicProvider", "file"},
+    {"AuthUserFile", "none"}, {"AuthGroupFile", "none"},
     {"SSLEngine", "off"}, {"SSLCertificateFile", "none"},
     {"SSLCertificateKeyFile", "in the certificate file"},
     {"SSLProtocol", "TLSv1.2 TLSv1.3"}, {"SSLCipherSuite", "Mozilla intermediate"},

@@ -507,9 +507,13 @@ START_TEST(test_require_errors)
     in_location_fails("<RequireAny>\nRequire not local\n</RequireAny>\n",
                       "s.conf:4: Require: 'Require not' can only deny, so it must stand in a "
                       "<RequireAll> with a rule that grants");
-    in_location_fails("Require user bob\n",
-                      "s.conf:3: Require: 'user' is not supported; expected all "
-                      "granted|denied, [not] ip ADDRESS... or [not] local");
+    in_location_fails("Require host example.com\n",
+                      "s.conf:3: Require: 'host' is not supported; expected all "
+                      "granted|denied, [not] ip ADDRESS..., [not] local, valid-user, [not] user "
+                      "NAME... or [not] group NAME...");
+    in_location_fails("Require user\n", "s.conf:3: Require: 'user' needs at least one name");
+    in_location_fails("Require valid-user bob\n",
+                      "s.conf:3: Require: 'valid-user' takes no argument and no 'not'");
     in_location_fails("Require all\n",
                       "s.conf:3: Require: expected 'all granted' or 'all denied' (no 'not')");
     in_location_fails("Require all allowed\n",
@@ -518,11 +522,12 @@ START_TEST(test_require_errors)
                       "s.conf:4: Require: expected 'all granted' or 'all denied' (no 'not')");
     in_location_fails("Require ip\n", "s.conf:3: Require: 'ip' needs at least one address");
     in_location_fails("Require not\n",
-                      "s.conf:3: Require: expected all granted|denied, [not] ip ADDRESS... or "
-                      "[not] local");
+                      "s.conf:3: Require: expected all granted|denied, [not] ip ADDRESS..., "
+                      "[not] local, valid-user, [not] user NAME... or [not] group NAME...");
     in_location_fails("Require\n",
                       "s.conf:3: Require: expected 1 to 63 arguments, got 0 (usage: Require all "
-                      "granted|all denied|[not] ip ADDRESS...|[not] local)");
+                      "granted|all denied|[not] ip ADDRESS...|[not] local|valid-user|[not] user "
+                      "NAME...|[not] group NAME...)");
     static const char *const bad[] = {
         "10.0.0.256", "10.0.0.0/33", "::1/129", "10.0.0.0/255.0.255.0", "example.com",
         "1.2.3.4.5", "10.0.0.0/", "/8", "10.0.0.0/8x", "::1/255.0.0.0", "10..1", NULL,

@@ -44,5 +44,6 @@ Suite *tls_suite(void);
 Suite *compress_suite(void);
 Suite *autoindex_suite(void);
 Suite *expires_suite(void);
+Suite *auth_suite(void);
 
 #endif

@@ -147,6 +147,9 @@ enum authz_kind {
     AUTHZ_IP,                     /* Require [not] ip NET..., Require [not] local */
     AUTHZ_ANY,                    /* <RequireAny>, and several Require lines */
     AUTHZ_ALL,                    /* <RequireAll> */
+    AUTHZ_VALID_USER,             /* Require valid-user (an authenticated user) */
+    AUTHZ_USER,                   /* Require user NAME... */
+    AUTHZ_GROUP,                  /* Require group NAME... (AuthGroupFile) */
 };
 
 /* A Require rule, or a <RequireAny>/<RequireAll> container of rules. */
@@ -157,6 +160,8 @@ struct authz {
     int n_nets;
     struct authz **kids;          /* AUTHZ_ANY / AUTHZ_ALL; owned */
     int n_kids;
+    char **names;                 /* AUTHZ_USER / AUTHZ_GROUP; owned, each owned */
+    int n_names;
 };
 
 /* Header ACTION NAME [VALUE] (mod_headers). */

@@ -45,10 +45,37 @@ int authz_add_kid(struct authz *c, struct authz *kid);
 
 void authz_free(struct authz *a);
 
-/* Whether rule A lets the client at PEER in: 1 granted, 0 denied.
- * <RequireAll>: every rule that is not negated grants and no negated
- * rule matches; <RequireAny>: one rule grants. */
+/* What a rule says, as mod_authz_core's providers answer. */
+enum authz_result {
+    AZ_DENIED = 0,
+    AZ_GRANTED = 1,
+    AZ_NEUTRAL = 2,               /* a negated rule that did not match */
+    AZ_DENIED_NO_USER = 3,        /* denied, but an authenticated user could be granted */
+};
+
+/* The authenticated user a rule is evaluated for. */
+struct authz_user {
+    const char *name;
+    /* Whether NAME is in GROUP: 1 or 0.  NULL: in no group. */
+    int (*in_group)(void *ctx, const char *group);
+    void *ctx;
+};
+
+/* What rule A says of the client at PEER, authenticated as U (NULL: no
+ * user yet), with Apache's logic: <RequireAll> is denied by one denial
+ * and granted when nothing denies and one grants; <RequireAny> is
+ * granted by one grant; "not" turns a grant into a denial and a denial
+ * into neutral; a user rule without a user is AZ_DENIED_NO_USER, which
+ * a container keeps over a plain denial where a user could still change
+ * the result (then authentication is asked for: 401).  Any thread. */
+enum authz_result authz_eval(const struct authz *a, const struct sockaddr *peer,
+                             const struct authz_user *u);
+
+/* authz_eval without a user: 1 granted, 0 otherwise. */
 int authz_check(const struct authz *a, const struct sockaddr *peer);
+
+/* Whether A has a Require group rule (the group file is needed). */
+int authz_needs_group(const struct authz *a);
 
 /* The Options value after applying D's Options over BASE (Apache's
  * merge: "Options A B" replaces, "+A -B" adjusts). */

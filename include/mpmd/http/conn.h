@@ -99,6 +99,8 @@ struct conn {
     char *resp_head;         /* a copy of the response head (HEAD_OUT bytes) while a log
                               * line needs it (%{X}o), or NULL; owned */
     int status;              /* status of the response in progress (access log) */
+    char *user;              /* the user its credentials named (access log %u), or NULL;
+                              * owned */
     uint8_t tls_want;        /* HTTPS: the event the last TLS call waits for
                               * (enum tls_want; 0: none) */
     long long body_sent;     /* body bytes sent for it (access log) */

@@ -19,6 +19,7 @@
 #include "mpmd/http/reply.h"
 #include "mpmd/http/route.h"
 
+struct authz;
 struct config;
 struct filecache;
 struct logger;
@@ -97,6 +98,8 @@ struct req_ctx {
                                    * handler suspended it with (below); else NULL */
     int64_t start_us;             /* CLOCK_REALTIME µs the request's first byte came */
     const struct tls_info *tls;   /* HTTPS: the connection's TLS; NULL: plain HTTP */
+    const char *user;             /* the user Basic authentication let in (REMOTE_USER),
+                                   * else NULL */
 };
 
 /* An output filter a module puts on streamed responses (compression):
@@ -134,6 +137,11 @@ struct handler {
     const char *name;
     const struct conf_module *conf;
     const struct stream_filter *filter; /* or NULL */
+    /* An output step on every answer about to go out, whole or streamed,
+     * before the Header directives (Expires): any thread, never blocks.
+     * SERVER_MADE: the answer did not come from a handler (a Redirect, a
+     * Require refusal).  NULL: none. */
+    void (*finish)(const struct req_ctx *rq, struct reply *rp, int server_made);
     /* In each child, once, before any request (handler_env's state[]),
      * and at its end; either may be NULL.  A NULL return with a message
      * in ERR stops the child. */
@@ -142,7 +150,24 @@ struct handler {
     int (*translate)(const struct req_ctx *rq, struct route *rt, struct reply *rp);
     int (*fast)(const struct req_ctx *rq, struct reply *rp);
     int (*handle)(const struct req_ctx *rq, struct reply *rp);
+    /* Authentication for a Require RULE that only a user can grant (the
+     * rule said AZ_DENIED_NO_USER without one, dirconf.h): find who the
+     * client is, then evaluate RULE for that user.  ACCESS_GRANTED (the
+     * user let in); ACCESS_ANSWERED with the refusal in RP (401, 500);
+     * on the listener (LISTENER set: never blocks) ACCESS_THREAD when it
+     * takes a handler thread (a password to check).  USER (CAP bytes)
+     * gets the user the credentials name whenever they could be read
+     * (the access log's %u, as Apache logs it even on a 401), else "".
+     * RULE NULL (no Require applies): ACCESS_ANSWERED (500) where the
+     * module is set to authenticate, as Apache refuses an AuthType with
+     * no Require (AH01627), else ACCESS_GRANTED; cheap, it runs for
+     * every request.  The first module that has it is asked. */
+    int (*authorize)(const struct req_ctx *rq, const struct authz *rule, struct reply *rp,
+                     int listener, char *user, size_t cap);
 };
+
+enum access_result { ACCESS_GRANTED, ACCESS_ANSWERED, ACCESS_THREAD };
+#define ACCESS_USER_MAX REPLY_USER_MAX
 
 /* The registry (src/modules/modules.c), NULL-terminated, in the same
  * order as mpmd_conf_modules: the static-file handler first (index 0 is

@@ -29,6 +29,8 @@ struct reply_out {
     void *release_a, *release_b;
 };
 
+#define REPLY_USER_MAX 256        /* a user name's bytes, NUL included */
+
 struct reply {
     int status;
     int must_close;          /* the connection must end after this reply */
@@ -42,6 +44,8 @@ struct reply {
                               * (expires.h); 0 and NULL for anything else */
     const char *file_type;
     struct reply_out out;
+    char user[REPLY_USER_MAX]; /* the user the request's credentials named (access log
+                              * %u), "" for none; dispatch.c sets it after the handler */
 };
 
 /* Start RP: status line, Date (from DATE, the calling thread's cache),

@@ -69,4 +69,7 @@ void expires_set_fields(struct response_head *h, const struct expires_code *code
  * allocation. */
 void expires_apply(const struct req_ctx *rq, struct reply *rp, int server_made);
 
+/* The module's registry entry: expires_apply as its finish step. */
+extern const struct handler expires_handler;
+
 #endif

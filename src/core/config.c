@@ -365,7 +365,7 @@ static const struct section_doc section_docs[] = {
     {"<IfModule>", "<IfModule [!]MODULE> ... </IfModule>",
      "Lines read only when the Apache module is one whose work mpmd does itself (alias, "
      "headers, dir, mime, authz_core, authz_host, log_config, reqtimeout, deflate, brotli, "
-     "filter...)",
+     "filter, expires, auth_basic, authn_file, authz_user, authz_groupfile...)",
      CTX_SERVER | CTX_VHOST | CTX_DIR},
     {"<IfDefine>", "<IfDefine [!]NAME> ... </IfDefine>",
      "Lines read only when NAME was given a Define above", CTX_SERVER | CTX_VHOST | CTX_DIR},
@@ -1943,7 +1943,8 @@ static int close_authz(struct parse *p, enum authz_kind kind, const char *tag, i
 static const char *const builtin_modules[] = {
     "alias", "headers", "dir", "mime", "authz_core", "authz_host", "log_config",
     "reqtimeout", "env", "proxy", "proxy_http", "proxy_fcgi", "proxy_wstunnel", "cgi", "cgid",
-    "deflate", "brotli", "filter", "expires",
+    "deflate", "brotli", "filter", "expires", "auth_basic", "authn_core", "authn_file",
+    "authz_user", "authz_groupfile",
     NULL,
 };
 

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -240,6 +241,7 @@ struct cred_slot {
 
 struct auth_state {
     unsigned char secret[32];     /* random per child; read only after child_init */
+    EVP_MD *sha256;               /* fetched in child_init; read only */
     pthread_mutex_t lock;         /* guards everything below */
     struct auth_file files[AUTH_MAX_FILES];
     int n_files;
@@ -256,6 +258,12 @@ static void *auth_child_init(const struct handler_env *env, char *err, size_t er
         free(s);
         return NULL;
     }
+    s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (s->sha256 == NULL) {
+        snprintf(err, errlen, "auth: OpenSSL has no SHA-256");
+        free(s);
+        return NULL;
+    }
     pthread_mutex_init(&s->lock, NULL);
     return s;
 }
@@ -268,6 +276,7 @@ static void auth_child_exit(void *state)
         free(s->files[i].text);
     }
     pthread_mutex_destroy(&s->lock);
+    EVP_MD_free(s->sha256);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }
@@ -380,7 +389,9 @@ static void cred_key(const struct auth_state *s, int file, const char *user, con
     memcpy(buf + n, &file, sizeof file), n += sizeof file;
     memcpy(buf + n, user, ul + 1), n += ul + 1;
     memcpy(buf + n, pw, pl + 1), n += pl + 1;
-    SHA256((const unsigned char *)buf, n, key);
+    /* The digest fetched once (SHA256() fetches it on every call in OpenSSL 3). */
+    if (EVP_Digest(buf, n, key, NULL, s->sha256, NULL) != 1)
+        memset(key, 0, SHA256_DIGEST_LENGTH);       /* matches no slot: checked again */
     OPENSSL_cleanse(buf, n);
 }
 
@@ -435,8 +446,12 @@ static int refuse_500(const struct req_ctx *rq, struct reply *rp)
  * it does not fit. */
 static int abs_path(const struct req_ctx *rq, const char *path, char *out, size_t cap)
 {
-    int n = path[0] == '/' ? snprintf(out, cap, "%s", path)
-                           : snprintf(out, cap, "%s/%s", rq->env->cfg->server_root, path);
+    size_t len = strlen(path);
+    if (path[0] == '/' && len < cap) {      /* the usual case, every request: no printf */
+        memcpy(out, path, len + 1);
+        return 0;
+    }
+    int n = snprintf(out, cap, "%s/%s", rq->env->cfg->server_root, path);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
@@ -685,8 +700,11 @@ static int auth_authorize(const struct req_ctx *rq, const struct authz *rule, st
         return listener ? ACCESS_THREAD : refuse_500(rq, rp);
     }
     int r = prepare(rq, rule, a, rp);
-    if (r == PREPARED)
-        snprintf(out, cap, "%s", a->user);   /* Apache logs it whatever the outcome */
+    if (r == PREPARED && cap > 0) {     /* Apache logs the user whatever the outcome */
+        size_t ul = strnlen(a->user, cap - 1);
+        memcpy(out, a->user, ul);
+        out[ul] = '\0';
+    }
     if (r == PREPARED && listener) {
         if (pthread_mutex_trylock(&s->lock) != 0) {
             r = ACCESS_THREAD;

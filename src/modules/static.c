@@ -449,7 +449,8 @@ static void stream_coded(struct reply *rp, const struct req_ctx *rq, struct stat
         if (n < 0)
             break;                      /* the stream ends unfinished: the client sees it */
         pos += n;
-        ok = compress_stream_put(z, buf, (size_t)n, n == 0, handler_emit, (void *)rq) == 0;
+        int how = n == 0 ? COMPRESS_PUT_FINISH : COMPRESS_PUT_MORE;   /* the file is all here */
+        ok = compress_stream_put(z, buf, (size_t)n, how, handler_emit, (void *)rq) == 0;
         if (n == 0)
             break;
     }

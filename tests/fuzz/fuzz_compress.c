@@ -14,7 +14,8 @@
  * widened by what it returned (it is a choice, not a guess), NONE when
  * nothing is allowed or there is no value.  The
  * body, fed to compress_stream_put in the pieces (each in a buffer of its
- * exact size) and finished, decodes (zlib's inflate, Brotli's decoder) to
+ * exact size; odd pieces without a flush, even ones with a sync flush) and
+ * finished, decodes (zlib's inflate, Brotli's decoder) to
  * exactly the body, and the last emitted piece, only it, says LAST.
  *
  * Runs in the calling thread (libFuzzer's, or replay_main.c's); all memory
@@ -116,7 +117,8 @@ static void check_stream(const uint8_t *body, size_t len, int coding, int pieces
         char *piece = malloc(end - at ? end - at : 1);
         CHECK(piece != NULL, "out of memory");
         memcpy(piece, body + at, end - at);
-        CHECK(compress_stream_put(z, piece, end - at, i == pieces, collect, &s) == 0,
+        int how = i == pieces ? COMPRESS_PUT_FINISH : i % 2 ? COMPRESS_PUT_MORE : COMPRESS_PUT_SYNC;
+        CHECK(compress_stream_put(z, piece, end - at, how, collect, &s) == 0,
               "compress_stream_put failed");
         free(piece);
         CHECK(i == pieces || s.lasts == 0, "LAST before the end");

@@ -240,7 +240,7 @@ static const char *const printed_defaults[][2] = {
     {"SSLPassPhraseDialog", "builtin"}, {"SSLOptions", "none"},
     {"AddOutputFilterByType", "none"}, {"SetOutputFilter", "none"}, {"Compress", "Off"},
     {"CompressMinSize", "256"}, {"CompressStatic", "Off"}, {"DeflateCompressionLevel", "6"},
-    {"DeflateMemLevel", "9"}, {"DeflateWindowSize", "15"}, {"DeflateAlterETag", "AddSuffix"},
+    {"DeflateMemLevel", "8"}, {"DeflateWindowSize", "15"}, {"DeflateAlterETag", "AddSuffix"},
     {"BrotliCompressionQuality", "5"}, {"BrotliCompressionWindow", "18"},
     {"BrotliAlterETag", "AddSuffix"},
     {"IndexOptions", "none (a plain list)"}, {"IndexIgnore", "none (only . and ..)"},

@@ -68,16 +68,20 @@ void compress_add_vary(struct response_head *h);
 int compress_whole(const struct req_ctx *rq, int coding, const char *in, size_t len, char **out,
                    size_t *out_len);
 
+/* How compress_stream_put ends: a sync flush (what an upstream sent
+ * reaches the client without waiting for more, as mod_deflate does on a
+ * flush), the end of the coded stream, or nothing (more input follows at
+ * once: a file read in pieces). */
+enum { COMPRESS_PUT_SYNC = 0, COMPRESS_PUT_FINISH = 1, COMPRESS_PUT_MORE = 2 };
+
 /* A compressor for a body sent as it comes.  compress_stream_put feeds
- * LEN bytes; FINISH ends the coded stream.  Every call flushes (a sync
- * flush), so what an upstream sent reaches the client without waiting
- * for more, as mod_deflate does on a flush.  The coded bytes go to
+ * LEN bytes and ends as HOW says (COMPRESS_PUT_*).  The coded bytes go to
  * EMIT(ARG, BUF, N, LAST) in pieces; LAST is set on the final piece of a
  * finished stream (possibly empty).  Returns 0, or -1 when EMIT failed
  * or the library did. */
 struct compress_stream;
 struct compress_stream *compress_stream_new(const struct req_ctx *rq, int coding);
-int compress_stream_put(struct compress_stream *z, const char *buf, size_t len, int finish,
+int compress_stream_put(struct compress_stream *z, const char *buf, size_t len, int how,
                         int (*emit)(void *arg, const char *buf, size_t n, int last), void *arg);
 void compress_stream_free(struct compress_stream *z);
 

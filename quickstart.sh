@@ -15,7 +15,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev libssl-dev openssl zlib1g-dev libbrotli-dev \
+DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-dev libpcre2-dev libssl-dev openssl zlib1g-dev libbrotli-dev libdeflate-dev \
 check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client apache2"
 
 # The upstreams the integration tests start (reverse proxy, FastCGI,

@@ -43,6 +43,7 @@ struct static_file {
     int fd;                               /* owned, or -1 when DATA is used */
     const char *data;                     /* cached content, or NULL */
     struct filecache_entry *entry;        /* reference that keeps DATA alive, or NULL */
+    char *owned;                          /* DATA malloc'd for this answer (a coded file), or NULL */
     char lm[32];                          /* Last-Modified and ETag, formatted once */
     char etag[64];                        /* FileETag All: up to 53 bytes; "" for none */
     int coding;                           /* the body's Content-Encoding (compress.h) */
@@ -157,6 +158,13 @@ static enum range_result requested_range(const struct req_ctx *rq, const char *e
     return range_parse(range, len, size, first, last);
 }
 
+/* reply_out's release for a body this answer allocated. */
+static void release_owned(void *buf, void *unused)
+{
+    (void)unused;
+    free(buf);
+}
+
 /* reply_out's release for a body in the file cache. */
 static void release_entry(void *cache, void *entry)
 {
@@ -171,8 +179,8 @@ static void reply_attach_body(struct reply *rp, const struct req_ctx *rq, struct
     if (f->data) {
         rp->out.body = f->data + first;
         rp->out.body_len = (size_t)(last - first + 1);
-        rp->out.release = release_entry;
-        rp->out.release_a = rq->env->cache;
+        rp->out.release = f->owned ? release_owned : release_entry;
+        rp->out.release_a = f->owned ? (void *)f->owned : (void *)rq->env->cache;
         rp->out.release_b = f->entry;
     } else {
         rp->out.file_fd = f->fd;
@@ -181,6 +189,7 @@ static void reply_attach_body(struct reply *rp, const struct req_ctx *rq, struct
     }
     f->fd = -1;
     f->entry = NULL;
+    f->owned = NULL;
 }
 
 /* Give back what F holds (the reply did not take it). */
@@ -190,8 +199,10 @@ static void static_file_release(const struct req_ctx *rq, struct static_file *f)
         close(f->fd);
     if (f->entry)
         filecache_release(rq->env->cache, f->entry);
+    free(f->owned);
     f->fd = -1;
     f->entry = NULL;
+    f->owned = NULL;
 }
 
 /* Content-Encoding and Vary for F's body. */
@@ -461,9 +472,39 @@ static void stream_coded(struct reply *rp, const struct req_ctx *rq, struct stat
     static_file_release(rq, f);
 }
 
+/* F (open, not cached, at most COMPRESS_WHOLE_MAX bytes) coded whole in
+ * memory for this answer (libdeflate codes gzip twice as fast as zlib
+ * streams it), so it has a Content-Length and ranges of the coded bytes,
+ * like a cached variant.  ETAG: the variant's.  Returns 0 when the
+ * identity is to be sent (the file could not be read whole, or coding
+ * made it no smaller). */
+static int reply_coded_whole(struct reply *rp, const struct req_ctx *rq, struct static_file *f,
+                             int coding, const char *etag)
+{
+    struct filecache_variant *plain = variant_from_fd(f->fd, (size_t)f->size);
+    char *coded = NULL;
+    size_t len = 0;
+    int ok = plain &&
+             compress_whole(rq, coding, plain->data, (size_t)f->size, &coded, &len) == 0;
+    free(plain);
+    if (!ok || len >= (size_t)f->size) {
+        free(coded);
+        return 0;
+    }
+    close(f->fd);
+    f->fd = -1;
+    f->data = f->owned = coded;
+    f->size = (off_t)len;
+    f->coding = coding;
+    snprintf(f->etag, sizeof f->etag, "%s", etag);
+    reply_file(rp, rq, f);
+    return 1;
+}
+
 /* F (open, not cached) for a client that takes CODING: its fresh
- * precompressed file (CompressStatic), else compressed as it is sent
- * unless a Range asks for part of it (then the identity answers).
+ * precompressed file (CompressStatic), else coded whole in memory when
+ * it is small enough, else compressed as it is sent unless a Range asks
+ * for part of it (then the identity answers).
  * Returns 0 when the identity is to be sent instead. */
 static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct static_file *f,
                             const char *full, int coding, int static_files)
@@ -483,8 +524,11 @@ static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct s
         return 1;
     }
     size_t len;
-    if (rq->stream == NULL || !(compress_allowed(rq, f->type, strlen(f->type), f->size, NULL) &
-                              (unsigned)coding) ||
+    if (!(compress_allowed(rq, f->type, strlen(f->type), f->size, NULL) & (unsigned)coding))
+        return 0;
+    if (f->size <= COMPRESS_WHOLE_MAX)
+        return reply_coded_whole(rp, rq, f, coding, etag);
+    if (rq->stream == NULL ||
         (rq->method == HTTP_GET && http_request_header(rq->req, "Range", &len)))
         return 0;
     memcpy(f->etag, etag, sizeof etag);

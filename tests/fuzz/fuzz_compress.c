@@ -15,7 +15,8 @@
  * nothing is allowed or there is no value.  The
  * body, fed to compress_stream_put in the pieces (each in a buffer of its
  * exact size; odd pieces without a flush, even ones with a sync flush) and
- * finished, decodes (zlib's inflate, Brotli's decoder) to
+ * finished, and coded whole by compress_whole, decodes (zlib's inflate,
+ * Brotli's decoder) to
  * exactly the body, and the last emitted piece, only it, says LAST.
  *
  * Runs in the calling thread (libFuzzer's, or replay_main.c's); all memory
@@ -134,6 +135,22 @@ static void check_stream(const uint8_t *body, size_t len, int coding, int pieces
     free(s.buf);
 }
 
+/* compress_whole (libdeflate for gzip, Brotli's one-shot) decodes to BODY too. */
+static void check_whole(const uint8_t *body, size_t len, int coding)
+{
+    struct config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct req_ctx rq = {.site = &cfg};
+    struct sink s = {0};
+    CHECK(compress_whole(&rq, coding, (const char *)body, len, &s.buf, &s.len) == 0,
+          "compress_whole failed");
+    if (coding == COMPRESS_BR)
+        check_brotli(&s, body, len);
+    else
+        check_gzip(&s, body, len);
+    free(s.buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > MAX_FUZZ_INPUT)
@@ -153,5 +170,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(ae);
     const uint8_t *body = nl ? nl + 1 : rest + n;
     check_stream(body, (size_t)(rest + n - body), coding, pieces);
+    check_whole(body, (size_t)(rest + n - body), coding);
     return 0;
 }

@@ -109,7 +109,8 @@ def text_bytes(n, seed):
 
 
 PAGE = text_bytes(10 * 1024, "page")           # 10 KiB text/html, cached
-BIG = text_bytes(1024 * 1024, "big")           # 1 MiB text/plain, streamed
+BIG = text_bytes(3 * 1024 * 1024, "big")       # 3 MiB text/plain: over COMPRESS_WHOLE_MAX, streamed
+MID = text_bytes(1024 * 1024, "mid")           # 1 MiB text/plain: not cached, coded whole
 SMALL = text_bytes(100, "small")               # under CompressMinSize
 PNG = b"\x89PNG\r\n\x1a\n" + text_bytes(4096, "png")   # image/png, compressible bytes
 JS = text_bytes(8 * 1024, "js")
@@ -153,7 +154,7 @@ def make_root(root):
     """The document root shared by every server; returns {url path: bytes}."""
     ROOT[0] = root
     files = {
-        "page.html": PAGE, "big.txt": BIG, "small.html": SMALL, "pic.png": PNG,
+        "page.html": PAGE, "big.txt": BIG, "mid.txt": MID, "small.html": SMALL, "pic.png": PNG,
         "blob.bin": BLOB, "cachetest.html": CACHETEST, "cachetest2.html": CACHETEST,
         "nocomp/page.html": PAGE, "gzonly/page.html": PAGE, "bronly/page.html": PAGE,
         "all/blob.bin": BLOB, "all/pic.png": PNG, "min/page.html": PAGE,
@@ -656,6 +657,30 @@ def ranges(t, tag, port):
     t.eq((r.header("Content-Range"), r.body), ("bytes 100-199/%d" % len(BIG), BIG[100:200]),
          "%s: big identity 206: Content-Range and body" % tag)
     t.ok(varies(r), "%s: big identity 206 has Vary" % tag, diag=r.headers)
+    # A file the cache does not keep but small enough to code whole (at most
+    # 2 MiB): a Content-Length, and ranges of the coded bytes, as a cached one.
+    for coding, decode in (("gzip", gzip.decompress), ("br", brotli and brotli.decompress)):
+        if decode is None:
+            continue
+        m = fetch(port, "/mid.txt", coding)
+        t.eq((m.status, ce(m), m.header("Transfer-Encoding")), (200, coding, None),
+             "%s: 1 MiB uncached file, %s: 200 coded, not chunked" % (tag, coding))
+        t.eq(m.header("Content-Length"), str(len(m.body)),
+             "%s: 1 MiB %s: Content-Length is the coded length" % (tag, coding))
+        t.ok(decode(m.body) == MID, "%s: 1 MiB %s decodes to the file" % (tag, coding))
+        t.ok(len(m.body) < len(MID) // 2, "%s: 1 MiB %s is coded smaller" % (tag, coding),
+             diag=len(m.body))
+        h = fetch(port, "/mid.txt", coding, method="HEAD")
+        t.eq((h.status, ce(h), h.header("Content-Length"), h.body),
+             (200, coding, m.header("Content-Length"), b""),
+             "%s: 1 MiB %s HEAD: the GET's head" % (tag, coding))
+        n = len(m.body)
+        r = fetch(port, "/mid.txt", coding, extra=[("Range", "bytes=1000-1999")])
+        t.eq((r.status, ce(r), r.header("Content-Range"), r.body),
+             (206, coding, "bytes 1000-1999/%d" % n, m.body[1000:2000]),
+             "%s: Range on the 1 MiB %s: the slice of the coded bytes" % (tag, coding))
+        r = fetch(port, "/mid.txt", coding, extra=[("If-None-Match", m.header("ETag"))])
+        t.eq(r.status, 304, "%s: 1 MiB %s: If-None-Match with its ETag: 304" % (tag, coding))
 
 # ---------------------------------------------------------------- 5 HEAD
 

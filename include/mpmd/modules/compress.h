@@ -24,6 +24,11 @@ enum {
     COMPRESS_BR = 2,
 };
 
+/* Files up to this size that the file cache does not keep are coded whole
+ * in memory per request (a Content-Length, ranges of the coded bytes);
+ * larger ones are coded as they are sent. */
+#define COMPRESS_WHOLE_MAX (2 * 1024 * 1024)
+
 /* The variant slots of a cache entry: COMPRESS_GZIP - 1, COMPRESS_BR - 1. */
 #define COMPRESS_VARIANTS 2
 

@@ -244,7 +244,8 @@ int proxy_fcgi_forward(struct proxy_request *pr, struct reply *rp)
     proxy_fcgi_who(pr, who, sizeof who);
     for (int attempt = 0;; attempt++) {
         int reused = 0;
-        int fd = upstream_acquire(pr->pool, pr->connect_timeout, pr->ttl, &reused);
+        /* A retry takes a new connection (proxy_http.c). */
+        int fd = upstream_acquire(pr->pool, pr->connect_timeout, attempt ? 0 : pr->ttl, &reused);
         if (fd == -1) {
             int e = errno;
             if (e != EAGAIN && e != EHOSTDOWN)

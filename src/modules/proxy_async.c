@@ -201,14 +201,16 @@ static enum handler_wake pa_connect_failed(struct proxy_async *a, int e)
 static int pa_acquire(struct proxy_async *a, enum handler_wake *wake)
 {
     int pending = 0;
-    if (a->proto->keeps && (a->link = link_take(a->pool, a->ttl_s)) != NULL) {
+    /* A retry takes a new connection: another kept or pooled one may be as
+     * dead as the one that failed (TTL 0 closes the pool's idle ones). */
+    if (a->proto->keeps && !a->retried && (a->link = link_take(a->pool, a->ttl_s)) != NULL) {
         a->fd = a->link->fd;
         a->reused = 1;
         a->phase = PA_SEND;
         a->req_sent = 0;
         return 0;
     }
-    a->fd = upstream_acquire_nowait(a->pool, a->ttl_s, &a->reused, &pending);
+    a->fd = upstream_acquire_nowait(a->pool, a->retried ? 0 : a->ttl_s, &a->reused, &pending);
     if (a->fd == -1) {
         int e = errno;
         if (e == EAGAIN)

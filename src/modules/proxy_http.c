@@ -13,9 +13,9 @@
  * a slow client slows the upstream down, and nothing waits in a buffer.
  *
  * A reused connection that fails before any byte of a response comes
- * back is retried once on a new one, for idempotent methods whose body
- * was not consumed (nginx's rule): the upstream may have closed it just
- * as it was taken from the pool. */
+ * back is retried once on a new one (never another pooled one), for
+ * idempotent methods whose body was not consumed (nginx's rule): the
+ * upstream may have closed it just as it was taken from the pool. */
 #include "config.h"
 
 #include <errno.h>
@@ -502,7 +502,10 @@ int proxy_http_forward(struct proxy_request *pr, struct reply *rp)
     int up = -1;
     for (int attempt = 0;; attempt++) {
         int reused = 0;
-        up = upstream_acquire(pr->pool, pr->connect_timeout, pr->ttl, &reused);
+        /* The retry takes a new connection (TTL 0: the idle ones, as old as
+         * the one the upstream just closed, are closed too), as the
+         * listener's retry does: another pooled one may be as dead. */
+        up = upstream_acquire(pr->pool, pr->connect_timeout, attempt ? 0 : pr->ttl, &reused);
         if (up == -1) {
             int e = errno;
             if (e != EAGAIN && e != EHOSTDOWN)

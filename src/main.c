@@ -1,4 +1,4 @@
-/* main.c: command line (-f -d -t -V -k -D -h), then the supervisor.
+/* main.c: command line (-f -d -t -S -V -k -D -M -5 -h), then the supervisor.
  *
  * Runs in the process the operator started, before anything is bound. */
 #include "config.h"
@@ -22,7 +22,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: mpmd [-f FILE] [-d SERVERROOT] [-t] [-V]\n"
+            "Usage: mpmd [-f FILE] [-d SERVERROOT] [-t] [-S] [-V] [-M] [-5 TEMPLATE]\n"
             "            [-k graceful|graceful-wait|restart|stop|graceful-stop]\n"
             "  -f FILE        configuration file (default %s)\n"
             "  -d DIR         ServerRoot: relative paths in FILE resolve against DIR\n"
@@ -35,6 +35,8 @@ static void usage(FILE *out)
             "  -D DUMP_INCLUDES  with -t: list the files read (Include), as apachectl does\n"
             "  -S             (-t -D DUMP_VHOSTS) check, then print the virtual hosts\n"
             "  -M             print the directive reference in Markdown (docs/directives.md)\n"
+            "  -5 TEMPLATE    print mpmd.conf(5): TEMPLATE (docs/mpmd.conf.5.in) with its\n"
+            "                 directive lists generated\n"
             "  -h             this help\n",
             DEFAULT_CONFIG, GRACEFUL_WAIT_SECONDS);
 }
@@ -51,6 +53,21 @@ static void print_version(void)
     printf("Default config: %s\n", DEFAULT_CONFIG);
     printf("ServerRoot:     %s\n\nDirectives and defaults:\n", MPMD_PREFIX);
     config_print_defaults(stdout);
+}
+
+/* mpmd -5 TEMPLATE: mpmd.conf(5) on standard output (make update-directives). */
+static int print_man(const char *template)
+{
+    FILE *in = fopen(template, "re");
+    if (in == NULL) {
+        fprintf(stderr, "mpmd: -5 %s: %s\n", template, strerror(errno));
+        return 1;
+    }
+    int status = config_print_man(stdout, in);
+    if (status == -1)
+        fprintf(stderr, "mpmd: -5 %s: %s\n", template, strerror(errno));
+    fclose(in);
+    return status == -1;
 }
 
 /* mpmd -t [-D DUMP_INCLUDES]: load FILE, say what is wrong or Syntax OK. */
@@ -185,7 +202,7 @@ int main(int argc, char **argv)
 {
     const char *file = DEFAULT_CONFIG, *root = NULL, *ksig = NULL;
     int test = 0, dump_includes = 0, dump_vhosts = 0, opt;
-    while ((opt = getopt(argc, argv, "f:d:tSVk:D:Mh")) != -1) {
+    while ((opt = getopt(argc, argv, "f:d:tSVk:D:M5:h")) != -1) {
         switch (opt) {
         case 'f': file = optarg; break;
         case 'd': root = optarg; break;
@@ -198,6 +215,7 @@ int main(int argc, char **argv)
             break;
         case 'S': test = dump_vhosts = 1; break;
         case 'M': config_print_reference_md(stdout); return 0;
+        case '5': return print_man(optarg);
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }

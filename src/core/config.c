@@ -11,8 +11,9 @@
  * (offsetof), range, default (as config text), syntax and one line of
  * help.  Each type has one generic setter; only Listen and AccessLog,
  * whose arguments are shaped like nothing else, have their own.  The same
- * table applies the defaults, frees the struct, prints `mpmd -V` and
- * writes docs/directives.md.
+ * table applies the defaults, frees the struct, prints `mpmd -V`,
+ * writes docs/directives.md and, through config_doc_entry, the directive
+ * lists of mpmd.conf(5) (confman.c).
  *
  * Loading happens in four steps: (1) apply every default through the
  * setters, (2) parse the text line by line (the last setting of a
@@ -1556,6 +1557,11 @@ static const char *ctx_names(unsigned ctx, int md, char *buf, size_t len)
     return buf;
 }
 
+const char *config_context_names(unsigned ctx, char *buf, size_t len)
+{
+    return ctx_names(ctx, 0, buf, len);
+}
+
 static const char *context_names(const struct directive *d, int md, char *buf, size_t len)
 {
     return ctx_names(d->ctx, md, buf, len);
@@ -2856,6 +2862,64 @@ void config_print_defaults(FILE *out)
             fprintf(out, "%-23s %-18s %s\n", m->name, m->def ? m->def : "none", m->help);
     for (int i = 0; i < N_SECTION_DOCS; i++)
         fprintf(out, "%-23s %-18s %s\n", section_docs[i].name, "-", section_docs[i].help);
+}
+
+/* Core directive D as a reference entry. */
+static void core_doc(const struct directive *d, struct config_doc *doc, char *buf, size_t len)
+{
+    *doc = (struct config_doc){.name = d->name, .syntax = d->syntax, .help = d->help,
+                               .def = d->def_doc ? NULL : d->def, .def_doc = d->def_doc,
+                               .note = dtypes[d->type].note, .ctx = d->ctx};
+    doc->accepts = describe(d, buf, len);
+    if (strcmp(doc->accepts, d->syntax) == 0)
+        doc->accepts = NULL;
+    if (d->type == T_PATH)
+        doc->keywords = d->names;
+}
+
+/* Module directive N (counting over all modules) as a reference entry;
+ * -1 when there are fewer. */
+static int module_doc(int n, struct config_doc *doc)
+{
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        for (const struct module_directive *m = module_directives(i); m->name; m++)
+            if (n-- == 0) {
+                *doc = (struct config_doc){.name = m->name, .syntax = m->syntax, .help = m->help,
+                                           .def_doc = m->def ? m->def : "none", .note = m->note,
+                                           .module = mpmd_conf_modules[i]->name, .ctx = m->ctx};
+                return 0;
+            }
+    return -1;
+}
+
+static int n_module_directives(void)
+{
+    int n = 0;
+    for (int i = 0; mpmd_conf_modules[i]; i++)
+        for (const struct module_directive *m = module_directives(i); m->name; m++)
+            n++;
+    return n;
+}
+
+int config_doc_entry(int i, struct config_doc *doc, char *buf, size_t len)
+{
+    if (i < 0)
+        return -1;
+    if (i < N_DIRECTIVES) {
+        core_doc(&directives[i], doc, buf, len);
+        return 0;
+    }
+    i -= N_DIRECTIVES;
+    int n_modules = n_module_directives();
+    if (i < n_modules)
+        return module_doc(i, doc);
+    i -= n_modules;
+    if (i >= N_SECTION_DOCS)
+        return -1;
+    const struct section_doc *sd = &section_docs[i];
+    *doc = (struct config_doc){.name = sd->name, .syntax = sd->syntax, .help = sd->help,
+                               .ctx = sd->ctx, .is_section = 1};
+    return 0;
 }
 
 static void print_module_directive_md(FILE *out, const struct conf_module *mod,

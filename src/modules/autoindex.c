@@ -328,7 +328,7 @@ static int set_order_default(void *conf, const struct directive_place *at, int a
 #define AI_CTX (CTX_SERVER | CTX_VHOST | CTX_DIR)
 
 static const struct module_directive ai_directives[] = {
-    { "IndexOptions", "[+|-]option ...", "how directory listings look and sort", AI_CTX, 1, 64,
+    { "IndexOptions", "[+|-]option ...", "How directory listings look and sort", AI_CTX, 1, 64,
       set_index_options, "none (a plain list)",
       "Options: FancyIndexing (a <pre> table with Last modified, Size and Description "
       "columns), HTMLTable (an HTML table), FoldersFirst, IgnoreCase, IgnoreClient (the "
@@ -339,17 +339,17 @@ static const struct module_directive ai_directives[] = {
       "descriptions), None.  A keyword without + or - replaces the inherited options, "
       "+X and -X adjust them, as Apache's mod_autoindex does.  Icons, header and readme "
       "files (IconsAreLinks, ScanHTMLTitles, ...) are refused.  docs/listings.md." },
-    { "IndexIgnore", "pattern ...", "names left out of directory listings", AI_CTX, 1, 64,
+    { "IndexIgnore", "pattern ...", "Names left out of directory listings", AI_CTX, 1, 64,
       set_index_ignore, "none (only . and ..)",
       "Wildcards '*' and '?' as Apache's (a leading '.' is not special: \".??*\" hides "
       "dot files of three or more characters); the patterns of every section that applies "
       "are added together, a section's IndexIgnoreReset On dropping the inherited ones.  "
       "\"..\" hides the Parent Directory link.  Debian's autoindex.conf sets "
       "IndexIgnore .??* *~ *# HEADER* README* RCS CVS *,v *,t" },
-    { "IndexIgnoreReset", "On|Off", "drop the IndexIgnore patterns inherited from above",
+    { "IndexIgnoreReset", "On|Off", "Drop the IndexIgnore patterns inherited from above",
       AI_CTX, 1, 1, set_ignore_reset, "Off", NULL },
     { "IndexOrderDefault", "Ascending|Descending Name|Date|Size|Description",
-      "the order of a listing requested without ?C=...;O=...", AI_CTX, 2, 2,
+      "The order of a listing requested without ?C=...;O=...", AI_CTX, 2, 2,
       set_order_default, "Ascending Name", NULL },
     { NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
 };

@@ -2,8 +2,9 @@
  * directive's accepted values, every error message (exact text, file and
  * line), the file syntax (comments, quotes, continuation lines), the
  * cross-directive checks, config_load, and the generated reference
- * (docs/directives.md, compared with the committed copy when MPMD_SRCDIR
- * is set, as `make check` does).
+ * (docs/directives.md and docs/mpmd.conf.5, compared with the committed
+ * copies when MPMD_SRCDIR is set, as `make check` does; every directive
+ * documented).
  *
  * Each TCase gets a fresh directory under /tmp (an unchecked fixture, so
  * it is removed even when a test fails) used as ServerRoot; it holds
@@ -314,6 +315,84 @@ START_TEST(test_reference_md)
     }
     free(generated);
     unlink(tmp);
+}
+END_TEST
+
+/* Every reference entry (core, modules, sections) says what it takes and
+ * what it does: a directive without them would be missing from
+ * docs/directives.md and mpmd.conf(5) in all but name. */
+START_TEST(test_every_directive_documented)
+{
+    struct config_doc doc;
+    char buf[512];
+    int n = 0, sections = 0;
+    for (int i = 0; config_doc_entry(i, &doc, buf, sizeof buf) == 0; i++, n++) {
+        ck_assert_msg(doc.name != NULL && doc.name[0] != '\0', "entry %d has no name", i);
+        ck_assert_msg(doc.syntax != NULL && doc.syntax[0] != '\0', "%s: no syntax", doc.name);
+        ck_assert_msg(doc.help != NULL && doc.help[0] != '\0', "%s: no help text", doc.name);
+        size_t h = strlen(doc.help);
+        ck_assert_msg(doc.help[h - 1] != '.' || (h > 3 && strcmp(doc.help + h - 3, "...") == 0),
+                      "%s: the help sentence ends in '.'; the reference adds it", doc.name);
+        ck_assert_msg(doc.ctx != 0, "%s: allowed in no context", doc.name);
+        ck_assert_msg(doc.is_section || doc.def != NULL || doc.def_doc != NULL,
+                      "%s: no default documented", doc.name);
+        sections += doc.is_section;
+    }
+    ck_assert_int_eq(n, N_PRINTED);   /* what mpmd -V lists, one by one */
+    ck_assert_int_gt(sections, 0);
+}
+END_TEST
+
+/* mpmd.conf(5) from TEMPLATE (text) into a malloc'd string. */
+static char *man_page(const char *template, size_t *len)
+{
+    char *text = NULL;
+    FILE *in = fmemopen((void *)template, strlen(template), "r");
+    FILE *out = open_memstream(&text, len);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(config_print_man(out, in), 0);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+    return text;
+}
+
+/* The generated page has a .TP entry for every directive and section, and
+ * the committed docs/mpmd.conf.5 is what its template generates. */
+START_TEST(test_reference_man)
+{
+    size_t len;
+    char *page = man_page(".TH T 5\n.\\\" @CORE@\n.PP\n.\\\" @MODULES@\n.SH S\n"
+                          ".\\\" @SECTIONS@\n.SH END\n", &len);
+    struct config_doc doc;
+    char buf[512], tag[96];
+    for (int i = 0; config_doc_entry(i, &doc, buf, sizeof buf) == 0; i++) {
+        snprintf(tag, sizeof tag, "\n.TP\n\\fB%.*s\\fR", (int)strlen(doc.name) - doc.is_section,
+                 doc.name);
+        ck_assert_msg(strstr(page, tag) != NULL, "mpmd.conf(5) has no entry for %s", doc.name);
+    }
+    ck_assert_ptr_nonnull(strstr(page, ".SS \"Module ssl\"\n"));
+    ck_assert_msg(strstr(page, "`") == NULL, "a Markdown backtick left in the page");
+    ck_assert_ptr_nonnull(strstr(page, ".SH END\n"));
+    free(page);
+    const char *srcdir = getenv("MPMD_SRCDIR");
+    if (srcdir == NULL)
+        return;
+    char path[PATH_MAX], committed_path[PATH_MAX];
+    size_t tlen, clen;
+    snprintf(path, sizeof path, "%s/docs/mpmd.conf.5.in", srcdir);
+    snprintf(committed_path, sizeof committed_path, "%s/docs/mpmd.conf.5", srcdir);
+    char *template = read_all(path, &tlen);
+    ck_assert_msg(template != NULL, "%s: %s", path, strerror(errno));
+    page = man_page(template, &len);
+    char *committed = read_all(committed_path, &clen);
+    ck_assert_msg(committed != NULL, "%s: %s", committed_path, strerror(errno));
+    int same = clen == len && memcmp(committed, page, len) == 0;
+    free(committed);
+    free(template);
+    free(page);
+    ck_assert_msg(same, "%s is out of date with its template %s or the directive tables; "
+                  "run make update-directives", committed_path, path);
 }
 END_TEST
 
@@ -1552,6 +1631,8 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_default_server_root);
     tcase_add_test(tc, test_print_defaults);
     tcase_add_test(tc, test_reference_md);
+    tcase_add_test(tc, test_every_directive_documented);
+    tcase_add_test(tc, test_reference_man);
 
     tc = sandboxed_tcase(s, "values");
     tcase_add_loop_test(tc, test_int_good, 0, (int)(sizeof int_good / sizeof int_good[0]));

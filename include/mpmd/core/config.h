@@ -388,4 +388,39 @@ void config_print_defaults(FILE *out);
  * tests compare it with the committed file. */
 void config_print_reference_md(FILE *out);
 
+/* One entry of the directive reference -- a core directive, a module's
+ * directive or a section -- as docs/directives.md and mpmd.conf(5) show
+ * it.  The strings are the table's (static), except ACCEPTS. */
+struct config_doc {
+    const char *name;             /* "Listen", "<VirtualHost>" */
+    const char *syntax;           /* the arguments; a section's whole form */
+    const char *help;             /* one sentence, without its full stop */
+    const char *def;              /* the default as config text (after the name), or NULL */
+    const char *def_doc;          /* the default in words when DEF is NULL; NULL: none */
+    const char *accepts;          /* what the arguments may be, in words; NULL: the syntax */
+    const char *note;             /* a paragraph more, or NULL */
+    const char *const *keywords;  /* path directives' words taken verbatim (stderr), or NULL */
+    const char *module;           /* the module that owns it; NULL: the core, a section */
+    unsigned ctx;                 /* CTX_* bits: where it may stand */
+    int is_section;               /* 1: a <Section>, SYNTAX its whole form */
+};
+
+/* Entry I of the reference into *DOC: the core directives in table order,
+ * then each module's in registry order, then the sections.  ACCEPTS is
+ * written into BUF (LEN bytes).  Returns 0, or -1 when I is past the
+ * last entry.  Any thread. */
+int config_doc_entry(int i, struct config_doc *doc, char *buf, size_t len);
+
+/* CTX (CTX_* bits) in words, into BUF (LEN bytes): "server config,
+ * <VirtualHost>", as the error messages say it.  Returns BUF. */
+const char *config_context_names(unsigned ctx, char *buf, size_t len);
+
+/* Write mpmd.conf(5): TEMPLATE (docs/mpmd.conf.5.in) copied line by line,
+ * its marker lines replaced by troff .TP entries generated from the same
+ * tables as config_print_reference_md: ".\" @CORE@" by the core
+ * directives, ".\" @MODULES@" by the modules' (a subsection each) and
+ * ".\" @SECTIONS@" by the sections.  Returns 0, or -1 on a read or
+ * write error (errno set).  Any thread; src/core/confman.c. */
+int config_print_man(FILE *out, FILE *template);
+
 #endif

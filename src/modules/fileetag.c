@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "mpmd/core/config.h"
+#include "mpmd/modules/precond.h"
 #define FILEETAG_MAX_CONFS ROUTE_MAX_CHAIN
 
 /* The bit KEYWORD names, or -1. */
@@ -105,20 +106,6 @@ unsigned fileetag_bits(const struct req_ctx *rq)
     return fileetag_effective(m);
 }
 
-/* Lower-case hex of V at OUT; returns the end. */
-static char *put_hex(char *out, unsigned long long v)
-{
-    char tmp[16];
-    int n = 0;
-    do {
-        tmp[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    while (n)
-        *out++ = tmp[--n];
-    return out;
-}
-
 size_t fileetag_format(char *out, unsigned bits, const struct stat *st)
 {
     const struct { unsigned bit; unsigned long long v; } parts[] = {
@@ -135,7 +122,7 @@ size_t fileetag_format(char *out, unsigned bits, const struct stat *st)
         if (bits & parts[i].bit) {
             if (p > out + 1)
                 *p++ = '-';
-            p = put_hex(p, parts[i].v);
+            p = precond_put_hex(p, parts[i].v);
         }
     *p++ = '"';
     *p = '\0';

@@ -12,8 +12,7 @@
 #include "mpmd/http/http.h"
 #include "mpmd/http/response.h"
 
-/* Lower-case hex of V at OUT; returns the end. */
-static char *put_hex(char *out, unsigned long long v)
+char *precond_put_hex(char *out, unsigned long long v)
 {
     char tmp[16];
     int n = 0;
@@ -30,9 +29,9 @@ size_t precond_etag(char *out, time_t mtime, off_t size)
 {
     char *p = out;
     *p++ = '"';
-    p = put_hex(p, (unsigned long long)mtime);
+    p = precond_put_hex(p, (unsigned long long)mtime);
     *p++ = '-';
-    p = put_hex(p, (unsigned long long)size);
+    p = precond_put_hex(p, (unsigned long long)size);
     *p++ = '"';
     *p = '\0';
     return (size_t)(p - out);

@@ -304,12 +304,14 @@ static int open_precompressed(const struct route *rt, const char *full, int codi
 }
 
 /* The codings a file may be sent in: those configured for its TYPE and
- * size, and, with CompressStatic, those of its fresh precompressed
- * files.  *STATIC_FILES: CompressStatic is on. */
+ * size (also into *CONFIGURED: the ones it may be coded in here), and,
+ * with CompressStatic, those of its fresh precompressed files.
+ * *STATIC_FILES: CompressStatic is on. */
 static unsigned file_codings(const struct req_ctx *rq, const char *full, const char *type,
-                             const struct stat *st, int *static_files)
+                             const struct stat *st, int *static_files, unsigned *configured)
 {
     unsigned codings = compress_allowed(rq, type, strlen(type), st->st_size, static_files);
+    *configured = codings;
     for (int c = COMPRESS_GZIP; *static_files && c <= COMPRESS_BR; c++) {
         struct stat pst;
         int fd = (codings & (unsigned)c)
@@ -504,10 +506,11 @@ static int reply_coded_whole(struct reply *rp, const struct req_ctx *rq, struct 
 /* F (open, not cached) for a client that takes CODING: its fresh
  * precompressed file (CompressStatic), else coded whole in memory when
  * it is small enough, else compressed as it is sent unless a Range asks
- * for part of it (then the identity answers).
+ * for part of it (then the identity answers).  CONFIGURED: the codings
+ * the route lets it be coded in (file_codings).
  * Returns 0 when the identity is to be sent instead. */
 static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct static_file *f,
-                            const char *full, int coding, int static_files)
+                            const char *full, int coding, int static_files, unsigned configured)
 {
     struct stat st;
     int fd = static_files ? open_precompressed(rq->route, full, coding, f->mtime, &st) : -1;
@@ -524,7 +527,7 @@ static int reply_coded_file(struct reply *rp, const struct req_ctx *rq, struct s
         return 1;
     }
     size_t len;
-    if (!(compress_allowed(rq, f->type, strlen(f->type), f->size, NULL) & (unsigned)coding))
+    if (!(configured & (unsigned)coding))
         return 0;
     if (f->size <= COMPRESS_WHOLE_MAX)
         return reply_coded_whole(rp, rq, f, coding, etag);
@@ -558,7 +561,8 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
     if (type == NULL)
         type = mime_lookup(rq->env->mime, name, strlen(name));
     int static_files = 0;
-    unsigned codings = file_codings(rq, full, type, st, &static_files);
+    unsigned configured;
+    unsigned codings = file_codings(rq, full, type, st, &static_files, &configured);
     struct static_file f = { .size = st->st_size, .mtime = st->st_mtime, .type = type, .fd = fd,
                              .vary = codings != 0 };
     http_date_format(f.mtime, f.lm);
@@ -574,7 +578,7 @@ static void reply_disk_file(struct reply *rp, const struct req_ctx *rq, int fd,
         }
     }
     int coding = compress_choose_for(rq, codings);
-    if (coding && reply_coded_file(rp, rq, &f, full, coding, static_files))
+    if (coding && reply_coded_file(rp, rq, &f, full, coding, static_files, configured))
         return;
     reply_file(rp, rq, &f);
 }

@@ -15,6 +15,10 @@ struct request;
  * (>= 40 bytes).  Returns its length. */
 size_t precond_etag(char *out, time_t mtime, off_t size);
 
+/* Lower-case hex of V at OUT (no NUL); returns the end.  For ETag parts
+ * (fileetag.c). */
+char *precond_put_hex(char *out, unsigned long long v);
+
 /* Evaluate If-Match, If-Unmodified-Since, If-None-Match and
  * If-Modified-Since in RFC 9110 13.2.2 order for a GET or HEAD (IS_GET_OR_HEAD)
  * or another method.  Returns 0 to go on, 304 (not modified) or 412

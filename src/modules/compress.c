@@ -432,8 +432,8 @@ static const struct compress_conf *site_conf(const struct req_ctx *rq)
     return handler_site_conf(rq, &compress_conf_module);
 }
 
-#define SITE_SETTING(rq, field, def)                                                        \
-    (site_conf(rq) && site_conf(rq)->field != -1 ? site_conf(rq)->field : (def))
+/* Site setting FIELD of C (site_conf's result), or DEF when unset. */
+#define SITE_SETTING(c, field, def) ((c) && (c)->field != -1 ? (c)->field : (def))
 
 /* ---- choosing a coding --------------------------------------------------- */
 
@@ -578,7 +578,8 @@ const char *compress_coding_name(int coding)
 size_t compress_etag(const struct req_ctx *rq, const char *etag, int coding, char *out,
                      size_t cap)
 {
-    int how = SITE_SETTING(rq, alter_etag, ETAG_ADD_SUFFIX);
+    const struct compress_conf *sc = site_conf(rq);
+    int how = SITE_SETTING(sc, alter_etag, ETAG_ADD_SUFFIX);
     size_t n = etag ? strlen(etag) : 0;
     if (n < 2 || etag[n - 1] != '"' || how == ETAG_REMOVE)
         return 0;
@@ -592,10 +593,11 @@ size_t compress_etag(const struct req_ctx *rq, const char *etag, int coding, cha
 
 static int deflate_start(const struct req_ctx *rq, z_stream *zs)
 {
+    const struct compress_conf *sc = site_conf(rq);
     memset(zs, 0, sizeof *zs);
-    return deflateInit2(zs, SITE_SETTING(rq, level, DEFAULT_LEVEL), Z_DEFLATED,
-                        SITE_SETTING(rq, window, DEFAULT_WINDOW) + 16,   /* + 16: gzip */
-                        SITE_SETTING(rq, mem_level, DEFAULT_MEM_LEVEL),
+    return deflateInit2(zs, SITE_SETTING(sc, level, DEFAULT_LEVEL), Z_DEFLATED,
+                        SITE_SETTING(sc, window, DEFAULT_WINDOW) + 16,   /* + 16: gzip */
+                        SITE_SETTING(sc, mem_level, DEFAULT_MEM_LEVEL),
                         Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
 }
 
@@ -604,8 +606,9 @@ static int deflate_start(const struct req_ctx *rq, z_stream *zs)
 static int gzip_whole(const struct req_ctx *rq, const char *in, size_t len, char **out,
                       size_t *out_len)
 {
+    const struct compress_conf *sc = site_conf(rq);
     struct libdeflate_compressor *c =
-        libdeflate_alloc_compressor(SITE_SETTING(rq, level, DEFAULT_LEVEL));
+        libdeflate_alloc_compressor(SITE_SETTING(sc, level, DEFAULT_LEVEL));
     if (c == NULL)
         return -1;
     size_t cap = libdeflate_gzip_compress_bound(c, len);
@@ -624,6 +627,7 @@ static int gzip_whole(const struct req_ctx *rq, const char *in, size_t len, char
 static int brotli_whole(const struct req_ctx *rq, const char *in, size_t len, char **out,
                         size_t *out_len)
 {
+    const struct compress_conf *sc = site_conf(rq);
     size_t cap = BrotliEncoderMaxCompressedSize(len);
     if (cap == 0)
         return -1;
@@ -631,8 +635,8 @@ static int brotli_whole(const struct req_ctx *rq, const char *in, size_t len, ch
     if (buf == NULL)
         return -1;
     *out_len = cap;
-    if (!BrotliEncoderCompress(SITE_SETTING(rq, quality, DEFAULT_QUALITY),
-                               SITE_SETTING(rq, br_window, DEFAULT_BR_WINDOW),
+    if (!BrotliEncoderCompress(SITE_SETTING(sc, quality, DEFAULT_QUALITY),
+                               SITE_SETTING(sc, br_window, DEFAULT_BR_WINDOW),
                                BROTLI_MODE_GENERIC, len, (const uint8_t *)in, out_len,
                                (uint8_t *)buf)) {
         free(buf);
@@ -660,6 +664,7 @@ struct compress_stream {
 
 struct compress_stream *compress_stream_new(const struct req_ctx *rq, int coding)
 {
+    const struct compress_conf *sc = site_conf(rq);
     struct compress_stream *z = malloc(sizeof *z);
     if (z == NULL)
         return NULL;
@@ -669,9 +674,9 @@ struct compress_stream *compress_stream_new(const struct req_ctx *rq, int coding
         z->br = BrotliEncoderCreateInstance(NULL, NULL, NULL);
         if (z->br == NULL ||
             !BrotliEncoderSetParameter(z->br, BROTLI_PARAM_QUALITY,
-                                       (uint32_t)SITE_SETTING(rq, quality, DEFAULT_QUALITY)) ||
+                                       (uint32_t)SITE_SETTING(sc, quality, DEFAULT_QUALITY)) ||
             !BrotliEncoderSetParameter(z->br, BROTLI_PARAM_LGWIN,
-                                       (uint32_t)SITE_SETTING(rq, br_window, DEFAULT_BR_WINDOW))) {
+                                       (uint32_t)SITE_SETTING(sc, br_window, DEFAULT_BR_WINDOW))) {
             if (z->br)
                 BrotliEncoderDestroyInstance(z->br);
             free(z);

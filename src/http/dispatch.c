@@ -501,6 +501,22 @@ static int dispatch_unfiltered(const struct dispatch_in *in, struct reply *rp, i
     return finish(&rq, &rt, rp, listener, server_made);
 }
 
+const char *handler_query(const struct req_ctx *rq, size_t *len)
+{
+    const char *path, *query = NULL;
+    size_t plen;
+    *len = 0;
+    if (rq->query) {
+        *len = rq->query_len;
+        return rq->query;
+    }
+    if (http_request_path(rq->req, &path, &plen, &query) != 0 || query == NULL)
+        return NULL;
+    const char *url = rq->req->buf + rq->req->url_off;
+    *len = (size_t)(url + rq->req->url_len - query - 1);
+    return query + 1;
+}
+
 void handler_log(const struct req_ctx *rq, int module, int level, const char *fmt, ...)
 {
     if (!log_enabled(rq->log, module, level))

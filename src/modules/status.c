@@ -688,16 +688,8 @@ static void write_json(struct tbuf *b, const struct status_facts *f, const struc
 /* The query string: after a local redirect its own, else the request's. */
 static struct status_query request_query(const struct req_ctx *rq)
 {
-    const char *path, *query = NULL;
-    size_t plen, qlen = 0;
-    if (rq->query) {
-        query = rq->query;
-        qlen = rq->query_len;
-    } else if (http_request_path(rq->req, &path, &plen, &query) == 0 && query) {
-        const char *url = rq->req->buf + rq->req->url_off;
-        qlen = (size_t)(url + rq->req->url_len - query - 1);
-        query++;
-    }
+    size_t qlen;
+    const char *query = handler_query(rq, &qlen);
     return parse_query(query, qlen);
 }
 

@@ -194,6 +194,10 @@ int handler_dir_confs(const struct req_ctx *rq, const struct conf_module *m, con
 size_t handler_absolute_url(const struct req_ctx *rq, const char *path, size_t len, char *out,
                             size_t cap);
 
+/* RQ's query string without the '?' (after a local redirect, that
+ * redirect's), *LEN its length; NULL (and 0) when there is none. */
+const char *handler_query(const struct req_ctx *rq, size_t *len);
+
 /* An error-log line about RQ in its site's ErrorLog, under MODULE (enum
  * log_module: its own LogLevel applies), with the client's address and
  * the virtual host.  Any thread. */

@@ -826,11 +826,12 @@ static int set_listen(const struct parse *p, const struct directive *d, int argc
     if (argc > arg + 1)
         return fail(p, d->name, "expected ADDRESS [http|https] [proxy] [NAME], got '%s' after '%s'",
                     argv[arg + 1], argv[arg]);
-    if (argc > arg && (strcasecmp(argv[arg], "http") == 0 ||
-                       strcasecmp(argv[arg], "https") == 0 ||
-                       strcasecmp(argv[arg], "proxy") == 0))
-        return fail(p, d->name, "'%s' is a word of Listen, not a NAME; the words go in the "
-                    "order [http|https] [proxy]", argv[arg]);
+    /* "Listen 80 proxy https" is the words misordered, not a socket named
+     * https (that is "Listen 80 http proxy https"). */
+    if (argc > arg && spec.proto == LISTEN_PROTO_DEFAULT &&
+        (strcasecmp(argv[arg], "http") == 0 || strcasecmp(argv[arg], "https") == 0))
+        return fail(p, d->name, "'%s' is a word of Listen, not a NAME here; the words go in "
+                    "the order [http|https] [proxy]", argv[arg]);
     if (argc > arg && set_listen_name(p, d, argv[arg], &spec) == -1)
         return -1;
     for (int i = 0; i < *n; i++)
@@ -1382,7 +1383,9 @@ static const struct dtype_ops dtypes[] = {
                   "PORT listens on `[::]:PORT` for IPv4 and IPv6 alike. NAME is the optional "
                   "socket name (systemd `FileDescriptorName=`). `http` or `https` after the address "
                   "sets the protocol (a socket named http or https is written `Listen 80 http "
-                  "http`). The same address twice is an error."},
+                  "http`). `proxy` after that: connections start with a PROXY protocol v1 or "
+                  "v2 header (see RemoteIPProxyProtocol and docs/haproxy.md). The same "
+                  "address twice is an error."},
     [T_ACCESSLOG] = {set_accesslog, 1, 2, 0,
                      "A relative PATH is taken from ServerRoot. `common` is Apache's Common "
                      "Log Format; `combined` adds Referer and User-Agent."},

@@ -9,7 +9,8 @@
 #    access log's %a and %h show the header's source (LOCAL / UNKNOWN: the
 #    socket's own 127.0.0.1);
 #  2 Require ip decides on the header's source;
-#  3 ProxyPass: the upstream's X-Forwarded-For is the header's source;
+#  3 ProxyPass: the upstream's X-Forwarded-For is the header's source, and
+#    a CGI script's REMOTE_ADDR;
 #  4 no header, a garbled one, a stalled one: the connection is closed
 #    without an answer (the stalled one after RequestReadTimeout header=);
 #    the error log says why;
@@ -95,6 +96,7 @@ class Setup:
             "    Require ip 192.0.2.0/24 2001:db8::/32",
             "</Location>",
             "ProxyPass /up/ http://127.0.0.1:%d/" % upstream,
+            "ScriptAlias /cgi/ %s/cgi/" % tmp,
             "<VirtualHost 127.0.0.1:%d>" % self.vh,
             "    ServerName vh.test",
             "    RemoteIPProxyProtocol On",
@@ -171,7 +173,12 @@ def check_require(t, port):
 
 
 def check_xff(t, port):
-    """Section 3."""
+    """Section 3 (and CGI's REMOTE_ADDR)."""
+    with t.guard("CGI REMOTE_ADDR"):
+        r = exchange(port, [v1("TCP6", "2001:db8::cafe", "::1", 1, 80) +
+                            b"GET /cgi/env.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        t.eq((r.status, r.body), (200, b"remote=2001:db8::cafe\n"),
+             "CGI: REMOTE_ADDR is the header's source")
     with t.guard("X-Forwarded-For"):
         r = exchange(port, [v2(1, "192.0.2.99", "10.0.0.1", 1, 80) +
                             b"GET /up/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
@@ -325,6 +332,12 @@ def check_haproxy(t, s):
 
 def main(t):
     tmp = tempfile.mkdtemp(prefix="mpmd-pp-")
+    os.chmod(tmp, 0o755)
+    os.makedirs(os.path.join(tmp, "cgi"))
+    script = os.path.join(tmp, "cgi", "env.cgi")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nremote=%s\\n" "$REMOTE_ADDR"\n')
+    os.chmod(script, 0o755)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:

@@ -988,8 +988,13 @@ END_TEST
 /* The word "proxy" after the protocol word, before the NAME. */
 START_TEST(test_listen_proxy_word)
 {
-    struct config *cfg = parse_ok("Listen 80 http proxy web\nListen 81 PROXY\nListen 82\n");
-    ck_assert_int_eq(cfg->n_listen, 3);
+    struct config *cfg = parse_ok("Listen 80 http proxy web\nListen 81 PROXY\nListen 82\n"
+                                  "Listen 83 https proxy https\nListen 84 http http\n");
+    ck_assert_int_eq(cfg->n_listen, 5);
+    ck_assert_int_eq(cfg->listen[3].proxy, 1);
+    ck_assert_str_eq(cfg->listen[3].name, "https");
+    ck_assert_int_eq(cfg->listen[4].proxy, 0);
+    ck_assert_str_eq(cfg->listen[4].name, "http");
     ck_assert_int_eq(cfg->listen[0].proxy, 1);
     ck_assert_int_eq(cfg->listen[0].proto, LISTEN_PROTO_HTTP);
     ck_assert_str_eq(cfg->listen[0].name, "web");
@@ -1036,10 +1041,10 @@ static const char *const listen_bad[][2] = {
      "letters, digits, '.', '_' or '-', got 'abcdefghijabcdefghijabcdefghij12'"},
     {"", CONF ":1: Listen: expected 1 to 4 arguments, got 0 (usage: Listen "
          "PORT|IPV4:PORT|[IPV6]:PORT [http|https] [proxy] [NAME])"},
-    {"80 proxy https", CONF ":1: Listen: 'https' is a word of Listen, not a NAME; "
+    {"80 proxy https", CONF ":1: Listen: 'https' is a word of Listen, not a NAME here; "
                        "the words go in the order [http|https] [proxy]"},
-    {"80 proxy proxy", CONF ":1: Listen: 'proxy' is a word of Listen, not a NAME; "
-                       "the words go in the order [http|https] [proxy]"},
+    {"80 proxy http", CONF ":1: Listen: 'http' is a word of Listen, not a NAME here; "
+                      "the words go in the order [http|https] [proxy]"},
     {"80 a b", CONF ":1: Listen: expected ADDRESS [http|https] [proxy] [NAME], got 'b' after 'a'"},
     {"80 https a b", CONF ":1: Listen: expected ADDRESS [http|https] [proxy] [NAME], got 'b' after 'a'"},
 };

@@ -138,6 +138,8 @@ static enum pp_status parse_v1(const unsigned char *buf, size_t len, struct pp_r
     size_t lim = len < PP_V1_MAX ? len : PP_V1_MAX;
     for (size_t i = 0; i < lim; i++) {
         if (buf[i] == '\r') {
+            if (i + 2 > PP_V1_MAX)    /* its LF would be byte 108 */
+                break;
             if (i + 1 == len)
                 return PP_NEED_MORE;
             if (buf[i + 1] != '\n')

@@ -109,6 +109,12 @@ START_TEST(test_v1_unknown)
     ck_assert_uint_eq(strlen(longest), PP_V1_MAX);
     ck_assert_int_eq(parse_str(longest, &r), PP_DONE);
     ck_assert_int_eq(parse_str("PROXY UNKNOWNX\r\n", &r), PP_ERROR);
+    /* one byte more: the CRLF would end at byte 108 (found by fuzz_proxyproto) */
+    char over[PP_V1_MAX + 2];
+    memcpy(over, longest, PP_V1_MAX - 2);
+    memcpy(over + PP_V1_MAX - 2, "5\r\n", 4);
+    ck_assert_int_eq(pp_parse((unsigned char *)over, PP_V1_MAX, &r), PP_ERROR);
+    ck_assert_int_eq(pp_parse((unsigned char *)over, sizeof over, &r), PP_ERROR);
 }
 END_TEST
 

@@ -612,6 +612,9 @@ static void conn_proxy_done(struct conn *c, const struct pp_result *r)
                  "keeping the connection's own address", r->version);
         return;
     }
+    _Static_assert(sizeof c->sock_peer == sizeof c->peer, "sock_peer holds a peer");
+    memcpy(&c->sock_peer, &c->peer, sizeof c->sock_peer);
+    c->peer_proxied = 1;
     if (r->src.ss_family == AF_INET)
         memcpy(&c->peer.in, &r->src, sizeof c->peer.in);
     else
@@ -1162,7 +1165,8 @@ static void conn_log_request(struct conn *c, const struct logger *lg, const char
 {
     static _Thread_local struct logformat_clock clk;   /* %t text, per thread and second */
     struct log_request r = {
-        .peer = &c->peer.sa, .status = c->status, .body_bytes = c->body_sent,
+        .peer = &c->peer.sa, .conn_peer = c->peer_proxied ? &c->sock_peer.sa : NULL,
+        .status = c->status, .body_bytes = c->body_sent,
         .bytes_in = (long long)c->head_in + (long long)c->req.body_bytes,
         .bytes_out = (long long)c->head_out + c->body_sent,
         .start = { (time_t)(c->req_start_us / 1000000), (long)(c->req_start_us % 1000000) * 1000 },

@@ -90,7 +90,7 @@ class Setup:
             "Listen 127.0.0.1:%d" % self.vh,
             "Listen 127.0.0.1:%d https proxy" % self.tp,
             "RequestReadTimeout header=2 body=20",
-            'LogFormat "%a %h %>s %U" ppfmt',
+            'LogFormat "%a %h %>s %U %{c}a" ppfmt',
             "CustomLog %s ppfmt" % self.log,
             "<Location /sub/>",
             "    Require ip 192.0.2.0/24 2001:db8::/32",
@@ -155,7 +155,7 @@ def check_headers(t, s, port, what):
             r = exchange(port, pieces)
             t.ok(r.status == 200 and r.body == A_TXT, "%s: %s answered 200" % (what, desc),
                  repr(r))
-            line = "%s %s 200 /a.txt" % (addr, addr)
+            line = "%s %s 200 /a.txt 127.0.0.1" % (addr, addr)
             t.ok(s.logged(line, start), "%s: %s logged as %s" % (what, desc, addr),
                  "log: %r" % s.lines()[start:])
 
@@ -231,8 +231,8 @@ def check_tls(t, s, pki):
                 data += chunk
         t.ok(data.startswith(b"HTTP/1.1 200") and data.endswith(A_TXT),
              "https: the PROXY v2 header, then the TLS handshake and a request", data[:200])
-        t.ok(s.logged("192.0.2.77 192.0.2.77 200 /a.txt", start), "https: logged with the "
-             "header's source", s.lines()[start:])
+        t.ok(s.logged("192.0.2.77 192.0.2.77 200 /a.txt 127.0.0.1", start), "https: logged "
+             "with the header's source, %{c}a the socket's", s.lines()[start:])
 
 
 def run_server(t, tmp, pki, mpm, upstream):
@@ -314,11 +314,11 @@ def check_haproxy(t, s):
             out = curl(url, source)
             t.ok(out.returncode == 0 and out.stdout == A_TXT, "haproxy %s: curl gets a.txt"
                  % desc, out.stderr.decode(errors="replace") + repr(out.stdout[:200]))
-            t.ok(s.logged("%s %s 200 /a.txt" % (addr, addr), start),
+            t.ok(s.logged("%s %s 200 /a.txt 127.0.0.1" % (addr, addr), start),
                  "haproxy %s: logged as the client %s" % (desc, addr), s.lines()[start:])
         # The health checks (check-send-proxy with v2) come as LOCAL: the
         # socket's own address.
-        t.ok(s.logged("127.0.0.1 127.0.0.1 200 /a.txt", start),
+        t.ok(s.logged("127.0.0.1 127.0.0.1 200 /a.txt 127.0.0.1", start),
              "haproxy send-proxy-v2 health checks are answered (logged as 127.0.0.1)",
              s.lines()[start:])
     finally:

@@ -109,6 +109,12 @@ struct conn {
                               * read so far (CONN_PP_MAX bytes, owned) until it is
                               * complete; NULL: none expected (any more) */
     uint16_t pp_len;         /* bytes of it in PP_BUF */
+    uint8_t peer_proxied;    /* PEER came from a PROXY header; SOCK_PEER is the socket's */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } sock_peer;             /* the socket's peer (the balancer) when PEER_PROXIED */
 };
 
 /* The longest PROXY protocol header accepted (a v2 header with TLVs may

@@ -178,10 +178,11 @@ static const struct directive directives[] = {
      "the installation prefix (`configure --prefix`, usually /usr/local)", "DIRECTORY", NULL,
      "Base directory for relative paths in this file; `mpmd -d DIR` overrides it", CTX_SERVER, NULL, 0, 0},
     {"Listen", T_LISTEN, F(listen), F(n_listen), 0, CONFIG_MAX_LISTEN, NULL,
-     "none (required)", "PORT|IPV4:PORT|[IPV6]:PORT [http|https] [NAME]", NULL,
+     "none (required)", "PORT|IPV4:PORT|[IPV6]:PORT [http|https] [proxy] [NAME]", NULL,
      "Address and port to accept connections on; a bare PORT means every IPv4 and IPv6 "
      "address. https: connections speak TLS (without the word: when the site owning the "
-     "address has SSLEngine on, as in Apache); NAME: the systemd socket to take",
+     "address has SSLEngine on, as in Apache); proxy: connections start with a PROXY "
+     "protocol header (as RemoteIPProxyProtocol On); NAME: the systemd socket to take",
      CTX_SERVER, NULL, 0, 0},
     {"ServerName", T_STRING, F(server_name), 0, 0, 0, NULL, "(host name)", "NAME", NULL,
      "Name the server uses for itself (redirects, error pages), and the Host a virtual host "
@@ -259,6 +260,13 @@ static const struct directive directives[] = {
      "Keep each thread's current request (client, virtual host, request line, time) in the "
      "scoreboard for server-status; On, as in Apache with mod_status loaded", CTX_SERVER, NULL,
      0, 0},
+    {"RemoteIPProxyProtocol", T_BOOL, F(remoteip_proxy_protocol), 0, 0, 1, "Off", NULL,
+     "On|Off", NULL,
+     "Connections on the addresses this site owns (its Listens, as with SSLEngine) must "
+     "start with a PROXY protocol v1 or v2 header (HAProxy send-proxy, send-proxy-v2), "
+     "whose source address becomes the client's (logs, Require ip, CGI, X-Forwarded-For); "
+     "without one the connection is closed. Apache's mod_remoteip", CTX_SERVER | CTX_VHOST,
+     NULL, 0, 0},
     {"KeepAlive", T_BOOL, F(keepalive), 0, 0, 1, "On", NULL, "On|Off", NULL,
      "Allow persistent connections (several requests on one connection)", CTX_SERVER, NULL, 0, 0},
     {"KeepAliveTimeout", T_INT, F(keepalive_timeout), 0, 1, 3600, "5", NULL, "SECONDS", NULL,
@@ -813,9 +821,17 @@ static int set_listen(const struct parse *p, const struct directive *d, int argc
         spec.proto = LISTEN_PROTO_HTTP, arg++;
     else if (argc > arg && strcasecmp(argv[arg], "https") == 0)
         spec.proto = LISTEN_PROTO_HTTPS, arg++;
+    if (argc > arg && strcasecmp(argv[arg], "proxy") == 0)
+        spec.proxy = 1, arg++;
     if (argc > arg + 1)
-        return fail(p, d->name, "expected ADDRESS [http|https] [NAME], got '%s' after '%s'",
+        return fail(p, d->name, "expected ADDRESS [http|https] [proxy] [NAME], got '%s' after '%s'",
                     argv[arg + 1], argv[arg]);
+    /* "Listen 80 proxy https" is the words misordered, not a socket named
+     * https (that is "Listen 80 http proxy https"). */
+    if (argc > arg && spec.proto == LISTEN_PROTO_DEFAULT &&
+        (strcasecmp(argv[arg], "http") == 0 || strcasecmp(argv[arg], "https") == 0))
+        return fail(p, d->name, "'%s' is a word of Listen, not a NAME here; the words go in "
+                    "the order [http|https] [proxy]", argv[arg]);
     if (argc > arg && set_listen_name(p, d, argv[arg], &spec) == -1)
         return -1;
     for (int i = 0; i < *n; i++)
@@ -1362,12 +1378,14 @@ static const struct dtype_ops dtypes[] = {
     [T_LIST] = {set_list, 1, 0, 0,
                 "Several directives add to one list; the first one in the file replaces the "
                 "default."},
-    [T_LISTEN] = {set_listen, 1, 3, 1,
+    [T_LISTEN] = {set_listen, 1, 4, 1,
                   "Repeatable. Addresses are numeric (host names are not looked up); a bare "
                   "PORT listens on `[::]:PORT` for IPv4 and IPv6 alike. NAME is the optional "
                   "socket name (systemd `FileDescriptorName=`). `http` or `https` after the address "
                   "sets the protocol (a socket named http or https is written `Listen 80 http "
-                  "http`). The same address twice is an error."},
+                  "http`). `proxy` after that: connections start with a PROXY protocol v1 or "
+                  "v2 header (see RemoteIPProxyProtocol and docs/haproxy.md). The same "
+                  "address twice is an error."},
     [T_ACCESSLOG] = {set_accesslog, 1, 2, 0,
                      "A relative PATH is taken from ServerRoot. `common` is Apache's Common "
                      "Log Format; `combined` adds Referer and User-Agent."},
@@ -2459,6 +2477,9 @@ static int copy_setting(struct config *to, const struct config *from, const stru
         }
         return 0;
     }
+    case T_BOOL:
+        *(int *)field(to, d->offset) = *(const int *)field((struct config *)from, d->offset);
+        return 0;
     default:
         return -1;                /* no other type is allowed in <VirtualHost> yet */
     }

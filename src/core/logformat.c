@@ -52,7 +52,7 @@ enum lf_type {
     LF_PROTOCOL, LF_REQ_HEADER, LF_RESP_HEADER, LF_KEEPALIVE, LF_LOG_ID, LF_METHOD,
     LF_PORT, LF_LOCAL_PORT, LF_REMOTE_PORT, LF_PID, LF_TID, LF_HEXTID, LF_QUERY,
     LF_REQUEST_LINE, LF_HANDLER, LF_STATUS, LF_TIME, LF_USER, LF_PATH, LF_SERVER_NAME,
-    LF_HOST, LF_CONN_STATUS, LF_SSL_VAR,
+    LF_HOST, LF_CONN_STATUS, LF_SSL_VAR, LF_CONN_ADDR,
     LF_NTYPES
 };
 
@@ -408,6 +408,8 @@ static int resolve(struct builder *b, struct lf_item *it, char c, size_t start, 
         it->sub = 0;
     else if (it->type == LF_LOG_ID && strcmp(arg, "c") == 0)
         it->type = LF_MISSING;          /* the connection's log id: none */
+    else if (it->type == LF_REMOTE_ADDR && c == 'a' && strcmp(arg, "c") == 0)
+        it->type = LF_CONN_ADDR;        /* %{c}a: the connection's own peer */
     else if ((it->type == LF_REQ_HEADER || it->type == LF_RESP_HEADER ||
               it->type == LF_COOKIE || it->type == LF_SSL_VAR) && it->arg_len == 0)
         it->type = LF_MISSING;
@@ -693,6 +695,13 @@ static void get_addr(const struct sockaddr *sa, const struct ctx *c, struct val 
 static void get_remote_addr(const struct ctx *c, struct val *v)
 {
     get_addr(c->r->peer, c, v);
+}
+
+/* %{c}a: the peer of the connection itself (mod_remoteip's "underlying
+ * peer IP"): a balancer that sent a PROXY header; else the client. */
+static void get_conn_addr(const struct ctx *c, struct val *v)
+{
+    get_addr(c->r->conn_peer ? c->r->conn_peer : c->r->peer, c, v);
 }
 
 static void get_local_addr(const struct ctx *c, struct val *v)
@@ -1205,6 +1214,7 @@ static getter *const getters[LF_NTYPES] = {
     [LF_TIME] = get_time, [LF_USER] = get_user, [LF_PATH] = get_path,
     [LF_SERVER_NAME] = get_server_name, [LF_HOST] = get_host,
     [LF_CONN_STATUS] = get_conn_status, [LF_SSL_VAR] = get_ssl_var,
+    [LF_CONN_ADDR] = get_conn_addr,
 };
 
 /* ==== escaping ========================================================== */

@@ -765,11 +765,15 @@ static const struct config *owner(const struct config *cfg, const struct listen_
     return any ? any : cfg;
 }
 
+/* Decide for every Listen whether it speaks TLS and whether it takes the
+ * PROXY protocol: both by the site that owns its address (SSLEngine,
+ * RemoteIPProxyProtocol), unless the Listen's own words say so. */
 static int mark_listeners(struct config *cfg, char *err, size_t errlen)
 {
     for (int i = 0; i < cfg->n_listen; i++) {
         struct listen_spec *l = &cfg->listen[i];
         const struct config *site = owner(cfg, l);
+        l->proxy = l->proxy || site->remoteip_proxy_protocol;
         const struct tls_conf *t = tls_site_conf(site);
         int has_ctx = t != NULL && t->ctx != NULL;
         l->tls = l->proto == LISTEN_PROTO_HTTPS ||

@@ -24,7 +24,12 @@
  *   length or awaited with "Expect: 100-continue", the answer says
  *   "Connection: close".  Every close mpmd starts while the client may
  *   still be sending is a lingering close in the listener (conn_linger),
- *   so a reset never destroys a response already sent. */
+ *   so a reset never destroys a response already sent.
+ *
+ *   On a Listen marked for the PROXY protocol (RemoteIPProxyProtocol),
+ *   reading a connection's first request starts with its PROXY header
+ *   (conn_read_proxy, before the TLS handshake on HTTPS), under the same
+ *   header-stage timeout. */
 #include "config.h"
 
 #include "mpmd/http/conn.h"
@@ -45,6 +50,7 @@
 #include "mpmd/mpm/child.h"
 #include "mpmd/http/dispatch.h"
 #include "mpmd/http/evscan.h"
+#include "mpmd/http/proxyproto.h"
 #include "mpmd/core/tls.h"
 #include "mpmd/http/route.h"
 #include "mpmd/http/tls_io.h"
@@ -411,10 +417,15 @@ static void conn_disarm(struct conn *c)
 }
 
 struct conn *conn_new(struct child *ch, int fd, const struct sockaddr *peer, int peerlen,
-                      struct ssl_ctx_st *tls)
+                      struct ssl_ctx_st *tls, int proxy)
 {
     struct conn *c = calloc(1, sizeof *c);
+    if (c && proxy && (c->pp_buf = malloc(CONN_PP_MAX)) == NULL) {
+        free(c);
+        c = NULL;
+    }
     if (c && tls && (c->ssl = tls_io_new(tls, fd, c)) == NULL) {
+        free(c->pp_buf);
         free(c);
         c = NULL;
     }
@@ -450,6 +461,7 @@ void conn_close(struct conn *c)
     http_request_free(&c->req);
     free(c->resp_head);
     free(c->user);
+    free(c->pp_buf);
     if (c->ssl)
         tls_io_free(c->ssl);      /* no close_notify: an abort must look like one */
     close(c->fd);
@@ -585,11 +597,82 @@ static int read_time_left(const struct conn *c)
     return left > 0 ? (int)left : 0;
 }
 
+static void conn_log(const struct conn *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A complete PROXY header R: its client becomes C's peer, for the access
+ * log, Require ip, CGI and X-Forwarded-For alike (mod_remoteip).  LOCAL
+ * (a health check) and UNKNOWN keep the socket's peer. */
+static void conn_proxy_done(struct conn *c, const struct pp_result *r)
+{
+    free(c->pp_buf);
+    c->pp_buf = NULL;
+    if (r->local) {
+        conn_log(c, LOGL_DEBUG, "PROXY v%d header names no client (LOCAL/UNKNOWN); "
+                 "keeping the connection's own address", r->version);
+        return;
+    }
+    _Static_assert(sizeof c->sock_peer == sizeof c->peer, "sock_peer holds a peer");
+    memcpy(&c->sock_peer, &c->peer, sizeof c->sock_peer);
+    c->peer_proxied = 1;
+    if (r->src.ss_family == AF_INET)
+        memcpy(&c->peer.in, &r->src, sizeof c->peer.in);
+    else
+        memcpy(&c->peer.in6, &r->src, sizeof c->peer.in6);
+    conn_log(c, LOGL_DEBUG, "PROXY v%d header: client address taken from it", r->version);
+}
+
+/* Read C's PROXY header (RemoteIPProxyProtocol), never a byte past it:
+ * on HTTPS what follows is the TLS handshake, which OpenSSL reads from
+ * the socket itself.  So peek, and take from the socket only bytes the
+ * parser placed inside the header (all of them while it wants more).
+ * Returns 1 when the header is in, 0 to wait for more, -1 to close
+ * (closed early, malformed or too long; logged). */
+static int conn_read_proxy(struct conn *c)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, c->pp_buf + c->pp_len, CONN_PP_MAX - c->pp_len, MSG_PEEK);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno == EAGAIN)
+            return 0;
+        if (n <= 0) {
+            conn_log(c, LOGL_DEBUG, "connection ended before its PROXY protocol header");
+            return -1;
+        }
+        struct pp_result r;
+        enum pp_status st = pp_parse(c->pp_buf, c->pp_len + (size_t)n, &r);
+        if (st == PP_ERROR) {
+            conn_log(c, LOGL_INFO, "RemoteIPProxyProtocol: %s; closing the connection",
+                     r.error);
+            return -1;
+        }
+        size_t take = st == PP_DONE ? r.consumed - c->pp_len : (size_t)n;
+        if (recv(c->fd, c->pp_buf + c->pp_len, take, 0) != (ssize_t)take)
+            return -1;                /* peeked bytes vanished: a reset */
+        c->pp_len = (uint16_t)(c->pp_len + take);
+        if (st == PP_DONE) {
+            conn_proxy_done(c, &r);
+            return 1;
+        }
+        if (c->pp_len == CONN_PP_MAX) {
+            conn_log(c, LOGL_INFO, "RemoteIPProxyProtocol: header longer than %d bytes; "
+                     "closing the connection", CONN_PP_MAX);
+            return -1;
+        }
+    }
+}
+
 /* Parse what is buffered, reading once more if needed.  READ_READY: a
  * request head (or a parse error to answer) is complete; while
  * discarding: the body is over (or broken). */
 static enum read_result conn_read_request(struct conn *c)
 {
+    if (c->pp_buf) {
+        int pp = conn_read_proxy(c);
+        if (pp <= 0)
+            return pp == 0 ? READ_WAIT : READ_GONE;
+    }
     for (;;) {
         if (c->req.len > 0 && !c->discarding)
             conn_request_begins(c);
@@ -928,9 +1011,6 @@ static int stream_local_addr(void *ctx, struct sockaddr_storage *out)
 /* An error-log line about C's request: its site's ErrorLog, with the
  * client's address and the virtual host (as handler_log). */
 static void conn_log(const struct conn *c, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void conn_log(const struct conn *c, int level, const char *fmt, ...)
 {
     const struct logger *lg = log_for_site(c->child->log, c->site ? c->site->site_id : 0);
     if (!log_enabled(lg, LOGM_CORE, level))
@@ -1085,7 +1165,8 @@ static void conn_log_request(struct conn *c, const struct logger *lg, const char
 {
     static _Thread_local struct logformat_clock clk;   /* %t text, per thread and second */
     struct log_request r = {
-        .peer = &c->peer.sa, .status = c->status, .body_bytes = c->body_sent,
+        .peer = &c->peer.sa, .conn_peer = c->peer_proxied ? &c->sock_peer.sa : NULL,
+        .status = c->status, .body_bytes = c->body_sent,
         .bytes_in = (long long)c->head_in + (long long)c->req.body_bytes,
         .bytes_out = (long long)c->head_out + c->body_sent,
         .start = { (time_t)(c->req_start_us / 1000000), (long)(c->req_start_us % 1000000) * 1000 },

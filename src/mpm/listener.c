@@ -24,21 +24,25 @@
 static void listener_note_accept(struct child *c);
 static void listener_sync(struct child *c);
 
-/* evconnlistener callback: a new connection on one of our sockets. */
-/* The TLS context for connections on EVL's socket: its Listen's (the
- * sockets are in the order of the Listen lines), or NULL for plain HTTP. */
-static struct ssl_ctx_st *listener_tls(const struct child *c, struct evconnlistener *evl)
+/* The Listen that EVL's socket serves (the sockets are in the order of
+ * the Listen lines), or NULL. */
+static const struct listen_spec *listener_spec(const struct child *c, struct evconnlistener *evl)
 {
     evutil_socket_t lfd = evconnlistener_get_fd(evl);
     for (int i = 0; i < c->n_listen && i < c->cfg->n_listen; i++)
-        if (c->listen_fds[i] == lfd) {
-            const struct listen_spec *l = &c->cfg->listen[i];
-            const struct tls_conf *t = l->tls ? tls_site_conf(l->tls_site) : NULL;
-            return t ? t->ctx : NULL;
-        }
+        if (c->listen_fds[i] == lfd)
+            return &c->cfg->listen[i];
     return NULL;
 }
 
+/* The TLS context for connections on Listen L, or NULL for plain HTTP. */
+static struct ssl_ctx_st *listener_tls(const struct listen_spec *l)
+{
+    const struct tls_conf *t = l && l->tls ? tls_site_conf(l->tls_site) : NULL;
+    return t ? t->ctx : NULL;
+}
+
+/* evconnlistener callback: a new connection on one of our sockets. */
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -47,7 +51,8 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     uint64_t n = atomic_fetch_add_explicit(&c->accepted, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&slot->connections, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->proc->c.connections, 1, memory_order_relaxed);
-    struct conn *conn = conn_new(c, fd, sa, salen, listener_tls(c, evl));
+    const struct listen_spec *l = listener_spec(c, evl);
+    struct conn *conn = conn_new(c, fd, sa, salen, listener_tls(l), l ? l->proxy : 0);
     if (conn)
         conn_start(conn);
     listener_note_accept(c);

@@ -214,7 +214,7 @@ static const char *const printed_defaults[][2] = {
     {"ServerLimit", "16"}, {"ThreadsPerChild", "25"}, {"MinSpareThreads", "75"},
     {"MaxSpareThreads", "250"}, {"MaxRequestWorkers", "400"},
     {"MaxConnectionsPerChild", "0"}, {"GracefulShutdownTimeout", "0"}, {"Timeout", "60"},
-    {"ExtendedStatus", "On"}, {"KeepAlive", "On"}, {"KeepAliveTimeout", "5"}, {"MaxKeepAliveRequests", "100"},
+    {"ExtendedStatus", "On"}, {"RemoteIPProxyProtocol", "Off"}, {"KeepAlive", "On"}, {"KeepAliveTimeout", "5"}, {"MaxKeepAliveRequests", "100"},
     {"LimitRequestLine", "8190"}, {"LimitRequestFieldSize", "8190"},
     {"LimitRequestFields", "100"}, {"LimitRequestBody", "1073741824"},
     {"FileCacheSize", "16777216"}, {"FileCacheMaxFileSize", "65536"}, {"FileCacheValid", "1"},
@@ -985,6 +985,26 @@ START_TEST(test_listen_any_and_many)
 }
 END_TEST
 
+/* The word "proxy" after the protocol word, before the NAME. */
+START_TEST(test_listen_proxy_word)
+{
+    struct config *cfg = parse_ok("Listen 80 http proxy web\nListen 81 PROXY\nListen 82\n"
+                                  "Listen 83 https proxy https\nListen 84 http http\n");
+    ck_assert_int_eq(cfg->n_listen, 5);
+    ck_assert_int_eq(cfg->listen[3].proxy, 1);
+    ck_assert_str_eq(cfg->listen[3].name, "https");
+    ck_assert_int_eq(cfg->listen[4].proxy, 0);
+    ck_assert_str_eq(cfg->listen[4].name, "http");
+    ck_assert_int_eq(cfg->listen[0].proxy, 1);
+    ck_assert_int_eq(cfg->listen[0].proto, LISTEN_PROTO_HTTP);
+    ck_assert_str_eq(cfg->listen[0].name, "web");
+    ck_assert_int_eq(cfg->listen[1].proxy, 1);
+    ck_assert_str_eq(cfg->listen[1].name, "");
+    ck_assert_int_eq(cfg->listen[2].proxy, 0);
+    config_free(cfg);
+}
+END_TEST
+
 #define FORMS "expected PORT, IPV4:PORT or [IPV6]:PORT"
 
 static const char *const listen_bad[][2] = {
@@ -1019,10 +1039,14 @@ static const char *const listen_bad[][2] = {
                 "got ''"},
     {"80 abcdefghijabcdefghijabcdefghij12", CONF ":1: Listen: expected a NAME of 1 to 31 "
      "letters, digits, '.', '_' or '-', got 'abcdefghijabcdefghijabcdefghij12'"},
-    {"", CONF ":1: Listen: expected 1 to 3 arguments, got 0 (usage: Listen "
-         "PORT|IPV4:PORT|[IPV6]:PORT [http|https] [NAME])"},
-    {"80 a b", CONF ":1: Listen: expected ADDRESS [http|https] [NAME], got 'b' after 'a'"},
-    {"80 https a b", CONF ":1: Listen: expected ADDRESS [http|https] [NAME], got 'b' after 'a'"},
+    {"", CONF ":1: Listen: expected 1 to 4 arguments, got 0 (usage: Listen "
+         "PORT|IPV4:PORT|[IPV6]:PORT [http|https] [proxy] [NAME])"},
+    {"80 proxy https", CONF ":1: Listen: 'https' is a word of Listen, not a NAME here; "
+                       "the words go in the order [http|https] [proxy]"},
+    {"80 proxy http", CONF ":1: Listen: 'http' is a word of Listen, not a NAME here; "
+                      "the words go in the order [http|https] [proxy]"},
+    {"80 a b", CONF ":1: Listen: expected ADDRESS [http|https] [proxy] [NAME], got 'b' after 'a'"},
+    {"80 https a b", CONF ":1: Listen: expected ADDRESS [http|https] [proxy] [NAME], got 'b' after 'a'"},
 };
 
 START_TEST(test_listen_bad)
@@ -1665,6 +1689,7 @@ Suite *config_suite(void)
     tcase_add_loop_test(tc, test_listen_good, 0,
                         (int)(sizeof listen_good / sizeof listen_good[0]));
     tcase_add_test(tc, test_listen_any_and_many);
+    tcase_add_test(tc, test_listen_proxy_word);
     tcase_add_loop_test(tc, test_listen_bad, 0, (int)(sizeof listen_bad / sizeof listen_bad[0]));
     tcase_add_test(tc, test_listen_duplicate);
     tcase_add_test(tc, test_listen_limits);

@@ -340,6 +340,10 @@ START_TEST(test_addresses)
                      "{\"a\":\"\",\"p\":null,\"A\":null}");
     r.peer = NULL;
     ck_assert_str_eq(apache("%a", &r), "-");
+    /* Behind a PROXY header: %a is the client, %{c}a the balancer. */
+    r.peer = (const struct sockaddr *)&v6;
+    r.conn_peer = (const struct sockaddr *)&mapped;
+    ck_assert_str_eq(apache("%a %h %{c}a", &r), "2001:db8::1 2001:db8::1 10.1.2.3");
 }
 END_TEST
 

@@ -26,6 +26,7 @@ int main(void)
     srunner_add_suite(sr, fcgi_record_suite());
     srunner_add_suite(sr, expires_suite());
     srunner_add_suite(sr, cgihead_suite());
+    srunner_add_suite(sr, proxyproto_suite());
     srunner_add_suite(sr, proxy_resp_suite());
     srunner_add_suite(sr, upstream_suite());
     srunner_add_suite(sr, proxy_conf_suite());

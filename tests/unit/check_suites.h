@@ -37,6 +37,7 @@ Suite *bind_suite(void);
 Suite *balance_suite(void);
 Suite *fcgi_record_suite(void);
 Suite *cgihead_suite(void);
+Suite *proxyproto_suite(void);
 Suite *proxy_resp_suite(void);
 Suite *upstream_suite(void);
 Suite *proxy_conf_suite(void);

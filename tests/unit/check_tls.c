@@ -411,7 +411,7 @@ START_TEST(test_listen_protocol)
     }
     config_free(cfg);
     parse_fails("Listen 80 https name extra\n", "s.conf:1: Listen: expected ADDRESS "
-                "[http|https] [NAME], got 'extra' after 'name'");
+                "[http|https] [proxy] [NAME], got 'extra' after 'name'");
 }
 END_TEST
 

@@ -62,6 +62,9 @@ struct listen_spec {
     char name[32];                /* optional NAME argument (FileDescriptorName); "" if none */
     int proto;                    /* LISTEN_PROTO_*: the protocol word, if any */
     int tls;                      /* connections speak TLS (decided by tls_build) */
+    int proxy;                    /* connections start with a PROXY protocol header: the
+                                   * word "proxy", or RemoteIPProxyProtocol On in the
+                                   * site that owns the address (set by tls_build) */
     const struct config *tls_site; /* the site that owns the address: its certificate
                                    * answers clients without SNI (set by tls_build) */
     const char *file;             /* file of the directive (in struct config's files;
@@ -292,6 +295,8 @@ struct config {
     int timeout;                  /* seconds: stalled read/write */
     int keepalive;                /* boolean */
     int extended_status;          /* ExtendedStatus: boolean */
+    int remoteip_proxy_protocol;  /* RemoteIPProxyProtocol: boolean; marks the Listens
+                                   * this site owns (listen_spec.proxy) */
     int keepalive_timeout;        /* seconds */
     int max_keepalive_requests;   /* 0 = unlimited */
 

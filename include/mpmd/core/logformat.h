@@ -42,6 +42,8 @@
  * strings.  Nothing is kept after logformat_line returns. */
 struct log_request {
     const struct sockaddr *peer;        /* client; v4-mapped IPv6 printed as IPv4 */
+    const struct sockaddr *conn_peer;   /* %{c}a: the connection's own peer when PEER
+                                         * came from a PROXY header; NULL: PEER */
     const struct sockaddr *local;       /* may be NULL: %A prints "-", %{local}p "-" */
     /* NULL if no request was parsed (e.g. a 400 on garbage) */
     const char *method; size_t method_len;

@@ -105,13 +105,29 @@ struct conn {
                               * (enum tls_want; 0: none) */
     long long body_sent;     /* body bytes sent for it (access log) */
     struct ssl_st *ssl;      /* HTTPS: the TLS connection (owned); NULL: plain */
+    unsigned char *pp_buf;   /* a Listen with RemoteIPProxyProtocol: the PROXY header
+                              * read so far (CONN_PP_MAX bytes, owned) until it is
+                              * complete; NULL: none expected (any more) */
+    uint16_t pp_len;         /* bytes of it in PP_BUF */
+    uint8_t peer_proxied;    /* PEER came from a PROXY header; SOCK_PEER is the socket's */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } sock_peer;             /* the socket's peer (the balancer) when PEER_PROXIED */
 };
 
+/* The longest PROXY protocol header accepted (a v2 header with TLVs may
+ * say up to 64 KiB; HAProxy's own, with its optional TLVs, stay far below). */
+#define CONN_PP_MAX 4096
+
 /* Accept a new connection on FD from PEER (listener thread), speaking TLS
- * with context TLS when not NULL (the site that owns the address).
- * Returns the connection, or NULL (FD closed, logged). */
+ * with context TLS when not NULL (the site that owns the address).  PROXY:
+ * its Listen takes the PROXY protocol (RemoteIPProxyProtocol): a v1 or v2
+ * header must come first, and its source replaces PEER.  Returns the
+ * connection, or NULL (FD closed, logged). */
 struct conn *conn_new(struct child *c, int fd, const struct sockaddr *peer, int peerlen,
-                      struct ssl_ctx_st *tls);
+                      struct ssl_ctx_st *tls, int proxy);
 
 /* Listener: start reading the first request of a fresh connection. */
 void conn_start(struct conn *conn);

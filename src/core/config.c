@@ -84,6 +84,7 @@ enum dtype {
     T_INCLUDE,    /* no field: parse the files a path or wildcard names */
     T_INCLUDE_OPT,/* the same; naming nothing is no error */
     T_HOSTS,      /* like T_LIST: host names, '*' and '?' wildcards allowed */
+    T_NETS,       /* struct authz_net[max] at offset, int count at offset2 */
     T_ADDTYPE,    /* struct add_type[max] at offset, int count at offset2 */
     T_CUSTOMLOG,  /* struct log_spec[max] at offset, int count at offset2 */
     T_LOGFORMAT,  /* struct log_format_def[max] at offset, int count at offset2 */
@@ -267,6 +268,11 @@ static const struct directive directives[] = {
      "whose source address becomes the client's (logs, Require ip, CGI, X-Forwarded-For); "
      "without one the connection is closed. Apache's mod_remoteip", CTX_SERVER | CTX_VHOST,
      NULL, 0, 0},
+    {"RemoteIPProxyProtocolExceptions", T_NETS, F(remoteip_proxy_except),
+     F(n_remoteip_proxy_except), 0, CONFIG_MAX_PROXY_EXCEPT, NULL, "none", "ADDRESS...", NULL,
+     "Clients (addresses or networks, as Require ip takes them) that connect to this site's "
+     "PROXY protocol addresses directly, without a header: a monitor, or curl on the "
+     "balancer's host. Apache's mod_remoteip", CTX_SERVER | CTX_VHOST, NULL, 0, 0},
     {"KeepAlive", T_BOOL, F(keepalive), 0, 0, 1, "On", NULL, "On|Off", NULL,
      "Allow persistent connections (several requests on one connection)", CTX_SERVER, NULL, 0, 0},
     {"KeepAliveTimeout", T_INT, F(keepalive_timeout), 0, 1, 3600, "5", NULL, "SECONDS", NULL,
@@ -494,6 +500,10 @@ static const char *describe(const struct directive *d, char *buf, size_t len)
     case T_LOGFORMAT:
         snprintf(buf, len, "a format string, a nickname, and optionally escape=json");
         break;
+    case T_NETS:
+        snprintf(buf, len, "1 to %lld addresses or networks (ADDR, ADDR/BITS, IPV4/NETMASK or "
+                 "a partial IPv4 address such as 10.1)", d->max);
+        break;
     case T_HOSTS:
         snprintf(buf, len, "1 to %lld host names (letters, digits, '-', '.', '_', and the "
                  "wildcards '*' and '?')", d->max);
@@ -699,6 +709,22 @@ static int set_list(const struct parse *p, const struct directive *d, int argc, 
     for (int i = 0; i < argc; i++) {
         if ((list[*n] = strdup(argv[i])) == NULL)
             return fail_oom(p, d);
+        ++*n;
+    }
+    return 0;
+}
+
+/* RemoteIPProxyProtocolExceptions NET...: the networks add up, as
+ * Apache's do; a virtual host's own list replaces the main server's. */
+static int set_nets(const struct parse *p, const struct directive *d, int argc, char **argv)
+{
+    struct authz_net *nets = field(p->target, d->offset);
+    int *n = field(p->target, d->offset2);
+    for (int i = 0; i < argc; i++) {
+        if (*n == d->max)
+            return fail(p, d->name, "at most %lld addresses in all", d->max);
+        if (authz_parse_net(argv[i], &nets[*n]) == -1)
+            return fail_value(p, d, argv[i]);
         ++*n;
     }
     return 0;
@@ -1413,6 +1439,9 @@ static const struct dtype_ops dtypes[] = {
     [T_ADDTYPE] = {set_add_type, 2, MAX_ARGS - 1, 0,
                    "Repeatable. Extensions are case-insensitive; the latest AddType for an "
                    "extension wins."},
+    [T_NETS] = {set_nets, 1, 0, 0,
+                "Repeatable: the networks add up. A virtual host that sets its own list does "
+                "not inherit the main server's."},
     [T_HOSTS] = {set_list, 1, 0, 0,
                  "Repeatable: the names add up. Matched against the Host header without "
                  "its port or a trailing dot, case-insensitively."},
@@ -2480,6 +2509,13 @@ static int copy_setting(struct config *to, const struct config *from, const stru
     case T_BOOL:
         *(int *)field(to, d->offset) = *(const int *)field((struct config *)from, d->offset);
         return 0;
+    case T_NETS: {
+        const int *n = field((struct config *)from, d->offset2);
+        memcpy(field(to, d->offset), field((struct config *)from, d->offset),
+               (size_t)*n * sizeof(struct authz_net));
+        *(int *)field(to, d->offset2) = *n;
+        return 0;
+    }
     default:
         return -1;                /* no other type is allowed in <VirtualHost> yet */
     }

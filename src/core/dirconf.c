@@ -380,7 +380,7 @@ static int netmask_bits(const char *s)
 }
 
 /* ADDR, ADDR/BITS, IPV4/NETMASK or a partial IPv4 address. */
-static int parse_net(const char *text, struct authz_net *n)
+int authz_parse_net(const char *text, struct authz_net *n)
 {
     char buf[64];
     if (strlen(text) >= sizeof buf)
@@ -429,8 +429,8 @@ static int add_net(struct authz *a, const struct authz_net *n)
 static int add_local_nets(struct authz *a)
 {
     struct authz_net v4, v6;
-    parse_net("127.0.0.0/8", &v4);
-    parse_net("::1", &v6);
+    authz_parse_net("127.0.0.0/8", &v4);
+    authz_parse_net("::1", &v6);
     return add_net(a, &v4) == -1 || add_net(a, &v6) == -1 ? -1 : 0;
 }
 
@@ -501,7 +501,7 @@ static struct authz *parse_require(int argc, char **argv, int *negated, char *er
     } else if (strcasecmp(what, "ip") == 0 && argc > i) {
         for (; i < argc; i++) {
             struct authz_net n;
-            if (parse_net(argv[i], &n) == -1) {
+            if (authz_parse_net(argv[i], &n) == -1) {
                 snprintf(err, errlen, "expected an IP address, ADDRESS/BITS, IPV4/NETMASK or a "
                          "partial IPv4 address such as 10.1, got '%s'", argv[i]);
                 break;
@@ -558,7 +558,7 @@ static int net_matches(const struct authz_net *n, int family, const unsigned cha
     return (n->ip[full] & mask) == (ip[full] & mask);
 }
 
-static int peer_in_nets(const struct authz *a, const struct sockaddr *peer)
+int authz_nets_match(const struct authz_net *nets, int n, const struct sockaddr *peer)
 {
     int family = peer->sa_family;
     const unsigned char *ip;
@@ -572,8 +572,8 @@ static int peer_in_nets(const struct authz *a, const struct sockaddr *peer)
     } else {
         return 0;
     }
-    for (int i = 0; i < a->n_nets; i++)
-        if (net_matches(&a->nets[i], family, ip))
+    for (int i = 0; i < n; i++)
+        if (net_matches(&nets[i], family, ip))
             return 1;
     return 0;
 }
@@ -605,7 +605,7 @@ static enum authz_result leaf(const struct authz *a, const struct sockaddr *peer
     case AUTHZ_ALL_DENIED:
         return AZ_DENIED;
     case AUTHZ_IP:
-        return peer_in_nets(a, peer) ? AZ_GRANTED : AZ_DENIED;
+        return authz_nets_match(a->nets, a->n_nets, peer) ? AZ_GRANTED : AZ_DENIED;
     default:
         return user_rule(a, u);
     }

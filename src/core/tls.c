@@ -774,6 +774,7 @@ static int mark_listeners(struct config *cfg, char *err, size_t errlen)
         struct listen_spec *l = &cfg->listen[i];
         const struct config *site = owner(cfg, l);
         l->proxy = l->proxy || site->remoteip_proxy_protocol;
+        l->proxy_site = l->proxy ? site : NULL;
         const struct tls_conf *t = tls_site_conf(site);
         int has_ctx = t != NULL && t->ctx != NULL;
         l->tls = l->proto == LISTEN_PROTO_HTTPS ||

@@ -5,6 +5,7 @@
  * and wakes the loop) and activate resume_ev / drained_ev. */
 #include "config.h"
 
+#include "mpmd/core/dirconf.h"
 #include "mpmd/core/tls.h"
 #include "mpmd/mpm/listener.h"
 
@@ -42,6 +43,18 @@ static struct ssl_ctx_st *listener_tls(const struct listen_spec *l)
     return t ? t->ctx : NULL;
 }
 
+/* Whether a connection from PEER on Listen L starts with a PROXY header:
+ * L is marked for it and PEER is not one of the owning site's
+ * RemoteIPProxyProtocolExceptions (a monitor that connects directly). */
+static int listener_expects_proxy(const struct listen_spec *l, const struct sockaddr *peer)
+{
+    if (l == NULL || !l->proxy)
+        return 0;
+    const struct config *site = l->proxy_site;
+    return site == NULL || site->n_remoteip_proxy_except == 0 ||
+           !authz_nets_match(site->remoteip_proxy_except, site->n_remoteip_proxy_except, peer);
+}
+
 /* evconnlistener callback: a new connection on one of our sockets. */
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
@@ -52,7 +65,8 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     atomic_store_explicit(&slot->connections, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->proc->c.connections, 1, memory_order_relaxed);
     const struct listen_spec *l = listener_spec(c, evl);
-    struct conn *conn = conn_new(c, fd, sa, salen, listener_tls(l), l ? l->proxy : 0);
+    struct conn *conn = conn_new(c, fd, sa, salen, listener_tls(l),
+                                 listener_expects_proxy(l, sa));
     if (conn)
         conn_start(conn);
     listener_note_accept(c);

@@ -17,7 +17,12 @@
 #  5 RemoteIPProxyProtocol On in a virtual host marks its address;
 #  6 https: the PROXY header comes before the TLS handshake;
 #  7 a real HAProxy (send-proxy, send-proxy-v2 with health checks)
-#    in front: curl from 127.0.0.2 and from ::1 is logged with that address.
+#    in front: curl from 127.0.0.2 and from ::1 is logged with that address;
+#  8 RemoteIPProxyProtocolExceptions in a virtual host: a client it names
+#    (127.0.0.2) is served without a header and its address logged (a
+#    header from it is a bad request, as in Apache: it is not looked
+#    for); other clients still need one; a bad address is a config error
+#    naming file:line.
 # Runtime about 15 s.
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_proxyproto.py
 
@@ -84,11 +89,13 @@ class Setup:
         self.pp = free_port()       # Listen ... proxy
         self.vh = free_port()       # owned by a vhost with RemoteIPProxyProtocol On
         self.tp = free_port()       # Listen ... https proxy
+        self.ex = free_port()       # vhost: RemoteIPProxyProtocol On, with exceptions
         self.log = os.path.join(tmp, "pp-%s.log" % mpm)
         self.extra = "\n".join([
             "Listen 127.0.0.1:%d proxy" % self.pp,
             "Listen 127.0.0.1:%d" % self.vh,
             "Listen 127.0.0.1:%d https proxy" % self.tp,
+            "Listen 127.0.0.1:%d" % self.ex,
             "RequestReadTimeout header=2 body=20",
             'LogFormat "%a %h %>s %U %{c}a" ppfmt',
             "CustomLog %s ppfmt" % self.log,
@@ -100,6 +107,12 @@ class Setup:
             "<VirtualHost 127.0.0.1:%d>" % self.vh,
             "    ServerName vh.test",
             "    RemoteIPProxyProtocol On",
+            "</VirtualHost>",
+            "<VirtualHost 127.0.0.1:%d>" % self.ex,
+            "    ServerName ex.test",
+            "    RemoteIPProxyProtocol On",
+            "    RemoteIPProxyProtocolExceptions 10.1 192.0.2.0/255.255.255.0",
+            "    RemoteIPProxyProtocolExceptions 127.0.0.2/32",
             "</VirtualHost>",
             "<VirtualHost 127.0.0.1:%d>" % self.tp,
             "    ServerName localhost",
@@ -235,6 +248,56 @@ def check_tls(t, s, pki):
              "with the header's source, %{c}a the socket's", s.lines()[start:])
 
 
+def exchange_from(source, port, data):
+    """Send DATA from address SOURCE on a new connection; the response, or None
+    when the server closes without one."""
+    with Conn(port) as probe:       # the port answers at all (bounded connect)
+        pass
+    sock = socket.create_connection(("127.0.0.1", port), timeout=mpmdtest.IO_TIMEOUT,
+                                    source_address=(source, 0))
+    c = Conn.__new__(Conn)
+    c.port, c.timeout, c.sock, c.buf, c.eof = port, mpmdtest.IO_TIMEOUT, sock, b"", False
+    with c:
+        c.send(data)
+        if c.closed_by_peer(mpmdtest.IO_TIMEOUT) and not c.buf:
+            return None
+        return c.read_response()
+
+
+def check_exceptions(t, s, what):
+    """Section 8."""
+    start = len(s.lines())
+    r = exchange_from("127.0.0.2", s.ex, GET_A)
+    t.ok(r is not None and r.status == 200 and r.body == A_TXT,
+         "%s: a client RemoteIPProxyProtocolExceptions names is served without a header"
+         % what, r)
+    t.ok(s.logged("127.0.0.2 127.0.0.2 200 /a.txt 127.0.0.2", start),
+         "%s: and logged with its own address" % what, s.lines()[start:])
+    r = exchange_from("127.0.0.2", s.ex, v1("TCP4", "192.0.2.9", "10.0.0.1", 5, 80) + GET_A)
+    t.ok(r is not None and r.status == 400, "%s: a PROXY header from an excepted client is "
+         "not looked for: 400, as Apache answers" % what, r)
+    r = exchange_from("127.0.0.1", s.ex, GET_A)
+    t.ok(r is None, "%s: a client not excepted still needs a header" % what, r)
+    start = len(s.lines())
+    r = exchange_from("127.0.0.1", s.ex, v1("TCP4", "192.0.2.9", "10.0.0.1", 5, 80) + GET_A)
+    t.ok(r is not None and r.status == 200, "%s: and is served with one" % what, r)
+    t.ok(s.logged("192.0.2.9 192.0.2.9 200 /a.txt 127.0.0.1", start),
+         "%s: logged with the header's source" % what, s.lines()[start:])
+
+
+def check_exception_errors(t, tmp):
+    """Section 8: configuration errors name the file, line and directive."""
+    for bad in ("300.1.1.1", "10.0.0.0/33", "example.com"):
+        path = os.path.join(tmp, "bad-except.conf")
+        with open(path, "w") as f:
+            f.write("Listen 127.0.0.1:%d\nRemoteIPProxyProtocol On\n"
+                    "RemoteIPProxyProtocolExceptions 127.0.0.1 %s\n" % (free_port(), bad))
+        rc, out, err = mpmdtest.run_mpmd(["-t", "-f", path])
+        t.ok(rc != 0 and ("%s:3:" % path) in err and "RemoteIPProxyProtocolExceptions" in err
+             and bad in err, "RemoteIPProxyProtocolExceptions %s: -t names %s:3 and the "
+             "directive" % (bad, os.path.basename(path)), err)
+
+
 def run_server(t, tmp, pki, mpm, upstream):
     s = Setup(tmp, pki, mpm, upstream)
     with Server(conf_extra=s.extra, mpm=mpm, tap=t) as srv:
@@ -248,6 +311,7 @@ def run_server(t, tmp, pki, mpm, upstream):
         check_refusals(t, srv, s.pp, what + " Listen proxy")
         check_refusals(t, srv, s.vh, what + " vhost RemoteIPProxyProtocol On")
         check_tls(t, s, pki)
+        check_exceptions(t, s, what)
         if mpm == "event":
             check_haproxy(t, s)
 
@@ -344,6 +408,7 @@ def main(t):
         pki = tlspki.make_pki(os.path.join(tmp, "pki"))
         for mpm in MPMS:
             run_server(t, tmp, pki, mpm, srv.server_address[1])
+        check_exception_errors(t, tmp)
     finally:
         srv.shutdown()
         if not os.environ.get("MPMD_KEEP"):

@@ -67,6 +67,8 @@ struct listen_spec {
                                    * site that owns the address (set by tls_build) */
     const struct config *tls_site; /* the site that owns the address: its certificate
                                    * answers clients without SNI (set by tls_build) */
+    const struct config *proxy_site; /* when proxy: the site that owns the address, whose
+                                   * RemoteIPProxyProtocolExceptions apply (tls_build) */
     const char *file;             /* file of the directive (in struct config's files;
                                    * valid while that config lives) */
     int line;                     /* line of the directive, for errors */
@@ -87,6 +89,7 @@ struct read_timeout {
 #define CONFIG_MAX_DIRECTIVES 80  /* >= the directives src/core/config.c knows */
 #define CONFIG_MAX_FILES 4096     /* files one configuration may read (Include) */
 #define CONFIG_MAX_ALIAS 32       /* ServerAlias names of one virtual host */
+#define CONFIG_MAX_PROXY_EXCEPT 32 /* RemoteIPProxyProtocolExceptions networks of a site */
 #define CONFIG_MAX_VHOST_ADDRS 8  /* addresses of one <VirtualHost> */
 #define CONFIG_MAX_VHOSTS 4096
 #define CONFIG_MAX_ADD_TYPES 256  /* AddType extensions of one server or site */
@@ -297,6 +300,9 @@ struct config {
     int extended_status;          /* ExtendedStatus: boolean */
     int remoteip_proxy_protocol;  /* RemoteIPProxyProtocol: boolean; marks the Listens
                                    * this site owns (listen_spec.proxy) */
+    struct authz_net remoteip_proxy_except[CONFIG_MAX_PROXY_EXCEPT];
+    int n_remoteip_proxy_except;  /* RemoteIPProxyProtocolExceptions: peers that connect
+                                   * to this site's PROXY Listens without a header */
     int keepalive_timeout;        /* seconds */
     int max_keepalive_requests;   /* 0 = unlimited */
 

@@ -45,6 +45,13 @@ int authz_add_kid(struct authz *c, struct authz *kid);
 
 void authz_free(struct authz *a);
 
+/* TEXT (ADDR, ADDR/BITS, IPV4/NETMASK or a partial IPv4 address, as
+ * `Require ip` takes) into N; -1 if it is none of those. */
+int authz_parse_net(const char *text, struct authz_net *n);
+
+/* Whether PEER (IPv4-mapped IPv6 counts as IPv4) is in one of NETS[0..N). */
+int authz_nets_match(const struct authz_net *nets, int n, const struct sockaddr *peer);
+
 /* What a rule says, as mod_authz_core's providers answer. */
 enum authz_result {
     AZ_DENIED = 0,

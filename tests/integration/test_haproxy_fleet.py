@@ -48,7 +48,7 @@ import threading
 import time
 
 import haproxytest
-from haproxytest import SRV_ST_RUNNING, SRV_ST_STOPPED, HAProxy
+from haproxytest import SRV_ADMF_FDRAIN, SRV_ST_RUNNING, SRV_ST_STOPPED, HAProxy
 from mpmdtest import (A_TXT, Conn, ProtocolError, Server, free_port, run_mpmd, run_tests,
                       wait_until)
 
@@ -94,6 +94,7 @@ backend be
     retries 3
     option redispatch 1
     retry-on conn-failure empty-response
+    http-request disable-l7-retry if !METH_GET
 {checks}
 backend be_plain
     balance roundrobin
@@ -279,6 +280,8 @@ def restart_member(t, hap, m):
     """Section 1, one server: drain, graceful-stop, start, back in rotation."""
     name = m.name
     set_state(t, hap, name, "drain")
+    t.ok(all(hap.servers_state(be)[name][1] & SRV_ADMF_FDRAIN for be in BACKENDS),
+         "%s: HAProxy shows it drained (admin state 0x08)" % name, hap.cmd("show servers state"))
     t.ok(all(hap.wait_sessions_zero(be, name, SESSIONS_BOUND) for be in BACKENDS),
          "%s: drained: HAProxy shows 0 current sessions on it" % name,
          [hap.stat(be, name)["scur"] for be in BACKENDS])

@@ -64,8 +64,10 @@ SERVED_BOUND = 10.0         # a server back in rotation gets client requests
 LOAD_BOUND = 10.0           # load clients finish their current request
 AFTER_DOWN = 300            # requests each Python client makes after DOWN
 
+# maxconn: HAProxy wants about 2 x maxconn file descriptors and refuses to
+# start when ulimit -n is lower (1024 is common); the test needs < 100.
 HAPROXY_CFG = """global
-    maxconn 4000
+    maxconn 400
     stats socket {sock} mode 600 level admin
     stats timeout 10s
     log stdout format raw local0

@@ -5,8 +5,9 @@
 #                            run mpmd in the foreground on http://127.0.0.1:8080
 #                            serving www/ (Ctrl-C stops it)
 #   ./quickstart.sh check    same preparation (and the upstreams and tools the
-#                            tests use: gunicorn, uvicorn, php-fpm, promtool), then run the
-#                            whole test suite (make check) and print
+#                            tests use: gunicorn, uvicorn, php-fpm, promtool,
+#                            haproxy), then run the whole test suite (make
+#                            check) and print
 #                            "N passed, N failed"
 #   ./quickstart.sh summary  print that line again for the last run
 #
@@ -19,11 +20,12 @@ DEPS="build-essential autoconf automake pkg-config libevent-dev libhttp-parser-d
 check libsystemd-dev python3 python3-requests curl wget wrk apache2-utils nghttp2-client apache2"
 
 # The upstreams the integration tests start (reverse proxy, FastCGI,
-# WebSocket) and the monitoring tools they check against (promtool,
-# prometheus_client's parser, logrotate): only for `check`.
+# WebSocket), the balancer they put in front (haproxy) and the monitoring
+# tools they check against (promtool, prometheus_client's parser,
+# logrotate): only for `check`.
 TEST_DEPS="gunicorn python3-uvicorn python3-websockets php8.2-fpm php8.2-cli \
 prometheus prometheus-apache-exporter python3-prometheus-client logrotate \
-testssl.sh sslscan python3-httpx python3-aiohttp python3-brotli"
+testssl.sh sslscan python3-httpx python3-aiohttp python3-brotli haproxy"
 
 install_deps() {
     missing=""

@@ -213,14 +213,16 @@ def build_request(method, path, version="HTTP/1.1", headers=None, body=b"", host
 
 class Conn:
     """One client TCP connection with a read buffer; every socket op times out (5 s).
+    SOURCE: the local address to connect from (127.0.0.2 ...), else the kernel's choice.
     TLS: (ssl.SSLContext, server_hostname) to speak HTTPS (the handshake is done
     at once; a server that ends the connection without close_notify then makes
     reads raise ssl.SSLEOFError)."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, tls=None):
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, tls=None, source=None):
         self.port = port
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         if tls is not None:
             ctx, name = tls
@@ -736,22 +738,24 @@ class Server:
         self._cleanup()
         return False
 
+    def _launch(self, mode="wb"):
+        err = open(os.path.join(self.dir, "stderr.log"), mode)
+        try:
+            argv = [MPMD, "-f", self.conf] + [a.replace("{dir}", self.dir) for a in self.args]
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
+                cwd=self.chdir or self.dir, start_new_session=True)
+        finally:
+            err.close()
+        self.pid = self.proc.pid
+        self.known[self.pid] = proc_stat(self.pid)[2] if proc_stat(self.pid) else None
+
     def _start(self):
         last = ""
         for _attempt in range(3):
             self.port = free_port()
             self.write_config()
-            err = open(os.path.join(self.dir, "stderr.log"), "wb")
-            try:
-                argv = [MPMD, "-f", self.conf] + [a.replace("{dir}", self.dir)
-                                                  for a in self.args]
-                self.proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
-                    cwd=self.chdir or self.dir, start_new_session=True)
-            finally:
-                err.close()
-            self.pid = self.proc.pid
-            self.known[self.pid] = proc_stat(self.pid)[2] if proc_stat(self.pid) else None
+            self._launch()
             if self._wait_ready():
                 return
             last = self.stderr_text() + self.errlog_text()
@@ -791,6 +795,19 @@ class Server:
                 if st:
                     self.known[k] = st[2]
         return kids
+
+    def start_again(self):
+        """Start the server again after it stopped (or was killed): same
+        directory, config and ports (a rolling restart).  Raises ServerError
+        if it does not answer within START_TIMEOUT."""
+        if self.is_running():
+            raise ServerError("start_again: pid %d is still running" % self.pid)
+        self._launch("ab")
+        if not self._wait_ready():
+            last = self.stderr_text() + self.errlog_text()
+            self._kill_everything()
+            raise ServerError("mpmd did not start again (exit %r); output:\n%s"
+                              % (self.proc.returncode, last[-3000:]))
 
     def is_running(self):
         return self.proc is not None and self.proc.poll() is None

@@ -29,7 +29,6 @@
 import http.server
 import os
 import shutil
-import signal
 import socket
 import ssl
 import struct
@@ -38,15 +37,16 @@ import tempfile
 import threading
 import time
 
+import haproxytest
 import mpmdtest
 import tlspki
+from haproxytest import HAProxy
 from mpmdtest import A_TXT, Conn, Server, free_port, run_tests, wait_until
 
 MPMS = ("event", "worker")
 LOG_BOUND = 5.0
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 GET_A = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
 def v1(proto, src, dst, sport, dport):
@@ -251,13 +251,7 @@ def check_tls(t, s, pki):
 def exchange_from(source, port, data):
     """Send DATA from address SOURCE on a new connection; the response, or None
     when the server closes without one."""
-    with Conn(port) as probe:       # the port answers at all (bounded connect)
-        pass
-    sock = socket.create_connection(("127.0.0.1", port), timeout=mpmdtest.IO_TIMEOUT,
-                                    source_address=(source, 0))
-    c = Conn.__new__(Conn)
-    c.port, c.timeout, c.sock, c.buf, c.eof = port, mpmdtest.IO_TIMEOUT, sock, b"", False
-    with c:
+    with Conn(port, source=source) as c:
         c.send(data)
         if c.closed_by_peer(mpmdtest.IO_TIMEOUT) and not c.buf:
             return None
@@ -345,31 +339,19 @@ def curl(url, source):
                           capture_output=True, timeout=10)
 
 
-def connects(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def check_haproxy(t, s):
     """Section 7."""
-    if not os.access(HAPROXY, os.X_OK):
-        t.skip("HAProxy in front", "no haproxy binary (apt-get install haproxy)")
+    why = haproxytest.missing()
+    if why:
+        t.skip("HAProxy in front", why)
         return
     if shutil.which("curl") is None:
         t.skip("HAProxy in front", "no curl")
         return
     h1, h2 = free_port(), free_port()
-    cfg = os.path.join(s.tmp, "haproxy.cfg")
-    with open(cfg, "w") as f:
-        f.write(HAPROXY_CFG.format(h1=h1, h2=h2, pp=s.pp))
-    proc = subprocess.Popen([HAPROXY, "-f", cfg, "-db"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        up = wait_until(lambda: connects(h1) and connects(h2), 5)
-        t.ok(up, "haproxy started")
+    with t.guard("haproxy in front"), \
+            HAProxy(s.tmp, HAPROXY_CFG.format(h1=h1, h2=h2, pp=s.pp), [h1, h2]):
+        t.ok(True, "haproxy started")
         start = len(s.lines())
         for desc, url, source, addr in (
                 ("send-proxy (v1)", "http://127.0.0.1:%d/a.txt" % h1, "127.0.0.2", "127.0.0.2"),
@@ -385,13 +367,6 @@ def check_haproxy(t, s):
         t.ok(s.logged("127.0.0.1 127.0.0.1 200 /a.txt 127.0.0.1", start),
              "haproxy send-proxy-v2 health checks are answered (logged as 127.0.0.1)",
              s.lines()[start:])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main(t):

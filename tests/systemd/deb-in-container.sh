@@ -1,0 +1,149 @@
+#!/bin/sh
+# deb-in-container.sh: the checks of mpmd's .deb in a fresh Debian booted
+# with systemd as PID 1.
+#
+# Run by check-deb.sh inside a throw-away systemd-nspawn container (a
+# debootstrap root with mpmd's run-time dependencies already installed, no
+# network), as mpmd-deb-test.service.  DEB is the package to install.
+# Writes TAP-like lines to RESULTS/log and the number of failed checks to
+# RESULTS/status; RESULTS/journal.txt keeps mpmd's journal for diagnosis.
+#
+#   install:  apt-get install ./mpmd_*.deb makes the system user mpmd,
+#             enables the default site, enables and starts mpmd.service
+#   serve:    the welcome page on port 80; the children run as mpmd; the
+#             access log in /var/log/mpmd
+#   reload:   systemctl reload mpmd, then another request
+#   upgrade:  installing the package again restarts mpmd and does not bring
+#             back a default-site link the admin removed
+#   stop:     systemctl stop mpmd leaves no process and the port closed
+#   purge:    apt-get purge mpmd leaves no /etc/mpmd, no unit, no logs
+set -u
+DEB=${1:?usage: deb-in-container.sh DEB RESULTS_DIR}
+RESULTS=${2:?usage: deb-in-container.sh DEB RESULTS_DIR}
+LOG=$RESULTS/log
+URL=http://127.0.0.1/
+SITE_LINK=/etc/mpmd/sites-enabled/000-default.conf
+n=0
+failed=0
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf '%s\n' "$*" >>"$LOG"; }
+ok() { n=$((n + 1)); say "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); say "not ok $n - $1"; }
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else not_ok "$desc"; fi; }
+quote() { sed 's/^/#   /' >>"$LOG"; }
+prop() { systemctl show -p "$1" --value mpmd.service; }
+fetch() { curl -sS --max-time 10 "$URL" 2>&1; }
+welcome() { fetch | grep -q '<title>mpmd is running'; }
+active() { test "$(systemctl is-active mpmd.service)" = active; }
+# dpkg's state of mpmd: installed, config-files, ... or nothing once purged.
+# shellcheck disable=SC2016 # ${...} is dpkg-query's format
+dpkg_state() { dpkg-query -W -f='${db:Status-Status}' mpmd 2>/dev/null; }
+
+# Wait up to $1 tenths of a second for the command in $2... to succeed.
+wait_for() {
+    tries=$1; shift
+    while [ "$tries" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+# apt-get, bounded; its output goes to the log as comments.
+apt() {
+    timeout 180 apt-get -y -q -o Dpkg::Use-Pty=0 "$@" >"$RESULTS/apt.out" 2>&1
+    rc=$?
+    grep -v -e '^Reading' -e '^Building' -e '^(Reading database' "$RESULTS/apt.out" | quote
+    return "$rc"
+}
+
+# The user names of the supervisor's children, one per line.
+child_users() { ps -o user= --ppid "$(prop MainPID)" | sort -u; }
+
+test_install() {
+    check "apt-get install ./$(basename "$DEB")" apt install "$DEB"
+    check "dpkg: mpmd is installed" test "$(dpkg_state)" = installed
+    entry=$(getent passwd mpmd)
+    say "# passwd: $entry"
+    uid=$(echo "$entry" | cut -d: -f3)
+    check "postinst made the system user mpmd (uid $uid < 1000, home /nonexistent)" \
+        test -n "$uid" -a "${uid:-1000}" -lt 1000 -a "$(echo "$entry" | cut -d: -f6)" = /nonexistent
+    check "postinst made the group mpmd" getent group mpmd
+    check "postinst enabled the default site ($SITE_LINK -> ../sites-available/000-default.conf)" \
+        test "$(readlink "$SITE_LINK")" = ../sites-available/000-default.conf
+    check "mpmd.service is enabled" test "$(systemctl is-enabled mpmd.service)" = enabled
+    check "mpmd.socket is installed but not enabled" \
+        test "$(systemctl is-enabled mpmd.socket)" = disabled
+    check "systemctl is-active mpmd: active" wait_for 100 active
+    systemctl status --no-pager mpmd.service 2>&1 | grep -e '^ *Active:' -e '^ *Status:' | quote
+}
+
+test_serve() {
+    check "curl $URL gets the welcome page" wait_for 50 welcome
+    users=$(child_users)
+    say "# users of the children of MainPID $(prop MainPID): $(echo "$users" | tr '\n' ' ')"
+    check "the children run as user mpmd" test "$users" = mpmd
+    logged() { grep -q '"GET / HTTP/1.1" 200' /var/log/mpmd/access.log 2>/dev/null; }
+    check "the request is in /var/log/mpmd/access.log" wait_for 50 logged
+}
+
+test_reload() {
+    pid=$(prop MainPID)
+    check "systemctl reload mpmd" timeout 60 systemctl reload mpmd.service
+    check "curl after the reload gets the welcome page" welcome
+    check "same supervisor after the reload (MainPID $pid, NRestarts=0)" \
+        test "$(prop MainPID)" = "$pid" -a "$(prop NRestarts)" = 0
+    users=$(child_users)
+    check "the new generation's children run as mpmd: $(echo "$users" | tr '\n' ' ')" \
+        test "$users" = mpmd
+}
+
+test_upgrade() {
+    pid=$(prop MainPID)
+    rm "$SITE_LINK"
+    check "installing the package again (the upgrade path)" apt install --reinstall "$DEB"
+    check "the default site stays disabled after the upgrade (no $SITE_LINK)" \
+        test ! -e "$SITE_LINK" -a ! -L "$SITE_LINK"
+    restarted() { active && [ "$(prop MainPID)" != "$pid" ]; }
+    check "the upgrade restarted mpmd.service" wait_for 100 restarted
+    ln -s ../sites-available/000-default.conf "$SITE_LINK"
+    check "systemctl reload mpmd after enabling the site again" timeout 60 systemctl reload mpmd.service
+    check "curl gets the welcome page again" welcome
+}
+
+test_stop() {
+    check "systemctl stop mpmd" timeout 60 systemctl stop mpmd.service
+    check "mpmd.service is inactive" test "$(systemctl is-active mpmd.service)" = inactive
+    left=$(pgrep -x mpmd | tr '\n' ' ')
+    check "no mpmd process left: '$left'" test -z "$left"
+    check "port 80 closed" sh -c "! curl -s --max-time 5 $URL >/dev/null 2>&1"
+}
+
+test_purge() {
+    check "apt-get purge mpmd" apt purge mpmd
+    state=$(dpkg_state)
+    check "dpkg: mpmd is gone (state '$state')" test -z "$state" -o "$state" = not-installed
+    left=$(find /etc/mpmd 2>/dev/null | tr '\n' ' ')
+    check "no /etc/mpmd left: '$left'" test ! -e /etc/mpmd
+    check "no /etc/logrotate.d/mpmd left" test ! -e /etc/logrotate.d/mpmd
+    check "no /var/log/mpmd left" test ! -e /var/log/mpmd
+    units=$(find /lib/systemd /usr/lib/systemd /etc/systemd -name 'mpmd.*' 2>/dev/null | tr '\n' ' ')
+    check "no mpmd unit or enablement link left: '$units'" test -z "$units"
+    check "systemd no longer knows mpmd.service" \
+        sh -c '! systemctl cat mpmd.service >/dev/null 2>&1'
+    check "the user mpmd stays (Debian practice: its uid is not reused)" getent passwd mpmd
+}
+
+: >"$LOG"
+say "# package: $DEB"
+test_install
+test_serve
+test_reload
+test_upgrade
+test_stop
+test_purge
+say "1..$n"
+echo "$failed" >"$RESULTS/status"
+[ "$failed" = 0 ]

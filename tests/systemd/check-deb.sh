@@ -27,17 +27,13 @@
 # check passed.
 set -u
 : "${abs_top_srcdir:?run through make check-deb}" "${abs_top_builddir:?}"
+# make_cgroups, in_cgroups, cgroup_leftovers, restore_host: the host left as found
+. "$abs_top_srcdir/tests/systemd/nspawn-host.sh"
 MAKE=${MAKE:-make}
 BUILD_SECONDS=900          # make distdir + dpkg-buildpackage
 ROOTFS_SECONDS=600         # debootstrap
 CONTAINER_SECONDS=300      # the whole container run
-# What nspawn may make under /run/systemd (locks/: image locks of a
-# directory root), innermost first; removed afterwards unless it was there.
-NSPAWN_RUN_DIRS="/run/systemd/nspawn/locks /run/systemd/nspawn/propagate /run/systemd/nspawn
-    /run/systemd/nspawn-root"
 WORK=
-CGROUPS=
-RUN_BEFORE=
 n=0
 failed=0
 
@@ -56,8 +52,6 @@ preflight() {
     [ -r /etc/os-release ] || die "no /etc/os-release: cannot tell the Debian release"
     SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
     [ -n "$SUITE" ] || die "no VERSION_CODENAME in /etc/os-release"
-    [ "$(stat -c %a /dev/null)" = 666 ] || echo "check-deb: warning: /dev/null is" \
-        "$(stat -c %a /dev/null) before the test" >&2
 }
 
 # ---- 1, 2: the package ----------------------------------------------
@@ -125,7 +119,8 @@ make_root() {
     # The test, the package, its unit; a getty on the console could chown
     # the host's /dev/null (docs/systemd.md): mask it.
     mkdir -p "$ROOT/opt/mpmd-test" "$ROOT/results"
-    cp "$abs_top_srcdir/tests/systemd/deb-in-container.sh" "$DEB" "$ROOT/opt/mpmd-test/"
+    cp "$abs_top_srcdir/tests/systemd/deb-in-container.sh" \
+       "$abs_top_srcdir/tests/systemd/container-checks.sh" "$DEB" "$ROOT/opt/mpmd-test/"
     cat >"$ROOT/etc/systemd/system/mpmd-deb-test.service" <<EOF
 [Unit]
 Description=mpmd package checks (tests/systemd/deb-in-container.sh)
@@ -141,64 +136,8 @@ EOF
 }
 
 # ---- 4: the container, and leaving the host as found -----------------
-# As check-systemd.sh: a throw-away cgroup (in each hierarchy nspawn uses)
-# under ours.
-make_cgroups() {
-    name=mpmd-check-deb.$$
-    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-        set -- "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)"
-    else
-        set -- "/sys/fs/cgroup/systemd$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)"
-        [ -f /sys/fs/cgroup/unified/cgroup.controllers ] &&
-            set -- "$@" "/sys/fs/cgroup/unified$(sed -n 's/^0:://p' /proc/self/cgroup)"
-    fi
-    for parent; do
-        mkdir "${parent%/}/$name" || die "cannot make a cgroup under $parent"
-        CGROUPS="$CGROUPS ${parent%/}/$name"
-    done
-}
-
-remove_cgroups() {
-    for cg in $CGROUPS; do
-        tries=50
-        while [ -d "$cg" ] && [ "$tries" -gt 0 ]; do
-            find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
-            [ -d "$cg" ] && sleep 0.1
-            tries=$((tries - 1))
-        done
-        if [ -d "$cg" ]; then
-            echo "check-deb: cannot remove cgroup $cg" >&2
-            return 1
-        fi
-    done
-}
-
-# Undo what the run left on the host; fails if the host had been changed.
-restore_host() {
-    host_ok=0
-    remove_cgroups || host_ok=1
-    CGROUPS=
-    for f in $NSPAWN_RUN_DIRS; do
-        case " $RUN_BEFORE " in *" $f "*) ;; *) [ -d "$f" ] && rmdir "$f" ;; esac
-    done
-    # debootstrap mounts proc and sys in the root while it works; a
-    # timeout could leave them.
-    if [ -n "$WORK" ]; then
-        for m in $(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r); do
-            umount -l "$m" || host_ok=1
-        done
-    fi
-    if [ "$(stat -c '%a %U:%G' /dev/null)" != "666 root:root" ]; then
-        echo "check-deb: /dev/null was changed to $(stat -c '%a %U:%G' /dev/null);" \
-             "restoring 666 root:root" >&2
-        chown root:root /dev/null && chmod 666 /dev/null
-        host_ok=1
-    fi
-    return "$host_ok"
-}
-
 cleanup() {
-    restore_host
+    restore_host "$WORK"
     if [ -n "${MPMD_KEEP:-}" ]; then
         echo "check-deb: kept $WORK"
     elif [ -n "$WORK" ]; then
@@ -207,10 +146,7 @@ cleanup() {
 }
 
 boot() {
-    procs=""
-    for cg in $CGROUPS; do procs="$procs $cg/cgroup.procs"; done
-    sh -c 'for f in $0; do echo $$ >"$f" || exit 1; done; exec "$@"' "$procs" \
-        timeout "$CONTAINER_SECONDS" systemd-nspawn -q -D "$ROOT" --register=no \
+    in_cgroups timeout "$CONTAINER_SECONDS" systemd-nspawn -q -D "$ROOT" --register=no \
         --keep-unit --private-network --bind="$WORK/results:/results" \
         -b -- systemd.unit=multi-user.target systemd.wants=mpmd-deb-test.service \
         systemd.mask=console-getty.service systemd.show_status=no systemd.firstboot=off \
@@ -246,7 +182,7 @@ run_container() {
         [ "$status" = 0 ] && not_ok "the container exited with $rc"
     fi
     # Whatever ran in the container ran in our throw-away cgroup.
-    left=$(for cg in $CGROUPS; do find "$cg" -name cgroup.procs -exec cat {} +; done | sort -u)
+    left=$(cgroup_leftovers)
     if [ -z "$left" ]; then ok "no process left in the container's cgroup"
     else not_ok "processes left in the container's cgroup: $left"; fi
 }
@@ -254,13 +190,11 @@ run_container() {
 preflight
 start=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mpmd-check-deb.XXXXXX") || die "mktemp failed"
-for f in $NSPAWN_RUN_DIRS; do
-    [ -e "$f" ] && RUN_BEFORE="$RUN_BEFORE $f"
-done
+nspawn_host_begin check-deb
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
 build_package && make_root && run_container
-if restore_host; then
+if restore_host "$WORK"; then
     ok "host restored: no cgroup, mount or /run/systemd leftovers, /dev/null 666 root:root"
 else
     not_ok "host restored (see above)"

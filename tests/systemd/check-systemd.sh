@@ -18,6 +18,8 @@
 # Exit status 0 when every check passed.  MPMD_KEEP=1 keeps the work dir.
 set -u
 : "${abs_top_srcdir:?run through make check-systemd}" "${abs_top_builddir:?}"
+# make_cgroups, in_cgroups, cgroup_leftovers, restore_host: the host left as found
+. "$abs_top_srcdir/tests/systemd/nspawn-host.sh"
 MPMD=$abs_top_builddir/src/mpmd
 # Where the trees appear inside the container: fixed paths outside /tmp,
 # which the container's own tmp.mount would cover (CI may build in /tmp).
@@ -25,8 +27,6 @@ IN_BUILD=/opt/mpmd-build
 IN_SRC=/opt/mpmd-src
 SECONDS_MAX=240           # the whole container run
 WORK=
-CGROUPS=
-RUN_BEFORE=
 
 die() { echo "check-systemd: $*" >&2; exit 1; }
 
@@ -39,8 +39,6 @@ preflight() {
     [ -x "$MPMD" ] || die "$MPMD not built: make first"
     "$MPMD" -V | grep -q '^systemd: *yes' ||
         die "$MPMD was built --without-systemd: nothing to check"
-    [ "$(stat -c %a /dev/null)" = 666 ] || echo "check-systemd: warning: /dev/null is" \
-        "$(stat -c %a /dev/null) before the test" >&2
 }
 
 make_units() {
@@ -71,67 +69,15 @@ EOF
     ln -s /dev/null "$units/console-getty.service"
 }
 
-# Make a throw-away cgroup (in each hierarchy nspawn uses) under ours;
-# prints the cgroup.procs files to join.
-make_cgroups() {
-    name=mpmd-check-systemd.$$
-    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-        set -- "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)"
-    else
-        set -- "/sys/fs/cgroup/systemd$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)"
-        [ -f /sys/fs/cgroup/unified/cgroup.controllers ] &&
-            set -- "$@" "/sys/fs/cgroup/unified$(sed -n 's/^0:://p' /proc/self/cgroup)"
-    fi
-    for parent; do
-        mkdir "${parent%/}/$name" || die "cannot make a cgroup under $parent"
-        CGROUPS="$CGROUPS ${parent%/}/$name"
-    done
-}
-
-remove_cgroups() {
-    for cg in $CGROUPS; do
-        tries=50
-        while [ -d "$cg" ] && [ "$tries" -gt 0 ]; do
-            find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
-            [ -d "$cg" ] && sleep 0.1
-            tries=$((tries - 1))
-        done
-        if [ -d "$cg" ]; then
-            echo "check-systemd: cannot remove cgroup $cg" >&2
-            return 1
-        fi
-    done
-}
-
-# Undo what the run left on the host; fails if the host had been changed.
-restore_host() {
-    host_ok=0
-    remove_cgroups || host_ok=1
-    CGROUPS=
-    for f in /run/systemd/nspawn/propagate /run/systemd/nspawn /run/systemd/nspawn-root; do
-        case " $RUN_BEFORE " in *" $f "*) ;; *) [ -d "$f" ] && rmdir "$f" ;; esac
-    done
-    if [ "$(stat -c '%a %U:%G' /dev/null)" != "666 root:root" ]; then
-        echo "check-systemd: /dev/null was changed to $(stat -c '%a %U:%G' /dev/null);" \
-             "restoring 666 root:root" >&2
-        chown root:root /dev/null && chmod 666 /dev/null
-        host_ok=1
-    fi
-    return "$host_ok"
-}
-
 cleanup() {
     restore_host
     if [ -n "${MPMD_KEEP:-}" ]; then echo "check-systemd: kept $WORK"; else rm -rf "$WORK"; fi
 }
 
 boot() {
-    procs=""
-    for cg in $CGROUPS; do procs="$procs $cg/cgroup.procs"; done
     binds="--bind-ro=$abs_top_builddir:$IN_BUILD --bind-ro=$abs_top_srcdir:$IN_SRC"
-    # shellcheck disable=SC2086 # $procs and $binds are lists
-    sh -c 'for f in $0; do echo $$ >"$f" || exit 1; done; exec "$@"' "$procs" \
-        timeout "$SECONDS_MAX" systemd-nspawn -q -D / --volatile=yes --register=no \
+    # shellcheck disable=SC2086 # $binds is a list
+    in_cgroups timeout "$SECONDS_MAX" systemd-nspawn -q -D / --volatile=yes --register=no \
         --keep-unit --private-network $binds --bind-ro="$WORK/units:/etc/systemd/system" \
         --bind="$WORK/results:/results" -b -- systemd.unit=multi-user.target \
         systemd.wants=mpmd-test.service systemd.mask=console-getty.service \
@@ -141,9 +87,7 @@ boot() {
 
 preflight
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mpmd-check-systemd.XXXXXX") || die "mktemp failed"
-for f in /run/systemd/nspawn/propagate /run/systemd/nspawn /run/systemd/nspawn-root; do
-    [ -e "$f" ] && RUN_BEFORE="$RUN_BEFORE $f"
-done
+nspawn_host_begin check-systemd
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
 make_units
@@ -155,7 +99,7 @@ echo "check-systemd: container exited with $rc after $(($(date +%s) - start)) s"
 cat "$WORK/results/log" 2>/dev/null || echo "check-systemd: no results (see the console below)"
 status=$(cat "$WORK/results/status" 2>/dev/null || echo missing)
 # Whatever ran in the container ran in our throw-away cgroup: nothing may be left.
-left=$(for cg in $CGROUPS; do find "$cg" -name cgroup.procs -exec cat {} +; done | sort -u)
+left=$(cgroup_leftovers)
 [ -z "$left" ] || { echo "check-systemd: processes left in the container's cgroup: $left"; status=host; }
 restore_host || status=host
 echo "check-systemd: host restored: no cgroup or /run/systemd leftovers, /dev/null" \

@@ -27,29 +27,13 @@ n=0
 failed=0
 export DEBIAN_FRONTEND=noninteractive
 
-say() { printf '%s\n' "$*" >>"$LOG"; }
-ok() { n=$((n + 1)); say "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); say "not ok $n - $1"; }
-check() { desc=$1; shift; if "$@"; then ok "$desc"; else not_ok "$desc"; fi; }
-quote() { sed 's/^/#   /' >>"$LOG"; }
-prop() { systemctl show -p "$1" --value mpmd.service; }
-fetch() { curl -sS --max-time 10 "$URL" 2>&1; }
+# say, ok, not_ok, check, quote, prop, fetch, wait_for
+. "$(dirname "$0")/container-checks.sh"
 welcome() { fetch | grep -q '<title>mpmd is running'; }
 active() { test "$(systemctl is-active mpmd.service)" = active; }
 # dpkg's state of mpmd: installed, config-files, ... or nothing once purged.
 # shellcheck disable=SC2016 # ${...} is dpkg-query's format
 dpkg_state() { dpkg-query -W -f='${db:Status-Status}' mpmd 2>/dev/null; }
-
-# Wait up to $1 tenths of a second for the command in $2... to succeed.
-wait_for() {
-    tries=$1; shift
-    while [ "$tries" -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.1
-        tries=$((tries - 1))
-    done
-    return 1
-}
 
 # apt-get, bounded; its output goes to the log as comments.
 apt() {

@@ -22,24 +22,8 @@ URL=http://127.0.0.1/
 n=0
 failed=0
 
-say() { printf '%s\n' "$*" >>"$LOG"; }
-ok() { n=$((n + 1)); say "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); say "not ok $n - $1"; }
-check() { desc=$1; shift; if "$@"; then ok "$desc"; else not_ok "$desc"; fi; }
-quote() { sed 's/^/#   /' >>"$LOG"; }
-prop() { systemctl show -p "$1" --value mpmd.service; }
-fetch() { curl -sS --max-time 10 "$URL" 2>&1; }
-
-# Wait up to $1 tenths of a second for the command in $2... to succeed.
-wait_for() {
-    tries=$1; shift
-    while [ "$tries" -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.1
-        tries=$((tries - 1))
-    done
-    return 1
-}
+# say, ok, not_ok, check, quote, prop, fetch, wait_for
+. "$(dirname "$0")/container-checks.sh"
 
 write_config() {
     mkdir -p "/srv/www$1"

@@ -277,10 +277,9 @@ static int signal_server(const char *file, const char *root, const char *what)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    long pid = read_server_pid(cfg, what);
     int wait = strcmp(what, "graceful-wait") == 0, upgrade = sig == SIGUSR2;
-    if (pid > 0 && upgrade && upgrade_under_way(cfg->pid_file))
-        pid = -1;
+    long pid = upgrade && cfg->pid_file && upgrade_under_way(cfg->pid_file)
+                   ? -1 : read_server_pid(cfg, what);
     if (pid > 0 && (wait || upgrade) && read_state(cfg->pid_file, &before) == -1)
         before.reload = -1;
     if (pid > 0 && kill((pid_t)pid, sig) == -1)

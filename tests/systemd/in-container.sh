@@ -124,6 +124,7 @@ test_upgrade() {
     moved() { new=$(prop MainPID); [ "$new" != "$old" ] && [ "${new:-0}" != 0 ]; }
     check "MainPID follows the new supervisor ($old -> $(prop MainPID))" wait_for 100 moved
     new=$(prop MainPID)
+    { systemctl show -p MainPID mpmd; systemctl is-active mpmd; } 2>&1 | quote
     check "PidFile names MainPID" test "$(cat /run/mpmd/mpmd.pid)" = "$new"
     check "the old supervisor ($old) exits" wait_for 100 test ! -d "/proc/$old"
     check "mpmd.service stays active (running), NRestarts=0" \

@@ -132,10 +132,10 @@ static void keep_output(struct upgrade *u, const char *buf, size_t n)
 /* Take the ready line out of the kept output; 1 if it was there. */
 static int take_ready_line(struct upgrade *u)
 {
-    char *at = strstr(u->out, UPGRADE_READY_LINE);
+    size_t n = strlen(UPGRADE_READY_LINE);
+    char *at = memmem(u->out, u->len, UPGRADE_READY_LINE, n);
     if (!at || (at != u->out && at[-1] != '\n'))
         return 0;
-    size_t n = strlen(UPGRADE_READY_LINE);
     memmove(at, at + n, u->len - (size_t)(at - u->out) - n + 1);
     u->len -= n;
     return 1;
@@ -175,8 +175,10 @@ void upgrade_stop(struct upgrade *u, const char *why, uint64_t now)
 static void output_line(const struct upgrade *u, char *buf, size_t size)
 {
     size_t n = 0;
-    for (size_t i = 0; i < u->len && n + 1 < size; i++)
-        buf[n++] = u->out[i] == '\n' || u->out[i] == '\r' ? ' ' : u->out[i];
+    for (size_t i = 0; i < u->len && n + 1 < size; i++) {
+        char c = u->out[i];
+        buf[n++] = c == '\n' || c == '\r' || c == '\0' ? ' ' : c;
+    }
     while (n > 0 && buf[n - 1] == ' ')
         n--;
     buf[n] = '\0';

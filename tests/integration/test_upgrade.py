@@ -39,9 +39,9 @@ MPMD = mpmdtest.MPMD
 UPGRADES = 10
 UPGRADE_TIMEOUT = 2       # UpgradeTimeout in the test config (the hanging binary)
 WAIT = 30.0               # bound for an upgrade to finish, an old supervisor to exit
-LOAD_SECONDS = 4          # each wrk / h2load run; runs repeat until the upgrades are done
+LOAD_SECONDS = 6          # each wrk / h2load run; runs repeat until the upgrades are done
 LOAD_SETTLE = 0.3         # an upgrade starts once every load run has connected (pacing)
-LOAD_LEFT = 1.5           # ... and has this much of its time left
+LOAD_LEFT = 3             # ... and has this much of its time left
 PR_SET_CHILD_SUBREAPER = 36
 SO_PASSCRED = 16
 SCM_CREDENTIALS = 2
@@ -222,7 +222,6 @@ class LoadLoop:
         self.parse = parse
         self.totals = {}
         self.runs = 0
-        self.windows = []         # (start, end) monotonic time of each run
         self.current = None       # start of the run going on, or None
         self.bad_output = []
         self.halt = threading.Event()
@@ -238,9 +237,10 @@ class LoadLoop:
         return (start is not None and
                 LOAD_SETTLE <= time.monotonic() - start <= LOAD_SECONDS - LOAD_LEFT)
 
-    def covered(self, span):
-        """Whether a run was going on during the whole of SPAN (start, end)."""
-        return any(a <= span[0] and span[1] <= b for a, b in self.windows)
+    def running_since(self, when):
+        """Whether the run going on now started before WHEN (monotonic)."""
+        start = self.current
+        return start is not None and start <= when
 
     def stop(self):
         self.halt.set()
@@ -249,11 +249,10 @@ class LoadLoop:
 
     def _run(self):
         while not self.halt.is_set():
-            start = self.current = time.monotonic()
+            self.current = time.monotonic()
             p = subprocess.run(self.argv, stdin=subprocess.DEVNULL, capture_output=True,
                                timeout=60)
             self.current = None
-            self.windows.append((start, time.monotonic()))
             out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
             counts = self.parse(out)
             if counts is None or p.returncode != 0:
@@ -333,16 +332,20 @@ def test_upgrades_under_load(t, inst):
     for ld in loads:
         ld.start()
     try:
-        spans = []
-        done = 0
-        for i in range(1, UPGRADES + 1):
+        # An upgrade counts once every load ran through its whole hand-over;
+        # one that did not (a slow machine) is simply followed by another.
+        done = attempts = 0
+        while done < UPGRADES and attempts < 2 * UPGRADES:
+            attempts += 1
             wait_until(lambda: all(ld.early_in_run() for ld in loads), 3 * LOAD_SECONDS)
-            if upgrade_once(t, inst, i, spans) is None:
+            spans = []
+            if upgrade_once(t, inst, attempts, spans) is None:
                 break
-            done += 1
+            done += all(ld.running_since(spans[0][0]) for ld in loads)
     finally:
         stopped = [ld.stop() for ld in loads]
-    t.eq(done, UPGRADES, "%d upgrades in a row under load" % UPGRADES)
+    t.eq(done, UPGRADES, "%d upgrades in a row, each while every load ran (%d attempts)"
+         % (UPGRADES, attempts))
     t.ok(all(stopped), "load loops finished")
     t.ok(os.path.exists(inst.pidfile) and not os.path.exists(inst.pidfile + ".oldbin"),
          "PidFile names the last supervisor; no PidFile.oldbin left")
@@ -350,9 +353,6 @@ def test_upgrades_under_load(t, inst):
         t.diag("%s: %d runs, totals %r" % (ld.name, ld.runs, ld.totals))
         t.ok(ld.runs > 0 and not ld.bad_output, "%s ran (%d runs)" % (ld.name, ld.runs),
              diag="\n".join(ld.bad_output[-2:]))
-        uncovered = [i + 1 for i, sp in enumerate(spans) if not ld.covered(sp)]
-        t.ok(not uncovered, "%s was running during each hand-over" % ld.name,
-             diag="not during upgrade(s) %r" % uncovered)
     if wrk:
         w = loads[0].totals
         t.diag("upgrades under wrk -c64: %d requests, %d socket errors, %d non-2xx"

@@ -18,19 +18,23 @@
 
 #define DEFAULT_CONFIG MPMD_SYSCONFDIR "/mpmd/server.conf"
 #define GRACEFUL_WAIT_SECONDS 30  /* -k graceful-wait gives up after this */
+#define UPGRADE_WAIT_MARGIN 10    /* -k upgrade waits UpgradeTimeout and this */
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: mpmd [-f FILE] [-d SERVERROOT] [-t] [-S] [-V] [-M] [-5 TEMPLATE]\n"
-            "            [-k graceful|graceful-wait|restart|stop|graceful-stop]\n"
+            "            [-k graceful|graceful-wait|restart|stop|graceful-stop|upgrade]\n"
             "  -f FILE        configuration file (default %s)\n"
             "  -d DIR         ServerRoot: relative paths in FILE resolve against DIR\n"
             "  -t             check the configuration and exit (Syntax OK / FILE:LINE: error)\n"
             "  -V             print version and compiled-in settings\n"
             "  -k SIGNAL      signal the running server named by PidFile; graceful-wait:\n"
             "                 graceful, then wait until the new generation accepts (exit 0)\n"
-            "                 or the restart failed (exit 1), at most %d s\n"
+            "                 or the restart failed (exit 1), at most %d s; upgrade:\n"
+            "                 start the binary on disk on the running server's sockets,\n"
+            "                 exit 0 once it serves (the old one then stops gracefully),\n"
+            "                 1 with the reason when it failed (the old one serves on)\n"
             "  -D FOREGROUND  accepted for Apache compatibility (mpmd never detaches)\n"
             "  -D DUMP_INCLUDES  with -t: list the files read (Include), as apachectl does\n"
             "  -S             (-t -D DUMP_VHOSTS) check, then print the virtual hosts\n"
@@ -94,7 +98,7 @@ static int signal_from_name(const char *name)
 {
     static const struct { const char *name; int sig; } map[] = {
         { "graceful", SIGUSR1 }, { "graceful-wait", SIGUSR1 }, { "restart", SIGHUP },
-        { "stop", SIGTERM },     { "graceful-stop", SIGWINCH },
+        { "stop", SIGTERM },     { "graceful-stop", SIGWINCH }, { "upgrade", SIGUSR2 },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(name, map[i].name) == 0)
@@ -154,20 +158,107 @@ static int wait_for_reload(const char *pid_file, long pid, int before)
     return 1;
 }
 
-/* The pid in CFG's PidFile, or -1 (reported). */
-static long read_server_pid(const struct config *cfg, const char *what)
+/* The pid in file PATH (PidFile, PidFile.oldbin), or -1. */
+static long read_pid(const char *path)
 {
     long pid = 0;
-    FILE *f = cfg->pid_file ? fopen(cfg->pid_file, "re") : NULL;
+    FILE *f = fopen(path, "re");
     int ok = f && fscanf(f, "%ld", &pid) == 1 && pid > 1;
     if (f)
         fclose(f);
+    return ok ? pid : -1;
+}
+
+/* Whether process PID exists (and is not a zombie: that one is gone). */
+static int pid_alive(long pid)
+{
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    int alive = f && fgets(stat, sizeof stat, f) != NULL;
+    const char *paren = alive ? strrchr(stat, ')') : NULL;
+    if (f)
+        fclose(f);
+    if (!f)
+        return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+    return alive && paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* The pid in CFG's PidFile, or -1 (reported). */
+static long read_server_pid(const struct config *cfg, const char *what)
+{
+    long pid = cfg->pid_file ? read_pid(cfg->pid_file) : -1;
+    int ok = pid > 0;
     if (!ok) {
+        FILE *f = cfg->pid_file ? fopen(cfg->pid_file, "re") : NULL;
+        const char *why = f ? "no pid in it" : strerror(errno);
+        if (f)
+            fclose(f);
         fprintf(stderr, "mpmd: -k %s: no running server (PidFile %s: %s)\n", what,
-                cfg->pid_file ? cfg->pid_file : "not set", f ? "no pid in it" : strerror(errno));
+                cfg->pid_file ? cfg->pid_file : "not set", why);
         return -1;
     }
     return pid;
+}
+
+/* -k upgrade, before the signal: an earlier upgrade's old supervisor
+ * still running (PidFile.oldbin names it) means one is under way. */
+static int upgrade_under_way(const char *pid_file)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s.oldbin", pid_file) >= (int)sizeof path)
+        return 0;
+    long old = read_pid(path);
+    if (old <= 0 || !pid_alive(old))
+        return 0;
+    fprintf(stderr, "mpmd: -k upgrade: an upgrade is already under way: the old server "
+            "(pid %ld, %s) has not finished; try again once it has exited\n", old, path);
+    return 1;
+}
+
+/* -k upgrade, one poll: 0 the new binary serves (PidFile names another
+ * live pid whose state file says ready), 1 the upgrade failed (PidFile
+ * names OLD again and its state says failed after BEFORE), -1 not yet. */
+static int upgrade_outcome(const char *pid_file, long old, int before)
+{
+    struct server_state st;
+    long now = read_pid(pid_file);
+    if (now <= 0 || read_state(pid_file, &st) == -1)
+        return -1;
+    if (now != old && strcmp(st.what, "ready") == 0 && pid_alive(now)) {
+        printf("mpmd: -k upgrade: pid %ld serves; pid %ld finishes its requests and exits\n",
+               now, old);
+        return 0;
+    }
+    if (now == old && st.reload > before && strcmp(st.what, "failed") == 0) {
+        const char *detail = strstr(st.line, ": ");
+        fprintf(stderr, "mpmd: -k upgrade: %s", detail ? detail + 2 : "failed\n");
+        return 1;
+    }
+    return -1;
+}
+
+/* -k upgrade, after the signal: poll PidFile and its state file until the
+ * new binary serves (0) or the old one says why not (1), at most
+ * UpgradeTimeout + UPGRADE_WAIT_MARGIN seconds. */
+static int wait_for_upgrade(const struct config *cfg, long pid, int before)
+{
+    struct timespec tick = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+    int seconds = cfg->upgrade_timeout + UPGRADE_WAIT_MARGIN;
+    for (int i = 0; i < seconds * 50; i++) {
+        int alive = pid_alive(pid), outcome = upgrade_outcome(cfg->pid_file, pid, before);
+        if (outcome != -1)
+            return outcome;
+        if (!alive) {
+            fprintf(stderr, "mpmd: -k upgrade: the server (pid %ld) exited and no new one "
+                    "serves (see the error log)\n", pid);
+            return 1;
+        }
+        nanosleep(&tick, NULL);
+    }
+    fprintf(stderr, "mpmd: -k upgrade: no outcome from pid %ld within %d s (see its error "
+            "log)\n", pid, seconds);
+    return 1;
 }
 
 /* mpmd -k: read PidFile from the configuration and signal that pid. */
@@ -177,8 +268,8 @@ static int signal_server(const char *file, const char *root, const char *what)
     struct server_state before = { .reload = -1 };
     int sig = signal_from_name(what), status = 1;
     if (!sig) {
-        fprintf(stderr, "mpmd: -k %s: expected graceful, graceful-wait, restart, stop or "
-                "graceful-stop\n", what);
+        fprintf(stderr, "mpmd: -k %s: expected graceful, graceful-wait, restart, stop, "
+                "graceful-stop or upgrade\n", what);
         return 1;
     }
     struct config *cfg = config_load(file, root, err, sizeof err);
@@ -186,16 +277,35 @@ static int signal_server(const char *file, const char *root, const char *what)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    long pid = read_server_pid(cfg, what);
-    int wait = strcmp(what, "graceful-wait") == 0;
-    if (pid > 0 && wait && read_state(cfg->pid_file, &before) == -1)
+    int wait = strcmp(what, "graceful-wait") == 0, upgrade = sig == SIGUSR2;
+    long pid = upgrade && cfg->pid_file && upgrade_under_way(cfg->pid_file)
+                   ? -1 : read_server_pid(cfg, what);
+    if (pid > 0 && (wait || upgrade) && read_state(cfg->pid_file, &before) == -1)
         before.reload = -1;
     if (pid > 0 && kill((pid_t)pid, sig) == -1)
         fprintf(stderr, "mpmd: -k %s: cannot signal pid %ld: %s\n", what, pid, strerror(errno));
+    else if (pid > 0 && upgrade)
+        status = wait_for_upgrade(cfg, pid, before.reload);
     else if (pid > 0)
         status = wait ? wait_for_reload(cfg->pid_file, pid, before.reload) : 0;
     config_free(cfg);
     return status;
+}
+
+/* The supervisor, told how to run this program again for an upgrade:
+ * ARGV[0] made absolute now (nginx re-runs the path it was started as,
+ * so a binary replaced on disk is the one an upgrade starts); a bare name
+ * is searched in $PATH then, as the shell did now. */
+static int run_server(const char *file, const char *root, char **argv)
+{
+    char cwd[PATH_MAX], exe[PATH_MAX * 2];
+    const char *path = NULL;
+    if (argv[0][0] == '/')
+        path = argv[0];
+    else if (strchr(argv[0], '/') && getcwd(cwd, sizeof cwd) &&
+             snprintf(exe, sizeof exe, "%s/%s", cwd, argv[0]) < (int)sizeof exe)
+        path = exe;
+    return supervisor_run(file, root, path, argv);
 }
 
 int main(int argc, char **argv)
@@ -229,5 +339,5 @@ int main(int argc, char **argv)
         return check_config(file, root, dump_includes, dump_vhosts);
     if (ksig)
         return signal_server(file, root, ksig);
-    return supervisor_run(file, root);
+    return run_server(file, root, argv);
 }

@@ -255,6 +255,10 @@ static const struct directive directives[] = {
     {"GracefulShutdownTimeout", T_INT, F(graceful_shutdown_timeout), 0, 0, 86400, "0", NULL,
      "SECONDS", NULL, "Seconds children get to finish in-flight requests on graceful stop or "
      "restart before they are killed; 0 waits for them (stop and restart allow 5 s)", CTX_SERVER, NULL, 0, 0},
+    {"UpgradeTimeout", T_INT, F(upgrade_timeout), 0, 1, 3600, "30", NULL, "SECONDS", NULL,
+     "Seconds a new binary started by mpmd -k upgrade (SIGUSR2) gets to start its children "
+     "and report ready; past that it is stopped and the running server carries on",
+     CTX_SERVER, NULL, 0, 0},
     {"Timeout", T_INT, F(timeout), 0, 1, 86400, "60", NULL, "SECONDS", NULL,
      "Seconds a read or write may stall before the connection is closed", CTX_SERVER, NULL, 0, 0},
     {"ExtendedStatus", T_BOOL, F(extended_status), 0, 0, 1, "On", NULL, "On|Off", NULL,

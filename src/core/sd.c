@@ -1,11 +1,15 @@
 /* sd.c: systemd notification, watchdog, socket activation and journal
- * detection (see sd.h).  Supervisor only.  Built without libsystemd every
- * function is a stub that reports "not under systemd". */
+ * detection (see sd.h).  Supervisor only.  Built without libsystemd the
+ * notification and watchdog calls are stubs that report "not under
+ * systemd"; the sockets passed in LISTEN_FDS are read by hand (the
+ * protocol of sd_listen_fds(3)), so socket activation and mpmd -k upgrade
+ * work in both builds. */
 #include "config.h"
 
 #include "mpmd/core/sd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,12 +65,88 @@ int sd_need_mainpid(void)
 }
 
 #ifdef HAVE_SYSTEMD
+/* sd_listen_fds_with_names(3), unsetting the variables. */
+static int listen_fds(char ***names)
+{
+    return sd_listen_fds_with_names(1, names);
+}
+
+/* Whether FD is an IPv4/IPv6 stream socket that is listening (LISTENING
+ * 1) or not (0). */
+static int is_tcp_socket(int fd, int listening)
+{
+    return sd_is_socket_inet(fd, 0, SOCK_STREAM, listening, 0) > 0;
+}
+#else
+/* NAMES ("a:b:c") as N strings; "unknown" each when NAMES is NULL, as
+ * libsystemd says.  Returns 0, or -EINVAL when the count differs. */
+static int split_names(const char *names, int n, char ***out)
+{
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    const char *p = names;
+    int i = 0;
+    for (; v && i < n && (!names || p); i++) {
+        const char *colon = names ? strchr(p, ':') : NULL;
+        size_t len = names ? (colon ? (size_t)(colon - p) : strlen(p)) : 7;
+        if (!(v[i] = strndup(names ? p : "unknown", len)))
+            break;
+        p = colon ? colon + 1 : NULL;
+    }
+    if (v && i == n && (!names || !p)) {
+        *out = v;
+        return 0;
+    }
+    for (int j = 0; v && v[j]; j++)
+        free(v[j]);
+    free(v);
+    return v ? -EINVAL : -ENOMEM;
+}
+
+/* sd_listen_fds_with_names(3)'s protocol by hand: LISTEN_PID must be
+ * ours; LISTEN_FDS sockets from fd 3, made close-on-exec; the variables
+ * unset.  Returns how many, or -errno. */
+static int listen_fds(char ***names)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    char *end = NULL;
+    long n = 0;
+    *names = NULL;
+    if (pid && fds && strtol(pid, &end, 10) == (long)getpid() && *end == '\0') {
+        n = strtol(fds, &end, 10);
+        n = *fds && *end == '\0' && n >= 0 && n <= 4096 ? n : -EINVAL;
+    }
+    for (long i = 0; i < n; i++)
+        if (fcntl(3 + (int)i, F_SETFD, FD_CLOEXEC) == -1)
+            n = -errno;
+    if (n > 0) {
+        int r = split_names(getenv("LISTEN_FDNAMES"), (int)n, names);
+        n = r < 0 ? r : n;
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return (int)n;
+}
+
+static int is_tcp_socket(int fd, int listening)
+{
+    int type = 0, domain = 0, accepting = 0;
+    socklen_t a = sizeof type, b = sizeof domain, c = sizeof accepting;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &a) == -1 ||
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &b) == -1 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &c) == -1)
+        return 0;
+    return type == SOCK_STREAM && (domain == AF_INET || domain == AF_INET6) &&
+           !accepting == !listening;
+}
+#endif
+
 /* Check that FD is a listening TCP socket; say why not in ERR. */
 static int check_passed_socket(int fd, const char *name, char *err, size_t errlen)
 {
-    if (sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) > 0)
+    if (is_tcp_socket(fd, 1))
         return 0;
-    if (sd_is_socket_inet(fd, 0, SOCK_STREAM, 0, 0) > 0)
+    if (is_tcp_socket(fd, 0))
         snprintf(err, errlen, "systemd passed a connected socket (fd %d, name \"%s\"): the "
                  "socket unit has Accept=yes, which starts one server per connection; mpmd "
                  "needs Accept=no (the default) to accept connections itself", fd, name);
@@ -75,13 +155,11 @@ static int check_passed_socket(int fd, const char *name, char *err, size_t errle
                  "TCP socket: mpmd takes ListenStream= sockets (IPv4/IPv6) only", fd, name);
     return -1;
 }
-#endif
 
 int sd_take_listen_sockets(struct sd_socket *out, int max, char *err, size_t errlen)
 {
-#ifdef HAVE_SYSTEMD
     char **names = NULL;
-    int n = sd_listen_fds_with_names(1, &names), status = n;
+    int n = listen_fds(&names), status = n;
     if (n < 0) {
         snprintf(err, errlen, "cannot take the sockets systemd passed (LISTEN_FDS): %s",
                  strerror(-n));
@@ -93,7 +171,7 @@ int sd_take_listen_sockets(struct sd_socket *out, int max, char *err, size_t err
     }
     for (int i = 0; i < n && status != -1; i++) {
         const char *name = names && names[i] ? names[i] : "";
-        out[i].fd = SD_LISTEN_FDS_START + i;
+        out[i].fd = 3 + i;        /* SD_LISTEN_FDS_START */
         snprintf(out[i].name, sizeof out[i].name, "%s", name);
         if (check_passed_socket(out[i].fd, name, err, errlen) == -1)
             status = -1;
@@ -102,13 +180,6 @@ int sd_take_listen_sockets(struct sd_socket *out, int max, char *err, size_t err
         free(names[i]);
     free(names);
     return status;
-#else
-    (void)out;
-    (void)max;
-    (void)err;
-    (void)errlen;
-    return 0;
-#endif
 }
 
 int sd_stderr_is_journal(void)

@@ -96,12 +96,25 @@ fail:
     return -1;
 }
 
+/* A socket the supervisor before an upgrade bound: mpmd's own again,
+ * found by address by the first socket_set_update (find_own_socket). */
+static void adopt_own(struct socket_set *set, const struct passed_socket *p)
+{
+    struct bound_socket *b = &set->s[set->n++];
+    *b = (struct bound_socket){ .fd = p->fd, .origin = SOCKET_KEPT };
+    b->spec.addr = p->addr;
+    b->spec.addrlen = p->addrlen;
+    _Static_assert(sizeof b->spec.text == sizeof p->text, "address texts differ in size");
+    memcpy(b->spec.text, p->text, sizeof b->spec.text);
+}
+
 int socket_set_adopt(struct socket_set *set, char *err, size_t errlen)
 {
     struct sd_socket got[CONFIG_MAX_LISTEN];
     int n = sd_take_listen_sockets(got, CONFIG_MAX_LISTEN, err, errlen);
+    set->n_passed = 0;
     for (int i = 0; i < n; i++) {
-        struct passed_socket *p = &set->passed[i];
+        struct passed_socket *p = &set->passed[set->n_passed];
         int fl = fcntl(got[i].fd, F_GETFL);
         p->fd = got[i].fd;
         snprintf(p->name, sizeof p->name, "%s", got[i].name);
@@ -115,8 +128,11 @@ int socket_set_adopt(struct socket_set *set, char *err, size_t errlen)
         }
         format_address(&p->addr, p->addrlen, p->text, sizeof p->text);
         tune_listener(p->fd);
+        if (strcmp(p->name, SOCKET_OWN_NAME) == 0)
+            adopt_own(set, p);
+        else
+            set->n_passed++;
     }
-    set->n_passed = n > 0 ? n : 0;
     return n;
 }
 
@@ -262,6 +278,33 @@ int socket_set_refuse_new(struct socket_set *set)
             setsockopt(set->s[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == -1)
             failed++;
     return failed;
+}
+
+/* The name systemd gave passed socket FD. */
+static const char *passed_name(const struct socket_set *set, int fd)
+{
+    for (int i = 0; i < set->n_passed; i++)
+        if (set->passed[i].fd == fd)
+            return set->passed[i].name;
+    return "unknown";
+}
+
+int socket_set_handoff(const struct socket_set *set, int *fds, char *names, size_t size)
+{
+    size_t len = 0;
+    if (size == 0)
+        return -1;
+    names[0] = '\0';
+    for (int i = 0; i < set->n; i++) {
+        const char *name = set->s[i].origin == SOCKET_INHERITED ? passed_name(set, set->s[i].fd)
+                                                                 : SOCKET_OWN_NAME;
+        int w = snprintf(names + len, size - len, "%s%s", i ? ":" : "", name);
+        if (w < 0 || (size_t)w >= size - len)
+            return -1;
+        len += (size_t)w;
+        fds[i] = set->s[i].fd;
+    }
+    return set->n;
 }
 
 int socket_set_fds(const struct socket_set *set, int *fds)

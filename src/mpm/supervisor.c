@@ -46,6 +46,7 @@
 
 #include "mpmd/mpm/bind.h"
 #include "mpmd/mpm/child.h"
+#include "mpmd/mpm/upgrade.h"
 #include "mpmd/core/tls.h"
 #include "mpmd/http/tls_io.h"
 #include "mpmd/core/config.h"
@@ -62,6 +63,7 @@
 #define READY_POLL_USEC 20000     /* main-loop tick while waiting for readiness */
 #define STATUS_USEC 3000000       /* STATUS= summary to systemd this often */
 #define LOOP_USEC 1000000         /* main-loop tick otherwise (maintenance) */
+#define EOF_EXIT_USEC 2000000     /* a new binary that closed its stderr: exit by then */
 
 struct kid {
     pid_t pid;                    /* 0: entry free */
@@ -78,6 +80,14 @@ struct kid {
 struct supervisor {
     const char *conf_path;
     const char *server_root;
+    const char *exe;              /* the program as started, made absolute; NULL: $PATH */
+    char *const *argv;            /* its arguments, for an upgrade */
+    struct upgrade up;            /* a new binary starting (SIGUSR2); up.pid 0: none */
+    int oldbin;                   /* PidFile renamed PidFile.oldbin for an upgrade */
+    int report;                   /* started by an upgrade: its report channel until
+                                   * ready, else -1 (upgrade.h) */
+    pid_t successor;              /* the new binary that took over; we retire */
+    pid_t predecessor;            /* started by an upgrade: the old supervisor, else 0 */
     struct config *cfg;           /* the current generation's */
     struct logger log;
     struct mime_table *mime;
@@ -139,25 +149,56 @@ static int pidfile_write(const struct config *cfg)
     return 0;
 }
 
-static void pidfile_remove(const struct config *cfg)
+/* CFG's PidFile, or PidFile.oldbin (OLDBIN: an upgrade is under way),
+ * followed by SUFFIX, into BUF.  Returns 0, or -1: no PidFile, too long. */
+static int pid_path(const struct config *cfg, int oldbin, const char *suffix, char *buf,
+                    size_t size)
 {
-    char state[PATH_MAX];
     if (!cfg || !cfg->pid_file)
-        return;
-    unlink(cfg->pid_file);
-    if (snprintf(state, sizeof state, "%s.state", cfg->pid_file) < (int)sizeof state)
-        unlink(state);
+        return -1;
+    int n = snprintf(buf, size, "%s%s%s", cfg->pid_file, oldbin ? ".oldbin" : "", suffix);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static void pidfile_remove(const struct config *cfg, int oldbin)
+{
+    char path[PATH_MAX];
+    if (pid_path(cfg, oldbin, "", path, sizeof path) == 0)
+        unlink(path);
+    if (pid_path(cfg, oldbin, ".state", path, sizeof path) == 0)
+        unlink(path);
+}
+
+/* An upgrade begins (OLDBIN 1: PidFile and its state file become
+ * PidFile.oldbin and PidFile.oldbin.state, as nginx's nginx.pid.oldbin,
+ * so the new binary writes its own) or failed (0: back again).  Returns
+ * 0, or -1 with errno from rename. */
+static int pidfile_rename(const struct config *cfg, int oldbin)
+{
+    char cur[PATH_MAX], old[PATH_MAX], cur_st[PATH_MAX], old_st[PATH_MAX];
+    if (pid_path(cfg, 0, "", cur, sizeof cur) == -1 ||
+        pid_path(cfg, 1, "", old, sizeof old) == -1 ||
+        pid_path(cfg, 0, ".state", cur_st, sizeof cur_st) == -1 ||
+        pid_path(cfg, 1, ".state", old_st, sizeof old_st) == -1)
+        return 0;
+    if (oldbin ? rename(cur, old) == -1 : rename(old, cur) == -1)
+        return -1;
+    if (oldbin)
+        rename(cur_st, old_st);
+    else
+        unlink(old_st);          /* the caller writes PidFile.state afresh */
+    return 0;
 }
 
 /* PidFile.state: "generation N WHAT reload R[: DETAIL]", replaced
- * atomically (mpmd -k graceful-wait polls it).  WHAT: starting, reloading,
- * ready, failed, stopping. */
+ * atomically (mpmd -k graceful-wait and -k upgrade poll it); during an
+ * upgrade PidFile.oldbin.state.  WHAT: starting, reloading, ready, failed,
+ * stopping, upgrading, upgraded. */
 static void state_write(const struct supervisor *s, const char *what, const char *detail)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
-    const char *pf = s->cfg ? s->cfg->pid_file : NULL;
-    if (!pf || snprintf(path, sizeof path, "%s.state", pf) >= (int)sizeof path ||
-        snprintf(tmp, sizeof tmp, "%s.state.tmp", pf) >= (int)sizeof tmp)
+    if (pid_path(s->cfg, s->oldbin, ".state", path, sizeof path) == -1 ||
+        pid_path(s->cfg, s->oldbin, ".state.tmp", tmp, sizeof tmp) == -1)
         return;
     FILE *f = fopen(tmp, "we");
     int ok = f && fprintf(f, "generation %d %s reload %d%s", s->generation, what, s->reloads,
@@ -174,6 +215,8 @@ static void state_write(const struct supervisor *s, const char *what, const char
 }
 
 /* ---- children ------------------------------------------------------ */
+
+static void upgrade_reaped(struct supervisor *s, int status);
 
 static struct kid *kid_entry(struct supervisor *s)
 {
@@ -223,6 +266,10 @@ static void run_child(struct supervisor *s, int slot, int ctl_read)
     for (int i = 0; i < s->n_kids; i++)
         if (s->kids[i].pid && s->kids[i].ctl != -1)
             close(s->kids[i].ctl);
+    if (s->up.report != -1)
+        close(s->up.report);
+    if (s->report != -1)
+        close(s->report);
     struct child c = {
         .cfg = s->cfg, .log = &s->log, .mime = s->mime, .sb = &s->sb, .slot = slot,
         .proc = scoreboard_proc(&s->sb, slot),
@@ -387,7 +434,9 @@ static void reap_children(struct supervisor *s)
             forget_kid(s, k);
             found = 1;
         }
-        if (!found)
+        if (!found && pid == s->up.pid)
+            upgrade_reaped(s, status);
+        else if (!found)
             log_piped_exited(&s->log, pid);  /* a piped log's program: start it again */
     }
 }
@@ -600,7 +649,7 @@ static int new_generation(struct supervisor *s, char *err, size_t errlen)
     s->mime = mime;
     socket_set_close(&dropped);  /* old children hold their own copies */
     if (s->cfg && s->cfg->pid_file && (!cfg->pid_file || strcmp(cfg->pid_file, s->cfg->pid_file)))
-        pidfile_remove(s->cfg);
+        pidfile_remove(s->cfg, 0);
     log_close(&s->log);
     s->log = lg;
     if (!generation_has_kids(s, s->generation))
@@ -747,11 +796,13 @@ static void check_ready(struct supervisor *s)
                  "still accepting, after %d s", s->generation, have, want, old,
                  READY_WAIT_SECONDS);
         log_msg(&s->log, LOGL_ERROR, "%s; reporting ready anyway -- see the lines above", why);
+        upgrade_report(&s->report, why);  /* not ready: the old binary stops us */
         sd_notify_statef("READY=1\nSTATUS=degraded: %s", why);
         state_write(s, "failed", why);
         return;
     }
-    if (s->generation == 1 && sd_need_mainpid())
+    upgrade_report(&s->report, NULL);    /* before the state file: see mpmd -k upgrade */
+    if (s->generation == 1 && (sd_need_mainpid() || s->predecessor))
         sd_notify_statef("READY=1\nSTATUS=%s\nMAINPID=%ld", status, (long)getpid());
     else
         sd_notify_statef("READY=1\nSTATUS=%s", status);
@@ -780,6 +831,138 @@ static void watchdog_ping(struct supervisor *s)
     s->last_ping = now;
 }
 
+/* ---- upgrade: a new binary on our sockets (upgrade.h) ------------------ */
+
+/* The upgrade failed for REASON: this binary carries on, PidFile names
+ * it again, and the state file says why (mpmd -k upgrade prints it). */
+static void upgrade_failed(struct supervisor *s, const char *reason)
+{
+    char detail[1100];
+    snprintf(detail, sizeof detail, "upgrade failed: %s", reason);
+    log_msg(&s->log, LOGL_ERROR, "%s; still serving with this binary (pid %ld)", detail,
+            (long)getpid());
+    if (s->oldbin) {
+        s->oldbin = 0;
+        state_write(s, "failed", detail);   /* before PidFile names us again */
+        if (pidfile_rename(s->cfg, 0) == -1)
+            log_msg(&s->log, LOGL_WARN, "cannot rename %s.oldbin back to %s: %s",
+                    s->cfg->pid_file, s->cfg->pid_file, strerror(errno));
+    } else {
+        state_write(s, "failed", detail);
+    }
+    sd_notify_statef("STATUS=%.900s; still serving", detail);
+    upgrade_clear(&s->up);
+}
+
+/* Why a SIGUSR2 cannot start an upgrade now, or NULL. */
+static const char *upgrade_refusal(const struct supervisor *s)
+{
+    if (s->up.pid)
+        return "an upgrade is already under way";
+    if (s->report != -1)
+        return "this supervisor is itself a new binary that has not reported ready yet";
+    return NULL;
+}
+
+/* SIGUSR2: run the program as started, with our arguments, on our
+ * sockets.  This supervisor serves on until it reports ready
+ * (upgrade_check) or fails (upgrade_reaped). */
+static void upgrade_begin(struct supervisor *s)
+{
+    char names[CONFIG_MAX_LISTEN * (SD_NAME_MAX + 1)], err[1024];
+    int fds[CONFIG_MAX_LISTEN], n;
+    const char *refused = upgrade_refusal(s);
+    if (refused) {
+        log_msg(&s->log, LOGL_WARN, "SIGUSR2 ignored: %s (new binary pid %ld)", refused,
+                (long)(s->up.pid ? s->up.pid : getpid()));
+        return;
+    }
+    s->reloads++;
+    n = socket_set_handoff(&s->socks, fds, names, sizeof names);
+    if (pidfile_rename(s->cfg, 1) == -1)
+        log_msg(&s->log, LOGL_WARN, "upgrade: cannot rename PidFile %s to %s.oldbin: %s",
+                s->cfg->pid_file, s->cfg->pid_file, strerror(errno));
+    s->oldbin = 1;
+    state_write(s, "upgrading", NULL);
+    if (n == -1)
+        snprintf(err, sizeof err, "the listening sockets' names are too long to pass on");
+    if (n == -1 || upgrade_start(&s->up, s->exe, s->argv, fds, n, names,
+                                 s->cfg->upgrade_timeout, now_us(), err, sizeof err) == -1) {
+        upgrade_failed(s, err);
+        return;
+    }
+    log_msg(&s->log, LOGL_NOTICE, "upgrade: started %s as pid %ld on %d listening socket(s); "
+            "serving until it reports ready (UpgradeTimeout %d s)", s->exe ? s->exe : s->argv[0],
+            (long)s->up.pid, n, s->cfg->upgrade_timeout);
+    sd_notify_statef("STATUS=upgrading: new binary pid %ld starting", (long)s->up.pid);
+}
+
+/* The new binary reported ready: it serves; we hand over and retire. */
+static void upgrade_commit(struct supervisor *s)
+{
+    char detail[64];
+    s->successor = s->up.pid;
+    close(s->up.report);
+    s->up.report = -1;
+    log_msg(&s->log, LOGL_NOTICE, "upgrade: new binary (pid %ld) is ready; this supervisor "
+            "(pid %ld) stops gracefully", (long)s->successor, (long)getpid());
+    snprintf(detail, sizeof detail, "new master pid %ld", (long)s->successor);
+    state_write(s, "upgraded", detail);
+    /* Accepted from the main pid whatever NotifyAccess= says. */
+    sd_notify_statef("MAINPID=%ld\nSTATUS=upgraded: pid %ld serves; pid %ld finishing",
+                     (long)s->successor, (long)s->successor, (long)getpid());
+    s->stopping = SIGUSR2;
+}
+
+/* Each loop turn while an upgrade is under way: read its report, stop it
+ * past UpgradeTimeout (or soon after it closed the pipe without a word),
+ * SIGKILL it UPGRADE_KILL_GRACE seconds after that. */
+static void upgrade_check(struct supervisor *s)
+{
+    char why[160];
+    uint64_t now = now_us();
+    if (!s->up.pid || s->successor)
+        return;
+    if (upgrade_read(&s->up)) {
+        upgrade_commit(s);
+        return;
+    }
+    if (s->up.eof && s->up.deadline > now + EOF_EXIT_USEC)
+        s->up.deadline = now + EOF_EXIT_USEC;  /* time to exit with a status of its own */
+    if (!s->up.kill_at && now >= s->up.deadline) {
+        if (s->up.eof)
+            snprintf(why, sizeof why, "closed its stderr without reporting ready");
+        else
+            snprintf(why, sizeof why, "did not report ready within UpgradeTimeout (%d s)",
+                     s->cfg->upgrade_timeout);
+        log_msg(&s->log, LOGL_WARN, "upgrade: new binary (pid %ld) %s; stopping it",
+                (long)s->up.pid, why);
+        upgrade_stop(&s->up, why, now);
+    } else if (s->up.kill_at && now >= s->up.kill_at && !s->up.killed) {
+        log_msg(&s->log, LOGL_WARN, "upgrade: new binary (pid %ld) did not stop in %d s; "
+                "killing it", (long)s->up.pid, UPGRADE_KILL_GRACE);
+        kill(s->up.pid, SIGKILL);
+        s->up.killed = 1;
+    }
+}
+
+/* The new binary exited: the upgrade failed (or, after it took over, the
+ * server we handed over to is gone: say so, and finish retiring). */
+static void upgrade_reaped(struct supervisor *s, int status)
+{
+    char reason[1024];
+    if (s->successor) {
+        log_msg(&s->log, LOGL_ERROR, "the new binary (pid %ld) that took over exited (wait "
+                "status %d); nothing serves once this supervisor is done", (long)s->successor,
+                status);
+        s->up.pid = 0;
+        return;
+    }
+    upgrade_read(&s->up);
+    upgrade_reason(&s->up, status, reason, sizeof reason);
+    upgrade_failed(s, reason);
+}
+
 /* ---- signals and the loop ---------------------------------------------- */
 
 static void handle_signal(struct supervisor *s, int sig)
@@ -795,10 +978,16 @@ static void handle_signal(struct supervisor *s, int sig)
         s->stopping = sig;
         break;
     case SIGHUP:
-        restart(s, 0);
-        break;
     case SIGUSR1:
-        restart(s, 1);
+        if (s->up.pid)
+            log_msg(&s->log, LOGL_WARN, "%s ignored: an upgrade is under way (new binary pid "
+                    "%ld); signal the server PidFile names once it is done",
+                    sig == SIGHUP ? "SIGHUP" : "SIGUSR1", (long)s->up.pid);
+        else
+            restart(s, sig == SIGUSR1);
+        break;
+    case SIGUSR2:
+        upgrade_begin(s);
         break;
     default:
         break;
@@ -808,7 +997,7 @@ static void handle_signal(struct supervisor *s, int sig)
 static void block_signals(sigset_t *set)
 {
     sigemptyset(set);
-    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGWINCH, SIGCHLD };
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaddset(set, sigs[i]);
     sigprocmask(SIG_BLOCK, set, NULL);
@@ -827,7 +1016,7 @@ static struct timespec loop_timeout(const struct supervisor *s)
         if (left < usec)
             usec = left;
     }
-    if (s->ready_gen != s->generation && usec > READY_POLL_USEC)
+    if ((s->ready_gen != s->generation || s->up.pid) && usec > READY_POLL_USEC)
         usec = READY_POLL_USEC;
     return (struct timespec){ .tv_sec = (time_t)(usec / 1000000),
                               .tv_nsec = (long)(usec % 1000000) * 1000 };
@@ -850,22 +1039,28 @@ static void main_loop(struct supervisor *s, const sigset_t *set)
             s->last_maintenance = now_us();
         }
         check_ready(s);
+        upgrade_check(s);
         report_status(s);
         watchdog_ping(s);
     }
 }
 
-/* Stop every child and wait for them.  Graceful stop (WINCH) first keeps
- * new connections out and lets the children drain the backlog, so no
- * connection the kernel accepted is reset (sockets systemd passed get no
- * filter: systemd keeps them, and the next start serves what queues);
- * TERM/INT stop now. */
-static void shut_down(struct supervisor *s, const sigset_t *set)
+/* Tell every child to stop, as s->stopping says.  Graceful stop (WINCH)
+ * first keeps new connections out and lets the children drain the
+ * backlog, so no connection the kernel accepted is reset (sockets systemd
+ * passed get no filter: systemd keeps them, and the next start serves
+ * what queues); TERM/INT stop now.  Retiring after an upgrade (USR2), the
+ * new binary accepts on the same sockets: no filter, no STOPPING=1 (the
+ * service goes on), children stop as in a graceful restart. */
+static void begin_stop(struct supervisor *s)
 {
-    int graceful = s->stopping == SIGWINCH;
+    if (s->stopping == SIGUSR2) {
+        tell_kids(s, 0, CONTROL_GRACEFUL, s->cfg->graceful_shutdown_timeout);
+        return;
+    }
     sd_notify_state("STOPPING=1");
     state_write(s, "stopping", NULL);
-    if (graceful) {
+    if (s->stopping == SIGWINCH) {
         if (socket_set_refuse_new(&s->socks) > 0)
             log_msg(&s->log, LOGL_WARN, "graceful stop: cannot filter new connections (%s); "
                     "connections arriving while children drain may be reset", strerror(errno));
@@ -873,6 +1068,17 @@ static void shut_down(struct supervisor *s, const sigset_t *set)
     } else {
         tell_kids(s, 0, CONTROL_STOP, stop_grace(s));
     }
+}
+
+/* Stop every child (begin_stop) and wait for them; TERM/INT during a
+ * graceful stop hurries it. */
+static void shut_down(struct supervisor *s, const sigset_t *set)
+{
+    int graceful = s->stopping == SIGWINCH || s->stopping == SIGUSR2;
+    if (s->up.pid && !s->successor)
+        log_msg(&s->log, LOGL_NOTICE, "stopping during an upgrade: the new binary (pid %ld) "
+                "carries on by itself", (long)s->up.pid);
+    begin_stop(s);
     while (count_kids(s, any_kid) > 0) {
         struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
         int sig = sigtimedwait(set, NULL, &ts);
@@ -890,6 +1096,8 @@ static void shut_down(struct supervisor *s, const sigset_t *set)
 static int supervisor_start(struct supervisor *s)
 {
     char err[1024];
+    s->report = upgrade_take_report();
+    s->predecessor = s->report != -1 ? getppid() : 0;
     if (socket_set_adopt(&s->socks, err, sizeof err) == -1) {
         s->fail_errno = EINVAL;
         goto fail;
@@ -902,6 +1110,7 @@ static int supervisor_start(struct supervisor *s)
     return 0;
 fail:
     fprintf(stderr, "%s\n", err);
+    upgrade_report(&s->report, err);
     sd_notify_statef("STATUS=%.900s\nERRNO=%d", err, s->fail_errno);
     return -1;
 }
@@ -909,7 +1118,10 @@ fail:
 static void supervisor_free(struct supervisor *s)
 {
     socket_set_close(&s->socks);
-    pidfile_remove(s->cfg);
+    pidfile_remove(s->cfg, s->oldbin);  /* .oldbin: PidFile is the new binary's */
+    upgrade_clear(&s->up);
+    if (s->report != -1)
+        close(s->report);
     scoreboard_destroy(&s->sb);
     sb_server_destroy(s->srv);
     s->srv = NULL;
@@ -924,9 +1136,11 @@ static void supervisor_free(struct supervisor *s)
     config_free(s->cfg);
 }
 
-int supervisor_run(const char *conf_path, const char *server_root)
+int supervisor_run(const char *conf_path, const char *server_root, const char *exe,
+                   char *const argv[])
 {
-    struct supervisor s = { .conf_path = conf_path, .server_root = server_root,
+    struct supervisor s = { .conf_path = conf_path, .server_root = server_root, .exe = exe,
+                            .argv = argv, .up = { .report = -1 }, .report = -1,
                             .spawn_rate = 1 };
     sigset_t set;
     log_init_stderr(&s.log, LOGL_WARN);
@@ -939,6 +1153,9 @@ int supervisor_run(const char *conf_path, const char *server_root)
             "%d children x %d threads", s.socks.n, s.socks.n_passed,
             s.cfg->mpm == MPM_WORKER ? "worker" : "event", s.cfg->start_servers,
             s.cfg->threads_per_child);
+    if (s.predecessor)
+        log_msg(&s.log, LOGL_NOTICE, "upgrade: taking over from pid %ld on its sockets",
+                (long)s.predecessor);
     if (config_has_tls(s.cfg))
         log_msg(&s.log, LOGL_NOTICE, tls_kernel_available()
                 ? "kTLS: available (static files over TLS are sent with SSL_sendfile)"
@@ -948,7 +1165,10 @@ int supervisor_run(const char *conf_path, const char *server_root)
     s.last_maintenance = now_us();
     main_loop(&s, &set);
     shut_down(&s, &set);
-    log_msg(&s.log, LOGL_NOTICE, "mpmd stopped");
+    if (s.successor)
+        log_msg(&s.log, LOGL_NOTICE, "mpmd stopped; pid %ld serves", (long)s.successor);
+    else
+        log_msg(&s.log, LOGL_NOTICE, "mpmd stopped");
     supervisor_free(&s);
     return 0;
 }

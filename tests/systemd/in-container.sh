@@ -11,6 +11,8 @@
 #   start:    systemctl start mpmd.socket; the first request starts mpmd
 #   status:   systemctl status shows mpmd's STATUS= text
 #   reload:   20 x (new config; systemctl reload mpmd && curl) sees the new one
+#   upgrade:  mpmd -k upgrade (docs/systemd.md, as written): MainPID follows
+#             the new supervisor, the service stays active, nothing refused
 #   watchdog: SIGSTOP to the supervisor trips WatchdogSec=; Restart= brings
 #             it back on the socket systemd kept
 #   stop:     systemctl stop leaves no process behind, the port closed
@@ -95,6 +97,35 @@ test_reloads() {
         test "$(prop NRestarts)" = 0
 }
 
+test_upgrade() {
+    old=$(prop MainPID)
+    client_loop &
+    loop=$!
+    "$MPMD" -f /etc/mpmd/server.conf -k upgrade >/tmp/upgrade.out 2>&1
+    rc=$?
+    quote </tmp/upgrade.out
+    check "mpmd -k upgrade under systemd exits 0" test "$rc" = 0
+    moved() { new=$(prop MainPID); [ "$new" != "$old" ] && [ "${new:-0}" != 0 ]; }
+    check "MainPID follows the new supervisor ($old -> $(prop MainPID))" wait_for 100 moved
+    new=$(prop MainPID)
+    { systemctl show -p MainPID mpmd; systemctl is-active mpmd; } 2>&1 | quote
+    check "PidFile names MainPID" test "$(cat /run/mpmd/mpmd.pid)" = "$new"
+    check "the old supervisor ($old) exits" wait_for 100 test ! -d "/proc/$old"
+    check "mpmd.service stays active (running), NRestarts=0" \
+        test "$(prop SubState)/$(prop NRestarts)" = running/0
+    systemctl status --no-pager mpmd.service 2>&1 | grep -e '^ *Active:' -e '^ *Main PID:' | quote
+    journalctl -q -u mpmd.service --no-pager | grep -i -e upgrade -e 'main pid' | tail -n 6 | quote
+    body=$(fetch)
+    check "the new supervisor serves: $body" test "$body" = "config 20"
+    touch /tmp/client-stop
+    wait "$loop"
+    answered=$(grep -c '^0$' /tmp/client-codes)
+    say "# curl loop across the upgrade: $answered answered, exit codes:" \
+        "$(sort /tmp/client-codes | uniq -c | tr -s ' \n' ' ')"
+    check "no failed request across the upgrade ($answered answered)" \
+        test "$(grep -vc '^0$' /tmp/client-codes)" = 0 -a "$answered" -gt 0
+}
+
 test_watchdog() {
     old=$(prop MainPID)
     if [ "${old:-0}" = 0 ]; then   # kill -STOP 0 would stop this script
@@ -151,6 +182,7 @@ write_config 0
 test_start
 test_status
 test_reloads
+test_upgrade
 test_watchdog
 test_stop
 say "1..$n"

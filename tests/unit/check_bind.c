@@ -1187,6 +1187,62 @@ START_TEST(test_adopt_set_full_fails)
 }
 END_TEST
 
+/* An upgrade's hand-over (socket_set_handoff, then socket_set_adopt in the
+ * new binary): systemd's socket keeps its name and stays systemd's; the
+ * socket mpmd bound goes as SOCKET_OWN_NAME and is mpmd's own again,
+ * matched by address: kept (not bound anew), filtered on graceful stop,
+ * dropped when no Listen wants it.  A NAMES buffer too small fails. */
+static int scenario_handoff(char *msg)
+{
+    struct socket_set set, dropped;
+    char err[512] = "", names[64], tiny[8];
+    int port, fds[CONFIG_MAX_LISTEN];
+    if (adopt_one(&set, &port, "web", msg) == -1)
+        return -1;
+    int other = free_port();
+    struct config *both = scenario_config("Listen 127.0.0.1:%d\nListen 127.0.0.1:%d\n", port,
+                                          other);
+    struct config *one = scenario_config("Listen 127.0.0.1:%d\n", port);
+    REQUIRE(both && one && other > 0, "config refused");
+    REQUIRE(socket_set_update(&set, both, &dropped, err, sizeof err) == 0, "update: %s", err);
+    int n = socket_set_handoff(&set, fds, names, sizeof names);
+    REQUIRE(n == 2 && fds[0] == 3 && fds[1] == set.s[1].fd, "handoff %d", n);
+    REQUIRE(strcmp(names, "web:" SOCKET_OWN_NAME) == 0, "names \"%s\"", names);
+    REQUIRE(socket_set_handoff(&set, fds, tiny, sizeof tiny) == -1, "tiny NAMES accepted");
+
+    /* The new binary's view: the same two sockets at 3 and 4. */
+    REQUIRE(pass_sockets(fds, 2, names) == 0, "%s", strerror(errno));
+    memset(&set, 0, sizeof set);
+    n = socket_set_adopt(&set, err, sizeof err);
+    REQUIRE(n == 2, "adopt %d: %s", n, err);
+    REQUIRE(set.n_passed == 1 && set.passed[0].fd == 3, "n_passed %d", set.n_passed);
+    REQUIRE(set.n == 1 && set.s[0].fd == 4 && set.s[0].origin == SOCKET_KEPT, "own n %d",
+            set.n);
+    int fds_before = count_open_fds();
+    REQUIRE(socket_set_update(&set, both, &dropped, err, sizeof err) == 0, "update: %s", err);
+    REQUIRE(set.n == 2 && set.s[0].fd == 3 && set.s[0].origin == SOCKET_INHERITED &&
+            set.s[1].fd == 4 && set.s[1].origin == SOCKET_KEPT && dropped.n == 0,
+            "n %d origins %d %d", set.n, set.s[0].origin, set.s[1].origin);
+    REQUIRE(count_open_fds() == fds_before, "a socket was bound anew");
+    socket_set_refuse_new(&set);
+    REQUIRE(filter_length(3) == 0 && filter_length(4) == FILTER_LEN, "filters %d %d",
+            filter_length(3), filter_length(4));
+    REQUIRE(socket_set_update(&set, one, &dropped, err, sizeof err) == 0, "update: %s", err);
+    REQUIRE(set.n == 1 && dropped.n == 1 && dropped.s[0].fd == 4, "dropped %d", dropped.n);
+    socket_set_close(&dropped);
+    REQUIRE(!fd_is_open(4) && fd_is_open(3), "fds 3/4 open: %d/%d", fd_is_open(3),
+            fd_is_open(4));
+    config_free(both);
+    config_free(one);
+    return 0;
+}
+
+START_TEST(test_handoff_to_new_binary)
+{
+    run_scenario(scenario_handoff);
+}
+END_TEST
+
 Suite *bind_suite(void)
 {
     Suite *s = suite_create("bind");
@@ -1226,6 +1282,7 @@ Suite *bind_suite(void)
     tcase_add_test(tc, test_adopt_not_tcp_fails);
     tcase_add_test(tc, test_adopt_too_many_passed_fails);
     tcase_add_test(tc, test_adopt_set_full_fails);
+    tcase_add_test(tc, test_handoff_to_new_binary);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -34,6 +34,7 @@ int main(void)
     srunner_add_suite(sr, compress_suite());
     srunner_add_suite(sr, autoindex_suite());
     srunner_add_suite(sr, auth_suite());
+    srunner_add_suite(sr, upgrade_suite());
     srunner_set_tap(sr, "-");
     srunner_run_all(sr, CK_SILENT);
     int failed = srunner_ntests_failed(sr);

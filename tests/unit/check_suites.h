@@ -46,5 +46,6 @@ Suite *compress_suite(void);
 Suite *autoindex_suite(void);
 Suite *expires_suite(void);
 Suite *auth_suite(void);
+Suite *upgrade_suite(void);
 
 #endif

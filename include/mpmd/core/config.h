@@ -294,6 +294,7 @@ struct config {
     int max_request_workers;
     long max_connections_per_child; /* 0 = never recycle */
     int graceful_shutdown_timeout; /* seconds old children get on stop/restart; 0: see docs */
+    int upgrade_timeout;          /* seconds a new binary gets to report ready (mpmd -k upgrade) */
 
     int timeout;                  /* seconds: stalled read/write */
     int keepalive;                /* boolean */

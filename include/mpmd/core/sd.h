@@ -1,6 +1,7 @@
-/* sd.h: the few systemd calls mpmd makes, as no-ops when built
- * --without-systemd (then socket activation is unavailable: LISTEN_FDS is
- * ignored and every Listen is bound as usual).  Supervisor process only. */
+/* sd.h: the few systemd calls mpmd makes.  Built --without-systemd the
+ * notification and watchdog calls are no-ops, and the sockets passed in
+ * LISTEN_FDS are read by hand (socket activation, mpmd -k upgrade).
+ * Supervisor process only. */
 #ifndef MPMD_SD_H
 #define MPMD_SD_H
 
@@ -31,11 +32,11 @@ uint64_t sd_watchdog_usec(void);
  * process ($SYSTEMD_EXEC_PID is set and is not us), e.g. a wrapper. */
 int sd_need_mainpid(void);
 
-/* Take the sockets systemd passed (socket activation): calls
- * sd_listen_fds_with_names() once, which unsets LISTEN_FDS, LISTEN_PID and
+/* Take the sockets systemd passed (socket activation, or an upgrading
+ * mpmd): calls sd_listen_fds_with_names() once (without libsystemd, the
+ * same protocol read by hand), which unsets LISTEN_FDS, LISTEN_PID and
  * LISTEN_FDNAMES so children and later calls do not see them.  Fills up to
- * MAX entries of OUT and returns how many (0 when not socket-activated or
- * built without systemd).  Every socket must be a listening TCP socket;
+ * MAX entries of OUT and returns how many (0 when not socket-activated).  Every socket must be a listening TCP socket;
  * otherwise returns -1 with the reason in ERR, e.g. a connected socket
  * ("...Accept=yes ... mpmd needs Accept=no").  The descriptors are
  * close-on-exec; they belong to systemd and are never closed by mpmd. */

@@ -47,10 +47,18 @@ struct socket_set {
     int n_passed;                 /* > 0: socket-activated */
 };
 
+/* The LISTEN_FDNAMES name of a socket mpmd bound itself, handed to a new
+ * binary by an upgrade (socket_set_handoff). */
+#define SOCKET_OWN_NAME "mpmd.bound"
+
 /* Take the sockets systemd passed (LISTEN_FDS) into SET, once, before the
- * first socket_set_update.  Returns how many (0: not socket-activated, or
- * built --without-systemd), or -1 with the reason in ERR (a connected
- * socket from Accept=yes, a socket that is not TCP, getsockname failing). */
+ * first socket_set_update.  Sockets named SOCKET_OWN_NAME come from the
+ * supervisor this one upgrades: they are mpmd's own (kept by address,
+ * closed when no Listen wants them, filtered on graceful stop), not
+ * systemd's, and do not count as socket activation.  Returns how many
+ * sockets were passed (0: not socket-activated, or built
+ * --without-systemd), or -1 with the reason in ERR (a connected socket
+ * from Accept=yes, a socket that is not TCP, getsockname failing). */
 int socket_set_adopt(struct socket_set *set, char *err, size_t errlen);
 
 /* Make SET match CFG's Listen directives.  When socket-activated, each
@@ -75,6 +83,12 @@ int socket_set_update(struct socket_set *set, const struct config *cfg, struct s
  * socket is closed.  Sockets systemd passed are left alone.  Returns how
  * many sockets refused the filter (errno from the last failure). */
 int socket_set_refuse_new(struct socket_set *set);
+
+/* The sockets in use for a new binary (upgrade): their descriptors into
+ * FDS (room for CONFIG_MAX_LISTEN) and their LISTEN_FDNAMES into NAMES
+ * ("a:b", systemd's name for a socket it passed, SOCKET_OWN_NAME for one
+ * mpmd bound).  Returns how many, or -1 when NAMES is too small. */
+int socket_set_handoff(const struct socket_set *set, int *fds, char *names, size_t size);
 
 /* The descriptors, for the children (FDS has room for CONFIG_MAX_LISTEN). */
 int socket_set_fds(const struct socket_set *set, int *fds);

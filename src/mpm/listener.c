@@ -265,6 +265,24 @@ static void on_sigterm(evutil_socket_t fd, short what, void *arg)
     child_begin_stop(arg, CHILD_IMMEDIATE, 0);
 }
 
+/* Graceful stop, the queue drained: close this child's copies of the
+ * listening sockets (the supervisor has closed its own), so that once
+ * every child has, the kernel refuses new connections instead of queueing
+ * them for nobody.  The loops over the sockets see none from here on. */
+static void listener_close_sockets(struct child *c)
+{
+    struct listener *l = &c->lst;
+    for (int i = 0; i < l->n_evl; i++) {
+        evconnlistener_free(l->evl[i]);
+        if (l->watch_ev[i])
+            event_free(l->watch_ev[i]);
+    }
+    l->n_evl = 0;
+    for (int i = 0; i < c->n_listen; i++)
+        close(c->listen_fds[i]);
+    c->n_listen = 0;
+}
+
 static void on_drain_end(evutil_socket_t fd, short what, void *arg)
 {
     struct child *c = arg;
@@ -272,6 +290,7 @@ static void on_drain_end(evutil_socket_t fd, short what, void *arg)
     (void)what;
     c->lst.draining = 0;
     listener_stop_accepting(c);
+    listener_close_sockets(c);
     if (child_conns_open(c) == 0)
         event_base_loopbreak(c->lst.base);
 }

@@ -1049,7 +1049,8 @@ static void main_loop(struct supervisor *s, const sigset_t *set)
  * first keeps new connections out and lets the children drain the
  * backlog, so no connection the kernel accepted is reset (sockets systemd
  * passed get no filter: systemd keeps them, and the next start serves
- * what queues); TERM/INT stop now.  Retiring after an upgrade (USR2), the
+ * what queues), then closes the sockets, so later connections are refused
+ * rather than left waiting; TERM/INT stop now.  Retiring after an upgrade (USR2), the
  * new binary accepts on the same sockets: no filter, no STOPPING=1 (the
  * service goes on), children stop as in a graceful restart. */
 static void begin_stop(struct supervisor *s)
@@ -1061,10 +1062,17 @@ static void begin_stop(struct supervisor *s)
     sd_notify_state("STOPPING=1");
     state_write(s, "stopping", NULL);
     if (s->stopping == SIGWINCH) {
-        if (socket_set_refuse_new(&s->socks) > 0)
+        /* Not while a new binary starts on the same sockets: it serves on. */
+        if (s->up.pid == 0 && socket_set_refuse_new(&s->socks) > 0)
             log_msg(&s->log, LOGL_WARN, "graceful stop: cannot filter new connections (%s); "
                     "connections arriving while children drain may be reset", strerror(errno));
         tell_kids(s, 0, CONTROL_DRAIN, s->cfg->graceful_shutdown_timeout);
+        /* The children take what is queued, then close their copies
+         * (listener.c); ours go now.  Once theirs have, a new connection
+         * is refused at once -- a balancer tries another server -- instead
+         * of waiting for a socket nobody accepts on until the last
+         * download ends.  Sockets systemd passed stay open in systemd. */
+        socket_set_close(&s->socks);
     } else {
         tell_kids(s, 0, CONTROL_STOP, stop_grace(s));
     }

@@ -6,8 +6,9 @@
 # thread maintenance grows and shrinks the number of children; graceful
 # restarts (USR1) under keep-alive and new-connection load lose nothing,
 # restarts (HUP) switch DocumentRoot; a broken config on restart keeps the
-# old generation; graceful stop (WINCH) finishes a slow download and resets
-# no connection of a connect burst; 30 back-to-back graceful restarts leave
+# old generation; graceful stop (WINCH) finishes a slow download, refuses
+# new connections meanwhile (sockets closed once the queue is drained),
+# and resets no connection of a connect burst; 30 back-to-back graceful restarts leave
 # exactly StartServers children; PidFile + "mpmd -k"; User/Group (as root).
 # Counts are printed as TAP diagnostics ("# ...").  Only functional upper
 # bounds on time, never lower bounds.  Runtime about 25 s.
@@ -570,6 +571,19 @@ def slow_fetch(port, path, size, state, rate=12 << 20, deadline=60.0):
         state["error"] = "%s: %s (after %d bytes)" % (type(e).__name__, e, state.get("got", 0))
 
 
+def connect_outcome(port, outcomes):
+    """Try one connection: 'refused', 'timeout' or 'accepted' (appended to OUTCOMES)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1.5).close()
+        what = "accepted"
+    except ConnectionRefusedError:
+        what = "refused"
+    except OSError:
+        what = "timeout"
+    outcomes.append(what)
+    return what
+
+
 def check_winch_slow_download(t):
     tag = "6 WINCH slow download"
     size = 50 << 20
@@ -589,6 +603,13 @@ def check_winch_slow_download(t):
         t.diag("%s: SIGWINCH sent after %d of %d bytes" % (tag, at_winch, size))
         t.ok(started and "error" not in state and at_winch < size,
              "%s: download in flight when WINCH was sent" % tag, diag=repr(state))
+        outcomes = []
+        refused = wait_until(lambda: connect_outcome(s.port, outcomes) == "refused", 10.0)
+        in_flight = state.get("got", 0) < size and "error" not in state
+        t.diag("%s: connects after WINCH: %s" % (tag, " ".join(outcomes)))
+        t.ok(refused and in_flight, "%s: a new connection is refused (the listening sockets "
+             "are closed) while the download still runs" % tag,
+             diag="refused %r, %d of %d bytes" % (refused, state.get("got", 0), size))
         th.join(90)
         t.diag("%s: client got %d bytes in %.1f s; status %r"
                % (tag, state.get("got", 0), state.get("took", -1), state.get("head")))

@@ -269,15 +269,11 @@ static void on_sigterm(evutil_socket_t fd, short what, void *arg)
  * listening sockets (the supervisor has closed its own), so that once
  * every child has, the kernel refuses new connections instead of queueing
  * them for nobody.  The loops over the sockets see none from here on. */
+static void listener_forget_sockets(struct listener *l);
+
 static void listener_close_sockets(struct child *c)
 {
-    struct listener *l = &c->lst;
-    for (int i = 0; i < l->n_evl; i++) {
-        evconnlistener_free(l->evl[i]);
-        if (l->watch_ev[i])
-            event_free(l->watch_ev[i]);
-    }
-    l->n_evl = 0;
+    listener_forget_sockets(&c->lst);
     for (int i = 0; i < c->n_listen; i++)
         close(c->listen_fds[i]);
     c->n_listen = 0;
@@ -378,15 +374,21 @@ int listener_run(struct child *c)
     return rc == -1 ? -1 : 0;
 }
 
-void listener_free(struct child *c)
+/* Free L's listener and watch events (the sockets stay open). */
+static void listener_forget_sockets(struct listener *l)
 {
-    struct listener *l = &c->lst;
     for (int i = 0; i < l->n_evl; i++) {
         evconnlistener_free(l->evl[i]);
         if (l->watch_ev[i])
             event_free(l->watch_ev[i]);
     }
     l->n_evl = 0;
+}
+
+void listener_free(struct child *c)
+{
+    struct listener *l = &c->lst;
+    listener_forget_sockets(l);
     if (l->control_ev)
         event_free(l->control_ev);
     if (l->resume_ev)

@@ -23,7 +23,6 @@
 # Everything systemd-specific is skipped when mpmd -V says "systemd: no".
 # Run by hand:  MPMD=$PWD/src/mpmd python3 tests/integration/test_systemd.py
 
-import array
 import os
 import re
 import shutil
@@ -35,81 +34,12 @@ import threading
 import time
 
 import mpmdtest
+from sdnotify import Notify, fields, systemd_built
 from mpmdtest import (INDEX_HTML, MPMD, SRCDIR, free_port, make_docroot, proc_children,
                       proc_threads, run_tests, wait_until)
 
 START_SERVERS = 3
 THREADS = 2
-SCM_CREDENTIALS = 2     # <sys/socket.h>; not exported by Python's socket module
-SO_PASSCRED = 16
-
-
-def systemd_built():
-    try:
-        _, out, err = mpmdtest.run_mpmd(["-V"])
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return re.search(r"^systemd:\s+yes", out, re.M) is not None
-
-# ---------------------------------------------------------------- notify receiver
-
-
-class Notify:
-    """A NOTIFY_SOCKET: .env is its address, recv() returns (pid, text, time)."""
-
-    def __init__(self, tmpdir, abstract=False):
-        tmpdir = tempfile.mkdtemp(dir=tmpdir)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        if abstract:
-            name = "mpmd-test-%d-%s" % (os.getpid(), os.path.basename(tmpdir))
-            self.sock.bind("\0" + name)
-            self.env = "@" + name
-        else:
-            self.env = os.path.join(tmpdir, "notify.sock")
-            self.sock.bind(self.env)
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_PASSCRED, 1)
-        self.log = []           # every (pid, text, time) received
-
-    def close(self):
-        self.sock.close()
-
-    def recv(self, timeout):
-        self.sock.settimeout(timeout)
-        try:
-            data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
-        except socket.timeout:
-            return None
-        pid = None
-        for level, kind, cdata in anc:
-            if level == socket.SOL_SOCKET and kind == SCM_CREDENTIALS:
-                pid = array.array("i", cdata[:12])[0]
-        msg = (pid, data.decode("utf-8", "replace"), time.monotonic())
-        self.log.append(msg)
-        return msg
-
-    def wait_for(self, pred, timeout):
-        """Receive until a message whose text satisfies PRED; None on timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            msg = self.recv(left)
-            if msg is None:
-                return None
-            if pred(msg[1]):
-                return msg
-
-    def drain(self, seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.recv(max(0.01, end - time.monotonic()))
-
-
-def fields(text):
-    return dict(line.split("=", 1) for line in text.split("\n") if "=" in line)
-
-
 def significant(text):
     """A state change (not a STATUS= or WATCHDOG=1 alone)."""
     return any(k in fields(text) for k in ("READY", "RELOADING", "STOPPING", "ERRNO"))

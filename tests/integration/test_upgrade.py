@@ -20,7 +20,6 @@
 # Bounded waits only; every process is stopped by pid; 127.0.0.1 only.
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_upgrade.py
 
-import array
 import ctypes
 import os
 import re
@@ -33,6 +32,7 @@ import threading
 import time
 
 import mpmdtest
+from sdnotify import Notify, fields, systemd_built
 from mpmdtest import INDEX_HTML, free_port, make_docroot, pid_alive, run_tests, wait_until
 
 MPMD = mpmdtest.MPMD
@@ -43,8 +43,6 @@ LOAD_SECONDS = 6          # each wrk / h2load run; runs repeat until the upgrade
 LOAD_SETTLE = 0.3         # an upgrade starts once every load run has connected (pacing)
 LOAD_LEFT = 3             # ... and has this much of its time left
 PR_SET_CHILD_SUBREAPER = 36
-SO_PASSCRED = 16
-SCM_CREDENTIALS = 2
 
 # ---------------------------------------------------------------- processes
 
@@ -86,13 +84,6 @@ def stop_pid(pid, timeout=10.0):
         pass
     return wait_until(lambda: gone(pid), 5)
 
-
-def systemd_built():
-    try:
-        _, out, _ = mpmdtest.run_mpmd(["-V"])
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return re.search(r"^systemd:\s+yes", out, re.M) is not None
 
 # ---------------------------------------------------------------- an instance
 
@@ -446,60 +437,24 @@ def test_broken_binaries(t, inst):
          "an upgrade right after SIGUSR1 succeeds")
 
 
-class Notify:
-    """A NOTIFY_SOCKET (as test_systemd.py): messages as (pid, text)."""
-
-    def __init__(self, tmpdir):
-        self.path = os.path.join(tmpdir, "notify.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_PASSCRED, 1)
-        self.log = []
-
-    def wait_for(self, pred, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
-            except socket.timeout:
-                return None
-            pid = None
-            for level, kind, cdata in anc:
-                if level == socket.SOL_SOCKET and kind == SCM_CREDENTIALS:
-                    pid = array.array("i", cdata[:12])[0]
-            msg = (pid, data.decode("utf-8", "replace"))
-            self.log.append(msg)
-            if pred(msg):
-                return msg
-        return None
-
-    def close(self):
-        self.sock.close()
-
-
-def fields(text):
-    return dict(line.split("=", 1) for line in text.split("\n") if "=" in line)
-
-
 def test_notify(t):
     inst = Instance(t)
     n = Notify(inst.dir)
     try:
-        if not t.ok(inst.start(env={"NOTIFY_SOCKET": n.path}), "notify: mpmd starts"):
+        if not t.ok(inst.start(env={"NOTIFY_SOCKET": n.env}), "notify: mpmd starts"):
             return
         old = inst.pid()
-        t.ok(n.wait_for(lambda m: "READY=1" in m[1], 10), "notify: READY=1 at start")
+        t.ok(n.wait_for(lambda text: "READY=1" in text, 10), "notify: READY=1 at start")
         inst.install(MPMD)
         new = upgrade_once(t, inst, "under NOTIFY_SOCKET")
         if new is None:
             return
-        ready = n.wait_for(lambda m: m[0] == new and "READY=1" in m[1], 10)
+        ready = n.wait_for(lambda text: "READY=1" in text, 10, pid=new)
         f = fields(ready[1]) if ready else {}
         t.eq(f.get("MAINPID"), str(new), "notify: the new supervisor sends READY=1 with "
              "MAINPID=<its pid> (needs NotifyAccess=all)")
         handover = [m for m in n.log if m[0] == old and "MAINPID=" in m[1]]
-        handover = handover or [n.wait_for(lambda m: m[0] == old and "MAINPID=" in m[1], 5)]
+        handover = handover or [n.wait_for(lambda text: "MAINPID=" in text, 5, pid=old)]
         t.ok(handover[0] and fields(handover[0][1]).get("MAINPID") == str(new),
              "notify: the old supervisor (the main pid) sends MAINPID=<new pid>",
              diag=repr(n.log[-6:]))

@@ -7,6 +7,7 @@
 #   prop NAME          a property of mpmd.service (systemctl show)
 #   fetch              curl $URL, bounded
 #   wait_for TENTHS CMD...   retry CMD up to TENTHS tenths of a second
+#   client_loop        curl $URL until /tmp/client-stop exists (run it with &)
 # POSIX sh.
 
 say() { printf '%s\n' "$*" >>"$LOG"; }
@@ -25,4 +26,15 @@ wait_for() {
         tries=$((tries - 1))
     done
     return 1
+}
+
+# curl in a loop until /tmp/client-stop exists; exit codes to /tmp/client-codes
+# (7: connection refused).
+client_loop() {
+    rm -f /tmp/client-stop /tmp/client-codes
+    while [ ! -e /tmp/client-stop ]; do
+        curl -s --max-time 10 -o /dev/null "$URL"
+        echo $? >>/tmp/client-codes
+        sleep 0.05
+    done
 }

@@ -13,8 +13,11 @@
 #   serve:    the welcome page on port 80; the children run as mpmd; the
 #             access log in /var/log/mpmd
 #   reload:   systemctl reload mpmd, then another request
-#   upgrade:  installing the package again restarts mpmd and does not bring
-#             back a default-site link the admin removed
+#   upgrade:  installing the package again moves the running mpmd to the
+#             new binary with mpmd -k upgrade (new MainPID, no restart, no
+#             failed request under a curl loop) and does not bring back a
+#             default-site link the admin removed; with a broken
+#             server.conf the postinst says why, the old binary serves on
 #   stop:     systemctl stop mpmd leaves no process and the port closed
 #   purge:    apt-get purge mpmd leaves no /etc/mpmd, no unit, no logs
 set -u
@@ -84,22 +87,82 @@ test_reload() {
         test "$users" = mpmd
 }
 
+# The package upgrade: installing it again runs the postinst's configure
+# with the installed version as $2, as an upgrade does.  It must move the
+# running mpmd to the new /usr/sbin/mpmd with mpmd -k upgrade (new MainPID,
+# same invocation of the service, no failed request), not restart it.
 test_upgrade() {
-    pid=$(prop MainPID)
+    old=$(prop MainPID)
+    inv=$(prop InvocationID)
     rm "$SITE_LINK"
-    check "installing the package again (the upgrade path)" apt install --reinstall "$DEB"
+    client_loop &
+    loop=$!
+    t=$(date +%s)
+    check "apt-get install --reinstall ./$(basename "$DEB") (the upgrade path) under a curl loop" \
+        apt install --reinstall "$DEB"
+    say "# the reinstall took $(($(date +%s) - t)) s"
+    check "the postinst ran mpmd -k upgrade: $(grep -e '-k upgrade' "$RESULTS/apt.out" | head -n 1)" \
+        grep -q -e '-k upgrade: pid [0-9]* serves' "$RESULTS/apt.out"
+    moved() { new=$(prop MainPID); [ "$new" != "$old" ] && [ "${new:-0}" != 0 ]; }
+    wait_for 100 moved
+    check "MainPID follows the new supervisor ($old -> $(prop MainPID))" moved
+    new=$(prop MainPID)
+    check "mpmd.service was not restarted: same InvocationID, active (running), NRestarts=0" \
+        test "$(prop InvocationID)/$(prop SubState)/$(prop NRestarts)" = "$inv/running/0"
+    check "the old supervisor ($old) exits" wait_for 100 test ! -d "/proc/$old"
+    check "the PidFile names MainPID $new" test "$(cat /run/mpmd/mpmd.pid 2>/dev/null)" = "$new"
+    check "MainPID runs the new /usr/sbin/mpmd" test "$(readlink "/proc/$new/exe")" = /usr/sbin/mpmd
+    touch /tmp/client-stop
+    wait "$loop"
+    answered=$(grep -c '^0$' /tmp/client-codes)
+    say "# curl loop across the package upgrade: $answered answered, exit codes:" \
+        "$(sort /tmp/client-codes | uniq -c | tr -s ' \n' ' ')"
+    check "no failed request across the package upgrade ($answered answered)" \
+        test "$(grep -vc '^0$' /tmp/client-codes)" = 0 -a "$answered" -gt 0
+    journalctl -q -u mpmd.service --no-pager | grep -i -e upgrade -e 'main pid' -e 'not our child' -e Stopp -e Start |
+        tail -n 6 | quote
     check "the default site stays disabled after the upgrade (no $SITE_LINK)" \
         test ! -e "$SITE_LINK" -a ! -L "$SITE_LINK"
-    restarted() { active && [ "$(prop MainPID)" != "$pid" ]; }
-    check "the upgrade restarted mpmd.service" wait_for 100 restarted
     ln -s ../sites-available/000-default.conf "$SITE_LINK"
     check "systemctl reload mpmd after enabling the site again" timeout 60 systemctl reload mpmd.service
     check "curl gets the welcome page again" welcome
 }
 
+# A package upgrade whose new mpmd cannot start (here: server.conf has an
+# unknown directive, so mpmd -k upgrade refuses): the postinst says why
+# and that the old binary keeps serving, succeeds, and restarts nothing.
+test_upgrade_fails() {
+    old=$(prop MainPID)
+    inv=$(prop InvocationID)
+    cp -p /etc/mpmd/server.conf /tmp/server.conf.saved
+    echo 'NoSuchDirective on' >>/etc/mpmd/server.conf
+    check "apt-get install --reinstall with a broken server.conf succeeds" \
+        apt install --reinstall "$DEB"
+    check "the postinst says: $(grep -e 'keeps serving' "$RESULTS/apt.out" | head -n 1)" \
+        grep -q 'upgrade to the new binary failed; the old binary keeps serving' "$RESULTS/apt.out"
+    check "the postinst gives mpmd's reason: $(grep -e 'NoSuchDirective' "$RESULTS/apt.out" | head -n 1)" \
+        grep -q 'NoSuchDirective' "$RESULTS/apt.out"
+    check "the old supervisor is still MainPID ($old), same InvocationID, active (running)" \
+        test "$(prop MainPID)/$(prop InvocationID)/$(prop SubState)" = "$old/$inv/running"
+    check "the old supervisor still serves the welcome page" welcome
+    cp -p /tmp/server.conf.saved /etc/mpmd/server.conf
+    timeout 60 mpmd -f /etc/mpmd/server.conf -k upgrade >/tmp/upgrade.out 2>&1
+    rc=$?
+    quote </tmp/upgrade.out
+    check "with server.conf restored, mpmd -k upgrade finishes the upgrade by hand" test "$rc" = 0
+    moved_same() { moved && [ "$(prop InvocationID)" = "$inv" ]; }
+    wait_for 100 moved_same
+    check "MainPID moved ($old -> $(prop MainPID)), same InvocationID" moved_same
+    check "curl gets the welcome page from the new supervisor" welcome
+}
+
 test_stop() {
     check "systemctl stop mpmd" timeout 60 systemctl stop mpmd.service
     check "mpmd.service is inactive" test "$(systemctl is-active mpmd.service)" = inactive
+    # After the upgrades above the main pid is one systemd did not fork.
+    killed=$(journalctl -q -u mpmd.service --no-pager | grep -c 'signal SIGKILL')
+    check "a graceful stop of the upgraded supervisor: Result=$(prop Result), $killed SIGKILL lines" \
+        test "$(prop Result)" = success -a "$killed" = 0
     left=$(pgrep -x mpmd | tr '\n' ' ')
     check "no mpmd process left: '$left'" test -z "$left"
     check "port 80 closed" sh -c "! curl -s --max-time 5 $URL >/dev/null 2>&1"
@@ -126,6 +189,7 @@ test_install
 test_serve
 test_reload
 test_upgrade
+test_upgrade_fails
 test_stop
 test_purge
 say "1..$n"

@@ -157,17 +157,6 @@ test_watchdog() {
         test "$refused" = 0 -a "$answered" -gt 0
 }
 
-# curl in a loop until /tmp/client-stop exists; exit codes to /tmp/client-codes
-# (7: connection refused).
-client_loop() {
-    rm -f /tmp/client-stop /tmp/client-codes
-    while [ ! -e /tmp/client-stop ]; do
-        curl -s --max-time 10 -o /dev/null "$URL"
-        echo $? >>/tmp/client-codes
-        sleep 0.05
-    done
-}
-
 test_stop() {
     check "systemctl stop mpmd.service mpmd.socket" systemctl stop mpmd.service mpmd.socket
     left=$(mpmd_pids)

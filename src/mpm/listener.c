@@ -18,7 +18,6 @@
 #include "mpmd/mpm/child.h"
 #include "mpmd/http/conn.h"
 
-#define DRAIN_MS 300              /* graceful stop: accept what is queued this long */
 #define ACCEPT_RETRY_MS 100       /* pause after accept ran out of descriptors */
 #define ACCEPT_BURST 16           /* connections taken per wake-up before yielding */
 
@@ -419,7 +418,7 @@ void listener_stop_accepting(struct child *c)
 void listener_drain_then_stop(struct child *c)
 {
     struct listener *l = &c->lst;
-    struct timeval tv = { .tv_sec = 0, .tv_usec = DRAIN_MS * 1000 };
+    struct timeval tv = { .tv_sec = 0, .tv_usec = LISTENER_DRAIN_MS * 1000 };
     l->accepting = 1;             /* even if paused while busy */
     l->draining = 1;
     listener_end_deferral(c);

@@ -46,6 +46,7 @@
 
 #include "mpmd/mpm/bind.h"
 #include "mpmd/mpm/child.h"
+#include "mpmd/mpm/listener.h"
 #include "mpmd/mpm/upgrade.h"
 #include "mpmd/core/tls.h"
 #include "mpmd/http/tls_io.h"
@@ -1063,9 +1064,14 @@ static void begin_stop(struct supervisor *s)
     state_write(s, "stopping", NULL);
     if (s->stopping == SIGWINCH) {
         /* Not while a new binary starts on the same sockets: it serves on. */
+        /* Kernels may want CAP_NET_ADMIN for a socket filter, which the
+         * shipped unit does not grant: then behave as nginx does. */
         if (s->up.pid == 0 && socket_set_refuse_new(&s->socks) > 0)
-            log_msg(&s->log, LOGL_WARN, "graceful stop: cannot filter new connections (%s); "
-                    "connections arriving while children drain may be reset", strerror(errno));
+            log_msg(&s->log, LOGL_NOTICE, "graceful stop: cannot hold new connections back "
+                    "(SO_ATTACH_FILTER: %s%s); the listening sockets close after the %d ms "
+                    "drain, and a connection arriving in it may be reset", strerror(errno),
+                    errno == EPERM ? "; this kernel wants CAP_NET_ADMIN" : "",
+                    LISTENER_DRAIN_MS);
         tell_kids(s, 0, CONTROL_DRAIN, s->cfg->graceful_shutdown_timeout);
         /* The children take what is queued, then close their copies
          * (listener.c); ours go now.  Once theirs have, a new connection

@@ -58,8 +58,11 @@ void listener_free(struct child *c);
 /* Stop accepting for good (the child is stopping).  Listener thread. */
 void listener_stop_accepting(struct child *c);
 
-/* Keep accepting for a short while to empty the kernel's queue, then stop
- * accepting (and end the loop if no connection is left).  Listener thread. */
+#define LISTENER_DRAIN_MS 300     /* graceful stop: accept what is queued this long */
+
+/* Keep accepting for LISTENER_DRAIN_MS to empty the kernel's queue, then
+ * stop accepting, close this child's copies of the listening sockets (and
+ * end the loop if no connection is left).  Listener thread. */
 void listener_drain_then_stop(struct child *c);
 
 /* Stop / start accepting while busy.  Listener thread only. */

@@ -2,7 +2,7 @@
 # bench-tuning.sh: the tables of docs/tuning.md.  Three shapes of mpmd,
 # each with MaxRequestWorkers 50, beside nginx and Apache, under three
 # loads; plus the memory of a handler thread.  Run by `make bench-tuning`
-# (not by `make bench`: ~20 min; not part of `make check`).
+# (not by `make bench`: ~15 min; not part of `make check`).
 #
 #   MPMD=src/mpmd BENCH_DIR=../shared/bench [ROUNDS=3] [DUR=6] \
 #     [LOADS="static upstream idle threads"] [APACHE="event worker prefork"] \
@@ -35,9 +35,10 @@
 #   threads   mpmd MPM worker, 1 child x ThreadsPerChild 25 and 100, idle
 #             after start and after a connection per thread (wrk -cT, 2 s):
 #             memory per handler thread
-# Run time with the defaults on the 2-core test machine: static ~4 min,
-# upstream ~5, idle ~6, threads ~1.  QUICK=1 (a smoke run, ~3 min): ROUNDS=1
-# DUR=2 MODEL_DUR=3 IDLE_N=1000 IDLE_LIMIT=12 APACHE=event.
+# Run time with the defaults on the 2-core test machine: ~15 min (a round
+# takes 5: static 2, upstream 1.3, idle 1.6, threads 0.1).  QUICK=1 (a
+# smoke run, ~2 min): ROUNDS=1 DUR=2 MODEL_DUR=3 IDLE_N=1000 IDLE_LIMIT=12
+# APACHE=event.
 #
 # Every server runs in the foreground from this script and is stopped by
 # its pid; ports are free ones of 127.0.0.1 below the ephemeral range;

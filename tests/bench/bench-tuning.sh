@@ -71,6 +71,7 @@ printf '%s\n' '<!DOCTYPE html><html><head><title>bench</title></head><body><p>He
 chmod -R a+rX "$www"
 
 commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$here" diff --quiet HEAD -- "$here/../../src" "$here/../../include" 2>/dev/null || commit="$commit + uncommitted changes to src/"
 echo "# bench-tuning.sh $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg);" \
      "ulimit -n $(ulimit -n); ROUNDS=$ROUNDS DUR=$DUR MODEL_DUR=$MODEL_DUR IDLE_N=$IDLE_N; mpmd $("$work/mpmd" -V 2>/dev/null | head -1)"
 

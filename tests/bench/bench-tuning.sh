@@ -31,7 +31,8 @@
 #             then 200 fresh requests one after another (the light probe
 #             load) while they are held; memory of all the server's
 #             processes (RSS and PSS sums) before (after wrk -c50 -d1s, so
-#             every thread has run) and while holding
+#             every thread has run) and while holding; the servers are
+#             started afresh for every round
 #   threads   mpmd MPM worker, 1 child x ThreadsPerChild 25 and 100, idle
 #             after start and after a connection per thread (wrk -cT, 2 s):
 #             memory per handler thread
@@ -146,10 +147,13 @@ load_idle() {
     echo
     echo "## idle: $IDLE_N idle keep-alive connections (idle-conns.py, --time-limit $IDLE_LIMIT), $IDLE_FRESH fresh requests while held"
     [ -f "$BENCH_DIR/idle-conns.py" ] || { echo "idle: skipped: no $BENCH_DIR/idle-conns.py (set BENCH_DIR)"; return 0; }
-    static_servers idle
-    n=${#targets[@]}
     : >"$out"
+    # Fresh servers every round: a server that held 10,000 connections keeps
+    # (part of) that memory after they close, and the next round's "before"
+    # would include it.
     for r in $(seq "$ROUNDS"); do
+        static_servers "idle-r$r"
+        n=${#targets[@]}
         for i in $(seq 0 $((n - 1))); do
             t=${targets[$(((i + r - 1) % n))]}
             label=${t%%=*}; url=${t#*=}
@@ -164,6 +168,8 @@ load_idle() {
             drain "${t#*=}" >/dev/null
             sleep "$PAUSE"
         done
+        logs_report "idle-r$r"
+        stop_all
     done
     python3 - "$out" "$IDLE_N" "$(labels)" <<'PY'
 import collections, statistics, sys
@@ -176,7 +182,7 @@ N = int(sys.argv[2])
 def med(l, k, f=float):
     return statistics.median(f(x[k]) for x in l)
 print(f"| server | idle connections held (of {N:,}) | processes | RSS before, kB | RSS holding, kB | PSS before, kB "
-      "| PSS holding, kB | per idle connection (PSS growth) | fresh requests answered (of tried) | fresh p99 ms |")
+      "| PSS holding, kB | per idle connection (PSS growth) median [min-max] | fresh requests answered (of tried) | fresh p99 ms |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for label in sys.argv[3].split():
     l = rows.get(label)
@@ -186,8 +192,8 @@ for label in sys.argv[3].split():
     held = med(l, "opened", int)
     per = "-"
     if held >= N / 2:
-        g = statistics.median((int(x["pss_holding_kb"]) - int(x["pss_before_kb"])) * 1024 / max(1, int(x["opened"])) for x in l)
-        per = f"{g:,.0f} B"
+        g = [(int(x["pss_holding_kb"]) - int(x["pss_before_kb"])) * 1024 / max(1, int(x["opened"])) for x in l]
+        per = f"{statistics.median(g):,.0f} B [{min(g):,.0f}-{max(g):,.0f}]"
     ok = statistics.median(int(x["fresh_ok"].split("/")[0]) for x in l)
     tried = statistics.median(int(x["fresh_attempted"]) for x in l)
     p99 = [float(x["fresh_p99_ms"]) for x in l if x["fresh_p99_ms"] != "nan"]
@@ -201,8 +207,6 @@ print(f"({'/'.join(map(str, sorted(n)))} round(s) per cell, medians.  RSS counts
       "threads or processes; the others wait in the kernel's listen queue unanswered, and so do the fresh "
       "requests (each given 2 s).)")
 PY
-    logs_report idle
-    stop_all
 }
 
 # ---- load: threads -----------------------------------------------------------

@@ -185,6 +185,11 @@ static const struct directive directives[] = {
      "address has SSLEngine on, as in Apache); proxy: connections start with a PROXY "
      "protocol header (as RemoteIPProxyProtocol On); NAME: the systemd socket to take",
      CTX_SERVER, NULL, 0, 0},
+    {"ListenBacklog", T_INT, F(listen_backlog), 0, 1, 65535, "511", NULL, "NUMBER", NULL,
+     "Connections the kernel keeps completed for each listening socket until a child "
+     "accepts them (listen(2)'s backlog, capped by net.core.somaxconn); a graceful restart "
+     "applies a new value to the open sockets. Sockets systemd passes keep their socket "
+     "unit's Backlog=", CTX_SERVER, NULL, 0, 0},
     {"ServerName", T_STRING, F(server_name), 0, 0, 0, NULL, "(host name)", "NAME", NULL,
      "Name the server uses for itself (redirects, error pages), and the Host a virtual host "
      "answers; default: gethostname()", CTX_SERVER | CTX_VHOST, NULL, 0, 0},

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 511        /* Apache's ListenBacklog default */
 #define DEFER_ACCEPT_SECONDS 1    /* connections that send nothing wait at most ~1 s more */
 
 /* The sockets one socket_set_update call assembles. */
@@ -67,7 +66,7 @@ static void tune_listener(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
 }
 
-static int bind_one(const struct listen_spec *ls, char *err, size_t errlen)
+static int bind_one(const struct listen_spec *ls, int backlog, char *err, size_t errlen)
 {
     int fam = ls->addr.ss_family, one = 1, saved;
     int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -83,7 +82,7 @@ static int bind_one(const struct listen_spec *ls, char *err, size_t errlen)
     }
     tune_listener(fd);
     if (bind(fd, (const struct sockaddr *)&ls->addr, ls->addrlen) == -1 ||
-        listen(fd, LISTEN_BACKLOG) == -1)
+        listen(fd, backlog) == -1)
         goto fail;
     return fd;
 fail:
@@ -215,8 +214,12 @@ static int take_socket(const struct socket_set *set, struct update *u, const str
         return got == -1 ? -1 : 0;
     int fd = find_own_socket(set, ls), origin = SOCKET_KEPT;
     if (fd == -1) {
-        fd = bind_one(ls, err, errlen);
+        fd = bind_one(ls, cfg->listen_backlog, err, errlen);
         origin = SOCKET_BOUND;
+    } else {
+        /* listen() again sets a listening socket's backlog (ListenBacklog
+         * changed on a restart); best effort: the old one serves too. */
+        (void)listen(fd, cfg->listen_backlog);
     }
     if (fd == -1)
         return -1;

@@ -4,7 +4,8 @@
 # -t on good and bad files (exit status, "FILE:LINE: Directive: message"),
 # starting with a bad config (exit 1, nothing bound), -V, -d (ServerRoot),
 # -t on the repository's etc/server.conf, and IncludeOptional across a
-# graceful restart (-t -D DUMP_INCLUDES, errors naming the included file).
+# graceful restart (-t -D DUMP_INCLUDES, errors naming the included file),
+# ListenBacklog (ss shows the socket's backlog, also after a restart).
 # Run by hand:  MPMD=src/mpmd python3 tests/integration/test_config.py
 
 import os
@@ -196,6 +197,42 @@ def check_include(t):
         t.eq(keepalive_limit_seen(s.port), 2, "Include: the running generation keeps serving")
 
 
+def listen_backlog(port):
+    """The backlog of the listening socket on PORT, as ss shows it (Send-Q), or None."""
+    out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port], capture_output=True,
+                         text=True, timeout=10).stdout.split()
+    return int(out[2]) if len(out) >= 3 else None
+
+
+def check_listen_backlog(t):
+    """ListenBacklog sets listen(2)'s backlog; a graceful restart applies a new one
+    to the open socket; a bad value names FILE:LINE."""
+    if shutil.which("ss") is None:
+        t.skip("ListenBacklog", "no ss (apt-get install iproute2)")
+        return
+    with Server(tap=t, conf_extra="ListenBacklog 7") as s:
+        t.eq(listen_backlog(s.port), 7, "ListenBacklog 7: the socket's backlog is 7")
+        s.conf_extra = "ListenBacklog 9"
+        s.write_config()
+        os.kill(s.pid, mpmdtest.signal.SIGUSR1)
+        t.ok(mpmdtest.wait_until(lambda: listen_backlog(s.port) == 9, 10),
+             "ListenBacklog 9 after USR1: the same socket's backlog is 9",
+             diag=repr(listen_backlog(s.port)))
+        r = mpmdtest.request(s.port, "GET", "/a.txt")
+        t.eq((r.status, r.body), (200, A_TXT), "ListenBacklog: served after the restart")
+    with Server(tap=t) as s:
+        t.eq(listen_backlog(s.port), 511, "no ListenBacklog: 511, as Apache")
+    tmp = tempfile.mkdtemp(prefix="mpmdtest-backlog-")
+    try:
+        lines, n = insert_after(base_lines(tmp, free_port()), "Listen", "ListenBacklog 0")
+        path = write_conf(tmp, "backlog.conf", lines)
+        rc, out, err = run_mpmd(["-t", "-f", path])
+        t.ok(rc == 1 and ("backlog.conf:%d: ListenBacklog:" % n) in err,
+             "ListenBacklog 0: -t fails naming backlog.conf:%d" % n, diag=err)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def check_types_config(t):
     """TypesConfig names the extension map; a graceful restart reloads it."""
     tmp = tempfile.mkdtemp(prefix="mpmdtest-types-")
@@ -263,6 +300,8 @@ def main(t):
         check_dash_d(t)
     with t.guard("Include"):
         check_include(t)
+    with t.guard("ListenBacklog"):
+        check_listen_backlog(t)
     with t.guard("TypesConfig"):
         check_types_config(t)
     with t.guard("Debian site"):

@@ -199,7 +199,8 @@ END_TEST
 
 /* {directive, default as -V prints it} */
 static const char *const printed_defaults[][2] = {
-    {"ServerRoot", MPMD_PREFIX}, {"Listen", "none (required)"}, {"ServerName", "(host name)"},
+    {"ServerRoot", MPMD_PREFIX}, {"Listen", "none (required)"}, {"ListenBacklog", "511"},
+    {"ServerName", "(host name)"},
     {"ServerAlias", "none"},
     {"User", "none"}, {"Group", "none"}, {"DocumentRoot", "htdocs"},
     {"DirectoryIndex", "index.html"}, {"ErrorLog", "stderr"}, {"LogLevel", "warn"},

@@ -298,6 +298,7 @@ struct config {
 
     int timeout;                  /* seconds: stalled read/write */
     int keepalive;                /* boolean */
+    int listen_backlog;           /* ListenBacklog: listen(2)'s backlog for sockets mpmd binds */
     int extended_status;          /* ExtendedStatus: boolean */
     int remoteip_proxy_protocol;  /* RemoteIPProxyProtocol: boolean; marks the Listens
                                    * this site owns (listen_spec.proxy) */

@@ -158,12 +158,15 @@ static int wait_for_reload(const char *pid_file, long pid, int before)
     return 1;
 }
 
-/* The pid in file PATH (PidFile, PidFile.oldbin), or -1. */
-static long read_pid(const char *path)
+/* The pid in file PATH (PidFile, PidFile.oldbin), or -1; WHY (if not
+ * NULL) then says what was wrong. */
+static long read_pid(const char *path, const char **why)
 {
     long pid = 0;
     FILE *f = fopen(path, "re");
     int ok = f && fscanf(f, "%ld", &pid) == 1 && pid > 1;
+    if (why)
+        *why = f ? "no pid in it" : strerror(errno);
     if (f)
         fclose(f);
     return ok ? pid : -1;
@@ -187,13 +190,9 @@ static int pid_alive(long pid)
 /* The pid in CFG's PidFile, or -1 (reported). */
 static long read_server_pid(const struct config *cfg, const char *what)
 {
-    long pid = cfg->pid_file ? read_pid(cfg->pid_file) : -1;
-    int ok = pid > 0;
-    if (!ok) {
-        FILE *f = cfg->pid_file ? fopen(cfg->pid_file, "re") : NULL;
-        const char *why = f ? "no pid in it" : strerror(errno);
-        if (f)
-            fclose(f);
+    const char *why = "";
+    long pid = cfg->pid_file ? read_pid(cfg->pid_file, &why) : -1;
+    if (pid <= 0) {
         fprintf(stderr, "mpmd: -k %s: no running server (PidFile %s: %s)\n", what,
                 cfg->pid_file ? cfg->pid_file : "not set", why);
         return -1;
@@ -208,7 +207,7 @@ static int upgrade_under_way(const char *pid_file)
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s.oldbin", pid_file) >= (int)sizeof path)
         return 0;
-    long old = read_pid(path);
+    long old = read_pid(path, NULL);
     if (old <= 0 || !pid_alive(old))
         return 0;
     fprintf(stderr, "mpmd: -k upgrade: an upgrade is already under way: the old server "
@@ -222,7 +221,7 @@ static int upgrade_under_way(const char *pid_file)
 static int upgrade_outcome(const char *pid_file, long old, int before)
 {
     struct server_state st;
-    long now = read_pid(pid_file);
+    long now = read_pid(pid_file, NULL);
     if (now <= 0 || read_state(pid_file, &st) == -1)
         return -1;
     if (now != old && strcmp(st.what, "ready") == 0 && pid_alive(now)) {

@@ -264,12 +264,21 @@ static void on_sigterm(evutil_socket_t fd, short what, void *arg)
     child_begin_stop(arg, CHILD_IMMEDIATE, 0);
 }
 
+/* Free L's listener and watch events (the sockets stay open). */
+static void listener_forget_sockets(struct listener *l)
+{
+    for (int i = 0; i < l->n_evl; i++) {
+        evconnlistener_free(l->evl[i]);
+        if (l->watch_ev[i])
+            event_free(l->watch_ev[i]);
+    }
+    l->n_evl = 0;
+}
+
 /* Graceful stop, the queue drained: close this child's copies of the
  * listening sockets (the supervisor has closed its own), so that once
  * every child has, the kernel refuses new connections instead of queueing
  * them for nobody.  The loops over the sockets see none from here on. */
-static void listener_forget_sockets(struct listener *l);
-
 static void listener_close_sockets(struct child *c)
 {
     listener_forget_sockets(&c->lst);
@@ -371,17 +380,6 @@ int listener_run(struct child *c)
     } while (rc == 0 && !event_base_got_break(base) && !event_base_got_exit(base));
     log_batch_end(&c->lst.log_batch);
     return rc == -1 ? -1 : 0;
-}
-
-/* Free L's listener and watch events (the sockets stay open). */
-static void listener_forget_sockets(struct listener *l)
-{
-    for (int i = 0; i < l->n_evl; i++) {
-        evconnlistener_free(l->evl[i]);
-        if (l->watch_ev[i])
-            event_free(l->watch_ev[i]);
-    }
-    l->n_evl = 0;
 }
 
 void listener_free(struct child *c)

@@ -1050,10 +1050,11 @@ static void main_loop(struct supervisor *s, const sigset_t *set)
  * first keeps new connections out and lets the children drain the
  * backlog, so no connection the kernel accepted is reset (sockets systemd
  * passed get no filter: systemd keeps them, and the next start serves
- * what queues), then closes the sockets, so later connections are refused
- * rather than left waiting; TERM/INT stop now.  Retiring after an upgrade (USR2), the
- * new binary accepts on the same sockets: no filter, no STOPPING=1 (the
- * service goes on), children stop as in a graceful restart. */
+ * what queues), then closes the sockets, so later connections are
+ * refused rather than left waiting; TERM/INT stop now.  Retiring after
+ * an upgrade (USR2), the new binary accepts on the same sockets: no
+ * filter, no STOPPING=1 (the service goes on), children stop as in a
+ * graceful restart. */
 static void begin_stop(struct supervisor *s)
 {
     if (s->stopping == SIGUSR2) {
@@ -1063,9 +1064,9 @@ static void begin_stop(struct supervisor *s)
     sd_notify_state("STOPPING=1");
     state_write(s, "stopping", NULL);
     if (s->stopping == SIGWINCH) {
-        /* Not while a new binary starts on the same sockets: it serves on. */
-        /* Kernels may want CAP_NET_ADMIN for a socket filter, which the
-         * shipped unit does not grant: then behave as nginx does. */
+        /* No filter while a new binary starts on the same sockets (it
+         * serves on).  Kernels may want CAP_NET_ADMIN for one, which the
+         * shipped unit does not grant: then stop as nginx does. */
         if (s->up.pid == 0 && socket_set_refuse_new(&s->socks) > 0)
             log_msg(&s->log, LOGL_NOTICE, "graceful stop: cannot hold new connections back "
                     "(SO_ATTACH_FILTER: %s%s); the listening sockets close after the %d ms "

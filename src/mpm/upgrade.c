@@ -106,7 +106,8 @@ int upgrade_start(struct upgrade *u, const char *path, char *const argv[], const
     }
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
-    *u = (struct upgrade){ .pid = pid, .report = p[0], .deadline = now + (uint64_t)timeout * 1000000u };
+    *u = (struct upgrade){ .pid = pid, .report = p[0],
+                           .deadline = now + (uint64_t)timeout * 1000000u };
     return 0;
 }
 

@@ -36,10 +36,11 @@ int sd_need_mainpid(void);
  * mpmd): calls sd_listen_fds_with_names() once (without libsystemd, the
  * same protocol read by hand), which unsets LISTEN_FDS, LISTEN_PID and
  * LISTEN_FDNAMES so children and later calls do not see them.  Fills up to
- * MAX entries of OUT and returns how many (0 when not socket-activated).  Every socket must be a listening TCP socket;
- * otherwise returns -1 with the reason in ERR, e.g. a connected socket
- * ("...Accept=yes ... mpmd needs Accept=no").  The descriptors are
- * close-on-exec; they belong to systemd and are never closed by mpmd. */
+ * MAX entries of OUT and returns how many (0 when not socket-activated).
+ * Every socket must be a listening TCP socket; otherwise returns -1 with
+ * the reason in ERR, e.g. a connected socket ("...Accept=yes ... mpmd
+ * needs Accept=no").  The descriptors are close-on-exec; they belong to
+ * systemd and are never closed by mpmd. */
 int sd_take_listen_sockets(struct sd_socket *out, int max, char *err, size_t errlen);
 
 /* Whether stderr goes to the journal (JOURNAL_STREAM matches stderr): the

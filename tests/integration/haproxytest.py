@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 
-from mpmdtest import wait_until
+from mpmdtest import recv_to_eof, wait_until
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 START_TIMEOUT = 5.0     # haproxy start: every frontend port accepts
@@ -127,12 +127,7 @@ class HAProxy:
             s.settimeout(CMD_TIMEOUT)
             s.connect(self.sock)
             s.sendall(line.encode() + b"\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = recv_to_eof(s)
         return data.decode("utf-8", "replace")
 
     def _try_cmd(self, line):

@@ -413,6 +413,25 @@ def parse_http_date(text):
 # ---------------------------------------------------------------- processes
 
 
+def file_lines(path):
+    """The lines of the file at PATH (a log being written), [] if it is not there yet."""
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def recv_to_eof(sock):
+    """Everything SOCK (plain or TLS, with a timeout set) receives until the peer closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

@@ -49,8 +49,8 @@ import time
 
 import haproxytest
 from haproxytest import SRV_ADMF_FDRAIN, SRV_ST_RUNNING, SRV_ST_STOPPED, HAProxy
-from mpmdtest import (A_TXT, Conn, ProtocolError, Server, free_port, run_mpmd, run_tests,
-                      wait_until)
+from mpmdtest import (A_TXT, Conn, ProtocolError, Server, file_lines, free_port, run_mpmd,
+                      run_tests, wait_until)
 
 MEMBERS = ("m1", "m2", "m3")
 BACKENDS = ("be", "be_plain")
@@ -128,11 +128,7 @@ class Member:
         self.srv = None
 
     def lines(self):
-        try:
-            with open(self.log) as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
+        return file_lines(self.log)
 
     def served_since(self, start, path="/a.txt"):
         """Requests for PATH answered 200 in the log lines after the first START."""

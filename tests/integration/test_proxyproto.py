@@ -123,11 +123,7 @@ class Setup:
         ])
 
     def lines(self):
-        try:
-            with open(self.log) as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
+        return mpmdtest.file_lines(self.log)
 
     def logged(self, line, start):
         """Wait until LINE is among the log lines after the first START."""
@@ -236,12 +232,7 @@ def check_tls(t, s, pki):
         raw.sendall(v2(1, "192.0.2.77", "10.0.0.1", 9, 443))
         with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
             tls.sendall(GET_A)
-            data = b""
-            while True:
-                chunk = tls.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = mpmdtest.recv_to_eof(tls)
         t.ok(data.startswith(b"HTTP/1.1 200") and data.endswith(A_TXT),
              "https: the PROXY v2 header, then the TLS handshake and a request", data[:200])
         t.ok(s.logged("192.0.2.77 192.0.2.77 200 /a.txt 127.0.0.1", start), "https: logged "

@@ -8,6 +8,7 @@
 #   fetch              curl $URL, bounded
 #   wait_for TENTHS CMD...   retry CMD up to TENTHS tenths of a second
 #   client_loop        curl $URL until /tmp/client-stop exists (run it with &)
+#   client_loop_end PID WHAT   stop it, log its counts, check none failed
 # POSIX sh.
 
 say() { printf '%s\n' "$*" >>"$LOG"; }
@@ -37,4 +38,16 @@ client_loop() {
         echo $? >>/tmp/client-codes
         sleep 0.05
     done
+}
+
+# Stop the client_loop PID, log its exit codes, and check that every
+# request across WHAT succeeded (and that some were made).
+client_loop_end() {
+    touch /tmp/client-stop
+    wait "$1"
+    answered=$(grep -c '^0$' /tmp/client-codes)
+    say "# curl loop across $2: $answered answered, exit codes:" \
+        "$(sort /tmp/client-codes | uniq -c | tr -s ' \n' ' ')"
+    check "no failed request across $2 ($answered answered)" \
+        test "$(grep -vc '^0$' /tmp/client-codes)" = 0 -a "$answered" -gt 0
 }

@@ -112,13 +112,7 @@ test_upgrade() {
     check "the old supervisor ($old) exits" wait_for 100 test ! -d "/proc/$old"
     check "the PidFile names MainPID $new" test "$(cat /run/mpmd/mpmd.pid 2>/dev/null)" = "$new"
     check "MainPID runs the new /usr/sbin/mpmd" test "$(readlink "/proc/$new/exe")" = /usr/sbin/mpmd
-    touch /tmp/client-stop
-    wait "$loop"
-    answered=$(grep -c '^0$' /tmp/client-codes)
-    say "# curl loop across the package upgrade: $answered answered, exit codes:" \
-        "$(sort /tmp/client-codes | uniq -c | tr -s ' \n' ' ')"
-    check "no failed request across the package upgrade ($answered answered)" \
-        test "$(grep -vc '^0$' /tmp/client-codes)" = 0 -a "$answered" -gt 0
+    client_loop_end "$loop" "the package upgrade"
     journalctl -q -u mpmd.service --no-pager | grep -i -e upgrade -e 'main pid' -e 'not our child' -e Stopp -e Start |
         tail -n 6 | quote
     check "the default site stays disabled after the upgrade (no $SITE_LINK)" \

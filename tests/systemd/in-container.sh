@@ -117,13 +117,7 @@ test_upgrade() {
     journalctl -q -u mpmd.service --no-pager | grep -i -e upgrade -e 'main pid' | tail -n 6 | quote
     body=$(fetch)
     check "the new supervisor serves: $body" test "$body" = "config 20"
-    touch /tmp/client-stop
-    wait "$loop"
-    answered=$(grep -c '^0$' /tmp/client-codes)
-    say "# curl loop across the upgrade: $answered answered, exit codes:" \
-        "$(sort /tmp/client-codes | uniq -c | tr -s ' \n' ' ')"
-    check "no failed request across the upgrade ($answered answered)" \
-        test "$(grep -vc '^0$' /tmp/client-codes)" = 0 -a "$answered" -gt 0
+    client_loop_end "$loop" "the upgrade"
 }
 
 test_watchdog() {

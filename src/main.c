@@ -129,35 +129,6 @@ static int read_state(const char *pid_file, struct server_state *st)
     return ok ? 0 : -1;
 }
 
-/* -k graceful-wait, after the signal: poll the state file until the
- * restart numbered above BEFORE is reported ready (0) or failed (1). */
-static int wait_for_reload(const char *pid_file, long pid, int before)
-{
-    struct server_state st;
-    struct timespec tick = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
-    for (int i = 0; i < GRACEFUL_WAIT_SECONDS * 50; i++) {
-        if (read_state(pid_file, &st) == 0 && st.reload > before) {
-            if (strcmp(st.what, "ready") == 0)
-                return 0;
-            if (strcmp(st.what, "failed") == 0 || strcmp(st.what, "stopping") == 0) {
-                const char *detail = strstr(st.line, ": ");
-                fprintf(stderr, "mpmd: -k graceful-wait: %s%s", strcmp(st.what, "failed") == 0
-                        ? "the graceful restart failed" : "the server is stopping",
-                        detail ? detail : "\n");
-                return 1;
-            }
-        }
-        if ((kill((pid_t)pid, 0) == -1 && errno == ESRCH) || access(pid_file, F_OK) == -1) {
-            fprintf(stderr, "mpmd: -k graceful-wait: the server (pid %ld) exited\n", pid);
-            return 1;
-        }
-        nanosleep(&tick, NULL);
-    }
-    fprintf(stderr, "mpmd: -k graceful-wait: pid %ld did not report the new generation ready "
-            "within %d s (see its error log)\n", pid, GRACEFUL_WAIT_SECONDS);
-    return 1;
-}
-
 /* The pid in file PATH (PidFile, PidFile.oldbin), or -1; WHY (if not
  * NULL) then says what was wrong. */
 static long read_pid(const char *path, const char **why)
@@ -215,48 +186,80 @@ static int upgrade_under_way(const char *pid_file)
     return 1;
 }
 
-/* -k upgrade, one poll: 0 the new binary serves (PidFile names another
- * live pid whose state file says ready), 1 the upgrade failed (PidFile
- * names OLD again and its state says failed after BEFORE), -1 not yet. */
-static int upgrade_outcome(const char *pid_file, long old, int before)
+/* What -k graceful-wait and -k upgrade wait on after the signal: the
+ * server PID, which had numbered its restarts up to BEFORE. */
+struct wait_target {
+    const char *what;            /* "graceful-wait" or "upgrade" */
+    const char *pid_file;
+    long pid;
+    int before;
+};
+
+/* -k graceful-wait, one poll: 0 the restart numbered above BEFORE is
+ * ready, 1 it failed or the server went away (said on stderr), -1 not yet. */
+static int reload_outcome(const struct wait_target *w)
 {
     struct server_state st;
-    long now = read_pid(pid_file, NULL);
-    if (now <= 0 || read_state(pid_file, &st) == -1)
-        return -1;
-    if (now != old && strcmp(st.what, "ready") == 0 && pid_alive(now)) {
-        printf("mpmd: -k upgrade: pid %ld serves; pid %ld finishes its requests and exits\n",
-               now, old);
-        return 0;
+    if (read_state(w->pid_file, &st) == 0 && st.reload > w->before) {
+        if (strcmp(st.what, "ready") == 0)
+            return 0;
+        if (strcmp(st.what, "failed") == 0 || strcmp(st.what, "stopping") == 0) {
+            const char *detail = strstr(st.line, ": ");
+            fprintf(stderr, "mpmd: -k graceful-wait: %s%s", strcmp(st.what, "failed") == 0
+                    ? "the graceful restart failed" : "the server is stopping",
+                    detail ? detail : "\n");
+            return 1;
+        }
     }
-    if (now == old && st.reload > before && strcmp(st.what, "failed") == 0) {
-        const char *detail = strstr(st.line, ": ");
-        fprintf(stderr, "mpmd: -k upgrade: %s", detail ? detail + 2 : "failed\n");
+    if (!pid_alive(w->pid) || access(w->pid_file, F_OK) == -1) {
+        fprintf(stderr, "mpmd: -k graceful-wait: the server (pid %ld) exited\n", w->pid);
         return 1;
     }
     return -1;
 }
 
-/* -k upgrade, after the signal: poll PidFile and its state file until the
- * new binary serves (0) or the old one says why not (1), at most
- * UpgradeTimeout + UPGRADE_WAIT_MARGIN seconds. */
-static int wait_for_upgrade(const struct config *cfg, long pid, int before)
+/* -k upgrade, one poll: 0 the new binary serves (PidFile names another
+ * live pid whose state file says ready), 1 the upgrade failed (PidFile
+ * names the old pid again and its state says failed after BEFORE) or the
+ * old server exited with no new one serving, -1 not yet. */
+static int upgrade_outcome(const struct wait_target *w)
+{
+    struct server_state st;
+    int old_alive = pid_alive(w->pid);      /* before the files: it may hand over now */
+    long now = read_pid(w->pid_file, NULL);
+    int have_state = now > 0 && read_state(w->pid_file, &st) == 0;
+    if (have_state && now != w->pid && strcmp(st.what, "ready") == 0 && pid_alive(now)) {
+        printf("mpmd: -k upgrade: pid %ld serves; pid %ld finishes its requests and exits\n",
+               now, w->pid);
+        return 0;
+    }
+    if (have_state && now == w->pid && st.reload > w->before &&
+        strcmp(st.what, "failed") == 0) {
+        const char *detail = strstr(st.line, ": ");
+        fprintf(stderr, "mpmd: -k upgrade: %s", detail ? detail + 2 : "failed\n");
+        return 1;
+    }
+    if (!old_alive) {
+        fprintf(stderr, "mpmd: -k upgrade: the server (pid %ld) exited and no new one "
+                "serves (see the error log)\n", w->pid);
+        return 1;
+    }
+    return -1;
+}
+
+/* Poll OUTCOME every 20 ms until it says 0 or 1, at most SECONDS. */
+static int wait_for_outcome(const struct wait_target *w, int seconds,
+                            int (*outcome)(const struct wait_target *))
 {
     struct timespec tick = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
-    int seconds = cfg->upgrade_timeout + UPGRADE_WAIT_MARGIN;
     for (int i = 0; i < seconds * 50; i++) {
-        int alive = pid_alive(pid), outcome = upgrade_outcome(cfg->pid_file, pid, before);
-        if (outcome != -1)
-            return outcome;
-        if (!alive) {
-            fprintf(stderr, "mpmd: -k upgrade: the server (pid %ld) exited and no new one "
-                    "serves (see the error log)\n", pid);
-            return 1;
-        }
+        int result = outcome(w);
+        if (result != -1)
+            return result;
         nanosleep(&tick, NULL);
     }
-    fprintf(stderr, "mpmd: -k upgrade: no outcome from pid %ld within %d s (see its error "
-            "log)\n", pid, seconds);
+    fprintf(stderr, "mpmd: -k %s: no outcome from pid %ld within %d s (see its error log)\n",
+            w->what, w->pid, seconds);
     return 1;
 }
 
@@ -283,10 +286,13 @@ static int signal_server(const char *file, const char *root, const char *what)
         before.reload = -1;
     if (pid > 0 && kill((pid_t)pid, sig) == -1)
         fprintf(stderr, "mpmd: -k %s: cannot signal pid %ld: %s\n", what, pid, strerror(errno));
-    else if (pid > 0 && upgrade)
-        status = wait_for_upgrade(cfg, pid, before.reload);
-    else if (pid > 0)
-        status = wait ? wait_for_reload(cfg->pid_file, pid, before.reload) : 0;
+    else if (pid > 0 && (wait || upgrade)) {
+        struct wait_target w = { what, cfg->pid_file, pid, before.reload };
+        status = upgrade ? wait_for_outcome(&w, cfg->upgrade_timeout + UPGRADE_WAIT_MARGIN,
+                                            upgrade_outcome)
+                         : wait_for_outcome(&w, GRACEFUL_WAIT_SECONDS, reload_outcome);
+    } else if (pid > 0)
+        status = 0;
     config_free(cfg);
     return status;
 }

@@ -16,6 +16,9 @@
 #   watchdog: SIGSTOP to the supervisor trips WatchdogSec=; Restart= brings
 #             it back on the socket systemd kept
 #   stop:     systemctl stop leaves no process behind, the port closed
+#   fleet:    docs/scaleout.md's drain-restart (taken from the page) restarts
+#             mpmd.service behind HAProxy with systemctl restart: no curl
+#             request through HAProxy fails
 set -u
 RESULTS=${1:?usage: in-container.sh RESULTS_DIR}
 LOG=$RESULTS/log
@@ -158,6 +161,135 @@ test_stop() {
     check "port 80 closed" sh -c "! curl -s --max-time 5 $URL >/dev/null 2>&1"
 }
 
+# The fleet: mpmd.service (m1) and a second mpmd (m2) behind HAProxy, as
+# docs/scaleout.md sets them up; docs/scaleout.md's drain-restart script,
+# taken from the page, restarts m1 with systemctl restart while curl loops
+# through HAProxy.  Runs after test_stop: mpmd.socket is stopped, so
+# mpmd.service binds its own Listens.
+FLEET=/run/fleet
+fleet_config() {    # fleet_config LISTEN PIDFILE ERRORLOG: an instance behind HAProxy
+    cat <<EOF
+Listen $1 proxy
+DocumentRoot /srv/www20
+User nobody
+Group nogroup
+StartServers 2
+ServerLimit 16
+ThreadsPerChild 4
+MaxRequestWorkers 64
+KeepAliveTimeout 2
+PidFile $2
+ErrorLog $3
+<Location /server-status>
+    SetHandler server-status
+    Require ip 127.0.0.1
+</Location>
+EOF
+}
+
+fleet_haproxy_config() {
+    cat <<EOF
+global
+    maxconn 400
+    stats socket $FLEET/haproxy.sock mode 600 level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    timeout check 1s
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response
+frontend www
+    bind 127.0.0.1:28001
+    default_backend be
+backend be
+    balance roundrobin
+    http-request disable-l7-retry if !METH_GET
+    option httpchk
+    http-check send meth GET uri /server-status?auto ver HTTP/1.1 hdr Host localhost
+    http-check expect string ServerUptime
+    default-server check inter 200ms fall 2 rise 2 send-proxy-v2 check-send-proxy
+    server m1 127.0.0.1:28011
+    server m2 127.0.0.1:28012
+EOF
+}
+
+# The script between "cat > /usr/local/sbin/drain-restart <<'EOF'" and
+# "EOF" in docs/scaleout.md.
+drain_restart_script() {
+    sed -n "/^cat > \/usr\/local\/sbin\/drain-restart <<'EOF'\$/,/^EOF\$/p" \
+        "$(dirname "$0")/../../docs/scaleout.md" | sed '1d;$d'
+}
+
+hap_cmd() { echo "$*" | socat stdio "UNIX-CONNECT:$FLEET/haproxy.sock"; }
+# show servers state: column 6 srv_op_state (2 up), 7 srv_admin_state
+fleet_state() { hap_cmd "show servers state be" | awk -v s="$1" '$4 == s { print $6 "/" $7 }'; }
+fleet_up() { [ "$(fleet_state m1)" = 2/0 ] && [ "$(fleet_state m2)" = 2/0 ]; }
+# show stat: column 8 stot, the sessions HAProxy has sent to the server
+fleet_stot() { hap_cmd "show stat" | awk -F, -v s="$1" '$1 == "be" && $2 == s { print $8 }'; }
+
+test_fleet() {
+    for tool in haproxy socat; do
+        if ! command -v "$tool" >/dev/null; then
+            say "ok $((n + 1)) - # SKIP drain-restart under systemd: $tool not installed (apt-get install $tool)"
+            n=$((n + 1))
+            return
+        fi
+    done
+    mkdir -p "$FLEET"
+    # The container's /etc is empty (--volatile=yes): the awk alternative
+    # Debian's /usr/bin/awk points to is missing.
+    [ -e /usr/bin/awk ] || { mkdir -p /etc/alternatives && ln -sf /usr/bin/mawk /etc/alternatives/awk; }
+    check "awk runs (the alternatives link)" sh -c "echo x | awk '{ print }' >/dev/null"
+    drain_restart_script >"$FLEET/drain-restart"
+    check "docs/scaleout.md's drain-restart script found ($(wc -l <"$FLEET/drain-restart") lines)" \
+        grep -q '^hap "set server \$BE/\$srv state drain"' "$FLEET/drain-restart"
+    # m1 writes where mpmd.service's sandbox lets it (RuntimeDirectory, LogsDirectory).
+    fleet_config 127.0.0.1:28011 /run/mpmd/mpmd.pid /var/log/mpmd/error.log \
+        >/etc/mpmd/server.conf
+    check "fleet: systemctl start mpmd.service (m1)" systemctl start mpmd.service
+    fleet_config 127.0.0.1:28012 "$FLEET/m2.pid" "$FLEET/m2-error.log" >"$FLEET/m2.conf"
+    "$MPMD" -f "$FLEET/m2.conf" >"$FLEET/m2.out" 2>&1 &
+    m2=$!
+    fleet_haproxy_config >"$FLEET/haproxy.cfg"
+    haproxy -c -q -f "$FLEET/haproxy.cfg" 2>&1 | quote
+    haproxy -f "$FLEET/haproxy.cfg" -D -p "$FLEET/haproxy.pid" 2>&1 | quote
+    check "fleet: HAProxy's checks see m1 and m2 up" wait_for 100 fleet_up
+    hap_cmd "show servers state be" 2>&1 | quote
+    old=$(prop MainPID)
+    old_id=$(prop InvocationID)
+    saved_url=$URL
+    URL=http://127.0.0.1:28001/
+    client_loop &
+    loop=$!
+    sleep 1
+    SOCK=$FLEET/haproxy.sock timeout 90 sh "$FLEET/drain-restart" m1 systemctl restart mpmd \
+        >"$FLEET/drain.out" 2>&1
+    rc=$?
+    tail -n 20 "$FLEET/drain.out" | quote
+    check "drain-restart m1 systemctl restart mpmd exits 0" test "$rc" = 0
+    check "mpmd.service restarted: MainPID $old -> $(prop MainPID), a new InvocationID" \
+        test "$(prop MainPID)" != "$old" -a "$(prop InvocationID)" != "$old_id" \
+        -a "$(prop SubState)" = running
+    check "HAProxy has m1 up and ready again ($(fleet_state m1))" test "$(fleet_state m1)" = 2/0
+    before=$(fleet_stot m1)
+    sleep 1
+    client_loop_end "$loop" "drain-restart m1 systemctl restart mpmd (through HAProxy)"
+    check "m1 gets requests again after the restart (HAProxy's stot $before -> $(fleet_stot m1))" \
+        test "$(fleet_stot m1)" -gt "${before:-0}"
+    URL=$saved_url
+    hap_pid=$(cat "$FLEET/haproxy.pid")
+    kill "$hap_pid" "$m2" 2>/dev/null
+    # m2 removes its PidFile once its children are gone.
+    check "HAProxy and m2 stopped" wait_for 100 test ! -d "/proc/$hap_pid" -a ! -e "$FLEET/m2.pid"
+    wait "$m2"
+    check "systemctl stop mpmd.service" systemctl stop mpmd.service
+    left=$(mpmd_pids)
+    check "no mpmd process left after the fleet check: '${left}'" test -z "$left"
+}
+
 : >"$LOG"
 say "# mpmd binary: $MPMD"
 mkdir -p /etc/mpmd
@@ -168,6 +300,7 @@ test_reloads
 test_upgrade
 test_watchdog
 test_stop
+test_fleet
 say "1..$n"
 echo "$failed" >"$RESULTS/status"
 [ "$failed" = 0 ]

@@ -432,13 +432,36 @@ def recv_to_eof(sock):
         data += chunk
 
 
+_HANDED_OUT = set()  # ports free_port() returned: never returned twice by one test
+
+
 def free_port():
+    """A 127.0.0.1 port free right now, and not one this test was given
+    before (the kernel may hand the same free port to two binds in a row)."""
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+_RESERVED = []   # sockets bound by closed_port(), held until the test exits
+
+
+def closed_port():
+    """A 127.0.0.1 port that refuses connections for as long as the test
+    runs: bound (without SO_REUSEADDR) but never listened on, so no server
+    started later, by this test or another, can be given it (a port that
+    free_port() found free can be handed out again at once)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    s.bind(("127.0.0.1", 0))
+    _RESERVED.append(s)
+    return s.getsockname()[1]
 
 
 def port_is_free(port):

@@ -815,7 +815,7 @@ def check_piped_restart(t, mpm):
 
 
 def check_loglevel(t, mpm):
-    dead = mpmdtest.free_port()      # nothing listens there
+    dead = mpmdtest.closed_port()    # refuses connections
     cases = [   # LogLevel, want the 502's error line, the 503's warn line, core info line
         ("warn proxy:info", True, True, False),
         ("error", True, False, False),

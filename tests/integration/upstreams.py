@@ -381,9 +381,7 @@ def started(t, stack, desc, fn, *args, **kw):
     return up
 
 
-def closed_port():
-    """A 127.0.0.1 port nobody listens on (right now)."""
-    return free_port()
+closed_port = mpmdtest.closed_port
 
 # ---------------------------------------------------------------- scripted upstream
 

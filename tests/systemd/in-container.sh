@@ -30,6 +30,18 @@ failed=0
 # say, ok, not_ok, check, quote, prop, fetch, wait_for
 . "$(dirname "$0")/container-checks.sh"
 
+# The children's user and the process shape every config here shares.
+shape_config() {
+    cat <<EOF
+User nobody
+Group nogroup
+StartServers 2
+ServerLimit 16
+ThreadsPerChild 4
+MaxRequestWorkers 64
+EOF
+}
+
 write_config() {
     mkdir -p "/srv/www$1"
     printf 'config %s\n' "$1" >"/srv/www$1/index.html"
@@ -37,12 +49,7 @@ write_config() {
 # written by tests/systemd/in-container.sh (config $1)
 Listen 80
 DocumentRoot /srv/www$1
-User nobody
-Group nogroup
-StartServers 2
-ServerLimit 16
-ThreadsPerChild 4
-MaxRequestWorkers 64
+$(shape_config)
 MinSpareThreads 1
 MaxSpareThreads 64
 LogLevel notice
@@ -171,12 +178,7 @@ fleet_config() {    # fleet_config LISTEN PIDFILE ERRORLOG: an instance behind H
     cat <<EOF
 Listen $1 proxy
 DocumentRoot /srv/www20
-User nobody
-Group nogroup
-StartServers 2
-ServerLimit 16
-ThreadsPerChild 4
-MaxRequestWorkers 64
+$(shape_config)
 KeepAliveTimeout 2
 PidFile $2
 ErrorLog $3

@@ -232,22 +232,23 @@ fleet_up() { [ "$(fleet_state m1)" = 2/0 ] && [ "$(fleet_state m2)" = 2/0 ]; }
 # show stat: column 8 stot, the sessions HAProxy has sent to the server
 fleet_stot() { hap_cmd "show stat" | awk -F, -v s="$1" '$1 == "be" && $2 == s { print $8 }'; }
 
-test_fleet() {
+fleet_tools() {     # 0 if haproxy and socat are there, else a SKIP line
     for tool in haproxy socat; do
         if ! command -v "$tool" >/dev/null; then
-            say "ok $((n + 1)) - # SKIP drain-restart under systemd: $tool not installed (apt-get install $tool)"
             n=$((n + 1))
-            return
+            say "ok $n - # SKIP drain-restart under systemd: $tool not installed (apt-get install $tool)"
+            return 1
         fi
     done
+}
+
+# m1 (mpmd.service), m2 (a plain mpmd, pid in $m2) and HAProxy in front.
+fleet_start() {
     mkdir -p "$FLEET"
     # The container's /etc is empty (--volatile=yes): the awk alternative
     # Debian's /usr/bin/awk points to is missing.
     [ -e /usr/bin/awk ] || { mkdir -p /etc/alternatives && ln -sf /usr/bin/mawk /etc/alternatives/awk; }
     check "awk runs (the alternatives link)" sh -c "echo x | awk '{ print }' >/dev/null"
-    drain_restart_script >"$FLEET/drain-restart"
-    check "docs/scaleout.md's drain-restart script found ($(wc -l <"$FLEET/drain-restart") lines)" \
-        grep -q '^hap "set server \$BE/\$srv state drain"' "$FLEET/drain-restart"
     # m1 writes where mpmd.service's sandbox lets it (RuntimeDirectory, LogsDirectory).
     fleet_config 127.0.0.1:28011 /run/mpmd/mpmd.pid /var/log/mpmd/error.log \
         >/etc/mpmd/server.conf
@@ -260,6 +261,13 @@ test_fleet() {
     haproxy -f "$FLEET/haproxy.cfg" -D -p "$FLEET/haproxy.pid" 2>&1 | quote
     check "fleet: HAProxy's checks see m1 and m2 up" wait_for 100 fleet_up
     hap_cmd "show servers state be" 2>&1 | quote
+}
+
+# docs/scaleout.md's drain-restart, as written, under a curl loop through HAProxy.
+fleet_drain_restart() {
+    drain_restart_script >"$FLEET/drain-restart"
+    check "docs/scaleout.md's drain-restart script found ($(wc -l <"$FLEET/drain-restart") lines)" \
+        grep -q '^hap "set server \$BE/\$srv state drain"' "$FLEET/drain-restart"
     old=$(prop MainPID)
     old_id=$(prop InvocationID)
     saved_url=$URL
@@ -282,6 +290,9 @@ test_fleet() {
     check "m1 gets requests again after the restart (HAProxy's stot $before -> $(fleet_stot m1))" \
         test "$(fleet_stot m1)" -gt "${before:-0}"
     URL=$saved_url
+}
+
+fleet_stop() {
     hap_pid=$(cat "$FLEET/haproxy.pid")
     kill "$hap_pid" "$m2" 2>/dev/null
     # m2 removes its PidFile once its children are gone.
@@ -290,6 +301,13 @@ test_fleet() {
     check "systemctl stop mpmd.service" systemctl stop mpmd.service
     left=$(mpmd_pids)
     check "no mpmd process left after the fleet check: '${left}'" test -z "$left"
+}
+
+test_fleet() {
+    fleet_tools || return
+    fleet_start
+    fleet_drain_restart
+    fleet_stop
 }
 
 : >"$LOG"

@@ -593,7 +593,7 @@ def main(t):
                     return
                 c.u = u.port
             c.raw = stack.enter_context(U.RawUpstream(RAW_RESPONSE))
-            c.down = U.closed_port()
+            c.down = mpmdtest.closed_port()
             with front(t, "proxy", main_conf(c), threads=8, start_servers=1,
                        server_limit=1) as s:
                 if s is None:

@@ -919,7 +919,7 @@ def main(t):
     with contextlib.ExitStack() as stack:
         c.up = stack.enter_context(Scripted())
         c.once = stack.enter_context(Scripted())
-        c.down = U.closed_port()
+        c.down = mpmdtest.closed_port()
         for mpm in ("event", "worker"):
             main_server(t, c, mpm)
         with t.guard("barrier"):

@@ -381,8 +381,6 @@ def started(t, stack, desc, fn, *args, **kw):
     return up
 
 
-closed_port = mpmdtest.closed_port
-
 # ---------------------------------------------------------------- scripted upstream
 
 

@@ -169,9 +169,9 @@ test_stop() {
 }
 
 # The fleet: mpmd.service (m1) and a second mpmd (m2) behind HAProxy, as
-# docs/scaleout.md sets them up; docs/scaleout.md's drain-restart script,
-# taken from the page, restarts m1 with systemctl restart while curl loops
-# through HAProxy.  Runs after test_stop: mpmd.socket is stopped, so
+# docs/scaleout.md sets them up (its haproxy.cfg taken from the page); the
+# page's drain-restart script restarts m1 with systemctl restart while curl
+# loops through HAProxy.  Runs after test_stop: mpmd.socket is stopped, so
 # mpmd.service binds its own Listens.
 FLEET=/run/fleet
 fleet_config() {    # fleet_config LISTEN PIDFILE ERRORLOG: an instance behind HAProxy
@@ -189,40 +189,16 @@ ErrorLog $3
 EOF
 }
 
-fleet_haproxy_config() {
-    cat <<EOF
-global
-    maxconn 400
-    stats socket $FLEET/haproxy.sock mode 600 level admin
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    timeout check 1s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response
-frontend www
-    bind 127.0.0.1:28001
-    default_backend be
-backend be
-    balance roundrobin
-    http-request disable-l7-retry if !METH_GET
-    option httpchk
-    http-check send meth GET uri /server-status?auto ver HTTP/1.1 hdr Host localhost
-    http-check expect string ServerUptime
-    default-server check inter 200ms fall 2 rise 2 send-proxy-v2 check-send-proxy
-    server m1 127.0.0.1:28011
-    server m2 127.0.0.1:28012
-EOF
+# The text docs/scaleout.md writes with "cat > PATH <<'EOF'" ... "EOF".
+doc_heredoc() {     # doc_heredoc PATH
+    sed -n "\\|^cat > $1 <<'EOF'\$|,/^EOF\$/p" "$(dirname "$0")/../../docs/scaleout.md" | sed '1d;$d'
 }
 
-# The script between "cat > /usr/local/sbin/drain-restart <<'EOF'" and
-# "EOF" in docs/scaleout.md.
-drain_restart_script() {
-    sed -n "/^cat > \/usr\/local\/sbin\/drain-restart <<'EOF'\$/,/^EOF\$/p" \
-        "$(dirname "$0")/../../docs/scaleout.md" | sed '1d;$d'
+# docs/scaleout.md's haproxy.cfg for m1 and m2 (m3 left out), its admin
+# socket in $FLEET, checks every 200 ms rather than every second.
+fleet_haproxy_config() {
+    doc_heredoc /tmp/fleet/haproxy.cfg |
+        sed -e "s|/tmp/fleet/|$FLEET/|" -e 's/ inter 1s / inter 200ms /' -e '/^ *server m3 /d'
 }
 
 hap_cmd() { echo "$*" | socat stdio "UNIX-CONNECT:$FLEET/haproxy.sock"; }
@@ -265,7 +241,7 @@ fleet_start() {
 
 # docs/scaleout.md's drain-restart, as written, under a curl loop through HAProxy.
 fleet_drain_restart() {
-    drain_restart_script >"$FLEET/drain-restart"
+    doc_heredoc /usr/local/sbin/drain-restart >"$FLEET/drain-restart"
     check "docs/scaleout.md's drain-restart script found ($(wc -l <"$FLEET/drain-restart") lines)" \
         grep -q '^hap "set server \$BE/\$srv state drain"' "$FLEET/drain-restart"
     old=$(prop MainPID)
